@@ -1,0 +1,123 @@
+"""Configuration dataclasses and their JSON/YAML round trip.
+
+A preset (see :mod:`convlstm_ae.model.presets`) is a ``ModelConfig`` plus a
+``TrainConfig``; a config file overrides some of their fields. Unknown keys
+are errors that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from convlstm_ae.errors import ConfigError
+
+ARCHITECTURES = ("convlstm_ae", "conv_ae")
+NORMALIZATIONS = ("unit", "mean_frame")
+OUTPUT_ACTIVATIONS = ("linear", "tanh")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one model; the defaults are the paper's (Sec. 3.2, 4.1)."""
+
+    preset: str = "paper"
+    architecture: str = "convlstm_ae"  # or "conv_ae", the baseline of Hasan et al. [9]
+    in_channels: int = 1  # grayscale
+    frame_size: int = 225  # frames are resized to frame_size x frame_size (Sec. 4.1)
+    encoder_channels: tuple[int, ...] = (128, 256, 512)  # Sec. 3.2; decoders mirror them
+    encoder_kernels: tuple[int, ...] = (7, 5, 3)
+    encoder_strides: tuple[int, ...] = (2, 2, 2)
+    lstm_channels: int = 512  # ConvLSTM output size equals its input size (Sec. 3.2)
+    lstm_kernel: int = 3
+    output_activation: str = "linear"  # "tanh" in the authors' Caffe release
+    normalization: str = "unit"  # pixels / 255; "mean_frame": minus the training mean frame
+    clip_length: int = 10  # T (Sec. 4.2)
+
+    def __post_init__(self) -> None:
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        _check_choice("normalization", self.normalization, NORMALIZATIONS)
+        _check_choice("output_activation", self.output_activation, OUTPUT_ACTIVATIONS)
+        layers = {len(self.encoder_channels), len(self.encoder_kernels), len(self.encoder_strides)}
+        if len(layers) != 1:
+            raise ConfigError(
+                "encoder_channels, encoder_kernels and encoder_strides must have the same length"
+            )
+        for name in ("frame_size", "clip_length", "lstm_channels", "in_channels"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if any(k % 2 == 0 for k in (*self.encoder_kernels, self.lstm_kernel)):
+            raise ConfigError("kernel sizes must be odd so that zero padding keeps sizes aligned")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation schedule; the defaults are the paper's (Sec. 4.1)."""
+
+    learning_rate: float = 0.01  # AdaGrad
+    weight_decay: float = 0.0
+    batch_size: int = 4
+    max_steps: int = 10_000
+    sampling_strides: tuple[int, ...] = (1, 2, 3)  # frame strides of training clips [9]
+    seed: int = 0
+    num_workers: int = 2
+    checkpoint_every: int = 500  # steps between atomic training checkpoints
+    log_every: int = 25  # steps between logged losses (no host sync in between)
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How test videos are scored (Sec. 3.3)."""
+
+    t_prime: int | None = 10  # T': frames between memory resets; None keeps memory all video
+    patch_size: int = 15  # side of the patches of the localized score (beyond the paper)
+
+
+Config = TypeVar("Config", ModelConfig, TrainConfig, ScoringConfig)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} {value!r} is unknown; expected one of {', '.join(choices)}")
+
+
+def config_from_dict(cls: type[Config], values: dict[str, Any], source: str = "config") -> Config:
+    """Build ``cls`` from a plain dict, turning lists into tuples.
+
+    Raises:
+        ConfigError: on a key that ``cls`` does not have, naming ``source``.
+    """
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r} for {cls.__name__}")
+    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return cls(**converted)
+
+
+def config_to_dict(config: ModelConfig | TrainConfig | ScoringConfig) -> dict[str, Any]:
+    """Plain, JSON-serialisable dict of a config."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON mapping of sections ``model``, ``train``, ``scoring``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid YAML/JSON ({type(error).__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    unknown = sorted(set(data) - {"preset", "model", "train", "scoring"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown section {unknown[0]!r}")
+    return data

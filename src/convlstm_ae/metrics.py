@@ -1,0 +1,192 @@
+"""Frame-level ROC AUC and equal error rate (Sec. 4.1).
+
+Following Hasan et al. [9], the paper scores every test frame, sweeps a
+threshold over the scores and reports the area under the ROC curve with the
+frames of all test videos pooled (``micro_auc``). The mean AUC over videos
+(``macro_auc``) and the equal error rate are not in the paper; they are
+reported because later work often quotes them.
+
+All functions here take ANOMALY scores, higher meaning more abnormal. The
+paper's regularity score s(t) of Eq. (4) is high for normal frames, so pass
+``1 - s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from convlstm_ae.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FrameMetrics:
+    """Frame-level results over a set of test videos."""
+
+    micro_auc: float  # frames of all videos pooled (the paper's protocol)
+    macro_auc: float  # mean AUC over videos holding both classes (nan if none)
+    eer: float  # equal error rate of the pooled ROC
+    num_videos: int
+    num_frames: int
+    num_abnormal: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Returns the fields as a plain dict, e.g. for JSON or a CSV row."""
+        return asdict(self)
+
+
+def frame_auc(scores: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Frame-level ROC AUC, pooled over videos and averaged over videos.
+
+    Args:
+        scores: one 1-D array of anomaly scores per video (higher = more
+            abnormal, e.g. ``1 - s(t)`` of Eq. 4).
+        labels: one array of 0/1 ground truth per video (1 = abnormal), each
+            as long as the matching score array.
+
+    Returns:
+        ``(micro, macro)``: the AUC of all frames pooled (the paper's protocol)
+        and the mean AUC over the videos holding both classes (nan if none).
+
+    Raises:
+        ConfigError: mismatched lengths, non-finite scores, labels other than
+            0/1, or pooled labels of a single class.
+    """
+    scores, labels = _validated(scores, labels)
+    return _micro_macro_auc(scores, labels)
+
+
+def equal_error_rate(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Equal error rate: where the false positive rate equals the miss rate.
+
+    The miss rate is the false negative rate ``1 - tpr``. The ROC is taken as
+    piecewise linear between its points, as for the AUC, and the crossing is
+    interpolated on it.
+
+    Args:
+        scores: 1-D anomaly scores of pooled frames (higher = more abnormal).
+        labels: 0/1 ground truth of the same frames (1 = abnormal).
+
+    Returns:
+        The EER in [0, 1]; 0 for perfectly separated scores.
+
+    Raises:
+        ConfigError: mismatched lengths, non-finite scores, labels other than
+            0/1, or labels of a single class.
+    """
+    scores, labels = _validated([scores], [labels], single=True)
+    fpr, tpr = _pooled_roc(scores, labels)
+    return _eer(fpr, tpr)
+
+
+def evaluate_frames(scores: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> FrameMetrics:
+    """Micro and macro AUC, EER and frame counts of a set of test videos.
+
+    Args:
+        scores: one 1-D array of anomaly scores per video (higher = more
+            abnormal, e.g. ``1 - s(t)`` of Eq. 4).
+        labels: one array of 0/1 ground truth per video (1 = abnormal).
+
+    Returns:
+        The metrics; see :class:`FrameMetrics`.
+
+    Raises:
+        ConfigError: as :func:`frame_auc`.
+    """
+    scores, labels = _validated(scores, labels)
+    micro, macro = _micro_macro_auc(scores, labels)
+    fpr, tpr = _pooled_roc(scores, labels)
+    pooled = np.concatenate(labels)
+    return FrameMetrics(
+        micro_auc=micro,
+        macro_auc=macro,
+        eer=_eer(fpr, tpr),
+        num_videos=len(labels),
+        num_frames=int(pooled.size),
+        num_abnormal=int(pooled.sum()),
+    )
+
+
+def roc_points(
+    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """ROC curve of all frames pooled, for plotting.
+
+    Args:
+        scores: one 1-D array of anomaly scores per video (higher = more abnormal).
+        labels: one array of 0/1 ground truth per video (1 = abnormal).
+
+    Returns:
+        ``(fpr, tpr)``, both starting at 0 and ending at 1.
+
+    Raises:
+        ConfigError: as :func:`frame_auc`.
+    """
+    return _pooled_roc(*_validated(scores, labels))
+
+
+def _validated(
+    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, single: bool = False
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Checks per-video scores and labels; returns them as float and int arrays."""
+    if len(scores) != len(labels):
+        raise ConfigError(f"{len(scores)} score arrays but {len(labels)} label arrays")
+    checked_scores, checked_labels = [], []
+    for index, (video_scores, video_labels) in enumerate(zip(scores, labels, strict=True)):
+        name = "frames" if single else f"video {index}"
+        video_scores = np.asarray(video_scores, dtype=np.float64)
+        video_labels = np.asarray(video_labels)
+        if video_scores.ndim != 1 or video_labels.ndim != 1:
+            raise ConfigError(
+                f"{name}: scores and labels must be 1-D, got shapes "
+                f"{video_scores.shape} and {video_labels.shape}"
+            )
+        if video_scores.size != video_labels.size:
+            raise ConfigError(f"{name}: {video_scores.size} scores but {video_labels.size} labels")
+        if np.isnan(video_scores).any():
+            raise ConfigError(f"{name}: scores contain NaN")
+        if not np.isfinite(video_scores).all():
+            raise ConfigError(f"{name}: scores contain inf")
+        bad = np.unique(video_labels[~np.isin(video_labels, (0, 1))])
+        if bad.size:
+            raise ConfigError(f"{name}: labels must be 0 or 1, found {bad.tolist()}")
+        checked_scores.append(video_scores)
+        checked_labels.append(video_labels.astype(np.int64))
+    pooled = np.concatenate(checked_labels) if checked_labels else np.zeros(0, np.int64)
+    if pooled.size == 0:
+        raise ConfigError("labels hold no frames; AUC needs both classes")
+    if pooled.min() == pooled.max():
+        kind = "abnormal" if pooled[0] else "normal"
+        raise ConfigError(f"labels hold only {kind} frames; AUC needs both classes")
+    return checked_scores, checked_labels
+
+
+def _micro_macro_auc(scores: list[np.ndarray], labels: list[np.ndarray]) -> tuple[float, float]:
+    """(pooled AUC, mean per-video AUC) of validated arrays."""
+    micro = float(roc_auc_score(np.concatenate(labels), np.concatenate(scores)))
+    per_video = [
+        roc_auc_score(video_labels, video_scores)
+        for video_scores, video_labels in zip(scores, labels, strict=True)
+        if 0 < video_labels.sum() < video_labels.size
+    ]
+    macro = float(np.mean(per_video)) if per_video else float("nan")
+    return micro, macro
+
+
+def _pooled_roc(
+    scores: list[np.ndarray], labels: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """ROC points of validated arrays, all frames pooled, no point dropped."""
+    fpr, tpr, _ = roc_curve(np.concatenate(labels), np.concatenate(scores), drop_intermediate=False)
+    return fpr, tpr
+
+
+def _eer(fpr: np.ndarray, tpr: np.ndarray) -> float:
+    """Linearly interpolated crossing of fpr and 1 - tpr along the ROC."""
+    # fpr - (1 - tpr) rises strictly from -1 at (0, 0) to 1 at (1, 1): every ROC
+    # point moves fpr or tpr up, so it can serve as the interpolation axis.
+    gap = fpr - (1.0 - tpr)
+    return float(np.interp(0.0, gap, fpr))

@@ -1,0 +1,1 @@
+"""Models: ConvLSTM-AE (the paper) and the Conv-AE baseline."""

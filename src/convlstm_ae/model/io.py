@@ -1,0 +1,99 @@
+"""Released models: ``model.safetensors`` plus ``config.json``; no pickle, no Lightning."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict, config_to_dict
+from convlstm_ae.errors import CheckpointError, ConfigError
+from convlstm_ae.model.presets import build_model
+
+FORMAT = "convlstm-ae/1"
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_model(
+    model: nn.Module,
+    directory: str | Path,
+    scoring: ScoringConfig | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` (atomically) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
+    _atomic_write(directory / WEIGHTS, lambda p: save_file(tensors, str(p)))
+    config = {
+        "format": FORMAT,
+        "model": config_to_dict(model.config),
+        "scoring": config_to_dict(scoring or ScoringConfig()),
+        **(extra or {}),
+    }
+    _atomic_write(directory / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2)))
+    return directory
+
+
+def read_model_config(directory: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a released model, checked to be ours."""
+    path = Path(directory) / CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found; a model folder holds {WEIGHTS} and {CONFIG}")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CheckpointError(f"{path}: not valid JSON") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a convlstm-ae model config (no format {FORMAT!r})")
+    return config
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Load a released model folder (or its ``model.safetensors``) in eval mode.
+
+    Raises:
+        CheckpointError: missing files, a file that is not ours, or mismatched tensors.
+    """
+    directory = Path(directory)
+    if directory.is_file():
+        directory = directory.parent
+    config = read_model_config(directory)
+    try:
+        model_config = config_from_dict(ModelConfig, config["model"], str(directory / CONFIG))
+    except (ConfigError, TypeError, KeyError) as error:
+        raise CheckpointError(f"{directory / CONFIG}: bad model section ({error})") from None
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: not found")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({error})") from None
+    model = build_model(model_config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise CheckpointError(
+            f"{weights}: tensors do not match the {model_config.preset!r} architecture in {CONFIG}"
+        ) from None
+    return model.to(device).eval()
+
+
+def load_scoring_config(directory: str | Path) -> ScoringConfig:
+    """The scoring settings stored beside a released model."""
+    config = read_model_config(directory)
+    return config_from_dict(ScoringConfig, config.get("scoring", {}), str(Path(directory) / CONFIG))

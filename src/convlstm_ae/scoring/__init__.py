@@ -1,0 +1,1 @@
+"""Scoring: per-frame reconstruction error (Eq. 3) and regularity score (Eq. 4)."""

@@ -1,0 +1,1 @@
+"""Training: losses, the LightningModule and the fit loop."""

@@ -1,0 +1,178 @@
+"""The training loop: Lightning Trainer, atomic checkpoints, resume, released model."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins import TorchCheckpointIO
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks.progress import ProgressBar
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig, config_to_dict
+from convlstm_ae.data.clips import ClipDataset, FrameSource, StepSampler, mean_frame
+from convlstm_ae.errors import CheckpointError, ConfigError
+from convlstm_ae.model.io import save_model
+from convlstm_ae.training.module import ReconstructionModule
+
+LAST_CHECKPOINT = "checkpoints/last.ckpt"
+MODEL_DIR = "model"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file and renames it, so a kill never
+    leaves a truncated ``last.ckpt``."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        super().save_checkpoint(checkpoint, tmp, storage_options)
+        os.replace(tmp, path)
+
+
+class StepProgressBar(ProgressBar):
+    """One bar over all training steps: loss, frames/s and ETA to ``max_steps``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._enabled = True
+        self._bar: tqdm | None = None
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._enabled and trainer.is_global_zero:
+            self._bar = tqdm(
+                total=trainer.max_steps, initial=trainer.global_step, desc="train",
+                unit="step", dynamic_ncols=True, file=sys.stderr,
+            )
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(trainer.global_step - self._bar.n)
+        metrics = trainer.progress_bar_metrics
+        self._bar.set_postfix(
+            {k: f"{v:.4g}" for k, v in metrics.items() if k in ("train_loss", "frames_per_s")},
+            refresh=False,
+        )
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class ClipDataModule(pl.LightningDataModule):
+    """Serves :class:`ClipDataset` through a :class:`StepSampler` sharded per rank."""
+
+    def __init__(self, dataset: ClipDataset, train: TrainConfig) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.train = train
+
+    def train_dataloader(self) -> DataLoader:
+        world = self.trainer.world_size
+        sampler = StepSampler(
+            self.train.checkpoint_every * self.train.batch_size * world,
+            rank=self.trainer.global_rank,
+            world_size=world,
+        )
+        workers = self.train.num_workers
+        return DataLoader(
+            self.dataset,
+            batch_size=self.train.batch_size,
+            sampler=sampler,
+            num_workers=workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=workers > 0,
+            drop_last=True,
+        )
+
+
+def fit(
+    source: FrameSource,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    scoring: ScoringConfig | None = None,
+    devices: int = 1,
+    accelerator: str = "auto",
+    resume: bool = False,
+    logger: str = "csv",
+    progress: bool = True,
+) -> Path:
+    """Train a model on clips of ``source`` and release it as ``run_dir/model``.
+
+    Training checkpoints (Lightning's, written atomically) go to ``run_dir/checkpoints``
+    every ``train_config.checkpoint_every`` steps; ``resume=True`` continues from the
+    last one with its step count and optimizer state.
+
+    Returns:
+        The released model folder (``model.safetensors`` + ``config.json``).
+    """
+    run_dir = Path(run_dir)
+    last = run_dir / LAST_CHECKPOINT
+    if resume and not last.is_file():
+        raise CheckpointError(f"{last}: no checkpoint to resume from")
+    if not resume and last.is_file():
+        raise CheckpointError(f"{run_dir}: holds a training run already; pass --resume or a new folder")
+    if logger not in ("csv", "tensorboard"):
+        raise ConfigError(f"logger {logger!r} is unknown; expected csv or tensorboard")
+    pl.seed_everything(train_config.seed, workers=True, verbose=False)
+    dataset = ClipDataset(
+        source, model_config.clip_length, train_config.sampling_strides,
+        model_config.frame_size, seed=train_config.seed,
+    )
+    module = ReconstructionModule.from_configs(model_config, train_config)
+    if model_config.normalization == "mean_frame" and not resume:
+        module.model.mean_frame.copy_(mean_frame(dataset))
+    use_cuda = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    log_cls = CSVLogger if logger == "csv" else TensorBoardLogger
+    trainer = pl.Trainer(
+        accelerator="gpu" if use_cuda else "cpu",
+        devices=devices,
+        strategy="ddp" if devices > 1 else "auto",
+        precision="bf16-mixed" if use_cuda else "32-true",
+        max_steps=train_config.max_steps,
+        max_epochs=-1,
+        logger=log_cls(save_dir=run_dir, name="logs", version=""),
+        log_every_n_steps=train_config.log_every,
+        callbacks=[
+            ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0),
+            *([StepProgressBar()] if progress else []),
+        ],
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        benchmark=use_cuda,
+        default_root_dir=run_dir,
+    )
+    trainer.fit(module, datamodule=ClipDataModule(dataset, train_config),
+                ckpt_path=str(last) if resume else None)
+    model_dir = run_dir / MODEL_DIR
+    if trainer.is_global_zero:
+        save_model(
+            module.model, model_dir, scoring,
+            extra={"train": config_to_dict(train_config), "steps": trainer.global_step},
+        )
+    return model_dir

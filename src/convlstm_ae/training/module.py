@@ -1,0 +1,62 @@
+"""LightningModule wrapping either model with its loss and AdaGrad (Sec. 4.1)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from convlstm_ae.config import ModelConfig, TrainConfig, config_from_dict, config_to_dict
+from convlstm_ae.model.conv_ae import ConvAE
+from convlstm_ae.model.presets import build_model
+from convlstm_ae.training.loss import clip_reconstruction_loss, reconstruction_loss
+
+
+class ReconstructionModule(pl.LightningModule):
+    """Training glue: normalise uint8 clips on the device, reconstruct, minimise the loss."""
+
+    def __init__(self, model: dict[str, Any], train: dict[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model_config = config_from_dict(ModelConfig, model)
+        self.train_config = config_from_dict(TrainConfig, train)
+        self.model = build_model(self.model_config)
+        self._tick: tuple[float, int] | None = None
+
+    @classmethod
+    def from_configs(cls, model: ModelConfig, train: TrainConfig) -> ReconstructionModule:
+        return cls(config_to_dict(model), config_to_dict(train))
+
+    def loss(self, frames: Tensor) -> Tensor:
+        """Training loss of a batch of uint8 clips (B, T, C, H, W)."""
+        clip = self.model.normalize(frames)
+        if isinstance(self.model, ConvAE):
+            return clip_reconstruction_loss(clip, self.model(clip))
+        current, previous, _ = self.model(clip)
+        return reconstruction_loss(clip, current, previous)
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        loss = self.loss(batch)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Tensor, batch_idx: int) -> None:
+        every = self.train_config.log_every
+        if self.global_step % every:
+            return
+        now = (time.perf_counter(), self.global_step)
+        if self._tick is not None and now[1] > self._tick[1]:
+            frames = (now[1] - self._tick[1]) * batch.shape[0] * batch.shape[1]
+            frames *= self.trainer.world_size
+            self.log("frames_per_s", frames / (now[0] - self._tick[0]), prog_bar=True)
+        self._tick = now
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adagrad(
+            self.model.parameters(),
+            lr=self.train_config.learning_rate,
+            weight_decay=self.train_config.weight_decay,
+        )

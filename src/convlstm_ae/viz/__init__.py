@@ -1,0 +1,1 @@
+"""Figures of scores, ROC curves and training losses, heat-map overlays and reports."""

@@ -1,0 +1,309 @@
+"""Figures of the paper: score curves (Fig. 2, 5), ROC curves and training losses (Fig. 3, 4).
+
+Every function draws one figure, saves it as a PNG at 120 dpi (creating the
+parent folders), closes it and returns the path. Methods get colours from one
+fixed cycle starting red, blue, so that, listed in that order, ConvLSTM-AE is
+red and Conv-AE blue as in the paper.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from convlstm_ae.errors import ConfigError
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
+DPI = 120
+LOG_SCALE_DECADES = 2  # training losses spanning more decades get a log y axis
+SMOOTHING_POINTS = 25  # the moving average spans about 1/25 of a loss history
+
+PathLike = str | os.PathLike[str]
+
+
+def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: PathLike) -> Path:
+    """ROC curves of several methods in one square plot, with the chance line.
+
+    Args:
+        curves: method name -> ``(fpr, tpr, auc)``, e.g. from
+            :func:`convlstm_ae.metrics.roc_points` and ``FrameMetrics.micro_auc``.
+        path: PNG file to write.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ConfigError: no curves, or an fpr and tpr of different lengths.
+    """
+    _check_any(curves, path)
+    for name, (fpr, tpr, _) in curves.items():
+        if len(fpr) != len(tpr):
+            raise ConfigError(f"{path}: curve {name!r} has {len(fpr)} fpr but {len(tpr)} tpr")
+    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="chance")
+    for index, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
+        ax.plot(fpr, tpr, color=_color(index), linewidth=1.8, label=f"{name} (AUC {auc:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def plot_score_curves(
+    curves: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    path: PathLike,
+    *,
+    title: str = "",
+    ylabel: str = "regularity score s(t)",
+) -> Path:
+    """Per-frame scores of one video against its ground truth, as in Fig. 2 and 5.
+
+    Args:
+        curves: method name -> per-frame scores in [0, 1], one per frame of the video.
+        labels: 0/1 ground truth per frame; abnormal runs are shaded light red.
+        path: PNG file to write.
+        title: axes title, e.g. the video name.
+        ylabel: y axis label.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ConfigError: no curves, or a curve not as long as ``labels``.
+    """
+    _check_scores(curves, labels, path, "")
+    fig, ax = plt.subplots(figsize=(8, 3.2), layout="constrained")
+    _draw_scores(ax, curves, labels, title, ylabel)
+    _legend_above(fig, [ax])
+    return _save(fig, path)
+
+
+def plot_score_grid(
+    panels: Sequence[tuple[str, Mapping[str, np.ndarray], np.ndarray]],
+    path: PathLike,
+    *,
+    ncols: int = 2,
+) -> Path:
+    """Several videos' score curves in one figure, each panel as :func:`plot_score_curves`.
+
+    Args:
+        panels: ``(title, curves, labels)`` per video, e.g. a few test
+            sequences of one scenario.
+        path: PNG file to write.
+        ncols: panels per row.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ConfigError: no panels, ``ncols`` below 1, or a panel as in
+            :func:`plot_score_curves`.
+    """
+    if not panels:
+        raise ConfigError(f"{path}: no panels to plot")
+    if ncols < 1:
+        raise ConfigError(f"{path}: ncols must be at least 1, got {ncols}")
+    for title, curves, labels in panels:
+        _check_scores(curves, labels, path, f"panel {title!r}: ")
+    ncols = min(ncols, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(6 * ncols, 0.4 + 2.8 * nrows), squeeze=False, layout="constrained"
+    )
+    for ax, (title, curves, labels) in zip(axes.ravel()[: len(panels)], panels, strict=True):
+        _draw_scores(ax, curves, labels, title, "regularity score s(t)")
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    _legend_above(fig, axes.ravel()[: len(panels)])
+    return _save(fig, path)
+
+
+def plot_training_loss(
+    histories: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: PathLike,
+    *,
+    ylabel: str = "reconstruction error per frame",
+) -> Path:
+    """Loss against training step for several runs, as in Fig. 3 and 4.
+
+    Each run is a light line of the raw values under a moving average of the
+    same colour. The y axis is logarithmic when the positive losses span more
+    than two decades.
+
+    Args:
+        histories: run name -> ``(steps, loss)``, e.g. from :func:`read_metrics_csv`.
+        path: PNG file to write.
+        ylabel: y axis label.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ConfigError: no histories, or steps and losses of different lengths.
+    """
+    _check_any(histories, path)
+    for name, (steps, loss) in histories.items():
+        if len(steps) != len(loss):
+            raise ConfigError(
+                f"{path}: history {name!r} has {len(steps)} steps but {len(loss)} losses"
+            )
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for index, (name, (steps, loss)) in enumerate(histories.items()):
+        color = _color(index)
+        loss = np.asarray(loss, dtype=np.float64)
+        window = max(1, loss.size // SMOOTHING_POINTS)
+        ax.plot(steps, loss, color=color, alpha=0.3, linewidth=0.8)
+        ax.plot(steps, _moving_average(loss, window), color=color, linewidth=1.8, label=name)
+    values = np.concatenate([np.asarray(loss, dtype=np.float64) for _, loss in histories.values()])
+    if values.size and values.min() > 0 and values.max() > values.min() * 10**LOG_SCALE_DECADES:
+        ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return _save(fig, path)
+
+
+def read_metrics_csv(path: PathLike, column: str = "train_loss") -> tuple[np.ndarray, np.ndarray]:
+    """Reads one logged value against step from Lightning's ``CSVLogger`` file.
+
+    ``CSVLogger`` writes one row per logging call with every column present and
+    the values not logged in that call left empty; those rows are skipped.
+
+    Args:
+        path: the ``metrics.csv`` of a run.
+        column: the logged name, e.g. ``"train_loss"`` or ``"val_loss"``.
+
+    Returns:
+        ``(steps, values)`` of the rows holding ``column``, as int and float arrays.
+
+    Raises:
+        ConfigError: the file is missing or has no ``step`` or ``column`` column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file; expected a Lightning CSVLogger metrics.csv")
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        header = reader.fieldnames or []
+        for needed in ("step", column):
+            if needed not in header:
+                raise ConfigError(
+                    f"{path}: no {needed!r} column; found {', '.join(header) or 'none'}"
+                )
+        rows = [(row["step"], row[column]) for row in reader if row[column]]
+    steps = np.array([int(float(step)) for step, _ in rows], dtype=np.int64)
+    values = np.array([float(value) for _, value in rows], dtype=np.float64)
+    return steps, values
+
+
+def abnormal_runs(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous runs of abnormal frames.
+
+    Args:
+        labels: 0/1 ground truth per frame.
+
+    Returns:
+        ``(start, stop)`` frame indices of each run of 1s, ``stop`` exclusive.
+    """
+    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int64) != 0, [0]])
+    edges = np.flatnonzero(np.diff(padded))  # alternately a run's start and stop
+    return [(int(start), int(stop)) for start, stop in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _draw_scores(
+    ax: Axes, curves: Mapping[str, np.ndarray], labels: np.ndarray, title: str, ylabel: str
+) -> None:
+    """Draws score curves over shaded ground-truth runs on one axes."""
+    num_frames = len(labels)
+    for index, (start, stop) in enumerate(abnormal_runs(labels)):
+        ax.axvspan(
+            start - 0.5,
+            stop - 0.5,
+            color="red",
+            alpha=0.15,
+            linewidth=0,
+            label="abnormal (ground truth)" if index == 0 else None,
+        )
+    for index, (name, scores) in enumerate(curves.items()):
+        ax.plot(np.arange(num_frames), scores, color=_color(index), linewidth=1.5, label=name)
+    ax.set_xlim(-0.5, num_frames - 0.5)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("frame index")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+
+
+def _legend_above(fig: Figure, axes: Sequence[Axes]) -> None:
+    """One legend for all axes, in a row above them, so that it hides no score."""
+    entries: dict[str, Artist] = {}
+    for ax in axes:
+        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(name, handle)
+    fig.legend(
+        list(entries.values()),
+        list(entries.keys()),
+        loc="outside upper center",
+        ncols=len(entries),
+        frameon=False,
+    )
+
+
+def _check_any(items: Mapping[str, object], path: PathLike) -> None:
+    """Raises when there is nothing to plot."""
+    if not items:
+        raise ConfigError(f"{path}: no curves to plot")
+
+
+def _check_scores(
+    curves: Mapping[str, np.ndarray], labels: np.ndarray, path: PathLike, where: str
+) -> None:
+    """Raises unless there are curves, each as long as the labels."""
+    if not curves:
+        raise ConfigError(f"{path}: {where}no curves to plot")
+    for name, scores in curves.items():
+        if len(scores) != len(labels):
+            raise ConfigError(
+                f"{path}: {where}curve {name!r} has {len(scores)} frames "
+                f"but labels have {len(labels)}"
+            )
+
+
+def _color(index: int) -> str:
+    """Colour of the ``index``-th method, cycling through ``COLORS``."""
+    return COLORS[index % len(COLORS)]
+
+
+def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` values, over fewer at the start; same length."""
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    stops = np.arange(1, values.size + 1)
+    starts = np.maximum(stops - window, 0)
+    return (sums[stops] - sums[starts]) / (stops - starts)
+
+
+def _save(fig: Figure, path: PathLike) -> Path:
+    """Saves ``fig`` as a PNG, creating parent folders, and closes it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fig.savefig(path, dpi=DPI, format="png")
+    finally:
+        plt.close(fig)
+    return path
