@@ -1,0 +1,1 @@
+"""Data: synthetic Moving-MNIST, frame sources and clip sampling."""

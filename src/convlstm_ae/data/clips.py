@@ -1,0 +1,115 @@
+"""Training clips of T frames sampled at strides 1, 2 and 3 (Sec. 4.1, after [9])."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, Sampler
+
+from convlstm_ae.errors import ConfigError
+
+
+class FrameSource(Protocol):
+    """A set of videos whose frames can be read by index as uint8 (H, W) arrays."""
+
+    def __len__(self) -> int: ...
+
+    def num_frames(self, video: int) -> int: ...
+
+    def frames(self, video: int, indices: np.ndarray) -> np.ndarray: ...
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W) uint8 -> (N, size, size) uint8 with area interpolation."""
+    if frames.shape[1:] == (size, size):
+        return frames
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+class ClipDataset(Dataset):
+    """Clips drawn uniformly from every (video, stride, start) that fits.
+
+    Item ``g`` is a pure function of ``(seed, g)``: with :class:`StepSampler` the clips
+    of a training step depend only on the step, so a resumed run sees exactly the
+    clips an uninterrupted run would.
+
+    Returns uint8 tensors (T, 1, S, S); normalisation happens on the device.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        clip_length: int,
+        strides: tuple[int, ...],
+        frame_size: int,
+        seed: int = 0,
+    ) -> None:
+        self.source = source
+        self.clip_length = clip_length
+        self.frame_size = frame_size
+        self.seed = seed
+        rows = []  # (video, stride, number of starts)
+        for video in range(len(source)):
+            for stride in strides:
+                starts = source.num_frames(video) - (clip_length - 1) * stride
+                if starts > 0:
+                    rows.append((video, stride, starts))
+        if not rows:
+            raise ConfigError(f"no video holds a clip of {clip_length} frames at strides {strides}")
+        self._clips = np.array(rows, dtype=np.int64)
+        self._cumulative = np.cumsum(self._clips[:, 2])
+
+    @property
+    def num_clips(self) -> int:
+        """Number of distinct (video, stride, start) clips."""
+        return int(self._cumulative[-1])
+
+    def clip_indices(self, g: int) -> tuple[int, np.ndarray]:
+        """(video, frame indices) of item ``g``."""
+        pick = int(np.random.default_rng((self.seed, g)).integers(self.num_clips))
+        row = int(np.searchsorted(self._cumulative, pick, side="right"))
+        video, stride, _ = self._clips[row]
+        start = pick - (self._cumulative[row] - self._clips[row, 2])
+        return int(video), start + stride * np.arange(self.clip_length)
+
+    def __len__(self) -> int:
+        return self.num_clips
+
+    def __getitem__(self, g: int) -> Tensor:
+        video, indices = self.clip_indices(g)
+        frames = resize_frames(self.source.frames(video, indices), self.frame_size)
+        return torch.from_numpy(np.ascontiguousarray(frames)).unsqueeze(1)  # (T, 1, S, S)
+
+
+class StepSampler(Sampler[int]):
+    """Yields global item numbers ``epoch * length + i``, sharded over DDP ranks.
+
+    An epoch here is ``length`` items (the steps between two checkpoints times the
+    global batch), not a pass over the data; clips are drawn at random anyway.
+    """
+
+    def __init__(self, length: int, rank: int = 0, world_size: int = 1) -> None:
+        self.length = length
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        base = self.epoch * self.length
+        return iter(range(base + self.rank, base + self.length, self.world_size))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.length, self.world_size))
+
+
+def mean_frame(dataset: ClipDataset, num_clips: int = 64) -> Tensor:
+    """Mean training frame in [0, 1], (1, S, S): the ``caffe`` preset subtracts it."""
+    clips = [dataset[g].float() for g in range(min(num_clips, dataset.num_clips))]
+    return torch.cat(clips).mean(dim=0) / 255.0
