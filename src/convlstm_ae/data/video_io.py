@@ -1,0 +1,150 @@
+"""Reading videos, frame folders and frame arrays as grayscale uint8, through OpenCV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from convlstm_ae.data.clips import resize_frames
+from convlstm_ae.errors import DatasetLayoutError, VideoReadError
+
+VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v", ".webm"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+ARRAY_SUFFIXES = {".npy"}
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return image
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def is_video(path: Path) -> bool:
+    """A single video: a video file, a ``.npy`` frame array, or a folder of images."""
+    if path.is_file():
+        return path.suffix.lower() in VIDEO_SUFFIXES | ARRAY_SUFFIXES
+    return path.is_dir() and bool(_image_files(path))
+
+
+def list_videos(path: str | Path) -> list[Path]:
+    """The videos under ``path``: itself if it is one, else its video entries, sorted.
+
+    Raises:
+        DatasetLayoutError: the path is missing or holds no video.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetLayoutError(f"{path}: no such file or folder")
+    if is_video(path):
+        return [path]
+    if path.is_file():
+        raise VideoReadError(f"{path}: unsupported file type {path.suffix!r}; expected a video "
+                             f"({', '.join(sorted(VIDEO_SUFFIXES))}), .npy or a frame folder")
+    videos = sorted(p for p in path.iterdir() if not p.name.startswith(".") and is_video(p))
+    if not videos:
+        raise DatasetLayoutError(f"{path}: holds no video file, .npy array or folder of frames")
+    return videos
+
+
+def _read_video_file(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise VideoReadError(f"{path}: cannot open video (corrupt, or a codec OpenCV lacks)")
+    frames = []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(_gray(frame))
+    finally:
+        capture.release()
+    if not frames:
+        raise VideoReadError(f"{path}: no frames could be decoded (empty or corrupt video)")
+    return frames
+
+
+def _read_image_folder(path: Path) -> list[np.ndarray]:
+    frames = []
+    for file in _image_files(path):
+        image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise VideoReadError(f"{file}: cannot decode image (corrupt or empty file)")
+        if image.dtype != np.uint8:
+            image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
+        frames.append(_gray(image[..., :3] if image.ndim == 3 else image))
+    return frames
+
+
+def _read_array(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise VideoReadError(f"{path}: not a readable .npy array ({error})") from None
+    if array.ndim != 3:
+        raise VideoReadError(f"{path}: frame array has shape {array.shape}; expected (N, H, W)")
+    if array.dtype == np.uint8:
+        return array
+    if not np.issubdtype(array.dtype, np.number):
+        raise VideoReadError(f"{path}: frame array of dtype {array.dtype}; expected numbers")
+    if not np.isfinite(array).all():
+        raise VideoReadError(f"{path}: frames contain NaN or infinite values")
+    scale = 255.0 if array.max() <= 1.0 else 1.0
+    if array.min() < 0 or array.max() * scale > 255:
+        raise VideoReadError(f"{path}: pixel values outside [0, 1] or [0, 255]")
+    return np.round(array * scale).astype(np.uint8)
+
+
+def read_frames(path: str | Path, frame_size: int) -> np.ndarray:
+    """All frames of one video, grayscale, resized to ``frame_size``: (N, S, S) uint8.
+
+    Args:
+        path: a video file OpenCV decodes, a folder of images (sorted by name), or a
+            ``.npy`` array (N, H, W) of uint8 or of floats in [0, 1] or [0, 255].
+        frame_size: side of the square frames the model takes.
+    Raises:
+        VideoReadError: corrupt, empty or undecodable input, frames of mixed sizes, NaN.
+        DatasetLayoutError: the path does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetLayoutError(f"{path}: no such file or folder")
+    if path.is_dir():
+        frames = _read_image_folder(path)
+        if not frames:
+            raise VideoReadError(f"{path}: folder holds no image frames")
+    elif path.suffix.lower() in ARRAY_SUFFIXES:
+        frames = list(_read_array(path))
+    else:
+        frames = _read_video_file(path)
+    first = frames[0].shape
+    for index, frame in enumerate(frames):
+        if frame.shape != first:
+            raise VideoReadError(
+                f"{path}: frame {index} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
+                f"{first[1]}x{first[0]}; frames of one video must share a size"
+            )
+    return resize_frames(np.stack(frames), frame_size)
+
+
+class VideoFolder:
+    """A folder of normal videos, decoded once into memory: a ``FrameSource`` for training."""
+
+    def __init__(self, path: str | Path, frame_size: int) -> None:
+        self.paths = list_videos(path)
+        self.videos = [read_frames(p, frame_size) for p in self.paths]
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def num_frames(self, video: int) -> int:
+        return len(self.videos[video])
+
+    def frames(self, video: int, indices: np.ndarray) -> np.ndarray:
+        return self.videos[video][indices]

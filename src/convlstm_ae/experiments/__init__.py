@@ -1,0 +1,1 @@
+"""The paper's experiments, end to end: data, training, scoring, tables and figures."""

