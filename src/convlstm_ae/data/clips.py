@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import cv2
@@ -86,27 +87,37 @@ class ClipDataset(Dataset):
 
 
 class StepSampler(Sampler[int]):
-    """Yields global item numbers ``epoch * length + i``, sharded over DDP ranks.
+    """Yields the item numbers of the steps from ``current_step()`` to ``last_step``.
 
-    An epoch here is ``length`` items (the steps between two checkpoints times the
-    global batch), not a pass over the data; clips are drawn at random anyway.
+    Step ``k`` takes items ``k * per_step ... (k + 1) * per_step - 1`` (the global
+    batch), sharded over DDP ranks. The first step is read when iteration starts, so a
+    run resumed at step ``k`` continues with exactly the clips an uninterrupted run
+    would have used.
     """
 
-    def __init__(self, length: int, rank: int = 0, world_size: int = 1) -> None:
-        self.length = length
+    def __init__(
+        self,
+        per_step: int,
+        current_step: Callable[[], int],
+        last_step: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.per_step = per_step
+        self.current_step = current_step
+        self.last_step = last_step
         self.rank = rank
         self.world_size = world_size
-        self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def _items(self) -> range:
+        first = self.current_step() * self.per_step + self.rank
+        return range(first, self.last_step * self.per_step, self.world_size)
 
-    def __iter__(self):
-        base = self.epoch * self.length
-        return iter(range(base + self.rank, base + self.length, self.world_size))
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._items())
 
     def __len__(self) -> int:
-        return len(range(self.rank, self.length, self.world_size))
+        return len(self._items())
 
 
 def mean_frame(dataset: ClipDataset, num_clips: int = 64) -> Tensor:

@@ -28,12 +28,11 @@ from convlstm_ae.metrics import roc_points
 from convlstm_ae.model.io import load_model, read_model_config
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
-from convlstm_ae.training.fit import LAST_CHECKPOINT, MODEL_DIR, fit
+from convlstm_ae.training.fit import LAST_CHECKPOINT, MODEL_DIR, fit, training_history
 from convlstm_ae.viz.plots import (
     plot_roc,
     plot_score_grid,
     plot_training_loss,
-    read_metrics_csv,
 )
 
 TEST_SCENARIOS = ("appearance", "motion")
@@ -242,9 +241,9 @@ def write_figures(experiment: MovingMNISTExperiment, all_scores: dict,
             plot_roc(curves, out / f"roc_{scenario}_{kind}.png")
     histories = {}
     for preset in all_scores:
-        metrics = out / preset / "logs" / "metrics.csv"
-        if metrics.is_file():
-            histories[f"{_family(preset)} [{preset}]"] = read_metrics_csv(metrics)
+        steps, losses = training_history(out / preset)
+        if len(steps):
+            histories[f"{_family(preset)} [{preset}]"] = (steps, losses)
     if histories:
         plot_training_loss(histories, out / "fig3_training_loss.png",
                            ylabel="training loss, Eq. 2 per clip")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins import TorchCheckpointIO
@@ -21,6 +22,7 @@ from convlstm_ae.data.clips import ClipDataset, FrameSource, StepSampler, mean_f
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.model.io import save_model
 from convlstm_ae.training.module import ReconstructionModule
+from convlstm_ae.viz.plots import read_metrics_csv
 
 LAST_CHECKPOINT = "checkpoints/last.ckpt"
 MODEL_DIR = "model"
@@ -91,7 +93,9 @@ class ClipDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         world = self.trainer.world_size
         sampler = StepSampler(
-            self.train.checkpoint_every * self.train.batch_size * world,
+            self.train.batch_size * world,
+            current_step=lambda: self.trainer.global_step,  # restored when resuming
+            last_step=self.train.max_steps,
             rank=self.trainer.global_rank,
             world_size=world,
         )
@@ -105,6 +109,17 @@ class ClipDataModule(pl.LightningDataModule):
             persistent_workers=workers > 0,
             drop_last=True,
         )
+
+
+def training_history(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, train_loss) of a run over all its (re)starts, later logs winning."""
+    losses: dict[int, float] = {}
+    for csv_file in sorted(Path(run_dir, "logs").glob("version_*/metrics.csv"),
+                           key=lambda p: int(p.parent.name.split("_")[1])):
+        steps, values = read_metrics_csv(csv_file)
+        losses.update(zip(steps.tolist(), values.tolist(), strict=True))
+    steps = np.array(sorted(losses))
+    return steps, np.array([losses[s] for s in steps.tolist()])
 
 
 def fit(
@@ -154,10 +169,13 @@ def fit(
         precision="bf16-mixed" if use_cuda else "32-true",
         max_steps=train_config.max_steps,
         max_epochs=-1,
-        logger=log_cls(save_dir=run_dir, name="logs", version=""),
+        logger=log_cls(save_dir=run_dir, name="logs"),  # logs/version_N, one per (re)start
         log_every_n_steps=train_config.log_every,
         callbacks=[
-            ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0),
+            ModelCheckpoint(
+                dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
+                every_n_train_steps=train_config.checkpoint_every,
+            ),
             *([StepProgressBar()] if progress else []),
         ],
         plugins=[AtomicCheckpointIO()],
@@ -169,6 +187,7 @@ def fit(
     )
     trainer.fit(module, datamodule=ClipDataModule(dataset, train_config),
                 ckpt_path=str(last) if resume else None)
+    trainer.save_checkpoint(last)  # the final step too, whatever checkpoint_every is
     model_dir = run_dir / MODEL_DIR
     if trainer.is_global_zero:
         save_model(

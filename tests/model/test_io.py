@@ -1,0 +1,63 @@
+"""Released models: safetensors + config.json round trip, and files that are not ours."""
+
+import json
+
+import pytest
+import torch
+
+from convlstm_ae.config import ScoringConfig
+from convlstm_ae.errors import CheckpointError
+from convlstm_ae.model.io import load_model, load_scoring_config, save_model
+from convlstm_ae.model.presets import create_model
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("caffe", frame_size=32, encoder_channels=(4, 8, 8), lstm_channels=8)
+    model.mean_frame.fill_(0.25)
+    save_model(model, tmp_path / "m", ScoringConfig(t_prime=None, patch_size=5))
+    return model, tmp_path / "m"
+
+
+def test_round_trip_gives_the_same_outputs(saved):
+    model, folder = saved
+    loaded = load_model(folder)
+    assert loaded.config == model.config
+    clip = torch.rand(1, 3, 1, 32, 32)
+    torch.testing.assert_close(loaded(clip)[0], model.eval()(clip)[0])
+    torch.testing.assert_close(loaded.mean_frame, torch.full((1, 32, 32), 0.25))
+    assert load_scoring_config(folder) == ScoringConfig(t_prime=None, patch_size=5)
+    assert not list(folder.glob(".*tmp"))
+
+
+def test_loading_the_weights_file_path_works(saved):
+    _, folder = saved
+    assert load_model(folder / "model.safetensors").config.preset == "caffe"
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(CheckpointError, match="config.json: not found"):
+        load_model(tmp_path)
+
+
+def test_config_that_is_not_ours(saved):
+    _, folder = saved
+    (folder / "config.json").write_text(json.dumps({"architectures": ["BertModel"]}))
+    with pytest.raises(CheckpointError, match="not a convlstm-ae model config"):
+        load_model(folder)
+
+
+def test_corrupt_weights(saved):
+    _, folder = saved
+    (folder / "model.safetensors").write_bytes(b"\x80\x04garbage that is a pickle maybe")
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_model(folder)
+
+
+def test_weights_of_another_architecture(saved, tmp_path):
+    _, folder = saved
+    save_model(create_model("tiny"), tmp_path / "other")
+    (folder / "model.safetensors").write_bytes((tmp_path / "other/model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(folder)

@@ -1,0 +1,19 @@
+"""Eq. (4) on hand-computed cases."""
+
+import numpy as np
+import torch
+
+from convlstm_ae.scoring.regularity import regularity_score
+
+
+def test_eq4_on_one_two_three():
+    np.testing.assert_allclose(regularity_score(np.array([1.0, 2.0, 3.0])), [1.0, 0.5, 0.0])
+
+
+def test_eq4_on_tensor_and_order():
+    s = regularity_score(torch.tensor([4.0, 2.0, 10.0, 6.0]))
+    torch.testing.assert_close(s, torch.tensor([0.75, 1.0, 0.0, 0.5]))
+
+
+def test_constant_video_is_regular():
+    np.testing.assert_array_equal(regularity_score(np.full(5, 3.0)), np.ones(5))
