@@ -22,7 +22,9 @@ def _t_prime(value: str) -> int | None:
     try:
         frames = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of frames or 'video', got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number of frames or 'video', got {value!r}"
+        ) from None
     if frames < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {frames}")
     return frames
@@ -93,7 +95,9 @@ def _score_inputs(path: Path, frame_size: int):
     if path.suffix == ".npz":
         recipes = MovingMNIST.load(path)
         if recipes.frame_size != frame_size:
-            raise ConfigError(f"{path}: frames are {recipes.frame_size} px; model takes {frame_size}")
+            raise ConfigError(
+                f"{path}: frames are {recipes.frame_size} px; the model takes {frame_size}"
+            )
         for index in range(len(recipes)):
             yield f"{index:05d}", recipes.render(index)
         return
@@ -116,7 +120,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     rows = 0
     with open(args.out, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["video", "frame", "error", "patch_error", "regularity", "patch_regularity"])
+        writer.writerow(
+            ["video", "frame", "error", "patch_error", "regularity", "patch_regularity"]
+        )
         for name, frames in _score_inputs(args.input, model.config.frame_size):
             video = torch.from_numpy(frames).unsqueeze(1).to(device)  # (N, 1, S, S)
             errors = reconstruction_errors(model, video, t_prime=t_prime,
@@ -214,10 +220,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         fpr, tpr = roc_points([1 - s for s in regularity_scores(per_video)], labels)
         curves[SCORE_KINDS[kind]] = (fpr, tpr, metrics[kind].micro_auc)
     plot_roc(curves, args.out / "roc.png")
-    panels = [
-        (name, {SCORE_KINDS[k]: regularity_scores([errors[k][i]])[0] for k in SCORE_KINDS}, labels[i])
-        for i, name in enumerate(names[: args.plot_videos])
-    ]
+    panels = []
+    for index, name in enumerate(names[: args.plot_videos]):
+        curves = {SCORE_KINDS[k]: regularity_scores([errors[k][index]])[0] for k in SCORE_KINDS}
+        panels.append((name, curves, labels[index]))
     plot_score_grid(panels, args.out / "scores.png")
     print(f"metrics, ROC and score plots -> {args.out}")
 
@@ -254,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Moving-MNIST train .npz, a video, or a folder of videos/frame folders")
     train.add_argument("--out", type=Path, required=True, help="run folder")
     train.add_argument("--preset", help="paper (default), caffe, tiny, conv-ae, conv-ae-tiny")
-    train.add_argument("--config", type=Path, help="YAML/JSON overriding model/train/scoring fields")
+    train.add_argument("--config", type=Path,
+                       help="YAML/JSON overriding model/train/scoring fields")
     train.add_argument("--max-steps", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--learning-rate", type=float)
@@ -279,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="AUC, EER and plots from scores and labels")
     evaluate.add_argument("scores", type=Path, help="CSV written by 'convlstm-ae score'")
     evaluate.add_argument("--labels", type=Path, required=True,
-                          help="JSON {video: [0/1...]}, CSV video,frame,label, or Moving-MNIST .npz")
+                          help="JSON {video: [0/1...]}, CSV video,frame,label, "
+                          "or a Moving-MNIST .npz")
     evaluate.add_argument("--out", type=Path, default=Path("evaluation"))
     evaluate.add_argument("--plot-videos", type=int, default=4)
     evaluate.set_defaults(func=cmd_evaluate)

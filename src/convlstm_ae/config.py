@@ -102,7 +102,8 @@ def config_from_dict(cls: type[Config], values: dict[str, Any], source: str = "c
 
 def config_to_dict(config: ModelConfig | TrainConfig | ScoringConfig) -> dict[str, Any]:
     """Plain, JSON-serialisable dict of a config."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    values = dataclasses.asdict(config)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

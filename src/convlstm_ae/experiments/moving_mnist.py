@@ -198,7 +198,8 @@ def run(experiment: MovingMNISTExperiment) -> dict:
 
 def format_table(results: dict) -> str:
     """Table 1 of the paper beside ours: frame-level AUC (micro; macro and EER after)."""
-    header = f"{'model':<26}{'score':<30}{'appearance':>11}{'motion':>9}   macro AUC (app/mot)   EER (app/mot)"
+    header = (f"{'model':<26}{'score':<30}{'appearance':>11}{'motion':>9}"
+              "   macro AUC (app/mot)   EER (app/mot)")
     lines = ["Table 1: frame-level ROC AUC on Moving-MNIST (micro; Eq. 4 per sequence)", header,
              "-" * len(header)]
     for family, row in PAPER_TABLE_1.items():

@@ -105,7 +105,9 @@ class ConvLSTMAE(FrameModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.encoder = Encoder(config)
-        self.convlstm = ConvLSTM(config.encoder_channels[-1], config.lstm_channels, config.lstm_kernel)
+        self.convlstm = ConvLSTM(
+            config.encoder_channels[-1], config.lstm_channels, config.lstm_kernel
+        )
         self.decoder_current = DeconvNet(config)  # f_d^c
         self.decoder_previous = DeconvNet(config)  # f_d^p
         reset_parameters(self)
@@ -122,7 +124,8 @@ class ConvLSTMAE(FrameModel):
             no target (Eq. 2 skips it).
         """
         b, t, _, height, width = clip.shape
-        sizes = feature_sizes(height, width, self.config.encoder_kernels, self.config.encoder_strides)
+        config = self.config
+        sizes = feature_sizes(height, width, config.encoder_kernels, config.encoder_strides)
         encoded = self.encoder(clip.flatten(0, 1))  # (B*T, 512, h, w)
         hidden, state = self.convlstm(encoded.unflatten(0, (b, t)), state)  # (B, T, 512, h, w)
         hidden = hidden.flatten(0, 1)

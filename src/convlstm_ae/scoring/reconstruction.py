@@ -120,7 +120,9 @@ def reconstruction_errors(
     if video.dim() == 4:
         video = video.unsqueeze(0)
     if video.dim() != 5:
-        raise ConfigError(f"expected frames (N, C, H, W) or (B, N, C, H, W), got {tuple(video.shape)}")
+        raise ConfigError(
+            f"expected frames (N, C, H, W) or (B, N, C, H, W), got {tuple(video.shape)}"
+        )
     config = model.config
     if video.shape[2] != config.in_channels:
         raise ConfigError(f"model expects {config.in_channels} channel(s), got {video.shape[2]}")

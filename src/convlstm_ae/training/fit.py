@@ -149,7 +149,9 @@ def fit(
     if resume and not last.is_file():
         raise CheckpointError(f"{last}: no checkpoint to resume from")
     if not resume and last.is_file():
-        raise CheckpointError(f"{run_dir}: holds a training run already; pass --resume or a new folder")
+        raise CheckpointError(
+            f"{run_dir}: holds a training run already; pass --resume or a new folder"
+        )
     if logger not in ("csv", "tensorboard"):
         raise ConfigError(f"logger {logger!r} is unknown; expected csv or tensorboard")
     pl.seed_everything(train_config.seed, workers=True, verbose=False)
