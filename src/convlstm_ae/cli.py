@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -79,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             train_fields[name] = getattr(args, name)
     train_config = config_from_dict(TrainConfig, train_fields, str(args.config or "arguments"))
     scoring = config_from_dict(ScoringConfig, file.get("scoring", {}), str(args.config))
-    if args.t_prime != "unset":
+    if "t_prime" in args:
         scoring = dataclasses.replace(scoring, t_prime=args.t_prime)
     source = _training_source(args.data, model_config.frame_size)
     model_dir = fit(source, model_config, train_config, args.out, scoring=scoring,
@@ -115,10 +116,11 @@ def cmd_score(args: argparse.Namespace) -> None:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(args.model, device)
     scoring = load_scoring_config(args.model)
-    t_prime = scoring.t_prime if args.t_prime == "unset" else args.t_prime
+    t_prime = args.t_prime if "t_prime" in args else scoring.t_prime
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.out.with_name(f".{args.out.name}.partial")
     rows = 0
-    with open(args.out, "w", newline="") as handle:
+    with open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["video", "frame", "error", "patch_error", "regularity", "patch_regularity"]
@@ -136,6 +138,7 @@ def cmd_score(args: argparse.Namespace) -> None:
             rows += len(frame)
             print(f"{name}: {len(frame)} frames, min regularity at frame "
                   f"{int(regularity_score(frame).argmin())}", flush=True)
+    os.replace(partial, args.out)  # a failed run leaves no CSV that looks complete
     print(f"{rows} frames scored -> {args.out}")
 
 
@@ -267,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--num-workers", type=int)
     train.add_argument("--seed", type=int)
-    train.add_argument("--t-prime", type=_t_prime, default="unset",
+    train.add_argument("--t-prime", type=_t_prime, default=argparse.SUPPRESS,
                        help="T' stored with the model for scoring: frames, or 'video'")
     train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -278,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("model", type=Path, help="released model folder (model.safetensors)")
     score.add_argument("input", type=Path, help="video, frame folder, folder of videos, or .npz")
     score.add_argument("--out", type=Path, default=Path("scores.csv"))
-    score.add_argument("--t-prime", type=_t_prime, default="unset",
+    score.add_argument("--t-prime", type=_t_prime, default=argparse.SUPPRESS,
                        help="memory reset every T' frames, or 'video'; default: the model's")
     score.add_argument("--device", help="cpu or cuda (default: cuda if present)")
     score.set_defaults(func=cmd_score)

@@ -53,6 +53,8 @@ class ClipDataset(Dataset):
         self.clip_length = clip_length
         self.frame_size = frame_size
         self.seed = seed
+        if not strides or min(strides) < 1:
+            raise ConfigError(f"sampling strides must be positive frame steps, got {strides}")
         rows = []  # (video, stride, number of starts)
         for video in range(len(source)):
             for stride in strides:

@@ -22,7 +22,10 @@ def _gray(image: np.ndarray) -> np.ndarray:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(
+        p for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def is_video(path: Path) -> bool:
@@ -76,8 +79,10 @@ def _read_image_folder(path: Path) -> list[np.ndarray]:
         image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise VideoReadError(f"{file}: cannot decode image (corrupt or empty file)")
-        if image.dtype != np.uint8:
-            image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
+        if image.dtype == np.uint16:  # scaled by the type's range: brightness stays comparable
+            image = (image.astype(np.float32) * (255.0 / 65535.0)).round().astype(np.uint8)
+        elif image.dtype != np.uint8:
+            raise VideoReadError(f"{file}: pixel type {image.dtype}; expected 8 or 16 bit")
         frames.append(_gray(image[..., :3] if image.ndim == 3 else image))
     return frames
 
@@ -85,10 +90,13 @@ def _read_image_folder(path: Path) -> list[np.ndarray]:
 def _read_array(path: Path) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise VideoReadError(f"{path}: not a readable .npy array ({error})") from None
-    if array.ndim != 3:
-        raise VideoReadError(f"{path}: frame array has shape {array.shape}; expected (N, H, W)")
+    except (ValueError, OSError, EOFError):
+        raise VideoReadError(f"{path}: not a readable .npy array (empty or corrupt)") from None
+    if not isinstance(array, np.ndarray) or array.ndim != 3:
+        shape = getattr(array, "shape", None)
+        raise VideoReadError(f"{path}: frame array has shape {shape}; expected (N, H, W)")
+    if array.size == 0:
+        raise VideoReadError(f"{path}: frame array {array.shape} holds no pixels")
     if array.dtype == np.uint8:
         return array
     if not np.issubdtype(array.dtype, np.number):

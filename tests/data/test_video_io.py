@@ -1,0 +1,372 @@
+"""Tests of reading videos, frame folders and frame arrays (data/video_io.py).
+
+Every input is written into ``tmp_path`` with OpenCV or NumPy: an MJPG ``.avi`` with a
+moving square, folders of PNG/JPG frames, ``.npy`` arrays; then broken ones.
+"""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from convlstm_ae.data.clips import ClipDataset
+from convlstm_ae.data.video_io import VideoFolder, list_videos, read_frames
+from convlstm_ae.errors import DatasetLayoutError, VideoReadError
+
+WIDTH, HEIGHT = 40, 30  # the test video, deliberately not square
+NUM_FRAMES = 12
+SQUARE = 10  # side of the moving white square
+SQUARE_TOP = 10
+BACKGROUND_BGR = (100, 0, 0)  # dark blue: grey 0.114 * 100 = 11
+BACKGROUND_GRAY = 11
+
+
+def square_left(frame: int) -> int:
+    return 2 + 2 * frame
+
+
+def write_video(path: Path, num_frames: int = NUM_FRAMES) -> Path:
+    """An MJPG .avi of a white square moving right over a blue background."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (WIDTH, HEIGHT))
+    assert writer.isOpened(), "OpenCV cannot write MJPG here"
+    for index in range(num_frames):
+        frame = np.empty((HEIGHT, WIDTH, 3), np.uint8)
+        frame[:] = BACKGROUND_BGR
+        left = square_left(index)
+        frame[SQUARE_TOP:SQUARE_TOP + SQUARE, left:left + SQUARE] = 255
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def write_frames(folder: Path, frames, suffix: str = ".png") -> Path:
+    """Write each frame as ``frame_NNN<suffix>``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, frame in enumerate(frames):
+        assert cv2.imwrite(str(folder / f"frame_{index:03d}{suffix}"), frame)
+    return folder
+
+
+def centroid(frame: np.ndarray) -> tuple[float, float]:
+    """Brightness-weighted centre (row, column) above the background, in pixel units
+    where pixel i covers [i, i + 1)."""
+    weight = np.clip(frame.astype(float) - frame.min() - 20, 0, None)
+    rows, cols = np.indices(frame.shape) + 0.5
+    return float((weight * rows).sum() / weight.sum()), float((weight * cols).sum() / weight.sum())
+
+
+def assert_one_line_naming(error: pytest.ExceptionInfo, path: Path) -> None:
+    message = str(error.value)
+    assert str(path) in message
+    assert "\n" not in message
+
+
+# ----------------------------------------------------------------------------- video files
+
+
+def test_read_video_file_is_grayscale_square_uint8_with_every_frame(tmp_path):
+    frames = read_frames(write_video(tmp_path / "walk.avi"), 32)
+    assert frames.shape == (NUM_FRAMES, 32, 32)
+    assert frames.dtype == np.uint8
+
+
+def test_read_video_file_converts_colour_to_gray(tmp_path):
+    frames = read_frames(write_video(tmp_path / "walk.avi"), 32)
+    # blue background -> grey 11 (BT.601 weights), white square -> 255; MJPG is lossy
+    assert abs(int(np.median(frames)) - BACKGROUND_GRAY) <= 4
+    assert frames.max(axis=(1, 2)).min() >= 230
+
+
+def test_read_video_file_moving_square_lands_where_resizing_puts_it(tmp_path):
+    size = 32
+    frames = read_frames(write_video(tmp_path / "walk.avi"), size)
+    for index, frame in enumerate(frames):
+        row, col = centroid(frame)
+        expected_row = (SQUARE_TOP + SQUARE / 2) * size / HEIGHT
+        expected_col = (square_left(index) + SQUARE / 2) * size / WIDTH
+        assert row == pytest.approx(expected_row, abs=0.75), f"frame {index}"
+        assert col == pytest.approx(expected_col, abs=0.75), f"frame {index}"
+
+
+# ---------------------------------------------------------------------------- frame folders
+
+
+def test_read_png_folder_at_model_size_is_exact(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 256, (5, 16, 16), dtype=np.uint8)
+    read = read_frames(write_frames(tmp_path / "clip", frames), 16)
+    np.testing.assert_array_equal(read, frames)
+
+
+def test_read_png_folder_keeps_name_order_and_converts_colour(tmp_path):
+    # frame i is a flat colour whose grey level is 20 * i (pure green: grey = 0.587 G)
+    greens = [round(20 * i / 0.587) for i in range(6)]
+    frames = [np.full((24, 20, 3), (0, g, 0), np.uint8) for g in greens]
+    read = read_frames(write_frames(tmp_path / "clip", frames), 8)
+    assert read.shape == (6, 8, 8)
+    assert read.dtype == np.uint8
+    for index, frame in enumerate(read):
+        assert np.all(np.abs(frame.astype(int) - 20 * index) <= 1), f"frame {index}"
+
+
+def test_read_jpg_folder(tmp_path):
+    frames = [np.full((12, 12), 40 * i, np.uint8) for i in range(5)]
+    read = read_frames(write_frames(tmp_path / "clip", frames, ".jpg"), 6)
+    assert read.shape == (5, 6, 6)
+    np.testing.assert_allclose(read.mean(axis=(1, 2)), [0, 40, 80, 120, 160], atol=2)
+
+
+def test_read_frame_folder_ignores_files_that_are_not_images(tmp_path):
+    frames = np.random.default_rng(1).integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    folder = write_frames(tmp_path / "clip", frames)
+    (folder / "labels.txt").write_text("0 0 1\n")
+    (folder / "Thumbs.db").write_bytes(b"\x00\x01garbage")
+    np.testing.assert_array_equal(read_frames(folder, 8), frames)
+
+
+# ------------------------------------------------------------------------------ .npy arrays
+
+
+def test_read_uint8_array_at_model_size_is_exact(tmp_path):
+    frames = np.random.default_rng(2).integers(0, 256, (4, 16, 16), dtype=np.uint8)
+    np.save(tmp_path / "clip.npy", frames)
+    np.testing.assert_array_equal(read_frames(tmp_path / "clip.npy", 16), frames)
+
+
+def test_read_uint8_array_is_resized(tmp_path):
+    frames = np.stack([np.full((20, 30), 10 * i, np.uint8) for i in range(7)])
+    np.save(tmp_path / "clip.npy", frames)
+    read = read_frames(tmp_path / "clip.npy", 10)
+    assert read.shape == (7, 10, 10)
+    np.testing.assert_array_equal(read[:, 0, 0], 10 * np.arange(7))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_read_float_array_in_unit_range_scales_to_255(tmp_path, dtype):
+    values = np.array([0.0, 0.2, 0.4, 1.0], dtype=dtype)
+    frames = np.broadcast_to(values[:, None, None], (4, 8, 8)).astype(dtype)
+    np.save(tmp_path / "clip.npy", frames)
+    read = read_frames(tmp_path / "clip.npy", 8)
+    assert read.dtype == np.uint8
+    np.testing.assert_array_equal(read[:, 3, 3], [0, 51, 102, 255])
+
+
+def test_read_float_array_in_255_range_keeps_values(tmp_path):
+    values = np.array([0.0, 17.2, 254.6], dtype=np.float32)
+    np.save(tmp_path / "clip.npy", np.broadcast_to(values[:, None, None], (3, 8, 8)))
+    np.testing.assert_array_equal(read_frames(tmp_path / "clip.npy", 8)[:, 0, 0], [0, 17, 255])
+
+
+# ------------------------------------------------------------------------------ list_videos
+
+
+@pytest.fixture
+def video_tree(tmp_path) -> Path:
+    """A folder of videos: b.avi, a_frames/, c.npy, plus things that are not videos."""
+    root = tmp_path / "videos"
+    root.mkdir()
+    write_video(root / "b.avi", num_frames=5)
+    write_frames(root / "a_frames", [np.full((8, 8), 9, np.uint8)] * 4)
+    np.save(root / "c.npy", np.zeros((6, 8, 8), np.uint8))
+    write_video(root / ".hidden.avi", num_frames=3)
+    write_frames(root / ".thumbnails", [np.zeros((8, 8), np.uint8)])
+    (root / "notes.txt").write_text("not a video")
+    (root / "empty").mkdir()
+    return root
+
+
+def test_list_videos_of_a_folder_is_sorted_and_skips_hidden_and_non_videos(video_tree):
+    assert list_videos(video_tree) == [video_tree / "a_frames", video_tree / "b.avi",
+                                       video_tree / "c.npy"]
+
+
+@pytest.mark.parametrize("name", ["b.avi", "c.npy", "a_frames"])
+def test_list_videos_of_one_video_is_itself(video_tree, name):
+    assert list_videos(video_tree / name) == [video_tree / name]
+
+
+def test_list_videos_accepts_str(video_tree):
+    assert list_videos(str(video_tree / "b.avi")) == [video_tree / "b.avi"]
+
+
+def test_list_videos_of_missing_path(tmp_path):
+    with pytest.raises(DatasetLayoutError) as error:
+        list_videos(tmp_path / "nowhere")
+    assert_one_line_naming(error, tmp_path / "nowhere")
+
+
+def test_list_videos_of_folder_holding_no_video(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    write_frames(tmp_path / ".hidden", [np.zeros((8, 8), np.uint8)])
+    with pytest.raises(DatasetLayoutError) as error:
+        list_videos(tmp_path)
+    assert_one_line_naming(error, tmp_path)
+
+
+def test_list_videos_of_unsupported_file_type(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("x")
+    with pytest.raises(VideoReadError, match="unsupported file type") as error:
+        list_videos(path)
+    assert_one_line_naming(error, path)
+
+
+# ------------------------------------------------------------------------------ VideoFolder
+
+
+def test_video_folder_is_a_frame_source_of_the_listed_videos(video_tree):
+    source = VideoFolder(video_tree, 8)
+    assert source.paths == list_videos(video_tree)
+    assert len(source) == 3
+    assert [source.num_frames(v) for v in range(3)] == [4, 5, 6]
+    indices = np.array([0, 2, 4])
+    np.testing.assert_array_equal(source.frames(1, indices),
+                                  read_frames(video_tree / "b.avi", 8)[indices])
+    assert np.all(source.frames(0, np.array([1, 3])) == 9)
+
+
+def test_video_folder_feeds_clip_dataset(video_tree):
+    dataset = ClipDataset(VideoFolder(video_tree, 8), clip_length=4, strides=(1,), frame_size=8)
+    assert dataset.num_clips == (4 - 3) + (5 - 3) + (6 - 3)
+    assert dataset[0].shape == (4, 1, 8, 8)
+
+
+# ------------------------------------------------------------------------------- bad inputs
+
+
+def test_read_missing_path(tmp_path):
+    with pytest.raises(DatasetLayoutError) as error:
+        read_frames(tmp_path / "missing.avi", 8)
+    assert_one_line_naming(error, tmp_path / "missing.avi")
+
+
+def test_read_empty_video_file(tmp_path):
+    path = tmp_path / "empty.avi"
+    path.write_bytes(b"")
+    with pytest.raises(VideoReadError) as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+def test_read_garbage_video_file(tmp_path):
+    path = tmp_path / "garbage.avi"
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(VideoReadError) as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+def test_read_unsupported_file_type(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(VideoReadError) as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+def test_read_folder_without_images(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(VideoReadError) as error:
+        read_frames(tmp_path, 8)
+    assert_one_line_naming(error, tmp_path)
+
+
+def test_read_folder_with_garbage_image_names_that_image(tmp_path):
+    folder = write_frames(tmp_path / "clip", [np.zeros((8, 8), np.uint8)] * 2)
+    bad = folder / "frame_001.png"
+    bad.write_bytes(b"not a png at all")
+    with pytest.raises(VideoReadError) as error:
+        read_frames(folder, 8)
+    assert_one_line_naming(error, bad)
+
+
+def test_read_folder_with_frames_of_mixed_sizes(tmp_path):
+    folder = write_frames(tmp_path / "clip", [np.zeros((8, 8), np.uint8),
+                                              np.zeros((8, 8), np.uint8),
+                                              np.zeros((9, 8), np.uint8)])
+    with pytest.raises(VideoReadError, match="frame 2 is 8x9 but frame 0 is 8x8") as error:
+        read_frames(folder, 8)
+    assert_one_line_naming(error, folder)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_read_array_with_non_finite_values(tmp_path, bad):
+    frames = np.zeros((3, 8, 8), np.float32)
+    frames[1, 2, 3] = bad
+    path = tmp_path / "clip.npy"
+    np.save(path, frames)
+    with pytest.raises(VideoReadError, match="NaN or infinite") as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (2, 8, 8, 3), (64,)])
+def test_read_array_of_wrong_ndim(tmp_path, shape):
+    path = tmp_path / "clip.npy"
+    np.save(path, np.zeros(shape, np.uint8))
+    with pytest.raises(VideoReadError, match="expected \\(N, H, W\\)") as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+@pytest.mark.parametrize("low, high", [(-0.5, 0.5), (0.0, 300.0), (-1.0, 200.0)])
+def test_read_array_out_of_range(tmp_path, low, high):
+    path = tmp_path / "clip.npy"
+    np.save(path, np.linspace(low, high, 3 * 8 * 8).reshape(3, 8, 8))
+    with pytest.raises(VideoReadError, match="outside") as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+def test_read_array_that_is_not_npy(tmp_path):
+    path = tmp_path / "clip.npy"
+    path.write_bytes(b"\x93NUMPY garbage that is no header" * 4)
+    with pytest.raises(VideoReadError) as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+def test_read_array_of_non_numbers(tmp_path):
+    path = tmp_path / "clip.npy"
+    np.save(path, np.zeros((3, 8, 8), bool))
+    with pytest.raises(VideoReadError, match="dtype bool") as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+def _write_degenerate(path: Path, kind: str) -> None:
+    if kind == "zero_bytes":
+        path.write_bytes(b"")
+    elif kind == "no_frames_uint8":
+        np.save(path, np.zeros((0, 8, 8), np.uint8))
+    elif kind == "no_frames_float":
+        np.save(path, np.zeros((0, 8, 8), np.float32))
+    elif kind == "empty_frames":
+        np.save(path, np.zeros((3, 0, 0), np.uint8))
+
+
+@pytest.mark.parametrize("kind", ["zero_bytes", "no_frames_uint8", "no_frames_float",
+                                  "empty_frames"])
+def test_read_degenerate_array_is_a_video_read_error(tmp_path, kind):
+    path = tmp_path / "clip.npy"
+    _write_degenerate(path, kind)
+    with pytest.raises(VideoReadError) as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+def test_read_frame_folder_skips_hidden_files(tmp_path):
+    frames = np.random.default_rng(3).integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    folder = write_frames(tmp_path / "clip", frames)
+    (folder / "._frame_000.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
+    np.testing.assert_array_equal(read_frames(folder, 8), frames)
+
+
+def test_read_16_bit_frames_keep_their_relative_brightness(tmp_path):
+    frames = [np.full((8, 8), 1000, np.uint16), np.full((8, 8), 60000, np.uint16)]
+    read = read_frames(write_frames(tmp_path / "clip", frames), 8)
+    dark, bright = int(read[0, 0, 0]), int(read[1, 0, 0])
+    assert dark < bright
+    assert bright == pytest.approx(60000 / 65535 * 255, abs=2)
+    assert dark == pytest.approx(1000 / 65535 * 255, abs=2)

