@@ -201,7 +201,7 @@ def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
     assert model["steps"] == 3
     assert set(model["scenarios"]) == {"appearance", "motion"}
     for scenario in model["scenarios"].values():
-        assert set(scenario) == {"frame", "patch"}
+        assert set(scenario) == {"frame", "patch", "frame_calibrated", "patch_calibrated"}
         for metrics in scenario.values():
             assert 0.0 <= metrics["micro_auc"] <= 1.0
             assert metrics["num_frames"] == 4 * SEQUENCE_LENGTH
