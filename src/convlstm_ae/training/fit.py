@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -154,6 +155,8 @@ def fit(
         )
     if logger not in ("csv", "tensorboard"):
         raise ConfigError(f"logger {logger!r} is unknown; expected csv or tensorboard")
+    if logger == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError("logger 'tensorboard' needs the tensorboard package (pip install it)")
     pl.seed_everything(train_config.seed, workers=True, verbose=False)
     dataset = ClipDataset(
         source, model_config.clip_length, train_config.sampling_strides,
