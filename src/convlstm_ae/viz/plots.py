@@ -1,7 +1,8 @@
 """Figures of the paper: score curves (Fig. 2, 5), ROC curves and training losses (Fig. 3, 4).
 
 Every function draws one figure, saves it as a PNG at 120 dpi (creating the
-parent folders), closes it and returns the path. Methods get colours from one
+parent folders) and returns the path; figures are bare matplotlib Figures, so importing
+this module changes no backend and leaves no pyplot state. Methods get colours from one
 fixed cycle starting red, blue, so that, listed in that order, ConvLSTM-AE is
 red and Conv-AE blue as in the paper.
 """
@@ -14,16 +15,12 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from convlstm_ae.errors import ConfigError
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
 DPI = 120
@@ -51,7 +48,8 @@ def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: P
     for name, (fpr, tpr, _) in curves.items():
         if len(fpr) != len(tpr):
             raise ConfigError(f"{path}: curve {name!r} has {len(fpr)} fpr but {len(tpr)} tpr")
-    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="gray", linestyle="--", linewidth=1, label="chance")
     for index, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
         ax.plot(fpr, tpr, color=_color(index), linewidth=1.8, label=f"{name} (AUC {auc:.3f})")
@@ -88,7 +86,8 @@ def plot_score_curves(
         ConfigError: no curves, or a curve not as long as ``labels``.
     """
     _check_scores(curves, labels, path, "")
-    fig, ax = plt.subplots(figsize=(8, 3.2), layout="constrained")
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    ax = fig.subplots()
     _draw_scores(ax, curves, labels, title, ylabel)
     _legend_above(fig, [ax])
     return _save(fig, path)
@@ -123,9 +122,8 @@ def plot_score_grid(
         _check_scores(curves, labels, path, f"panel {title!r}: ")
     ncols = min(ncols, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(6 * ncols, 0.4 + 2.8 * nrows), squeeze=False, layout="constrained"
-    )
+    fig = Figure(figsize=(6 * ncols, 0.4 + 2.8 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, (title, curves, labels) in zip(axes.ravel()[: len(panels)], panels, strict=True):
         _draw_scores(ax, curves, labels, title, "regularity score s(t)")
     for ax in axes.ravel()[len(panels) :]:
@@ -163,7 +161,8 @@ def plot_training_loss(
             raise ConfigError(
                 f"{path}: history {name!r} has {len(steps)} steps but {len(loss)} losses"
             )
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     for index, (name, (steps, loss)) in enumerate(histories.items()):
         color = _color(index)
         loss = np.asarray(loss, dtype=np.float64)
@@ -299,11 +298,8 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def _save(fig: Figure, path: PathLike) -> Path:
-    """Saves ``fig`` as a PNG, creating parent folders, and closes it."""
+    """Saves ``fig`` as a PNG, creating parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fig.savefig(path, dpi=DPI, format="png")
-    finally:
-        plt.close(fig)
+    fig.savefig(path, dpi=DPI, format="png")  # a bare Figure: no pyplot state, no backend
     return path
