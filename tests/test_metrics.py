@@ -9,7 +9,9 @@ import pytest
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import (
     FrameMetrics,
+    abnormal_runs,
     equal_error_rate,
+    evaluate_deployment,
     evaluate_frames,
     frame_auc,
     roc_points,
@@ -135,3 +137,28 @@ def test_bad_input_raises_config_error(scores, labels, message):
 def test_eer_names_pooled_frames_in_errors():
     with pytest.raises(ConfigError, match="^frames: 3 scores but 2 labels$"):
         equal_error_rate(np.array([0.1, 0.2, 0.3]), np.array([0, 1]))
+
+
+def test_abnormal_runs():
+    assert abnormal_runs(np.array([1, 1, 0, 0, 1, 1, 1, 0, 1])) == [(0, 2), (4, 7), (8, 9)]
+    assert abnormal_runs(np.zeros(5)) == []
+
+
+def test_deployment_metrics_hand_computed():
+    # video 0: frames 0-9 normal, 10-14 abnormal; video 1: 10 normal frames
+    labels = [np.r_[np.zeros(10), np.ones(5)], np.zeros(10)]
+    scores = [np.zeros(15), np.zeros(10)]
+    scores[0][[2, 3]] = 5  # one false-alarm run of 2 frames
+    scores[0][11:15] = 5  # 4 of 5 abnormal frames caught, the run touches the anomaly
+    scores[1][7] = 5  # a second false alarm
+    metrics = evaluate_deployment(scores, labels, threshold=1.0, fps=10)
+    # alarms: 2 + 4 + 1 = 7 frames, 4 true -> precision 4/7, recall 4/5
+    assert metrics.precision == pytest.approx(4 / 7)
+    assert metrics.recall == pytest.approx(4 / 5)
+    assert metrics.f1 == pytest.approx(2 * (4 / 7) * (4 / 5) / (4 / 7 + 4 / 5))
+    assert metrics.false_alarms == 2
+    # 20 normal frames at 10 fps = 2 s = 1/30 min -> 60 false alarms per minute
+    assert metrics.normal_minutes == pytest.approx(1 / 30)
+    assert metrics.false_alarms_per_minute == pytest.approx(60)
+    # normal: 3 at 5, 17 at 0; abnormal: 4 at 5, 1 at 0 -> (4*17 + (4*3 + 1*17) / 2) / 100
+    assert metrics.auc == pytest.approx(0.825)

@@ -128,6 +128,72 @@ def roc_points(
     return _pooled_roc(*_validated(scores, labels))
 
 
+@dataclass(frozen=True)
+class DeploymentMetrics:
+    """Alarms of a calibrated score at a fixed threshold (beyond the paper).
+
+    No statistic of the test videos enters: the score and threshold come from normal
+    training footage, so these are the figures a deployed detector would show.
+    """
+
+    auc: float  # pooled ROC AUC of the calibrated score (no per-video normalisation)
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+    false_alarms: int  # runs of alarm frames that touch no abnormal frame
+    false_alarms_per_minute: float  # per minute of normal test video
+    normal_minutes: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def abnormal_runs(labels: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of 1s in a 0/1 array, ``stop`` exclusive."""
+    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int64) != 0, [0]])
+    edges = np.flatnonzero(np.diff(padded))  # alternately a run's start and stop
+    return [(int(start), int(stop)) for start, stop in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def evaluate_deployment(
+    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], threshold: float, fps: float
+) -> DeploymentMetrics:
+    """Frame-level precision, recall and F1 of ``score > threshold``, and false alarms.
+
+    Args:
+        scores: per-video calibrated anomaly scores (higher = more abnormal).
+        labels: per-video 0/1 ground truth.
+        threshold: alarm threshold, fixed beforehand on normal footage.
+        fps: frame rate, for false alarms per minute of normal video.
+    """
+    checked_scores, checked_labels = _validated(scores, labels)
+    pooled_scores = np.concatenate(checked_scores)
+    pooled_labels = np.concatenate(checked_labels)
+    alarms = pooled_scores > threshold
+    true_positives = int((alarms & (pooled_labels == 1)).sum())
+    precision = true_positives / max(1, int(alarms.sum()))
+    recall = true_positives / max(1, int(pooled_labels.sum()))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    false_alarms = sum(
+        1
+        for video_scores, video_labels in zip(checked_scores, checked_labels, strict=True)
+        for start, stop in abnormal_runs(video_scores > threshold)
+        if not video_labels[start:stop].any()
+    )
+    normal_minutes = float((pooled_labels == 0).sum()) / fps / 60
+    return DeploymentMetrics(
+        auc=float(roc_auc_score(pooled_labels, pooled_scores)),
+        threshold=float(threshold),
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        false_alarms=false_alarms,
+        false_alarms_per_minute=false_alarms / normal_minutes if normal_minutes else float("nan"),
+        normal_minutes=normal_minutes,
+    )
+
+
 def _validated(
     scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, single: bool = False
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -4,12 +4,17 @@ import numpy as np
 import pytest
 
 from convlstm_ae.errors import ConfigError
-from convlstm_ae.scoring.calibration import PositionCalibration, window_positions
+from convlstm_ae.scoring.calibration import (
+    DeploymentCalibration,
+    PositionCalibration,
+    window_positions,
+)
 
 
 def test_window_positions():
     np.testing.assert_array_equal(window_positions(7, 3), [0, 1, 2, 0, 1, 2, 0])
     np.testing.assert_array_equal(window_positions(4, None), [0, 1, 2, 3])
+    assert window_positions(100, None).max() == 15  # warm-up positions, then one
 
 
 def test_standardize_removes_a_reset_sawtooth():
@@ -31,7 +36,25 @@ def test_positions_beyond_the_fitted_window_use_the_last():
 
 
 def test_bad_calibration_errors():
-    with pytest.raises(ConfigError, match="shape"):
+    with pytest.raises(ConfigError, match="non-empty videos"):
         PositionCalibration.fit(np.zeros(5), t_prime=2)
     with pytest.raises(ConfigError, match="NaN"):
         PositionCalibration.fit(np.array([[0.0, np.nan]]), t_prime=2)
+
+
+def test_videos_of_different_lengths():
+    calibration = PositionCalibration.fit([np.array([1.0, 3.0, 1.0]), np.array([3.0])], 2)
+    np.testing.assert_allclose(calibration.mean, [5 / 3, 3.0])  # position 0 holds 1, 1, 3
+
+
+def test_deployment_threshold_is_a_quantile_of_normal_scores_and_round_trips():
+    rng = np.random.default_rng(0)
+    normal = [rng.normal(10, 2, 500) for _ in range(4)]
+    calibration = DeploymentCalibration.fit(normal, t_prime=10, quantile=0.95)
+    scores = np.concatenate([calibration.score(e) for e in normal])
+    assert (scores > calibration.threshold).mean() == pytest.approx(0.05, abs=0.002)
+    assert 1.4 < calibration.threshold < 1.9  # about the 95th percentile of N(0, 1)
+    again = DeploymentCalibration.from_dict(calibration.to_dict())
+    np.testing.assert_allclose(again.score(normal[0]), calibration.score(normal[0]))
+    with pytest.raises(ConfigError, match="quantile"):
+        DeploymentCalibration.fit(normal, t_prime=10, quantile=1.5)

@@ -7,7 +7,6 @@ import pytest
 
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.viz.plots import (
-    abnormal_runs,
     plot_roc,
     plot_score_curves,
     plot_score_grid,
@@ -65,10 +64,6 @@ def test_plot_training_loss_writes_png_on_log_and_linear_axes(tmp_path):
     _assert_png(plot_training_loss({"ConvLSTM-AE": (steps, decaying)}, tmp_path / "log.png"))
     _assert_png(plot_training_loss({"Conv-AE": (steps, flat)}, tmp_path / "linear.png"))
 
-
-def test_abnormal_runs_merge_contiguous_frames():
-    assert abnormal_runs(np.array([1, 1, 0, 0, 1, 1, 1, 0, 1])) == [(0, 2), (4, 7), (8, 9)]
-    assert abnormal_runs(np.zeros(5)) == []
 
 
 def test_read_metrics_csv_skips_rows_without_the_column(tmp_path):

@@ -1,26 +1,45 @@
-"""Errors standardised with statistics of normal footage (beyond the paper).
+"""Scores calibrated on normal footage, needing no test statistic (beyond the paper).
 
 With the memory reset every T' frames, a frame's error depends on where it sits in
 the memory window: the first frame after a reset has no previous-frame term (Eq. 3,
 as t = 1 in Eq. 2) and the next ones rebuild from a short history. Eq. 4 then reads
 that sawtooth as (ir)regularity. Standardising each frame's error with the mean and
-spread of normal frames at the same window position removes it, using nothing of the
-test videos.
+spread of normal frames at the same window position removes it.
+
+:class:`DeploymentCalibration` adds an alarm threshold, a high quantile of the
+standardised errors of held-out normal clips: a score for live use, where no
+min and max over the whole test video (Eq. 4) exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from convlstm_ae.errors import ConfigError
 
+WARMUP_POSITIONS = 16  # with T' = None, frames from here on share one position
+
 
 def window_positions(num_frames: int, t_prime: int | None) -> np.ndarray:
-    """Position of each frame in its memory window: t mod T' (t itself for T' = None)."""
+    """Position of each frame in its memory window: t mod T' (with T' = None, t up to
+    the warm-up length)."""
     frames = np.arange(num_frames)
-    return frames if t_prime is None else frames % t_prime
+    if t_prime is None:
+        return np.minimum(frames, WARMUP_POSITIONS - 1)
+    return frames % t_prime
+
+
+def _as_videos(errors: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
+    videos = [np.asarray(e, dtype=np.float64) for e in errors]
+    if not videos or any(v.ndim != 1 or v.size == 0 for v in videos):
+        raise ConfigError("calibration needs per-frame errors of one or more non-empty videos")
+    if not all(np.isfinite(v).all() for v in videos):
+        raise ConfigError("calibration errors contain NaN or infinite values")
+    return videos
 
 
 @dataclass(frozen=True)
@@ -32,23 +51,63 @@ class PositionCalibration:
     t_prime: int | None
 
     @classmethod
-    def fit(cls, errors: np.ndarray, t_prime: int | None) -> PositionCalibration:
-        """Fit on per-frame errors (N, L) of N normal videos of L frames each."""
-        errors = np.asarray(errors, dtype=np.float64)
-        if errors.ndim != 2 or errors.size == 0:
-            raise ConfigError(
-                f"calibration needs errors of shape (videos, frames), got {errors.shape}"
-            )
-        if not np.isfinite(errors).all():
-            raise ConfigError("calibration errors contain NaN or infinite values")
-        positions = window_positions(errors.shape[1], t_prime)
+    def fit(
+        cls, errors: Sequence[np.ndarray] | np.ndarray, t_prime: int | None
+    ) -> PositionCalibration:
+        """Fit on the per-frame errors of normal videos (a list of 1-D arrays, or (N, L))."""
+        videos = _as_videos(errors)
+        positions = np.concatenate([window_positions(len(v), t_prime) for v in videos])
+        values = np.concatenate(videos)
         count = positions.max() + 1
-        mean = np.array([errors[:, positions == p].mean() for p in range(count)])
-        std = np.array([errors[:, positions == p].std() for p in range(count)])
-        return cls(mean, np.maximum(std, 1e-12 * max(1.0, np.abs(mean).max())), t_prime)
+        mean = np.array([values[positions == p].mean() for p in range(count)])
+        std = np.array([values[positions == p].std() for p in range(count)])
+        floor = 1e-12 * max(1.0, float(np.abs(mean).max()))
+        return cls(mean, np.maximum(std, floor), t_prime)
 
     def standardize(self, errors: np.ndarray) -> np.ndarray:
         """(error - mean) / std at each frame's window position; errors (..., L)."""
         errors = np.asarray(errors, dtype=np.float64)
-        positions = np.minimum(window_positions(errors.shape[-1], self.t_prime), len(self.mean) - 1)
+        positions = window_positions(errors.shape[-1], self.t_prime)
+        positions = np.minimum(positions, len(self.mean) - 1)
         return (errors - self.mean[positions]) / self.std[positions]
+
+
+@dataclass(frozen=True)
+class DeploymentCalibration:
+    """Standardised error plus an alarm threshold, both from held-out normal clips."""
+
+    position: PositionCalibration
+    threshold: float
+    quantile: float
+
+    @classmethod
+    def fit(
+        cls, errors: Sequence[np.ndarray], t_prime: int | None, quantile: float = 0.99
+    ) -> DeploymentCalibration:
+        """Threshold = ``quantile`` of the standardised errors of the normal clips."""
+        if not 0 < quantile < 1:
+            raise ConfigError(f"quantile must lie in (0, 1), got {quantile}")
+        position = PositionCalibration.fit(errors, t_prime)
+        scores = np.concatenate([position.standardize(e) for e in _as_videos(errors)])
+        return cls(position, float(np.quantile(scores, quantile)), quantile)
+
+    def score(self, errors: np.ndarray) -> np.ndarray:
+        """Deployment anomaly score of one video's per-frame errors (higher = worse)."""
+        return self.position.standardize(errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mean": self.position.mean.tolist(), "std": self.position.std.tolist(),
+            "t_prime": self.position.t_prime, "threshold": self.threshold,
+            "quantile": self.quantile,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeploymentCalibration:
+        try:
+            position = PositionCalibration(
+                np.asarray(data["mean"], float), np.asarray(data["std"], float), data["t_prime"]
+            )
+            return cls(position, float(data["threshold"]), float(data["quantile"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"calibration: missing or bad field ({error})") from None

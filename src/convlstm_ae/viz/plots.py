@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.metrics import abnormal_runs
 
 COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
 DPI = 120
@@ -209,20 +210,6 @@ def read_metrics_csv(path: PathLike, column: str = "train_loss") -> tuple[np.nda
     steps = np.array([int(float(step)) for step, _ in rows], dtype=np.int64)
     values = np.array([float(value) for _, value in rows], dtype=np.float64)
     return steps, values
-
-
-def abnormal_runs(labels: np.ndarray) -> list[tuple[int, int]]:
-    """Contiguous runs of abnormal frames.
-
-    Args:
-        labels: 0/1 ground truth per frame.
-
-    Returns:
-        ``(start, stop)`` frame indices of each run of 1s, ``stop`` exclusive.
-    """
-    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int64) != 0, [0]])
-    edges = np.flatnonzero(np.diff(padded))  # alternately a run's start and stop
-    return [(int(start), int(stop)) for start, stop in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _draw_scores(
