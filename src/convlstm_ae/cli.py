@@ -53,9 +53,12 @@ def cmd_mnist_generate(args: argparse.Namespace) -> None:
         print(f"{scenario}: {path}")
 
 
-def _training_source(path: Path, frame_size: int):
+def _training_source(path: Path, frame_size: int, cache_dir: Path | None):
+    """Moving-MNIST recipes, or the training videos of a dataset folder (any layout
+    ``data check`` knows, or a plain folder of your own normal footage), cached."""
+    from convlstm_ae.data.cache import CachedVideos, default_cache_dir
+    from convlstm_ae.data.layouts import open_dataset
     from convlstm_ae.data.moving_mnist import MovingMNIST
-    from convlstm_ae.data.video_io import VideoFolder
 
     if path.suffix == ".npz":
         source = MovingMNIST.load(path)
@@ -63,7 +66,10 @@ def _training_source(path: Path, frame_size: int):
             raise ConfigError(f"{path}: frames are {source.frame_size} px but the model takes "
                               f"{frame_size} px; generate with --frame-size {frame_size}")
         return source
-    return VideoFolder(path, frame_size)
+    dataset = open_dataset(path)
+    print(f"{path}: {dataset.layout} layout, {len(dataset.train)} training video(s)", flush=True)
+    return CachedVideos([(r.source, r.start, r.stop) for r in dataset.train], frame_size,
+                        cache_dir or default_cache_dir())
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -82,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     scoring = config_from_dict(ScoringConfig, file.get("scoring", {}), str(args.config))
     if "t_prime" in args:
         scoring = dataclasses.replace(scoring, t_prime=args.t_prime)
-    source = _training_source(args.data, model_config.frame_size)
+    source = _training_source(args.data, model_config.frame_size, args.cache_dir)
     model_dir = fit(source, model_config, train_config, args.out, scoring=scoring,
                     devices=args.devices, resume=args.resume, logger=args.logger)
     print(f"model: {model_dir}")
@@ -231,6 +237,30 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"metrics, ROC and score plots -> {args.out}")
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from convlstm_ae.data.check import check_dataset
+
+    report = check_dataset(args.path, layout=args.layout, labels=args.labels)
+    for line in report.summary:
+        print(line)
+    for line in report.problems:
+        print(f"problem: {line}", file=sys.stderr)
+    print(f"{len(report.problems)} problem(s)")
+    return 1 if report.problems else 0
+
+
+def cmd_experiment_real(args: argparse.Namespace) -> None:
+    from convlstm_ae.experiments.real_video import RealVideoExperiment, run
+
+    run(RealVideoExperiment(
+        root=args.root, name=args.experiment, out_dir=args.out or Path("runs") / args.experiment,
+        presets=tuple(args.presets.split(",")), max_steps=args.max_steps,
+        batch_size=args.batch_size, num_workers=args.num_workers, devices=args.devices,
+        seed=args.seed, holdout_fraction=args.holdout_fraction, quantile=args.quantile,
+        cache_dir=args.cache_dir, layout=args.layout, labels=args.labels, stage=args.stage,
+    ))
+
+
 def cmd_experiment(args: argparse.Namespace) -> None:
     from convlstm_ae.experiments.moving_mnist import MovingMNISTExperiment, run
 
@@ -275,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--logger", choices=("csv", "tensorboard"), default="csv")
+    train.add_argument("--cache-dir", type=Path,
+                       help="decoded-frame cache (default: $CONVLSTM_AE_CACHE, "
+                       "else ~/.cache/convlstm-ae)")
     train.set_defaults(func=cmd_train)
 
     score = commands.add_parser("score", help="per-frame errors and regularity scores as CSV")
@@ -311,6 +344,35 @@ def build_parser() -> argparse.ArgumentParser:
     mm.add_argument("--seed", type=int, default=0)
     mm.add_argument("--idx-path", type=Path)
     mm.set_defaults(func=cmd_experiment)
+    for name, title in (("ped1", "UCSD Ped1"), ("ped2", "UCSD Ped2"), ("avenue", "CUHK Avenue"),
+                        ("entrance", "Subway entrance"), ("exit", "Subway exit")):
+        real = experiments.add_parser(name, help=f"Table 2 on {title}: paper and leak-free")
+        real.add_argument("root", type=Path, help="dataset folder (any supported layout)")
+        real.add_argument("--out", type=Path, help=f"default runs/{name}")
+        real.add_argument("--presets", default="paper,conv-ae")
+        real.add_argument("--max-steps", type=int)
+        real.add_argument("--batch-size", type=int)
+        real.add_argument("--num-workers", type=int, default=2)
+        real.add_argument("--devices", type=int, default=1)
+        real.add_argument("--seed", type=int, default=0)
+        real.add_argument("--holdout-fraction", type=float, default=0.15,
+                          help="tail of each training video held out for calibration")
+        real.add_argument("--quantile", type=float, default=0.99,
+                          help="alarm threshold: this quantile of held-out normal scores")
+        real.add_argument("--cache-dir", type=Path, help="decoded-frame cache")
+        real.add_argument("--layout", help="skip detection: frames, ucsd, avenue, ...")
+        real.add_argument("--labels", type=Path, help="label file overriding the layout's")
+        real.add_argument("--stage", choices=("all", "train"), default="all",
+                          help="train: train only (test videos may be absent)")
+        real.set_defaults(func=cmd_experiment_real)
+
+    data = commands.add_parser("data", help="dataset tools")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    check = data_commands.add_parser("check", help="detect the layout, summarise, list problems")
+    check.add_argument("path", type=Path)
+    check.add_argument("--layout", help="skip detection: frames, ucsd, avenue, ...")
+    check.add_argument("--labels", type=Path, help="label file overriding the layout's")
+    check.set_defaults(func=cmd_data_check)
     return parser
 
 
@@ -318,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_lightning()
     try:
-        args.func(args)
+        code = args.func(args)
     except ConvLSTMAEError as error:
         print(f"convlstm-ae: error: {error}", file=sys.stderr)
         return 1
@@ -326,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("convlstm-ae: interrupted; 'train --resume' continues from the last checkpoint",
               file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

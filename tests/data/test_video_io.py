@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from convlstm_ae.data.clips import ClipDataset
-from convlstm_ae.data.video_io import VideoFolder, list_videos, read_frames
+from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
 
 WIDTH, HEIGHT = 40, 30  # the test video, deliberately not square
@@ -210,26 +209,6 @@ def test_list_videos_of_unsupported_file_type(tmp_path):
     with pytest.raises(VideoReadError, match="unsupported file type") as error:
         list_videos(path)
     assert_one_line_naming(error, path)
-
-
-# ------------------------------------------------------------------------------ VideoFolder
-
-
-def test_video_folder_is_a_frame_source_of_the_listed_videos(video_tree):
-    source = VideoFolder(video_tree, 8)
-    assert source.paths == list_videos(video_tree)
-    assert len(source) == 3
-    assert [source.num_frames(v) for v in range(3)] == [4, 5, 6]
-    indices = np.array([0, 2, 4])
-    np.testing.assert_array_equal(source.frames(1, indices),
-                                  read_frames(video_tree / "b.avi", 8)[indices])
-    assert np.all(source.frames(0, np.array([1, 3])) == 9)
-
-
-def test_video_folder_feeds_clip_dataset(video_tree):
-    dataset = ClipDataset(VideoFolder(video_tree, 8), clip_length=4, strides=(1,), frame_size=8)
-    assert dataset.num_clips == (4 - 3) + (5 - 3) + (6 - 3)
-    assert dataset[0].shape == (4, 1, 8, 8)
 
 
 # ------------------------------------------------------------------------------- bad inputs

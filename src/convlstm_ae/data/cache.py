@@ -44,7 +44,7 @@ def _source_stats(source: Path) -> tuple[int, ...]:
     """File: (size, mtime_ns). Frame folder: (number of images, their total size, their
     newest mtime_ns, the folder's own mtime_ns, which changes on a rename)."""
     if source.is_dir():
-        stats = [f.stat() for f in video_io._image_files(source)]
+        stats = [f.stat() for f in video_io.image_files(source)]
         newest = max((s.st_mtime_ns for s in stats), default=0)
         return len(stats), sum(s.st_size for s in stats), newest, source.stat().st_mtime_ns
     stat = source.stat()

@@ -21,7 +21,8 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """The image frames of a folder, sorted by name, hidden files skipped."""
     return sorted(
         p for p in folder.iterdir()
         if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
@@ -32,7 +33,7 @@ def is_video(path: Path) -> bool:
     """A single video: a video file, a ``.npy`` frame array, or a folder of images."""
     if path.is_file():
         return path.suffix.lower() in VIDEO_SUFFIXES | ARRAY_SUFFIXES
-    return path.is_dir() and bool(_image_files(path))
+    return path.is_dir() and bool(image_files(path))
 
 
 def list_videos(path: str | Path) -> list[Path]:
@@ -75,7 +76,7 @@ def _read_video_file(path: Path) -> list[np.ndarray]:
 
 def _read_image_folder(path: Path) -> list[np.ndarray]:
     frames = []
-    for file in _image_files(path):
+    for file in image_files(path):
         image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise VideoReadError(f"{file}: cannot decode image (corrupt or empty file)")
@@ -139,20 +140,3 @@ def read_frames(path: str | Path, frame_size: int) -> np.ndarray:
                 f"{first[1]}x{first[0]}; frames of one video must share a size"
             )
     return resize_frames(np.stack(frames), frame_size)
-
-
-class VideoFolder:
-    """A folder of normal videos, decoded once into memory: a ``FrameSource`` for training."""
-
-    def __init__(self, path: str | Path, frame_size: int) -> None:
-        self.paths = list_videos(path)
-        self.videos = [read_frames(p, frame_size) for p in self.paths]
-
-    def __len__(self) -> int:
-        return len(self.videos)
-
-    def num_frames(self, video: int) -> int:
-        return len(self.videos[video])
-
-    def frames(self, video: int, indices: np.ndarray) -> np.ndarray:
-        return self.videos[video][indices]
