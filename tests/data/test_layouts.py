@@ -3,7 +3,7 @@
 Two kinds: tiny datasets written into ``tmp_path`` in each real layout (file names as
 the real distributions have them; ``.mat`` through scipy, cell arrays as object arrays;
 MJPG ``.avi`` and ``.jpg``/``.tif`` frames through OpenCV, 24x16 pixels), and the real
-label files in ``/work/shared/data`` (skipped where absent).
+label files in ``../shared/data`` beside the repository (skipped where absent).
 """
 
 import json
@@ -18,7 +18,7 @@ from convlstm_ae.data import layouts
 from convlstm_ae.data.layouts import open_dataset, read_labels, scan_dataset
 from convlstm_ae.errors import ConfigError, DatasetLayoutError
 
-SHARED = Path("/work/shared/data")
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 PED2, PED1, AVENUE = SHARED / "ucsd_ped2", SHARED / "ucsd_ped1", SHARED / "cuhk_avenue"
 needs = {name: pytest.mark.skipif(not path.is_dir(), reason=f"{path} absent")
          for name, path in (("ped2", PED2), ("ped1", PED1), ("avenue", AVENUE))}
@@ -433,7 +433,7 @@ def test_bad_subway_labels(tmp_path, short_subway):
 
 
 # ---------------------------------------------------------------------------------------
-# The real label files in /work/shared/data
+# The real label files in ../shared/data
 
 
 @needs["ped2"]
