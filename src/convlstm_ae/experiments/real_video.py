@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +31,13 @@ from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
 from convlstm_ae.data.layouts import Dataset, open_dataset
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
+from convlstm_ae.experiments.common import Schedule, family, train_preset, train_seconds
 from convlstm_ae.metrics import evaluate_deployment, roc_points
 from convlstm_ae.model.io import load_model, read_model_config
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
-from convlstm_ae.training.fit import LAST_CHECKPOINT, MODEL_DIR, fit, training_history
+from convlstm_ae.training.fit import MODEL_DIR, training_history
 from convlstm_ae.viz.plots import plot_roc, plot_score_grid, plot_training_loss
 
 # Table 2 of the paper: frame-level AUC
@@ -58,21 +58,13 @@ class RealVideoExperiment:
     name: str = "ped2"  # the Table 2 row printed beside ours
     out_dir: Path = Path("runs/ped2")
     presets: tuple[str, ...] = ("paper", "conv-ae")
-    max_steps: int | None = None
-    batch_size: int | None = None
-    num_workers: int = 2
-    devices: int = 1
-    seed: int = 0
+    schedule: Schedule = Schedule()  # the presets' own schedules unless overridden
     holdout_fraction: float = 0.15  # tail of each training video kept for calibration
     quantile: float = 0.99  # alarm threshold: this quantile of held-out normal scores
     cache_dir: Path | None = None
     layout: str | None = None
     labels: Path | None = None
     stage: str = "all"  # "train": train only (test videos may be absent); "all"
-
-
-def _family(preset: str) -> str:
-    return "Conv-AE" if preset.startswith("conv-ae") else "ConvLSTM-AE"
 
 
 class VideoHeads:
@@ -123,33 +115,15 @@ def _load_errors(path: Path, count: int) -> dict[str, list[np.ndarray]]:
         return {kind: [data[f"{kind}_{i:04d}"] for i in range(count)] for kind in SCORE_KINDS}
 
 
-def train_preset(experiment: RealVideoExperiment, preset: str, dataset: Dataset,
-                 train_videos: CachedVideos) -> Path:
-    model_config, train_config = preset_configs(preset)
-    changes = {"seed": experiment.seed, "num_workers": experiment.num_workers}
-    if experiment.max_steps is not None:
-        changes["max_steps"] = experiment.max_steps
-    if experiment.batch_size is not None:
-        changes["batch_size"] = experiment.batch_size
-    train_config = dataclasses.replace(train_config, **changes)
-    run_dir = experiment.out_dir / preset
-    model_dir = run_dir / MODEL_DIR
-    if model_dir.is_dir() and read_model_config(model_dir).get("steps") == train_config.max_steps:
-        print(f"{preset}: trained already ({model_dir})", flush=True)
-        return model_dir
-    lengths = _split_lengths(train_videos, experiment.holdout_fraction, model_config.clip_length)
-    resume = (run_dir / LAST_CHECKPOINT).is_file()
-    print(f"{preset}: training {train_config.max_steps} steps of batch {train_config.batch_size} "
-          f"on {sum(lengths)} frames ({len(train_videos)} videos, last "
-          f"{experiment.holdout_fraction:.0%} of each held out){' (resuming)' if resume else ''}",
-          flush=True)
-    start = time.perf_counter()
-    model_dir = fit(
-        VideoHeads(train_videos, lengths), model_config, train_config, run_dir,
-        scoring=ScoringConfig(t_prime=dataset.t_prime), devices=experiment.devices, resume=resume,
-    )
-    (run_dir / "train_seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
-    return model_dir
+def _train(experiment: RealVideoExperiment, preset: str, dataset: Dataset,
+           train_videos: CachedVideos) -> Path:
+    """Train on the training videos minus their held-out tails."""
+    clip_length = preset_configs(preset)[0].clip_length
+    lengths = _split_lengths(train_videos, experiment.holdout_fraction, clip_length)
+    note = (f" on {sum(lengths)} frames ({len(train_videos)} videos, last "
+            f"{experiment.holdout_fraction:.0%} of each held out)")
+    return train_preset(preset, VideoHeads(train_videos, lengths), experiment.out_dir / preset,
+                        experiment.schedule, ScoringConfig(t_prime=dataset.t_prime), note)
 
 
 def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Dataset,
@@ -205,7 +179,7 @@ def run(experiment: RealVideoExperiment) -> dict:
         size = preset_configs(preset)[0].frame_size
         train_videos = CachedVideos(
             [(r.source, r.start, r.stop) for r in dataset.train], size, cache_dir)
-        trained[preset] = (train_preset(experiment, preset, dataset, train_videos), train_videos)
+        trained[preset] = (_train(experiment, preset, dataset, train_videos), train_videos)
     if experiment.stage == "train":
         return results
     test_by_size = {
@@ -217,12 +191,11 @@ def run(experiment: RealVideoExperiment) -> dict:
         size = preset_configs(preset)[0].frame_size
         evaluation = evaluate_preset(experiment, preset, dataset, train_videos, test_by_size[size])
         all_errors[preset] = evaluation["errors"]
-        seconds = experiment.out_dir / preset / "train_seconds.txt"
         results["models"][preset] = {
-            "family": _family(preset),
+            "family": family(preset),
             "steps": read_model_config(model_dir).get("steps"),
             "train_config": read_model_config(model_dir).get("train"),
-            "train_seconds": float(seconds.read_text()) if seconds.is_file() else None,
+            "train_seconds": train_seconds(experiment.out_dir / preset),
             "paper_protocol": {k: m.as_dict() for k, m in evaluation["paper"].items()},
             "deployment_protocol": {k: m.as_dict() for k, m in evaluation["deployment"].items()},
         }
@@ -244,8 +217,8 @@ def format_table(results: dict) -> str:
         f"threshold = q{results['settings']['quantile']} of them)",
         header, "-" * len(header),
     ]
-    for family, paper_auc in (results["paper_table_2"] or {}).items():
-        lines.append(f"{family + ' [paper]':<26}{'whole frame (paper)':<30}{paper_auc:>7.3f}")
+    for method, paper_auc in (results["paper_table_2"] or {}).items():
+        lines.append(f"{method + ' [paper]':<26}{'whole frame (paper)':<30}{paper_auc:>7.3f}")
     for preset, model in results["models"].items():
         for kind, label in SCORE_KINDS.items():
             p = model["paper_protocol"][kind]
@@ -266,7 +239,7 @@ def write_figures(experiment: RealVideoExperiment, dataset: Dataset, all_errors:
     for kind in SCORE_KINDS:
         panels = []
         for index, record in enumerate(dataset.test):
-            curves = {f"{_family(p)} [{p}]": regularity_scores([errors[kind][index]])[0]
+            curves = {f"{family(p)} [{p}]": regularity_scores([errors[kind][index]])[0]
                       for p, errors in all_errors.items()}
             panels.append((f"test video {record.name}", curves, labels[index]))
         plot_score_grid(panels, out / f"scores_{kind}.png", ncols=3)
@@ -274,13 +247,13 @@ def write_figures(experiment: RealVideoExperiment, dataset: Dataset, all_errors:
         for preset, errors in all_errors.items():
             anomaly = [1 - s for s in regularity_scores(errors[kind])]
             fpr, tpr = roc_points(anomaly, labels)
-            curves[f"{_family(preset)} [{preset}]"] = (fpr, tpr, float(auc(fpr, tpr)))
+            curves[f"{family(preset)} [{preset}]"] = (fpr, tpr, float(auc(fpr, tpr)))
         plot_roc(curves, out / f"roc_{kind}.png")
     histories = {}
     for preset in all_errors:
         steps, losses = training_history(out / preset)
         if len(steps):
-            histories[f"{_family(preset)} [{preset}]"] = (steps, losses)
+            histories[f"{family(preset)} [{preset}]"] = (steps, losses)
     if histories:
         plot_training_loss(histories, out / "training_loss.png",
                            ylabel="training loss, Eq. 2 per clip")
