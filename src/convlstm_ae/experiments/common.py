@@ -1,17 +1,24 @@
-"""What every experiment shares: the fixed training schedule of a preset, resumable."""
+"""What every experiment shares: a preset's resumable fixed schedule, and its figures."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from sklearn.metrics import auc
+
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.clips import FrameSource
+from convlstm_ae.evaluation import regularity_scores
+from convlstm_ae.metrics import roc_points
 from convlstm_ae.model.io import read_model_config
 from convlstm_ae.model.presets import preset_configs
-from convlstm_ae.training.fit import LAST_CHECKPOINT, MODEL_DIR, fit
+from convlstm_ae.training.fit import LAST_CHECKPOINT, MODEL_DIR, fit, training_history
+from convlstm_ae.viz.plots import plot_roc, plot_training_loss
 
 TRAIN_SECONDS = "train_seconds.txt"
 
@@ -67,3 +74,30 @@ def train_seconds(run_dir: Path) -> float | None:
     """Wall-clock training time of the last (re)start, if recorded."""
     path = run_dir / TRAIN_SECONDS
     return float(path.read_text()) if path.is_file() else None
+
+
+def method_name(preset: str) -> str:
+    """How figures and tables name a preset: ``ConvLSTM-AE [paper]``."""
+    return f"{family(preset)} [{preset}]"
+
+
+def plot_preset_rocs(
+    errors: dict[str, Sequence[np.ndarray]], labels: Sequence[np.ndarray], path: Path
+) -> None:
+    """Pooled ROC of every preset's anomaly score 1 - s(t) (Eq. 4 per video)."""
+    curves = {}
+    for preset, per_video in errors.items():
+        fpr, tpr = roc_points([1 - s for s in regularity_scores(per_video)], labels)
+        curves[method_name(preset)] = (fpr, tpr, float(auc(fpr, tpr)))
+    plot_roc(curves, path)
+
+
+def plot_training_losses(out_dir: Path, presets: Sequence[str], path: Path) -> None:
+    """Training loss of every preset run under ``out_dir`` (like the paper's Fig. 3, 4)."""
+    histories = {}
+    for preset in presets:
+        steps, losses = training_history(out_dir / preset)
+        if len(steps):
+            histories[method_name(preset)] = (steps, losses)
+    if histories:
+        plot_training_loss(histories, path, ylabel="training loss, Eq. 2 per clip")

@@ -16,24 +16,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import auc
 from tqdm import tqdm
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
-from convlstm_ae.experiments.common import Schedule, family, train_preset, train_seconds
-from convlstm_ae.metrics import roc_points
+from convlstm_ae.experiments.common import (
+    Schedule,
+    family,
+    method_name,
+    plot_preset_rocs,
+    plot_training_losses,
+    train_preset,
+    train_seconds,
+)
 from convlstm_ae.model.io import load_model, read_model_config
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.scoring.calibration import PositionCalibration
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
-from convlstm_ae.training.fit import training_history
 from convlstm_ae.viz.plots import (
-    plot_roc,
     plot_score_grid,
-    plot_training_loss,
 )
 
 TEST_SCENARIOS = ("appearance", "motion")
@@ -217,24 +220,12 @@ def write_figures(experiment: MovingMNISTExperiment, all_scores: dict,
             labels = test_sets[scenario].labels
             for index in range(2):
                 curves = {
-                    f"{family(p)} [{p}]": regularity_scores([scores[scenario][kind][index]])[0]
+                    method_name(p): regularity_scores([scores[scenario][kind][index]])[0]
                     for p, scores in all_scores.items()
                 }
                 panels.append((f"{scenario}, sequence {index}", curves, labels[index]))
         plot_score_grid(panels, out / f"fig2_scores_{kind}.png")
         for scenario in TEST_SCENARIOS:
-            labels = list(test_sets[scenario].labels)
-            curves = {}
-            for p, scores in all_scores.items():
-                anomaly = [1 - s for s in regularity_scores(list(scores[scenario][kind]))]
-                fpr, tpr = roc_points(anomaly, labels)
-                curves[f"{family(p)} [{p}]"] = (fpr, tpr, float(auc(fpr, tpr)))
-            plot_roc(curves, out / f"roc_{scenario}_{kind}.png")
-    histories = {}
-    for preset in all_scores:
-        steps, losses = training_history(out / preset)
-        if len(steps):
-            histories[f"{family(preset)} [{preset}]"] = (steps, losses)
-    if histories:
-        plot_training_loss(histories, out / "fig3_training_loss.png",
-                           ylabel="training loss, Eq. 2 per clip")
+            plot_preset_rocs({p: list(scores[scenario][kind]) for p, scores in all_scores.items()},
+                             list(test_sets[scenario].labels), out / f"roc_{scenario}_{kind}.png")
+    plot_training_losses(out, list(all_scores), out / "fig3_training_loss.png")

@@ -24,21 +24,28 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import auc
 from tqdm import tqdm
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
 from convlstm_ae.data.layouts import Dataset, open_dataset
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
-from convlstm_ae.experiments.common import Schedule, family, train_preset, train_seconds
-from convlstm_ae.metrics import evaluate_deployment, roc_points
+from convlstm_ae.experiments.common import (
+    Schedule,
+    family,
+    method_name,
+    plot_preset_rocs,
+    plot_training_losses,
+    train_preset,
+    train_seconds,
+)
+from convlstm_ae.metrics import evaluate_deployment
 from convlstm_ae.model.io import load_model, read_model_config
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
-from convlstm_ae.training.fit import MODEL_DIR, training_history
-from convlstm_ae.viz.plots import plot_roc, plot_score_grid, plot_training_loss
+from convlstm_ae.training.fit import MODEL_DIR
+from convlstm_ae.viz.plots import plot_score_grid
 
 # Table 2 of the paper: frame-level AUC
 PAPER_TABLE_2 = {
@@ -239,21 +246,10 @@ def write_figures(experiment: RealVideoExperiment, dataset: Dataset, all_errors:
     for kind in SCORE_KINDS:
         panels = []
         for index, record in enumerate(dataset.test):
-            curves = {f"{family(p)} [{p}]": regularity_scores([errors[kind][index]])[0]
+            curves = {method_name(p): regularity_scores([errors[kind][index]])[0]
                       for p, errors in all_errors.items()}
             panels.append((f"test video {record.name}", curves, labels[index]))
         plot_score_grid(panels, out / f"scores_{kind}.png", ncols=3)
-        curves = {}
-        for preset, errors in all_errors.items():
-            anomaly = [1 - s for s in regularity_scores(errors[kind])]
-            fpr, tpr = roc_points(anomaly, labels)
-            curves[f"{family(preset)} [{preset}]"] = (fpr, tpr, float(auc(fpr, tpr)))
-        plot_roc(curves, out / f"roc_{kind}.png")
-    histories = {}
-    for preset in all_errors:
-        steps, losses = training_history(out / preset)
-        if len(steps):
-            histories[f"{family(preset)} [{preset}]"] = (steps, losses)
-    if histories:
-        plot_training_loss(histories, out / "training_loss.png",
-                           ylabel="training loss, Eq. 2 per clip")
+        plot_preset_rocs({p: errors[kind] for p, errors in all_errors.items()}, labels,
+                         out / f"roc_{kind}.png")
+    plot_training_losses(out, list(all_errors), out / "training_loss.png")
