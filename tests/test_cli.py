@@ -17,6 +17,7 @@ import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from safetensors.torch import load_file
@@ -329,3 +330,29 @@ def test_failed_score_leaves_no_partial_csv(chain, tmp_path):
                            "--device", "cpu")
     assert_user_error(code, err, videos / "b.npy")
     assert not out.exists()
+
+
+def test_train_on_own_footage_calibrates_alarms_and_score_uses_them(tmp_path):
+    rng = np.random.default_rng(0)
+    footage = tmp_path / "normal"
+    for name in ("cam_a", "cam_b"):
+        folder = footage / name
+        folder.mkdir(parents=True)
+        base = rng.integers(0, 200, (48, 64), dtype=np.uint8)
+        for index in range(80):
+            cv2.imwrite(str(folder / f"{index:03d}.png"), np.roll(base, index, axis=1))
+    run = tmp_path / "run"
+    code, out, err = run_cli("train", "--preset", "tiny", "--data", footage, "--out", run,
+                             "--max-steps", 3, "--batch-size", 2, "--num-workers", 0,
+                             "--cache-dir", tmp_path / "cache")
+    assert code == 0, err
+    calibration = json.loads((run / "model" / "calibration.json").read_text())
+    assert set(calibration) == {"frame", "patch"} and calibration["frame"]["quantile"] == 0.99
+    assert "calibrated on 24 held-out normal frames" in out  # the last 15% of 2 x 80
+    scores = tmp_path / "scores.csv"
+    code, out, err = run_cli("score", run / "model", footage / "cam_a", "--out", scores)
+    assert code == 0, err
+    with open(scores, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 80 and set(rows[0]) >= {"calibrated_error", "alarm"}
+    assert {row["alarm"] for row in rows} <= {"0", "1"}

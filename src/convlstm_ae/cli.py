@@ -74,7 +74,10 @@ def _training_source(path: Path, frame_size: int, cache_dir: Path | None):
 
 def cmd_train(args: argparse.Namespace) -> None:
     from convlstm_ae.config import ScoringConfig, TrainConfig, config_from_dict, read_config_file
+    from convlstm_ae.data.cache import CachedVideos
+    from convlstm_ae.data.clips import VideoHeads, holdout_split
     from convlstm_ae.model.presets import preset_configs
+    from convlstm_ae.scoring.deployment import calibrate_model
     from convlstm_ae.training.fit import fit
 
     file = read_config_file(args.config) if args.config else {}
@@ -89,9 +92,22 @@ def cmd_train(args: argparse.Namespace) -> None:
     if "t_prime" in args:
         scoring = dataclasses.replace(scoring, t_prime=args.t_prime)
     source = _training_source(args.data, model_config.frame_size, args.cache_dir)
+    normal_tails = []
+    if isinstance(source, CachedVideos) and args.holdout_fraction > 0:
+        lengths = holdout_split(source, args.holdout_fraction, model_config.clip_length)
+        normal_tails = [source.video(i)[n:] for i, n in enumerate(lengths)
+                        if source.num_frames(i) - n >= model_config.clip_length]
+        source = VideoHeads(source, lengths)
     model_dir = fit(source, model_config, train_config, args.out, scoring=scoring,
                     devices=args.devices, resume=args.resume, logger=args.logger)
     print(f"model: {model_dir}")
+    if isinstance(source, VideoHeads) and not normal_tails:
+        print(f"no alarm calibration: the held-out tails are shorter than T = "
+              f"{model_config.clip_length} frames; raise --holdout-fraction")
+    if normal_tails:
+        calibration = calibrate_model(model_dir, normal_tails, scoring.t_prime, args.quantile)
+        print(f"calibrated on {sum(map(len, normal_tails))} held-out normal frames: alarm when "
+              f"the calibrated error exceeds {calibration['frame'].threshold:.3g}")
 
 
 def _score_inputs(path: Path, frame_size: int):
@@ -115,35 +131,41 @@ def _score_inputs(path: Path, frame_size: int):
 def cmd_score(args: argparse.Namespace) -> None:
     import torch
 
-    from convlstm_ae.model.io import load_model, load_scoring_config
+    from convlstm_ae.model.io import load_calibration, load_model, load_scoring_config
     from convlstm_ae.scoring.reconstruction import reconstruction_errors
     from convlstm_ae.scoring.regularity import regularity_score
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(args.model, device)
     scoring = load_scoring_config(args.model)
+    calibration = load_calibration(args.model)
     t_prime = args.t_prime if "t_prime" in args else scoring.t_prime
     args.out.parent.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_name(f".{args.out.name}.partial")
     rows = 0
     with open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            ["video", "frame", "error", "patch_error", "regularity", "patch_regularity"]
-        )
+        columns = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity"]
+        if calibration:  # beyond the paper: no statistic of the scored video needed
+            columns += ["calibrated_error", "calibrated_patch_error", "alarm"]
+        writer.writerow(columns)
         for name, frames in _score_inputs(args.input, model.config.frame_size):
             video = torch.from_numpy(frames).unsqueeze(1).to(device)  # (N, 1, S, S)
             errors = reconstruction_errors(model, video, t_prime=t_prime,
                                            patch_size=scoring.patch_size)
-            frame, patch = errors.frame[0], errors.patch[0]
-            for index, values in enumerate(zip(
-                frame.tolist(), patch.tolist(),
-                regularity_score(frame).tolist(), regularity_score(patch).tolist(), strict=True,
-            )):
-                writer.writerow([name, index, *(f"{v:.6g}" for v in values)])
+            frame, patch = errors.frame[0].numpy(), errors.patch[0].numpy()
+            values = [frame, patch, regularity_score(frame), regularity_score(patch)]
+            note = ""
+            if calibration:
+                calibrated = calibration["frame"].score(frame)
+                alarms = calibrated > calibration["frame"].threshold
+                values += [calibrated, calibration["patch"].score(patch), alarms]
+                note = f", {int(alarms.sum())} alarm frame(s)"
+            for index, row in enumerate(zip(*values, strict=True)):
+                writer.writerow([name, index, *(f"{float(v):.6g}" for v in row)])
             rows += len(frame)
             print(f"{name}: {len(frame)} frames, min regularity at frame "
-                  f"{int(regularity_score(frame).argmin())}", flush=True)
+                  f"{int(values[2].argmin())}{note}", flush=True)
     os.replace(partial, args.out)  # a failed run leaves no CSV that looks complete
     print(f"{rows} frames scored -> {args.out}")
 
@@ -320,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--logger", choices=("csv", "tensorboard"), default="csv")
+    train.add_argument("--holdout-fraction", type=float, default=0.15,
+                       help="videos: last part of each held out to calibrate alarms (0: none)")
+    train.add_argument("--quantile", type=float, default=0.99,
+                       help="alarm threshold: this quantile of held-out normal scores")
     train.add_argument("--cache-dir", type=Path,
                        help="decoded-frame cache (default: $CONVLSTM_AE_CACHE, "
                        "else ~/.cache/convlstm-ae)")

@@ -42,7 +42,7 @@ def test_tiny_run_on_ped2_clips(small_ped2, tmp_path):
     deployment = model["deployment_protocol"]["patch"]
     assert set(deployment) >= {"auc", "precision", "recall", "f1", "false_alarms_per_minute"}
     assert deployment["normal_minutes"] > 0
-    calibration = json.loads((tmp_path / "run/tiny/calibration.json").read_text())
+    calibration = json.loads((tmp_path / "run/tiny/model/calibration.json").read_text())
     assert len(calibration["frame"]["mean"]) == 10  # one per position in the T' window
     for figure in ("scores_frame.png", "roc_patch.png", "training_loss.png"):
         assert (tmp_path / "run" / figure).stat().st_size > 1000
@@ -68,11 +68,11 @@ def test_deployment_protocol_uses_no_test_statistic(small_ped2, tmp_path):
     experiment = RealVideoExperiment(root=small_ped2, out_dir=tmp_path, presets=("tiny",))
 
     def evaluate(test_errors):
-        (tmp_path / "tiny").mkdir(exist_ok=True)
+        (tmp_path / "tiny/model").mkdir(parents=True, exist_ok=True)
         np.savez(tmp_path / "tiny/errors_holdout.npz", **holdout)
         np.savez(tmp_path / "tiny/errors_test.npz", **test_errors)
         result = evaluate_preset(experiment, "tiny", dataset, _Count(3), _Count(2))
-        return result, json.loads((tmp_path / "tiny/calibration.json").read_text())
+        return result, json.loads((tmp_path / "tiny/model/calibration.json").read_text())
 
     first, calibration = evaluate(test)
     shifted = {k: v * 50 + 1000 if k.endswith("0001") else v for k, v in test.items()}

@@ -122,6 +122,34 @@ class StepSampler(Sampler[int]):
         return len(self._items())
 
 
+class VideoHeads:
+    """A FrameSource showing only the first ``lengths[i]`` frames of each video."""
+
+    def __init__(self, source: FrameSource, lengths: list[int]) -> None:
+        self.source = source
+        self.lengths = lengths
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def num_frames(self, video: int) -> int:
+        return self.lengths[video]
+
+    def frames(self, video: int, indices: np.ndarray) -> np.ndarray:
+        return self.source.frames(video, indices)
+
+
+def holdout_split(source: FrameSource, fraction: float, clip_length: int) -> list[int]:
+    """Frames of each video kept for training; the last ``fraction`` is held out
+    (for calibration on normal footage). Every video keeps at least one clip."""
+    if not 0 <= fraction < 1:
+        raise ConfigError(f"holdout fraction must lie in [0, 1), got {fraction}")
+    return [
+        min(source.num_frames(i), max(clip_length, round(source.num_frames(i) * (1 - fraction))))
+        for i in range(len(source))
+    ]
+
+
 def mean_frame(dataset: ClipDataset, num_clips: int = 64) -> Tensor:
     """Mean training frame in [0, 1], (1, S, S): the ``caffe`` preset subtracts it."""
     clips = [dataset[g].float() for g in range(min(num_clips, dataset.num_clips))]

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
+from convlstm_ae.data.clips import VideoHeads, holdout_split
 from convlstm_ae.data.layouts import Dataset, open_dataset
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
 from convlstm_ae.experiments.common import (
@@ -40,10 +40,10 @@ from convlstm_ae.experiments.common import (
     train_seconds,
 )
 from convlstm_ae.metrics import evaluate_deployment
-from convlstm_ae.model.io import load_model, read_model_config
+from convlstm_ae.model.io import load_model, read_model_config, save_calibration
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.scoring.calibration import DeploymentCalibration
-from convlstm_ae.scoring.reconstruction import reconstruction_errors
+from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.training.fit import MODEL_DIR
 from convlstm_ae.viz.plots import plot_score_grid
 
@@ -74,44 +74,6 @@ class RealVideoExperiment:
     stage: str = "all"  # "train": train only (test videos may be absent); "all"
 
 
-class VideoHeads:
-    """A FrameSource showing only the first ``lengths[i]`` frames of each video."""
-
-    def __init__(self, videos: CachedVideos, lengths: list[int]) -> None:
-        self.videos = videos
-        self.lengths = lengths
-
-    def __len__(self) -> int:
-        return len(self.videos)
-
-    def num_frames(self, video: int) -> int:
-        return self.lengths[video]
-
-    def frames(self, video: int, indices: np.ndarray) -> np.ndarray:
-        return self.videos.frames(video, indices)
-
-
-def _split_lengths(videos: CachedVideos, fraction: float, clip_length: int) -> list[int]:
-    """Frames of each training video used for training; the rest is held out."""
-    return [
-        max(clip_length, int(round(videos.num_frames(i) * (1 - fraction))))
-        for i in range(len(videos))
-    ]
-
-
-def score_videos(model: torch.nn.Module, videos: list[np.ndarray], t_prime: int | None,
-                 desc: str) -> dict[str, list[np.ndarray]]:
-    """Per-frame errors of each video, whole-frame and patch max."""
-    device = next(model.parameters()).device
-    errors: dict[str, list[np.ndarray]] = {kind: [] for kind in SCORE_KINDS}
-    for frames in tqdm(videos, desc=desc, unit="video", leave=False):
-        video = torch.from_numpy(np.array(frames)).unsqueeze(1).to(device)  # memmap -> copy
-        result = reconstruction_errors(model, video, t_prime=t_prime)
-        errors["frame"].append(result.frame[0].numpy())
-        errors["patch"].append(result.patch[0].numpy())
-    return errors
-
-
 def _save_errors(path: Path, errors: dict[str, list[np.ndarray]]) -> None:
     arrays = {f"{kind}_{i:04d}": e for kind, per in errors.items() for i, e in enumerate(per)}
     np.savez(path, **arrays)
@@ -126,7 +88,7 @@ def _train(experiment: RealVideoExperiment, preset: str, dataset: Dataset,
            train_videos: CachedVideos) -> Path:
     """Train on the training videos minus their held-out tails."""
     clip_length = preset_configs(preset)[0].clip_length
-    lengths = _split_lengths(train_videos, experiment.holdout_fraction, clip_length)
+    lengths = holdout_split(train_videos, experiment.holdout_fraction, clip_length)
     note = (f" on {sum(lengths)} frames ({len(train_videos)} videos, last "
             f"{experiment.holdout_fraction:.0%} of each held out)")
     return train_preset(preset, VideoHeads(train_videos, lengths), experiment.out_dir / preset,
@@ -143,7 +105,7 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
     if not (holdout_path.is_file() and test_path.is_file()):
         model = load_model(run_dir / MODEL_DIR, device)
         clip_length = model_config.clip_length
-        lengths = _split_lengths(train_videos, experiment.holdout_fraction, clip_length)
+        lengths = holdout_split(train_videos, experiment.holdout_fraction, clip_length)
         tails = [train_videos.video(i)[n:] for i, n in enumerate(lengths)]
         tails = [t for t in tails if len(t) >= clip_length]
         _save_errors(holdout_path, score_videos(model, tails, dataset.t_prime, "held-out"))
@@ -156,13 +118,14 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
     labels = [record.labels for record in dataset.test]
     paper = evaluate_errors(test, labels)
     deployment = {}
-    calibrations = {}
-    for kind in SCORE_KINDS:
-        calibration = DeploymentCalibration.fit(holdout[kind], dataset.t_prime, experiment.quantile)
-        calibrations[kind] = calibration.to_dict()
+    calibrations = {
+        kind: DeploymentCalibration.fit(holdout[kind], dataset.t_prime, experiment.quantile)
+        for kind in SCORE_KINDS
+    }
+    for kind, calibration in calibrations.items():
         scores = [calibration.score(e) for e in test[kind]]
         deployment[kind] = evaluate_deployment(scores, labels, calibration.threshold, dataset.fps)
-    (run_dir / "calibration.json").write_text(json.dumps(calibrations, indent=2))
+    save_calibration(run_dir / MODEL_DIR, calibrations)  # the released model scores live
     return {"paper": paper, "deployment": deployment, "errors": test}
 
 

@@ -15,10 +15,12 @@ from torch import nn
 from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict, config_to_dict
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.model.presets import build_model
+from convlstm_ae.scoring.calibration import DeploymentCalibration
 
 FORMAT = "convlstm-ae/1"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+CALIBRATION = "calibration.json"
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -97,3 +99,23 @@ def load_scoring_config(directory: str | Path) -> ScoringConfig:
     """The scoring settings stored beside a released model."""
     config = read_model_config(directory)
     return config_from_dict(ScoringConfig, config.get("scoring", {}), str(Path(directory) / CONFIG))
+
+
+def save_calibration(directory: str | Path, calibrations: dict[str, DeploymentCalibration]) -> Path:
+    """Write the deployment calibration of each score kind beside a released model."""
+    path = Path(directory) / CALIBRATION
+    data = {kind: calibration.to_dict() for kind, calibration in calibrations.items()}
+    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2)))
+    return path
+
+
+def load_calibration(directory: str | Path) -> dict[str, DeploymentCalibration] | None:
+    """The deployment calibration stored beside a released model, or None if it has none."""
+    path = Path(directory) / CALIBRATION
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return {kind: DeploymentCalibration.from_dict(values) for kind, values in data.items()}
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ConfigError) as error:
+        raise CheckpointError(f"{path}: not a valid calibration ({error})") from None

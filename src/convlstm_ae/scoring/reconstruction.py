@@ -8,12 +8,15 @@ but stands out in its patch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.conv_ae import ConvAE
@@ -137,3 +140,23 @@ def reconstruction_errors(
     else:
         frame, patch_max = _convlstm_errors(model, video, t_prime, patch, chunk)
     return FrameErrors(frame.float().cpu(), patch_max.float().cpu())
+
+
+def score_videos(
+    model: nn.Module, videos: Sequence[np.ndarray], t_prime: int | None, desc: str = "score"
+) -> dict[str, list[np.ndarray]]:
+    """Per-frame errors of videos of any lengths, one at a time on the model's device.
+
+    Args:
+        videos: uint8 frames (N, S, S) each, at the model's frame size.
+    Returns:
+        ``{"frame": [...], "patch": [...]}``, one (N,) array per video.
+    """
+    device = next(model.parameters()).device
+    errors: dict[str, list[np.ndarray]] = {"frame": [], "patch": []}
+    for frames in tqdm(videos, desc=desc, unit="video", leave=False):
+        video = torch.from_numpy(np.array(frames)).unsqueeze(1).to(device)  # (N, 1, S, S)
+        result = reconstruction_errors(model, video, t_prime=t_prime)
+        errors["frame"].append(result.frame[0].numpy())
+        errors["patch"].append(result.patch[0].numpy())
+    return errors
