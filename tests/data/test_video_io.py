@@ -220,25 +220,17 @@ def test_read_missing_path(tmp_path):
     assert_one_line_naming(error, tmp_path / "missing.avi")
 
 
-def test_read_empty_video_file(tmp_path):
-    path = tmp_path / "empty.avi"
-    path.write_bytes(b"")
-    with pytest.raises(VideoReadError) as error:
-        read_frames(path, 8)
-    assert_one_line_naming(error, path)
-
-
-def test_read_garbage_video_file(tmp_path):
-    path = tmp_path / "garbage.avi"
-    path.write_bytes(np.random.default_rng(0).bytes(5000))
-    with pytest.raises(VideoReadError) as error:
-        read_frames(path, 8)
-    assert_one_line_naming(error, path)
-
-
-def test_read_unsupported_file_type(tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_text("hello")
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("empty.avi", b""),
+        ("garbage.avi", np.random.default_rng(0).bytes(5000)),
+        ("notes.txt", b"hello"),  # an unsupported file type
+    ],
+)
+def test_read_bad_video_file(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
     with pytest.raises(VideoReadError) as error:
         read_frames(path, 8)
     assert_one_line_naming(error, path)
