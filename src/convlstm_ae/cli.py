@@ -15,6 +15,8 @@ from pathlib import Path
 
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
+ONNX_STEP = "model_step.onnx"
+
 
 def _t_prime(value: str) -> int | None:
     """T' on the command line: a number of frames, or ``video`` (never reset)."""
@@ -137,6 +139,14 @@ def cmd_score(args: argparse.Namespace) -> None:
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(args.model, device)
+    if args.backend == "onnx":
+        from convlstm_ae.export.onnx import OnnxStepModel, export_onnx
+
+        path = Path(args.model) / ONNX_STEP
+        if not path.is_file():
+            export_onnx(model, path)
+        model = OnnxStepModel(model.cpu(), path)
+        device = "cpu"
     scoring = load_scoring_config(args.model)
     calibration = load_calibration(args.model)
     t_prime = args.t_prime if "t_prime" in args else scoring.t_prime
@@ -168,6 +178,14 @@ def cmd_score(args: argparse.Namespace) -> None:
                   f"{int(values[2].argmin())}{note}", flush=True)
     os.replace(partial, args.out)  # a failed run leaves no CSV that looks complete
     print(f"{rows} frames scored -> {args.out}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from convlstm_ae.export.onnx import export_onnx
+    from convlstm_ae.model.io import load_model
+
+    path = export_onnx(load_model(args.model), args.out or Path(args.model) / ONNX_STEP)
+    print(f"step function (frame, h, c) -> (current, previous, h, c): {path}")
 
 
 def _read_scores(path: Path) -> dict[str, dict[str, list[float]]]:
@@ -358,7 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--t-prime", type=_t_prime, default=argparse.SUPPRESS,
                        help="memory reset every T' frames, or 'video'; default: the model's")
     score.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+    score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                       help="onnx: the exported step under ONNX Runtime on the CPU")
     score.set_defaults(func=cmd_score)
+
+    export = commands.add_parser("export", help="ONNX step function, checked under ONNX Runtime")
+    export.add_argument("model", type=Path, help="released model folder")
+    export.add_argument("--out", type=Path, help=f"default: MODEL/{ONNX_STEP}")
+    export.set_defaults(func=cmd_export)
 
     evaluate = commands.add_parser("evaluate", help="AUC, EER and plots from scores and labels")
     evaluate.add_argument("scores", type=Path, help="CSV written by 'convlstm-ae score'")

@@ -24,3 +24,7 @@ class VideoReadError(ConvLSTMAEError, OSError):
 
 class CheckpointError(ConvLSTMAEError, OSError):
     """A checkpoint or released model is missing, corrupt or not ours."""
+
+
+class ExportError(ConvLSTMAEError, RuntimeError):
+    """An exported model cannot be written or disagrees with PyTorch."""

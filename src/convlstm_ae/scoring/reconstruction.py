@@ -152,7 +152,7 @@ def score_videos(
     Returns:
         ``{"frame": [...], "patch": [...]}``, one (N,) array per video.
     """
-    device = next(model.parameters()).device
+    device = model.mean_frame.device  # every FrameModel has it, ONNX twins included
     errors: dict[str, list[np.ndarray]] = {"frame": [], "patch": []}
     for frames in tqdm(videos, desc=desc, unit="video", leave=False):
         video = torch.from_numpy(np.array(frames)).unsqueeze(1).to(device)  # (N, 1, S, S)

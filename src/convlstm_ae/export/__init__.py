@@ -1,0 +1,1 @@
+"""Export for inference without PyTorch's eager loop: ONNX Runtime."""

@@ -1,0 +1,122 @@
+"""ONNX export of the ConvLSTM-AE step function, and its ONNX Runtime twin.
+
+The exported graph is one step with explicit state, as streaming needs it:
+``(frame, h, c) -> (current, previous, h_next, c_next)`` on normalised frames.
+:class:`OnnxStepModel` runs it frame by frame behind the same interface as
+``ConvLSTMAE.forward``, so scoring (Eq. 3) is the one in
+:mod:`convlstm_ae.scoring.reconstruction`, not a second copy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from convlstm_ae.errors import ExportError
+from convlstm_ae.model.convlstm import State
+from convlstm_ae.model.convlstm_ae import ConvLSTMAE, FrameModel, feature_sizes
+
+TOLERANCE = 1e-4  # largest absolute difference to PyTorch accepted at export
+
+
+class _Step(nn.Module):
+    def __init__(self, model: ConvLSTMAE) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frame: Tensor, h: Tensor, c: Tensor):
+        current, previous, (h_next, c_next) = self.model.step(frame, (h, c))
+        return current, previous, h_next, c_next
+
+
+def _state_shape(model: ConvLSTMAE, batch: int) -> tuple[int, int, int, int]:
+    config = model.config
+    size = config.frame_size
+    h, w = feature_sizes(size, size, config.encoder_kernels, config.encoder_strides)[-1]
+    return batch, config.lstm_channels, h, w
+
+
+def export_onnx(model: nn.Module, path: str | Path) -> Path:
+    """Export the step function of a ConvLSTM-AE (batch 1) and check it under ONNX Runtime.
+
+    Raises:
+        ExportError: for a Conv-AE, or if ONNX Runtime disagrees with PyTorch.
+    """
+    if not isinstance(model, ConvLSTMAE):
+        raise ExportError(f"{path}: only ConvLSTM-AE has a step function to export")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval().cpu()
+    size = model.config.frame_size
+    generator = torch.Generator().manual_seed(0)
+    frame = torch.rand(1, model.config.in_channels, size, size, generator=generator)
+    h = torch.rand(_state_shape(model, 1), generator=generator) - 0.5
+    c = torch.rand(_state_shape(model, 1), generator=generator) - 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation
+        torch.onnx.export(
+            _Step(model), (frame, h, c), str(path), dynamo=False, opset_version=17,
+            input_names=["frame", "h", "c"],
+            output_names=["current", "previous", "h_next", "c_next"],
+        )
+    session = _session(path)
+    outputs = session.run(None, {"frame": frame.numpy(), "h": h.numpy(), "c": c.numpy()})
+    with torch.no_grad():
+        expected = _Step(model)(frame, h, c)
+    error = max(float(np.abs(o - e.numpy()).max()) for o, e in zip(outputs, expected, strict=True))
+    if error > TOLERANCE:
+        raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {error:.2g}")
+    return path
+
+
+def _session(path: Path, threads: int | None = None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own untyped errors
+        raise ExportError(f"{path}: ONNX Runtime cannot load it ({type(error).__name__})") from None
+
+
+class OnnxStepModel(FrameModel):
+    """A ConvLSTM-AE whose forward pass runs the exported step under ONNX Runtime (CPU).
+
+    Takes the same (B, T, C, H, W) clips and (h, c) state as ``ConvLSTMAE.forward``;
+    normalisation (and the mean frame) stay with this module.
+    """
+
+    def __init__(self, model: ConvLSTMAE, path: str | Path, threads: int | None = None) -> None:
+        super().__init__(model.config)
+        self.mean_frame.copy_(model.mean_frame)
+        self.session = _session(Path(path), threads)
+        self._shape = _state_shape(model, 1)[1:]
+
+    def forward(self, clip: Tensor, state: State | None = None) -> tuple[Tensor, Tensor, State]:
+        b, t = clip.shape[:2]
+        if state is None:
+            zeros = np.zeros((b, *self._shape), np.float32)
+            h, c = zeros, zeros
+        else:
+            h, c = (s.float().numpy() for s in state)
+        currents, previouses = [], []
+        frames = clip.float().numpy()
+        for step in range(t):
+            outputs = [
+                self.session.run(None, {"frame": frames[i : i + 1, step], "h": h[i : i + 1],
+                                        "c": c[i : i + 1]})
+                for i in range(b)
+            ]
+            currents.append(np.concatenate([o[0] for o in outputs]))
+            previouses.append(np.concatenate([o[1] for o in outputs]))
+            h = np.concatenate([o[2] for o in outputs])
+            c = np.concatenate([o[3] for o in outputs])
+        current = torch.from_numpy(np.stack(currents, axis=1))
+        previous = torch.from_numpy(np.stack(previouses, axis=1))
+        return current, previous, (torch.from_numpy(h), torch.from_numpy(c))
