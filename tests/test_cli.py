@@ -356,3 +356,31 @@ def test_train_on_own_footage_calibrates_alarms_and_score_uses_them(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 80 and set(rows[0]) >= {"calibrated_error", "alarm"}
     assert {row["alarm"] for row in rows} <= {"0", "1"}
+
+
+def test_train_from_a_config_file(chain, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("preset: tiny\nmodel:\n  lstm_channels: 16\n"
+                      "train:\n  max_steps: 2\n  batch_size: 2\n  num_workers: 0\n"
+                      "scoring:\n  t_prime: 5\n")
+    run = tmp_path / "run"
+    code, _, err = run_cli("train", "--config", config, "--data", chain["data"] / "train.npz",
+                           "--out", run)
+    assert code == 0, err
+    released = json.loads((run / "model" / "config.json").read_text())
+    assert released["model"]["lstm_channels"] == 16 and released["model"]["preset"] == "tiny"
+    assert released["scoring"]["t_prime"] == 5 and released["steps"] == 2
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("model:\n  depth: 3\n", "unknown model field 'depth'"),
+    ("train:\n  speed: 3\n", "unknown key 'speed'"),
+    ("optimizer: sgd\n", "unknown section 'optimizer'"),
+])
+def test_config_file_errors_name_the_file_and_key(chain, tmp_path, body, problem):
+    config = tmp_path / "bad.yaml"
+    config.write_text(body)
+    code, _, err = run_cli("train", "--config", config, "--data", chain["data"] / "train.npz",
+                           "--out", tmp_path / "run")
+    assert_user_error(code, err, config)
+    assert problem in err

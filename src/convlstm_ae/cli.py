@@ -84,7 +84,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     file = read_config_file(args.config) if args.config else {}
     preset = args.preset or file.get("preset", "paper")
-    model_config, train_config = preset_configs(preset, **file.get("model", {}))
+    try:
+        model_config, train_config = preset_configs(preset, **file.get("model", {}))
+    except ConfigError as error:
+        raise ConfigError(f"{args.config}: {error}" if args.config else str(error)) from None
     train_fields = {**dataclasses.asdict(train_config), **file.get("train", {})}
     for name in ("max_steps", "batch_size", "num_workers", "seed", "learning_rate"):
         if getattr(args, name) is not None:
