@@ -384,3 +384,24 @@ def test_config_file_errors_name_the_file_and_key(chain, tmp_path, body, problem
                            "--out", tmp_path / "run")
     assert_user_error(code, err, config)
     assert problem in err
+
+
+@pytest.mark.slow
+def test_two_process_ddp_training_on_the_cpu(chain, tmp_path):
+    """--devices 2 runs Lightning DDP (gloo on the CPU): one released model, all steps."""
+    script = Path(sys.executable).parent / "convlstm-ae"
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [str(script), "train", *TRAIN, "--data", str(chain["data"] / "train.npz"),
+         "--out", str(run), "--max-steps", "4", "--devices", "2"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("model:") == 1  # the second process ends with training
+    assert json.loads((run / "model" / "config.json").read_text())["steps"] == 4
+
+
+def test_multi_gpu_experiment_takes_one_preset(tmp_path, capsys):
+    code = main(["experiment", "moving-mnist", "--out", str(tmp_path), "--presets",
+                 "tiny,conv-ae-tiny", "--devices", "2"])
+    assert_user_error(code, capsys.readouterr().err, "--devices 2")

@@ -13,6 +13,7 @@ from sklearn.metrics import auc
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.clips import FrameSource
+from convlstm_ae.errors import ConfigError
 from convlstm_ae.evaluation import regularity_scores
 from convlstm_ae.metrics import roc_points
 from convlstm_ae.model.io import read_model_config
@@ -33,6 +34,16 @@ class Schedule:
     num_workers: int = 2
     devices: int = 1
     seed: int = 0
+
+
+def check_devices(schedule: Schedule, presets: Sequence[str]) -> None:
+    """Lightning's DDP starts its worker processes once per process, so a multi-GPU run
+    trains one preset; the skip-if-trained logic then joins the presets' results."""
+    if schedule.devices > 1 and len(presets) > 1:
+        raise ConfigError(
+            f"--devices {schedule.devices} trains one preset per command; run each of "
+            f"{', '.join(presets)} alone, then all of them with --devices 1 for the table"
+        )
 
 
 def family(preset: str) -> str:

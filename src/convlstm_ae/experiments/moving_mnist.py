@@ -24,6 +24,7 @@ from convlstm_ae.errors import ConfigError
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
 from convlstm_ae.experiments.common import (
     Schedule,
+    check_devices,
     family,
     method_name,
     plot_preset_rocs,
@@ -149,6 +150,7 @@ def score_preset(experiment: MovingMNISTExperiment, preset: str, model_dir: Path
 
 def run(experiment: MovingMNISTExperiment) -> dict:
     """Run the whole experiment; returns what ``results.json`` holds."""
+    check_devices(experiment.schedule, experiment.presets)
     experiment.out_dir.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(experiment)
     train_set = MovingMNIST.load(paths["train"])

@@ -32,6 +32,7 @@ from convlstm_ae.data.layouts import Dataset, open_dataset
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
 from convlstm_ae.experiments.common import (
     Schedule,
+    check_devices,
     family,
     method_name,
     plot_preset_rocs,
@@ -131,6 +132,7 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
 
 def run(experiment: RealVideoExperiment) -> dict:
     """Train (and unless ``stage == "train"``, evaluate) every preset; returns results."""
+    check_devices(experiment.schedule, experiment.presets)
     dataset = open_dataset(experiment.root, layout=experiment.layout, labels=experiment.labels)
     cache_dir = experiment.cache_dir or default_cache_dir()
     experiment.out_dir.mkdir(parents=True, exist_ok=True)

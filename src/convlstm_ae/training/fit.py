@@ -193,10 +193,13 @@ def fit(
     trainer.fit(module, datamodule=ClipDataModule(dataset, train_config),
                 ckpt_path=str(last) if resume else None)
     trainer.save_checkpoint(last)  # the final step too, whatever checkpoint_every is
+    if not trainer.is_global_zero:
+        # the extra processes DDP launched re-run the caller's script: they end here, so
+        # releasing, calibrating and scoring happen once, in the main process
+        raise SystemExit(0)
     model_dir = run_dir / MODEL_DIR
-    if trainer.is_global_zero:
-        save_model(
-            module.model, model_dir, scoring,
-            extra={"train": config_to_dict(train_config), "steps": trainer.global_step},
-        )
+    save_model(
+        module.model, model_dir, scoring,
+        extra={"train": config_to_dict(train_config), "steps": trainer.global_step},
+    )
     return model_dir
