@@ -405,3 +405,20 @@ def test_multi_gpu_experiment_takes_one_preset(tmp_path, capsys):
     code = main(["experiment", "moving-mnist", "--out", str(tmp_path), "--presets",
                  "tiny,conv-ae-tiny", "--devices", "2"])
     assert_user_error(code, capsys.readouterr().err, "--devices 2")
+
+
+def test_evaluate_reads_mat_range_labels(tmp_path, capsys):
+    scipy_io = pytest.importorskip("scipy.io")
+    scores = tmp_path / "scores.csv"
+    rows = ["video,frame,error,patch_error"]
+    rows += [f"01,{i},{e},{e}" for i, e in enumerate([1, 1, 5, 6, 1])]
+    rows += [f"02,{i},{e},{e}" for i, e in enumerate([2, 7, 8, 2, 2])]
+    scores.write_text("\n".join(rows) + "\n")
+    gt = np.empty((1, 2), dtype=object)
+    gt[0, 0], gt[0, 1] = np.array([[3], [4]]), np.array([[2], [3]])  # 1-based, inclusive
+    labels = tmp_path / "ped2.mat"
+    scipy_io.savemat(labels, {"gt": gt})
+    code = main(["evaluate", str(scores), "--labels", str(labels), "--out", str(tmp_path / "e")])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert metrics["frame"]["micro_auc"] == 1.0 and metrics["frame"]["num_abnormal"] == 4

@@ -211,34 +211,28 @@ def _read_scores(path: Path) -> dict[str, dict[str, list[float]]]:
     return videos
 
 
-def _read_labels(path: Path, names: Sequence[str]) -> dict[str, list[int]]:
-    """Per-video 0/1 labels from JSON ({video: [..]}), CSV (video,frame,label) or a
-    Moving-MNIST .npz (videos named by sequence number)."""
-    import numpy as np
-
+def _read_labels(path: Path, names: Sequence[str], lengths: Sequence[int]) -> dict[str, list[int]]:
+    """Per-video 0/1 labels: CSV (video,frame,label), a Moving-MNIST .npz (videos named by
+    sequence number), or any label file the dataset readers know (.json, .mat, .npy, .m)."""
+    from convlstm_ae.data.layouts import read_labels
     from convlstm_ae.data.moving_mnist import MovingMNIST
 
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: labels file not found")
     if path.suffix == ".npz":
         labels = MovingMNIST.load(path).labels
         return {f"{i:05d}": labels[i].tolist() for i in range(len(labels))}
-    if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise ConfigError(f"{path}: not valid JSON") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping video -> list of 0/1 labels")
-        return {str(k): list(np.asarray(v).astype(int)) for k, v in data.items()}
-    labels: dict[str, dict[int, int]] = {}
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        if {"video", "frame", "label"} - set(reader.fieldnames or []):
-            raise ConfigError(f"{path}: expected columns video, frame, label")
-        for row in reader:
-            labels.setdefault(row["video"], {})[int(row["frame"])] = int(row["label"])
-    return {k: [v[i] for i in sorted(v)] for k, v in labels.items()}
+    if path.suffix == ".csv":
+        by_video: dict[str, dict[int, int]] = {}
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            if {"video", "frame", "label"} - set(reader.fieldnames or []):
+                raise ConfigError(f"{path}: expected columns video, frame, label")
+            for row in reader:
+                by_video.setdefault(row["video"], {})[int(row["frame"])] = int(row["label"])
+        return {k: [v[i] for i in sorted(v)] for k, v in by_video.items()}
+    labels, _ = read_labels(path, names, lengths)
+    return {name: values.tolist() for name, values in labels.items()}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -250,7 +244,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     scores = _read_scores(args.scores)
     names = list(scores)
-    labels_by_video = _read_labels(args.labels, names)
+    lengths = [len(scores[n]["frame"]) for n in names]
+    labels_by_video = _read_labels(args.labels, names, lengths)
     missing = [n for n in names if n not in labels_by_video]
     if missing:
         raise ConfigError(f"{args.labels}: no labels for video {missing[0]!r} of {args.scores}")
