@@ -77,7 +77,7 @@ def _training_source(path: Path, frame_size: int, cache_dir: Path | None):
 def cmd_train(args: argparse.Namespace) -> None:
     from convlstm_ae.config import ScoringConfig, TrainConfig, config_from_dict, read_config_file
     from convlstm_ae.data.cache import CachedVideos
-    from convlstm_ae.data.clips import VideoHeads, holdout_split
+    from convlstm_ae.data.clips import VideoHeads, held_out_tails, holdout_split
     from convlstm_ae.model.presets import preset_configs
     from convlstm_ae.scoring.deployment import calibrate_model
     from convlstm_ae.training.fit import fit
@@ -100,8 +100,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     normal_tails = []
     if isinstance(source, CachedVideos) and args.holdout_fraction > 0:
         lengths = holdout_split(source, args.holdout_fraction, model_config.clip_length)
-        normal_tails = [source.video(i)[n:] for i, n in enumerate(lengths)
-                        if source.num_frames(i) - n >= model_config.clip_length]
+        normal_tails = held_out_tails(source, lengths, model_config.clip_length)
         source = VideoHeads(source, lengths)
     model_dir = fit(source, model_config, train_config, args.out, scoring=scoring,
                     devices=args.devices, resume=args.resume, logger=args.logger)

@@ -150,6 +150,13 @@ def holdout_split(source: FrameSource, fraction: float, clip_length: int) -> lis
     ]
 
 
+def held_out_tails(source: FrameSource, lengths: list[int], min_length: int) -> list[np.ndarray]:
+    """The frames of each video past ``lengths[i]`` (see :func:`holdout_split`), keeping
+    the tails of at least ``min_length`` frames (T: one clip)."""
+    tails = [source.frames(i, np.arange(n, source.num_frames(i))) for i, n in enumerate(lengths)]
+    return [tail for tail in tails if len(tail) >= min_length]
+
+
 def mean_frame(dataset: ClipDataset, num_clips: int = 64) -> Tensor:
     """Mean training frame in [0, 1], (1, S, S): the ``caffe`` preset subtracts it."""
     clips = [dataset[g].float() for g in range(min(num_clips, dataset.num_clips))]

@@ -168,10 +168,11 @@ def run(experiment: MovingMNISTExperiment) -> dict:
                                  experiment.schedule, ScoringConfig(t_prime=experiment.t_prime))
         scores = score_preset(experiment, preset, model_dir, scored_sets)
         all_scores[preset] = scores
+        released = read_model_config(model_dir)
         results["models"][preset] = {
             "family": family(preset),
-            "steps": read_model_config(model_dir).get("steps"),
-            "train_config": read_model_config(model_dir).get("train"),
+            "steps": released.get("steps"),
+            "train_config": released.get("train"),
             "train_seconds": train_seconds(experiment.out_dir / preset),
             "scenarios": {
                 scenario: {

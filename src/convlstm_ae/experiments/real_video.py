@@ -27,7 +27,7 @@ import torch
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
-from convlstm_ae.data.clips import VideoHeads, holdout_split
+from convlstm_ae.data.clips import VideoHeads, held_out_tails, holdout_split
 from convlstm_ae.data.layouts import Dataset, open_dataset
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
 from convlstm_ae.experiments.common import (
@@ -43,7 +43,7 @@ from convlstm_ae.experiments.common import (
 from convlstm_ae.metrics import evaluate_deployment
 from convlstm_ae.model.io import load_model, read_model_config, save_calibration
 from convlstm_ae.model.presets import preset_configs
-from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.scoring.calibration import fit_calibrations
 from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.training.fit import MODEL_DIR
 from convlstm_ae.viz.plots import plot_score_grid
@@ -73,6 +73,10 @@ class RealVideoExperiment:
     layout: str | None = None
     labels: Path | None = None
     stage: str = "all"  # "train": train only (test videos may be absent); "all"
+
+
+def _cached(records, frame_size: int, cache_dir: Path) -> CachedVideos:
+    return CachedVideos([(r.source, r.start, r.stop) for r in records], frame_size, cache_dir)
 
 
 def _save_errors(path: Path, errors: dict[str, list[np.ndarray]]) -> None:
@@ -107,8 +111,7 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
         model = load_model(run_dir / MODEL_DIR, device)
         clip_length = model_config.clip_length
         lengths = holdout_split(train_videos, experiment.holdout_fraction, clip_length)
-        tails = [train_videos.video(i)[n:] for i, n in enumerate(lengths)]
-        tails = [t for t in tails if len(t) >= clip_length]
+        tails = held_out_tails(train_videos, lengths, clip_length)
         _save_errors(holdout_path, score_videos(model, tails, dataset.t_prime, "held-out"))
         test = [test_videos.video(i) for i in range(len(test_videos))]
         _save_errors(test_path, score_videos(model, test, dataset.t_prime, "test"))
@@ -119,10 +122,7 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
     labels = [record.labels for record in dataset.test]
     paper = evaluate_errors(test, labels)
     deployment = {}
-    calibrations = {
-        kind: DeploymentCalibration.fit(holdout[kind], dataset.t_prime, experiment.quantile)
-        for kind in SCORE_KINDS
-    }
+    calibrations = fit_calibrations(holdout, dataset.t_prime, experiment.quantile)
     for kind, calibration in calibrations.items():
         scores = [calibration.score(e) for e in test[kind]]
         deployment[kind] = evaluate_deployment(scores, labels, calibration.threshold, dataset.fps)
@@ -146,27 +146,24 @@ def run(experiment: RealVideoExperiment) -> dict:
         "models": {},
     }
     sizes = {preset_configs(p)[0].frame_size for p in experiment.presets}
+    train_by_size = {size: _cached(dataset.train, size, cache_dir) for size in sizes}
     trained = {}
     for preset in experiment.presets:
-        size = preset_configs(preset)[0].frame_size
-        train_videos = CachedVideos(
-            [(r.source, r.start, r.stop) for r in dataset.train], size, cache_dir)
+        train_videos = train_by_size[preset_configs(preset)[0].frame_size]
         trained[preset] = (_train(experiment, preset, dataset, train_videos), train_videos)
     if experiment.stage == "train":
         return results
-    test_by_size = {
-        size: CachedVideos([(r.source, r.start, r.stop) for r in dataset.test], size, cache_dir)
-        for size in sizes
-    }
+    test_by_size = {size: _cached(dataset.test, size, cache_dir) for size in sizes}
     all_errors = {}
     for preset, (model_dir, train_videos) in trained.items():
         size = preset_configs(preset)[0].frame_size
         evaluation = evaluate_preset(experiment, preset, dataset, train_videos, test_by_size[size])
         all_errors[preset] = evaluation["errors"]
+        released = read_model_config(model_dir)
         results["models"][preset] = {
             "family": family(preset),
-            "steps": read_model_config(model_dir).get("steps"),
-            "train_config": read_model_config(model_dir).get("train"),
+            "steps": released.get("steps"),
+            "train_config": released.get("train"),
             "train_seconds": train_seconds(experiment.out_dir / preset),
             "paper_protocol": {k: m.as_dict() for k, m in evaluation["paper"].items()},
             "deployment_protocol": {k: m.as_dict() for k, m in evaluation["deployment"].items()},

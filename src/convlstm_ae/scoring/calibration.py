@@ -111,3 +111,11 @@ class DeploymentCalibration:
             return cls(position, float(data["threshold"]), float(data["quantile"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"calibration: missing or bad field ({error})") from None
+
+
+def fit_calibrations(
+    errors: dict[str, Sequence[np.ndarray]], t_prime: int | None, quantile: float = 0.99
+) -> dict[str, DeploymentCalibration]:
+    """One :class:`DeploymentCalibration` per score kind, from normal videos' errors."""
+    return {kind: DeploymentCalibration.fit(per_video, t_prime, quantile)
+            for kind, per_video in errors.items()}

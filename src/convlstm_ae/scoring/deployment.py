@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from convlstm_ae.model.io import load_model, save_calibration
-from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.scoring.calibration import DeploymentCalibration, fit_calibrations
 from convlstm_ae.scoring.reconstruction import score_videos
 
 
@@ -31,9 +31,6 @@ def calibrate_model(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(model_dir, device)
     errors = score_videos(model, normal_videos, t_prime, desc="calibrate")
-    calibrations = {
-        kind: DeploymentCalibration.fit(per_video, t_prime, quantile)
-        for kind, per_video in errors.items()
-    }
+    calibrations = fit_calibrations(errors, t_prime, quantile)
     save_calibration(model_dir, calibrations)
     return calibrations
