@@ -16,6 +16,7 @@ from pathlib import Path
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 ONNX_STEP = "model_step.onnx"
+PLAIN_HELP = "GPU: skip the fast path (channels-last, fused gates); same results"
 
 
 def _t_prime(value: str) -> int | None:
@@ -103,7 +104,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         normal_tails = held_out_tails(source, lengths, model_config.clip_length)
         source = VideoHeads(source, lengths)
     model_dir = fit(source, model_config, train_config, args.out, scoring=scoring,
-                    devices=args.devices, resume=args.resume, logger=args.logger)
+                    devices=args.devices, resume=args.resume, logger=args.logger,
+                    plain=args.plain)
     print(f"model: {model_dir}")
     if isinstance(source, VideoHeads) and not normal_tails:
         print(f"no alarm calibration: the held-out tails are shorter than T = "
@@ -140,7 +142,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     from convlstm_ae.scoring.regularity import regularity_score
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_model(args.model, device)
+    model = load_model(args.model, device, plain=args.plain or args.backend == "onnx")
     if args.backend == "onnx":
         from convlstm_ae.export.onnx import OnnxStepModel, export_onnx
 
@@ -279,7 +281,7 @@ def _schedule(args: argparse.Namespace):
 
     return Schedule(max_steps=args.max_steps, batch_size=args.batch_size,
                     learning_rate=args.learning_rate, num_workers=args.num_workers,
-                    devices=args.devices, seed=args.seed)
+                    devices=args.devices, seed=args.seed, plain=args.plain)
 
 
 def _add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
@@ -289,6 +291,7 @@ def _add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plain", action="store_true", help=PLAIN_HELP)
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
@@ -357,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--logger", choices=("csv", "tensorboard"), default="csv")
+    train.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     train.add_argument("--holdout-fraction", type=float, default=0.15,
                        help="videos: last part of each held out to calibrate alarms (0: none)")
     train.add_argument("--quantile", type=float, default=0.99,
@@ -375,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--device", help="cpu or cuda (default: cuda if present)")
     score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                        help="onnx: the exported step under ONNX Runtime on the CPU")
+    score.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     score.set_defaults(func=cmd_score)
 
     export = commands.add_parser("export", help="ONNX step function, checked under ONNX Runtime")

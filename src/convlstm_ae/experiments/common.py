@@ -33,6 +33,7 @@ class Schedule:
     learning_rate: float | None = None
     num_workers: int = 2
     devices: int = 1
+    plain: bool = False  # True: skip the GPU fast path
     seed: int = 0
 
 
@@ -76,7 +77,7 @@ def train_preset(
           f"lr {train_config.learning_rate}{note}{' (resuming)' if resume else ''}", flush=True)
     start = time.perf_counter()
     model_dir = fit(source, model_config, train_config, run_dir, scoring=scoring,
-                    devices=schedule.devices, resume=resume)
+                    devices=schedule.devices, resume=resume, plain=schedule.plain)
     (run_dir / TRAIN_SECONDS).write_text(f"{time.perf_counter() - start:.1f}\n")
     return model_dir
 

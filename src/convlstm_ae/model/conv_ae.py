@@ -45,6 +45,7 @@ class ConvAE(FrameModel):
         """Reconstruct a clip: normalised (B, T, C, H, W) -> (B, T, C, H, W)."""
         b, t, c, height, width = clip.shape
         x = clip.reshape(b, t * c, height, width)  # frames stacked as channels
+        x = x.contiguous(memory_format=self.memory_format)
         # per encoder layer: its input size, and the pooling it was followed by (if any)
         skips: list[tuple[tuple[int, int], tuple[Tensor, tuple[int, int]] | None]] = []
         last = len(self.convs) - 1

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
 State = tuple[Tensor, Tensor]  # (h, c), each (B, C_h, H, W)
+Pointwise = Callable[[Tensor, Tensor | None], State]
+
+
+def lstm_pointwise(gates: Tensor, c_prev: Tensor | None) -> State:
+    """The element-wise part of Eq. (1): gate pre-activations -> (h_t, c_t).
+
+    ``gates`` stacks the pre-activations of i, f, o and c~ on dim 1; ``c_prev`` None
+    is the zero initial memory, whose forget term vanishes.
+    """
+    i, f, o, g = gates.chunk(4, dim=1)
+    c = torch.sigmoid(i) * torch.tanh(g)
+    if c_prev is not None:
+        c = c + torch.sigmoid(f) * c_prev
+    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class ConvLSTMCell(nn.Module):
@@ -14,7 +30,8 @@ class ConvLSTMCell(nn.Module):
     The input-to-hidden convolutions ``w_x*`` of the four gates are one convolution
     with bias (the ``b`` of Eq. 1); the hidden-to-hidden ``w_h*`` are one convolution
     without bias, since Eq. (1) has a single bias per gate. Gates are stacked in the
-    order i, f, o, c~.
+    order i, f, o, c~. A ``None`` state is h_0 = c_0 = 0 (Sec. 3.2): the hidden
+    convolution of zeros is zero, so it is skipped rather than computed.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
@@ -25,26 +42,21 @@ class ConvLSTMCell(nn.Module):
         self.hidden_conv = nn.Conv2d(
             hidden_channels, 4 * hidden_channels, kernel_size, padding=padding, bias=False
         )
+        self.pointwise: Pointwise = lstm_pointwise
 
-    def zero_state(self, x: Tensor) -> State:
-        """h_0 = c_0 = 0 (Sec. 3.2), shaped like the hidden maps for input ``x``."""
-        b, _, h, w = x.shape
-        zeros = x.new_zeros(b, self.hidden_channels, h, w)
-        return zeros, zeros
+    def fuse_pointwise(self) -> None:
+        """Run the gate arithmetic as one kernel compiled by ``torch.compile``."""
+        self.pointwise = torch.compile(lstm_pointwise, dynamic=False)
 
-    def gates_step(self, input_gates: Tensor, state: State) -> State:
+    def gates_step(self, input_gates: Tensor, state: State | None) -> State:
         """Finish Eq. (1) given the precomputed ``w_x * x_t + b`` of all four gates."""
+        if state is None:
+            return self.pointwise(input_gates, None)
         h_prev, c_prev = state
-        gates = input_gates + self.hidden_conv(h_prev)  # (B, 4*C_h, H, W)
-        i, f, o, g = gates.chunk(4, dim=1)
-        c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        return h, c
+        return self.pointwise(input_gates + self.hidden_conv(h_prev), c_prev)
 
     def forward(self, x: Tensor, state: State | None = None) -> State:
         """One step: x_t (B, C_in, H, W) and (h_{t-1}, c_{t-1}) -> (h_t, c_t)."""
-        if state is None:
-            state = self.zero_state(x)
         return self.gates_step(self.input_conv(x), state)
 
 
@@ -70,8 +82,6 @@ class ConvLSTM(nn.Module):
         b, t = x.shape[:2]
         input_gates = self.cell.input_conv(x.flatten(0, 1))  # (B*T, 4*C_h, H, W)
         input_gates = input_gates.unflatten(0, (b, t))
-        if state is None:
-            state = self.cell.zero_state(x[:, 0])
         outputs = []
         for step in range(t):
             state = self.cell.gates_step(input_gates[:, step], state)

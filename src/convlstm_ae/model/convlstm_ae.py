@@ -82,12 +82,15 @@ class FrameModel(nn.Module):
     """What every model shares: its config and the input normalisation.
 
     The mean frame used by the ``caffe`` preset is a buffer, so it travels with the
-    weights; it stays zero for the ``unit`` normalisation.
+    weights; it stays zero for the ``unit`` normalisation. ``memory_format`` is the
+    layout of the activations fed to the convolutions (channels-last on the GPU fast
+    path, see :mod:`convlstm_ae.model.acceleration`).
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        self.memory_format = torch.contiguous_format
         size = config.frame_size
         self.register_buffer("mean_frame", torch.zeros(config.in_channels, size, size))
 
@@ -126,9 +129,10 @@ class ConvLSTMAE(FrameModel):
         b, t, _, height, width = clip.shape
         config = self.config
         sizes = feature_sizes(height, width, config.encoder_kernels, config.encoder_strides)
-        encoded = self.encoder(clip.flatten(0, 1))  # (B*T, 512, h, w)
+        layout = self.memory_format
+        encoded = self.encoder(clip.flatten(0, 1).contiguous(memory_format=layout))
         hidden, state = self.convlstm(encoded.unflatten(0, (b, t)), state)  # (B, T, 512, h, w)
-        hidden = hidden.flatten(0, 1)
+        hidden = hidden.flatten(0, 1).contiguous(memory_format=layout)
         current = self.decoder_current(hidden, sizes).unflatten(0, (b, t))
         previous = self.decoder_previous(hidden, sizes).unflatten(0, (b, t))
         return current, previous, state

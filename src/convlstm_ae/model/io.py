@@ -14,6 +14,7 @@ from torch import nn
 
 from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict, config_to_dict
 from convlstm_ae.errors import CheckpointError, ConfigError
+from convlstm_ae.model.acceleration import accelerate, use_fast_path
 from convlstm_ae.model.presets import build_model
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 
@@ -64,8 +65,13 @@ def read_model_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
-def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+def load_model(
+    directory: str | Path, device: str | torch.device = "cpu", *, plain: bool = False
+) -> nn.Module:
     """Load a released model folder (or its ``model.safetensors``) in eval mode.
+
+    On a CUDA device the model takes the fast path (:func:`accelerate`) unless
+    ``plain`` is set.
 
     Raises:
         CheckpointError: missing files, a file that is not ours, or mismatched tensors.
@@ -92,7 +98,10 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.
         raise CheckpointError(
             f"{weights}: tensors do not match the {model_config.preset!r} architecture in {CONFIG}"
         ) from None
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if use_fast_path(device, plain):
+        accelerate(model)
+    return model
 
 
 def load_scoring_config(directory: str | Path) -> ScoringConfig:

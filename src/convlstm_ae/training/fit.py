@@ -71,6 +71,8 @@ class StepProgressBar(ProgressBar):
         if self._bar is None:
             return
         self._bar.update(trainer.global_step - self._bar.n)
+        if trainer.global_step % trainer.log_every_n_steps:
+            return  # reading metrics waits for the GPU: only on logging steps
         metrics = trainer.progress_bar_metrics
         self._bar.set_postfix(
             {k: f"{v:.4g}" for k, v in metrics.items() if k in ("train_loss", "frames_per_s")},
@@ -135,12 +137,16 @@ def fit(
     resume: bool = False,
     logger: str = "csv",
     progress: bool = True,
+    plain: bool = False,
 ) -> Path:
     """Train a model on clips of ``source`` and release it as ``run_dir/model``.
 
     Training checkpoints (Lightning's, written atomically) go to ``run_dir/checkpoints``
     every ``train_config.checkpoint_every`` steps; ``resume=True`` continues from the
     last one with its step count and optimizer state.
+
+    On a CUDA device training takes the fast path (channels-last, fused ConvLSTM
+    gates) unless ``plain`` is set; both compute the same function.
 
     Returns:
         The released model folder (``model.safetensors`` + ``config.json``).
@@ -163,6 +169,7 @@ def fit(
         model_config.frame_size, seed=train_config.seed,
     )
     module = ReconstructionModule.from_configs(model_config, train_config)
+    module.plain = plain
     if model_config.normalization == "mean_frame" and not resume:
         module.model.mean_frame.copy_(mean_frame(dataset))
     use_cuda = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()

@@ -10,13 +10,21 @@ import torch
 from torch import Tensor
 
 from convlstm_ae.config import ModelConfig, TrainConfig, config_from_dict, config_to_dict
+from convlstm_ae.model.acceleration import accelerate, use_fast_path
 from convlstm_ae.model.conv_ae import ConvAE
 from convlstm_ae.model.presets import build_model
 from convlstm_ae.training.loss import clip_reconstruction_loss, reconstruction_loss
 
 
 class ReconstructionModule(pl.LightningModule):
-    """Training glue: normalise uint8 clips on the device, reconstruct, minimise the loss."""
+    """Training glue: normalise uint8 clips on the device, reconstruct, minimise the loss.
+
+    On a CUDA device the model takes the fast path of
+    :mod:`convlstm_ae.model.acceleration` unless ``plain`` is set. The loss leaves the
+    device only every ``log_every`` steps, so the host never waits on the GPU between.
+    """
+
+    plain: bool = False
 
     def __init__(self, model: dict[str, Any], train: dict[str, Any]) -> None:
         super().__init__()
@@ -38,9 +46,14 @@ class ReconstructionModule(pl.LightningModule):
         current, previous, _ = self.model(clip)
         return reconstruction_loss(clip, current, previous)
 
+    def setup(self, stage: str) -> None:
+        if use_fast_path(self.trainer.strategy.root_device, self.plain):
+            accelerate(self.model)
+
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         loss = self.loss(batch)
-        self.log("train_loss", loss, prog_bar=True)
+        if (self.global_step + 1) % self.train_config.log_every == 0:  # a logging step
+            self.log("train_loss", loss, prog_bar=True)
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Tensor, batch_idx: int) -> None:

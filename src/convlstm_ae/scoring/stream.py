@@ -1,0 +1,157 @@
+"""Live scoring: one frame per stream per call, explicit ConvLSTM state, Eq. (3).
+
+A :class:`StreamScorer` keeps the (h, c) memory and the previous frame of each of B
+streams on the device, forgets a stream's memory every T' of its frames (or when
+:meth:`StreamScorer.reset` says a stream restarted), and returns each stream's
+whole-frame and patch errors. On a CUDA device the whole step (normalisation, model,
+errors) is captured once as a CUDA graph and replayed for every frame, so one stream
+costs a handful of launches rather than one per operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from convlstm_ae.errors import ConfigError, VideoReadError
+from convlstm_ae.model.acceleration import accelerate, is_accelerated, use_fast_path
+from convlstm_ae.model.convlstm_ae import ConvLSTMAE
+from convlstm_ae.scoring.reconstruction import FrameErrors, _reduce, default_patch_size
+
+WARMUP_STEPS = 3  # eager steps before capture: cuDNN autotuning and torch.compile
+
+
+class StreamScorer:
+    """Per-frame errors of ``streams`` live videos, fed one frame of each per call.
+
+    Args:
+        model: a ConvLSTM-AE on the device to score on.
+        streams: B, the number of streams scored together.
+        t_prime: T', frames between memory resets of a stream; None never resets.
+        patch_size: patch side of the localized error; default 1/28 of the frame.
+        plain: on CUDA, skip the fast path (channels-last, fused gates, CUDA graph).
+    """
+
+    def __init__(
+        self,
+        model: ConvLSTMAE,
+        streams: int,
+        *,
+        t_prime: int | None = 10,
+        patch_size: int | None = None,
+        plain: bool = False,
+    ) -> None:
+        if not isinstance(model, ConvLSTMAE):
+            raise ConfigError("live scoring needs a ConvLSTM-AE; Conv-AE scores whole clips")
+        if streams < 1:
+            raise ConfigError(f"streams must be positive, got {streams}")
+        if t_prime is not None and t_prime < 1:
+            raise ConfigError(f"t_prime must be a positive number of frames or None, got {t_prime}")
+        self.model = model.eval()
+        self.device = model.mean_frame.device
+        self.fast = use_fast_path(self.device, plain)
+        if self.fast and not is_accelerated(model):
+            accelerate(model)
+        self.t_prime = t_prime
+        self.patch = patch_size or default_patch_size(model.config.frame_size)
+        config = model.config
+        size = config.frame_size
+        self.frame_shape = (streams, config.in_channels, size, size)
+        self.frames = torch.zeros(self.frame_shape, dtype=torch.uint8, device=self.device)
+        self.keep = torch.zeros(streams, device=self.device)  # 0: memory reset at this frame
+        self.position = np.zeros(streams, dtype=np.int64)  # frames seen since each reset
+        self._state: tuple[Tensor, Tensor] | None = None
+        self._last: Tensor | None = None
+        self._outputs: tuple[Tensor, Tensor] | None = None
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._eager_steps = 0
+
+    @property
+    def streams(self) -> int:
+        return self.frame_shape[0]
+
+    def reset(self, streams: Sequence[int] | None = None) -> None:
+        """Forget the memory of the given streams (all by default), e.g. a new camera."""
+        self.position[slice(None) if streams is None else list(streams)] = 0
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    @torch.no_grad()
+    def _step(self) -> tuple[Tensor, Tensor]:
+        """One frame of every stream, from and into the persistent buffers."""
+        x = self.model.normalize(self.frames)  # (B, C, H, W)
+        keep = self.keep.view(-1, 1, 1, 1)
+        if self._state is None:  # first call: shapes and dtypes come from the model
+            state, last = None, torch.zeros_like(x)
+        else:
+            h, c = self._state
+            state = (h * keep.to(h.dtype), c * keep.to(c.dtype))
+            last = self._last
+        with self._autocast():
+            current, previous, (h, c) = self.model.step(x, state)
+        error = (x - current.float()).square().sum(dim=1)
+        error += (last - previous.float()).square().sum(dim=1) * keep.view(-1, 1, 1)
+        frame, patch = _reduce(error.unsqueeze(1), self.patch)
+        if self._state is None:
+            self._state, self._last = (h.clone(), c.clone()), x.clone()
+        else:
+            self._state[0].copy_(h)
+            self._state[1].copy_(c)
+            self._last.copy_(x)
+        return frame[:, 0], patch[:, 0]
+
+    def _run(self) -> tuple[Tensor, Tensor]:
+        if not self.fast or self._eager_steps < WARMUP_STEPS:
+            self._eager_steps += 1
+            return self._step()
+        if self._graph is None:
+            self._capture()
+        self._graph.replay()
+        return self._outputs
+
+    def _capture(self) -> None:
+        """Record :meth:`_step` as a CUDA graph, after one untimed run on a side stream
+        (the allocations the capture reuses) whose state changes are rolled back."""
+        saved = [t.clone() for t in (*self._state, self._last)]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self._step()
+        torch.cuda.current_stream().wait_stream(side)
+        for buffer, value in zip((*self._state, self._last), saved, strict=True):
+            buffer.copy_(value)
+        self._graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self._graph):
+            self._outputs = self._step()  # recorded, not run: the replay runs it
+
+    def __call__(self, frames: Tensor | np.ndarray) -> FrameErrors:
+        """Score one frame of every stream.
+
+        Args:
+            frames: uint8 (B, C, H, W) or (B, H, W) at the model's frame size, on any
+                device.
+        Returns:
+            :class:`FrameErrors` with (B,) whole-frame and patch errors on the CPU.
+        """
+        frames = torch.as_tensor(frames)
+        if frames.dim() == 3:
+            frames = frames.unsqueeze(1)
+        if tuple(frames.shape) != self.frame_shape:
+            raise ConfigError(f"expected frames of shape {self.frame_shape}, got "
+                              f"{tuple(frames.shape)}")
+        if frames.is_floating_point() and not torch.isfinite(frames).all():
+            raise VideoReadError("frames contain NaN or infinite values")
+        self.frames.copy_(frames, non_blocking=True)
+        self.keep.copy_(torch.from_numpy(self.position > 0).float(), non_blocking=True)
+        frame, patch = self._run()
+        self.position += 1
+        if self.t_prime is not None:
+            self.position %= self.t_prime
+        return FrameErrors(frame.float().cpu(), patch.float().cpu())
