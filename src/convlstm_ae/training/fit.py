@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,7 @@ def fit(
     logger: str = "csv",
     progress: bool = True,
     plain: bool = False,
+    callbacks: Sequence[pl.Callback] = (),
 ) -> Path:
     """Train a model on clips of ``source`` and release it as ``run_dir/model``.
 
@@ -146,7 +148,8 @@ def fit(
     last one with its step count and optimizer state.
 
     On a CUDA device training takes the fast path (channels-last, fused ConvLSTM
-    gates) unless ``plain`` is set; both compute the same function.
+    gates) unless ``plain`` is set; both compute the same function. ``callbacks`` are
+    extra Lightning callbacks (a profiler, a throughput probe).
 
     Returns:
         The released model folder (``model.safetensors`` + ``config.json``).
@@ -189,6 +192,7 @@ def fit(
                 every_n_train_steps=train_config.checkpoint_every,
             ),
             *([StepProgressBar()] if progress else []),
+            *callbacks,
         ],
         plugins=[AtomicCheckpointIO()],
         enable_progress_bar=progress,
