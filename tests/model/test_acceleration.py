@@ -45,3 +45,24 @@ def test_fast_path_only_on_cuda_and_not_when_plain():
     assert not use_fast_path("cpu")
     assert use_fast_path("cuda")
     assert not use_fast_path("cuda", plain=True)
+
+
+def test_compiled_training_loss_gives_the_plain_loss_and_gradients():
+    from convlstm_ae.model.presets import preset_configs
+    from convlstm_ae.training.module import ReconstructionModule
+
+    model_config, train_config = preset_configs("tiny", frame_size=33, clip_length=4)
+    torch.manual_seed(0)
+    plain = ReconstructionModule.from_configs(model_config, train_config)
+    fast = copy.deepcopy(plain)
+    fast.enable_fast_path()  # what setup() does on a GPU: channels-last + compiled loss
+    frames = torch.randint(0, 256, (2, 4, 1, 33, 33), dtype=torch.uint8)
+    losses, grads = [], []
+    for module in (plain, fast):
+        loss = module.loss(frames)
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append({name: p.grad for name, p in module.model.named_parameters()})
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-5)
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-4, atol=1e-5, msg=name)

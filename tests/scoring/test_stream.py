@@ -68,3 +68,13 @@ def test_bad_inputs_are_one_line_errors(model):
         StreamScorer(create_model("conv-ae-tiny"), 1)
     with pytest.raises(ConfigError, match="t_prime"):
         StreamScorer(model, 1, t_prime=0)
+
+
+def test_the_compiled_step_of_the_gpu_path_gives_the_same_errors(model):
+    video = videos(2, 12, seed=3)
+    scorer = StreamScorer(model, 2, t_prime=5)
+    scorer._compute_fn = torch.compile(scorer._compute, dynamic=False)  # as on a GPU
+    frame, patch = stream(scorer, video)
+    offline = reconstruction_errors(model, video, t_prime=5)
+    torch.testing.assert_close(frame, offline.frame, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(patch, offline.patch, rtol=1e-5, atol=1e-6)

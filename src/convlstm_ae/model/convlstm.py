@@ -46,7 +46,7 @@ class ConvLSTMCell(nn.Module):
 
     def fuse_pointwise(self) -> None:
         """Run the gate arithmetic as one kernel compiled by ``torch.compile``."""
-        self.pointwise = torch.compile(lstm_pointwise, dynamic=False)
+        self.pointwise = torch.compile(lstm_pointwise)  # dynamic after a first recompile
 
     def gates_step(self, input_gates: Tensor, state: State | None) -> State:
         """Finish Eq. (1) given the precomputed ``w_x * x_t + b`` of all four gates."""

@@ -4,8 +4,8 @@ A :class:`StreamScorer` keeps the (h, c) memory and the previous frame of each o
 streams on the device, forgets a stream's memory every T' of its frames (or when
 :meth:`StreamScorer.reset` says a stream restarted), and returns each stream's
 whole-frame and patch errors. On a CUDA device the whole step (normalisation, model,
-errors) is captured once as a CUDA graph and replayed for every frame, so one stream
-costs a handful of launches rather than one per operator.
+errors) is compiled by ``torch.compile``, captured once as a CUDA graph and replayed
+for every frame, so one stream costs a few fused kernels and one launch.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from convlstm_ae.model.acceleration import accelerate, is_accelerated, use_fast_
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.scoring.reconstruction import FrameErrors, _reduce, default_patch_size
 
-WARMUP_STEPS = 3  # eager steps before capture: cuDNN autotuning and torch.compile
+WARMUP_STEPS = 3  # uncaptured steps first: cuDNN autotuning and torch.compile
 
 
 class StreamScorer:
@@ -68,7 +68,10 @@ class StreamScorer:
         self._last: Tensor | None = None
         self._outputs: tuple[Tensor, Tensor] | None = None
         self._graph: torch.cuda.CUDAGraph | None = None
-        self._eager_steps = 0
+        self._compute_fn = self._compute
+        if self.fast:
+            self._compute_fn = torch.compile(self._compute, dynamic=False)
+        self._uncaptured_steps = 0
 
     @property
     def streams(self) -> int:
@@ -83,33 +86,39 @@ class StreamScorer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
-    @torch.no_grad()
-    def _step(self) -> tuple[Tensor, Tensor]:
-        """One frame of every stream, from and into the persistent buffers."""
-        x = self.model.normalize(self.frames)  # (B, C, H, W)
-        keep = self.keep.view(-1, 1, 1, 1)
-        if self._state is None:  # first call: shapes and dtypes come from the model
-            state, last = None, torch.zeros_like(x)
-        else:
-            h, c = self._state
-            state = (h * keep.to(h.dtype), c * keep.to(c.dtype))
-            last = self._last
+    def _compute(self, frames: Tensor, h: Tensor, c: Tensor, last: Tensor, keep: Tensor):
+        """Eq. (3) for one frame of every stream, a pure function of its inputs.
+
+        ``keep`` is 0 for a stream whose memory resets at this frame: its state is
+        zeroed and its previous-frame term dropped, as at t = 1 of Eq. (2).
+        """
+        x = self.model.normalize(frames)  # (B, C, H, W)
+        keep = keep.view(-1, 1, 1, 1)
+        state = (h * keep.to(h.dtype), c * keep.to(c.dtype))
         with self._autocast():
             current, previous, (h, c) = self.model.step(x, state)
         error = (x - current.float()).square().sum(dim=1)
         error += (last - previous.float()).square().sum(dim=1) * keep.view(-1, 1, 1)
         frame, patch = _reduce(error.unsqueeze(1), self.patch)
-        if self._state is None:
-            self._state, self._last = (h.clone(), c.clone()), x.clone()
-        else:
-            self._state[0].copy_(h)
-            self._state[1].copy_(c)
-            self._last.copy_(x)
-        return frame[:, 0], patch[:, 0]
+        return frame[:, 0], patch[:, 0], h, c, x
+
+    @torch.no_grad()
+    def _step(self) -> tuple[Tensor, Tensor]:
+        """One frame of every stream, from and into the persistent buffers."""
+        if self._state is None:  # first call: shapes and dtypes come from the model
+            x = self.model.normalize(self.frames)
+            with self._autocast():
+                h, c = self.model.step(x, None)[2]
+            self._state, self._last = (torch.zeros_like(h), torch.zeros_like(c)), x.clone()
+        frame, patch, h, c, x = self._compute_fn(self.frames, *self._state, self._last, self.keep)
+        self._state[0].copy_(h)
+        self._state[1].copy_(c)
+        self._last.copy_(x)
+        return frame, patch
 
     def _run(self) -> tuple[Tensor, Tensor]:
-        if not self.fast or self._eager_steps < WARMUP_STEPS:
-            self._eager_steps += 1
+        if not self.fast or self._uncaptured_steps < WARMUP_STEPS:
+            self._uncaptured_steps += 1
             return self._step()
         if self._graph is None:
             self._capture()

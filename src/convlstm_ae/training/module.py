@@ -19,8 +19,8 @@ from convlstm_ae.training.loss import clip_reconstruction_loss, reconstruction_l
 class ReconstructionModule(pl.LightningModule):
     """Training glue: normalise uint8 clips on the device, reconstruct, minimise the loss.
 
-    On a CUDA device the model takes the fast path of
-    :mod:`convlstm_ae.model.acceleration` unless ``plain`` is set. The loss leaves the
+    On a CUDA device training takes the fast path (:meth:`enable_fast_path`) unless
+    ``plain`` is set. The loss leaves the
     device only every ``log_every`` steps, so the host never waits on the GPU between.
     """
 
@@ -40,6 +40,9 @@ class ReconstructionModule(pl.LightningModule):
 
     def loss(self, frames: Tensor) -> Tensor:
         """Training loss of a batch of uint8 clips (B, T, C, H, W)."""
+        return self._loss(frames)
+
+    def _loss(self, frames: Tensor) -> Tensor:
         clip = self.model.normalize(frames)
         if isinstance(self.model, ConvAE):
             return clip_reconstruction_loss(clip, self.model(clip))
@@ -48,7 +51,13 @@ class ReconstructionModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         if use_fast_path(self.trainer.strategy.root_device, self.plain):
-            accelerate(self.model)
+            self.enable_fast_path()
+
+    def enable_fast_path(self) -> None:
+        """Channels-last model, and the whole loss (model, Eq. 2, its backward) compiled
+        by ``torch.compile``, which fuses the element-wise work around the convolutions."""
+        accelerate(self.model, fuse=False)
+        self._loss = torch.compile(self._loss)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         loss = self.loss(batch)
