@@ -13,9 +13,12 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from convlstm_ae.config import WINDOWS
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 ONNX_STEP = "model_step.onnx"
+WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start) "
+                "or sliding (each frame at the end of its own window, T' times the work)")
 PLAIN_HELP = "GPU: skip the fast path (channels-last, fused gates); same results"
 
 
@@ -154,6 +157,11 @@ def cmd_score(args: argparse.Namespace) -> None:
     scoring = load_scoring_config(args.model)
     calibration = load_calibration(args.model)
     t_prime = args.t_prime if "t_prime" in args else scoring.t_prime
+    windows = args.windows if "windows" in args else scoring.windows
+    if windows != scoring.windows and calibration:
+        print(f"no calibrated columns: the model was calibrated with {scoring.windows} "
+              f"windows, not {windows}")
+        calibration = None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_name(f".{args.out.name}.partial")
     rows = 0
@@ -166,7 +174,7 @@ def cmd_score(args: argparse.Namespace) -> None:
         for name, frames in _score_inputs(args.input, model.config.frame_size):
             video = torch.from_numpy(frames).unsqueeze(1).to(device)  # (N, 1, S, S)
             errors = reconstruction_errors(model, video, t_prime=t_prime,
-                                           patch_size=scoring.patch_size)
+                                           patch_size=scoring.patch_size, windows=windows)
             frame, patch = errors.frame[0].numpy(), errors.patch[0].numpy()
             values = [frame, patch, regularity_score(frame), regularity_score(patch)]
             note = ""
@@ -314,6 +322,7 @@ def cmd_experiment_real(args: argparse.Namespace) -> None:
         presets=tuple(args.presets.split(",")), schedule=_schedule(args),
         holdout_fraction=args.holdout_fraction, quantile=args.quantile,
         cache_dir=args.cache_dir, layout=args.layout, labels=args.labels, stage=args.stage,
+        windows=args.windows,
     ))
 
 
@@ -377,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--t-prime", type=_t_prime, default=argparse.SUPPRESS,
                        help="memory reset every T' frames, or 'video'; default: the model's")
     score.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+    score.add_argument("--windows", choices=WINDOWS, default=argparse.SUPPRESS,
+                       help=WINDOWS_HELP + "; default: the model's")
     score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                        help="onnx: the exported step under ONNX Runtime on the CPU")
     score.add_argument("--plain", action="store_true", help=PLAIN_HELP)
@@ -424,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
         real.add_argument("--labels", type=Path, help="label file overriding the layout's")
         real.add_argument("--stage", choices=("all", "train"), default="all",
                           help="train: train only (test videos may be absent)")
+        real.add_argument("--windows", choices=WINDOWS, default="reset", help=WINDOWS_HELP)
         real.set_defaults(func=cmd_experiment_real)
 
     data = commands.add_parser("data", help="dataset tools")

@@ -20,6 +20,7 @@ from convlstm_ae.errors import ConfigError
 ARCHITECTURES = ("convlstm_ae", "conv_ae")
 NORMALIZATIONS = ("unit", "mean_frame")
 OUTPUT_ACTIVATIONS = ("linear", "tanh")
+WINDOWS = ("reset", "sliding")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,15 @@ class ScoringConfig:
     """How test videos are scored (Sec. 3.3)."""
 
     t_prime: int | None = 10  # T': frames between memory resets; None keeps memory all video
+    # "reset": consecutive T'-frame windows, the memory forgotten at each window's start;
+    # "sliding": every frame scored at the end of its own window of T' frames
+    windows: str = "reset"
     patch_size: int | None = None  # localized score's patch side; None: 1/28 of the frame
+
+    def __post_init__(self) -> None:
+        _check_choice("windows", self.windows, WINDOWS)
+        if self.windows == "sliding" and self.t_prime is None:
+            raise ConfigError("sliding windows need a finite T' (t_prime), not the whole video")
 
 
 Config = TypeVar("Config", ModelConfig, TrainConfig, ScoringConfig)

@@ -109,3 +109,26 @@ def test_bad_inputs():
         reconstruction_errors(model, nan)
     with pytest.raises(ConfigError, match="t_prime"):
         reconstruction_errors(model, torch.zeros(4, 1, 32, 32, dtype=torch.uint8), t_prime=0)
+
+
+@pytest.mark.parametrize("t_prime", [4, 1, 30])
+def test_sliding_windows_score_each_frame_at_the_end_of_its_own_window(t_prime):
+    torch.manual_seed(0)
+    model = create_model("tiny", frame_size=33).eval()
+    video = torch.randint(0, 256, (2, 11, 1, 33, 33), dtype=torch.uint8)
+    sliding = reconstruction_errors(model, video, t_prime=t_prime, windows="sliding", chunk=9)
+    assert sliding.frame.shape == sliding.patch.shape == (2, 11)
+    for t in range(11):
+        start = max(0, t - t_prime + 1)
+        alone = reconstruction_errors(model, video[:, start : t + 1], t_prime=None)
+        torch.testing.assert_close(sliding.frame[:, t], alone.frame[:, -1], rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(sliding.patch[:, t], alone.patch[:, -1], rtol=1e-5, atol=1e-6)
+
+
+def test_sliding_windows_need_a_finite_t_prime():
+    model = create_model("tiny", frame_size=33).eval()
+    video = torch.zeros(5, 1, 33, 33, dtype=torch.uint8)
+    with pytest.raises(ConfigError, match="sliding windows need a finite T'"):
+        reconstruction_errors(model, video, t_prime=None, windows="sliding")
+    with pytest.raises(ConfigError, match="windows 'overlap' is unknown"):
+        reconstruction_errors(model, video, windows="overlap")

@@ -2,7 +2,9 @@
 
 Each preset is trained on the normal training videos, except the last
 ``holdout_fraction`` of every training video, which is held out. The last weights
-score the test videos (Eq. 3, memory reset every T' frames) and are evaluated twice:
+score the test videos (Eq. 3, memory reset every T' frames, or with ``windows =
+"sliding"`` every frame at the end of its own T'-frame window; Conv-AE always slides
+its clips) and are evaluated twice:
 
 - paper protocol: Eq. 4 min-max per test video, frame-level ROC AUC (micro, the
   paper's; macro) and EER;
@@ -73,6 +75,12 @@ class RealVideoExperiment:
     layout: str | None = None
     labels: Path | None = None
     stage: str = "all"  # "train": train only (test videos may be absent); "all"
+    windows: str = "reset"  # T' windows of Eq. 3: "reset" (consecutive) or "sliding"
+
+    @property
+    def eval_dir(self) -> Path:
+        """Where results and figures go: ``out_dir``, or a subfolder per window scheme."""
+        return self.out_dir if self.windows == "reset" else self.out_dir / self.windows
 
 
 def _cached(records, frame_size: int, cache_dir: Path) -> CachedVideos:
@@ -106,15 +114,19 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
     run_dir = experiment.out_dir / preset
     model_config, _ = preset_configs(preset)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    holdout_path, test_path = run_dir / "errors_holdout.npz", run_dir / "errors_test.npz"
+    suffix = "" if experiment.windows == "reset" else f"_{experiment.windows}"
+    holdout_path = run_dir / f"errors_holdout{suffix}.npz"
+    test_path = run_dir / f"errors_test{suffix}.npz"
     if not (holdout_path.is_file() and test_path.is_file()):
         model = load_model(run_dir / MODEL_DIR, device)
         clip_length = model_config.clip_length
         lengths = holdout_split(train_videos, experiment.holdout_fraction, clip_length)
         tails = held_out_tails(train_videos, lengths, clip_length)
-        _save_errors(holdout_path, score_videos(model, tails, dataset.t_prime, "held-out"))
+        windows = experiment.windows if family(preset) == "ConvLSTM-AE" else "reset"
+        _save_errors(holdout_path, score_videos(model, tails, dataset.t_prime, "held-out",
+                                                windows))
         test = [test_videos.video(i) for i in range(len(test_videos))]
-        _save_errors(test_path, score_videos(model, test, dataset.t_prime, "test"))
+        _save_errors(test_path, score_videos(model, test, dataset.t_prime, "test", windows))
     with np.load(holdout_path) as data:
         num_tails = len([k for k in data.files if k.startswith("frame_")])
     holdout = _load_errors(holdout_path, num_tails)
@@ -126,7 +138,8 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
     for kind, calibration in calibrations.items():
         scores = [calibration.score(e) for e in test[kind]]
         deployment[kind] = evaluate_deployment(scores, labels, calibration.threshold, dataset.fps)
-    save_calibration(run_dir / MODEL_DIR, calibrations)  # the released model scores live
+    if experiment.windows == "reset":  # the scheme `score` uses with the released model
+        save_calibration(run_dir / MODEL_DIR, calibrations)
     return {"paper": paper, "deployment": deployment, "errors": test}
 
 
@@ -168,10 +181,12 @@ def run(experiment: RealVideoExperiment) -> dict:
             "paper_protocol": {k: m.as_dict() for k, m in evaluation["paper"].items()},
             "deployment_protocol": {k: m.as_dict() for k, m in evaluation["deployment"].items()},
         }
-    (experiment.out_dir / "results.json").write_text(json.dumps(results, indent=2))
+    eval_dir = experiment.eval_dir
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    (eval_dir / "results.json").write_text(json.dumps(results, indent=2))
     write_figures(experiment, dataset, all_errors)
     print(format_table(results))
-    print(f"results: {experiment.out_dir / 'results.json'}; figures: {experiment.out_dir}/*.png")
+    print(f"results: {eval_dir / 'results.json'}; figures: {eval_dir}/*.png")
     return results
 
 
@@ -181,7 +196,8 @@ def format_table(results: dict) -> str:
     header = (f"{'model':<26}{'score':<30}{'micro':>7}{'macro':>7}{'EER':>7}"
               f" | {'AUC':>6}{'prec':>7}{'recall':>7}{'F1':>7}{'FA/min':>8}")
     lines = [
-        f"Table 2 ({name}): frame-level ROC AUC. Left: paper protocol (Eq. 4 per test video). "
+        f"Table 2 ({name}, {results['settings']['windows']} T' windows): frame-level ROC "
+        "AUC. Left: paper protocol (Eq. 4 per test video). "
         "Right: leak-free deployment (calibrated on held-out normal training frames, "
         f"threshold = q{results['settings']['quantile']} of them)",
         header, "-" * len(header),
@@ -203,7 +219,7 @@ def format_table(results: dict) -> str:
 
 def write_figures(experiment: RealVideoExperiment, dataset: Dataset, all_errors: dict) -> None:
     """Score over time per test video (like Fig. 5), ROC curves, training loss."""
-    out = experiment.out_dir
+    out = experiment.eval_dir
     labels = [record.labels for record in dataset.test]
     for kind in SCORE_KINDS:
         panels = []
@@ -214,4 +230,4 @@ def write_figures(experiment: RealVideoExperiment, dataset: Dataset, all_errors:
         plot_score_grid(panels, out / f"scores_{kind}.png", ncols=3)
         plot_preset_rocs({p: errors[kind] for p, errors in all_errors.items()}, labels,
                          out / f"roc_{kind}.png")
-    plot_training_losses(out, list(all_errors), out / "training_loss.png")
+    plot_training_losses(experiment.out_dir, list(all_errors), out / "training_loss.png")

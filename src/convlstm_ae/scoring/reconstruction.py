@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.conv_ae import ConvAE
 
@@ -54,8 +55,9 @@ def _convlstm_errors(model: nn.Module, video: Tensor, t_prime: int | None, patch
 
     The first frame after a reset has only the current-frame term, like t = 1 in Eq. (2).
     """
-    n = video.shape[1]
-    frames, patches = [], []
+    b, n = video.shape[:2]
+    frames, patches = [video.new_zeros(b, 0, dtype=torch.float32)], []
+    patches.append(frames[0])
     state, last_frame = None, None
     start = 0
     while start < n:
@@ -78,6 +80,33 @@ def _convlstm_errors(model: nn.Module, video: Tensor, t_prime: int | None, patch
         patches.append(patch_max)
         last_frame = clip[:, -1:]
         start = stop
+    return torch.cat(frames, 1), torch.cat(patches, 1)
+
+
+def _sliding_errors(model: nn.Module, video: Tensor, t_prime: int, patch: int, chunk: int):
+    """Score every frame at the end of its own window of T' frames (T' - 1 frames of
+    history, fewer at the video's start), so no frame sits right after a reset.
+
+    Costs T' times the frames of the reset scheme; about ``chunk`` frames run at once.
+    """
+    b, n = video.shape[:2]
+    length = min(t_prime, n)
+    # frames 0..length-2 end windows that start at frame 0: one memory run covers them
+    frames, patches = _convlstm_errors(model, video[:, : length - 1], None, patch, chunk)
+    frames, patches = [frames], [patches]
+    offsets = torch.arange(length, device=video.device)
+    per_call = max(1, chunk // (length * b))
+    for first in range(0, n - length + 1, per_call):
+        starts = torch.arange(first, min(n - length + 1, first + per_call), device=video.device)
+        clip = model.normalize(video[:, starts[:, None] + offsets].flatten(0, 1))  # (B*G, L, ..)
+        with _autocast(video.device):
+            current, previous, _ = model(clip)
+        error = (clip[:, -1] - current[:, -1].float()).square().sum(dim=1)
+        if length > 1:
+            error += (clip[:, -2] - previous[:, -1].float()).square().sum(dim=1)
+        frame, patch_max = _reduce(error.view(b, len(starts), *error.shape[1:]), patch)
+        frames.append(frame)
+        patches.append(patch_max)
     return torch.cat(frames, 1), torch.cat(patches, 1)
 
 
@@ -107,6 +136,7 @@ def reconstruction_errors(
     t_prime: int | None = 10,
     patch_size: int | None = None,
     chunk: int = 64,
+    windows: str = "reset",
 ) -> FrameErrors:
     """Per-frame reconstruction errors of one or a batch of equal-length videos.
 
@@ -117,6 +147,9 @@ def reconstruction_errors(
         t_prime: T', frames between memory resets; None keeps memory for the whole video.
         patch_size: patch side of the localized error; default 1/28 of the frame.
         chunk: frames pushed through the network at once when T' is long or None.
+        windows: "reset" forgets the memory at the start of every T'-frame window (the
+            first frame of a window then has no previous-frame term, as t = 1 of
+            Eq. 2); "sliding" scores every frame at the end of its own T'-frame window.
     Returns:
         :class:`FrameErrors` with (B, N) tensors, or (1, N) for a single video.
     """
@@ -133,17 +166,21 @@ def reconstruction_errors(
         raise VideoReadError("frames contain NaN or infinite values")
     if t_prime is not None and t_prime < 1:
         raise ConfigError(f"t_prime must be a positive number of frames or None, got {t_prime}")
+    ScoringConfig(t_prime=t_prime, windows=windows)  # checks the combination
     patch = patch_size or default_patch_size(config.frame_size)
     model.eval()
     if isinstance(model, ConvAE):
         frame, patch_max = _conv_ae_errors(model, video, patch)
+    elif windows == "sliding":
+        frame, patch_max = _sliding_errors(model, video, t_prime, patch, chunk)
     else:
         frame, patch_max = _convlstm_errors(model, video, t_prime, patch, chunk)
     return FrameErrors(frame.float().cpu(), patch_max.float().cpu())
 
 
 def score_videos(
-    model: nn.Module, videos: Sequence[np.ndarray], t_prime: int | None, desc: str = "score"
+    model: nn.Module, videos: Sequence[np.ndarray], t_prime: int | None, desc: str = "score",
+    windows: str = "reset",
 ) -> dict[str, list[np.ndarray]]:
     """Per-frame errors of videos of any lengths, one at a time on the model's device.
 
@@ -156,7 +193,7 @@ def score_videos(
     errors: dict[str, list[np.ndarray]] = {"frame": [], "patch": []}
     for frames in tqdm(videos, desc=desc, unit="video", leave=False):
         video = torch.from_numpy(np.array(frames)).unsqueeze(1).to(device)  # (N, 1, S, S)
-        result = reconstruction_errors(model, video, t_prime=t_prime)
+        result = reconstruction_errors(model, video, t_prime=t_prime, windows=windows)
         errors["frame"].append(result.frame[0].numpy())
         errors["patch"].append(result.patch[0].numpy())
     return errors
