@@ -332,6 +332,42 @@ def test_failed_score_leaves_no_partial_csv(chain, tmp_path):
     assert not out.exists()
 
 
+def test_skip_bad_scores_the_readable_videos_and_names_the_others(chain, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    np.save(videos / "a.npy", np.zeros((12, 64, 64), np.uint8))
+    np.save(videos / "b.npy", np.full((12, 64, 64), np.nan, np.float32))
+    (videos / "c.mp4").write_bytes(b"not a video")
+    out = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", chain["model"], videos, "--out", out, "--skip-bad",
+                           "--device", "cpu")
+    assert code == 0, err
+    _, rows = read_scores(out)
+    assert {row["video"] for row in rows} == {"a"} and len(rows) == 12
+    skipped = [line for line in err.splitlines() if line.startswith("skipped: ")]
+    assert len(skipped) == 2 and "b.npy" in skipped[0] and "c.mp4" in skipped[1]
+    (videos / "a.npy").unlink()
+    code, _, err = run_cli("score", chain["model"], videos, "--out", out, "--skip-bad")
+    assert code == 1 and err.strip().splitlines()[-1].startswith("convlstm-ae: error:")
+    assert "no readable video" in err
+
+
+def test_score_with_sliding_windows(chain, tmp_path):
+    out = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", chain["model"], chain["data"] / "appearance.npz",
+                           "--out", out, "--device", "cpu", "--windows", "sliding")
+    assert code == 0, err
+    _, sliding = read_scores(out)
+    _, reset = read_scores(chain["scores"])
+    assert len(sliding) == len(reset)
+    # frames 0..T'-1 of a sequence see the same history under both schemes; later ones differ
+    assert [r["error"] for r in sliding[:10]] == [r["error"] for r in reset[:10]]
+    assert [r["error"] for r in sliding[10:20]] != [r["error"] for r in reset[10:20]]
+    code, _, err = run_cli("score", chain["model"], chain["data"] / "appearance.npz",
+                           "--out", out, "--windows", "sliding", "--t-prime", "video")
+    assert_user_error(code, err, "sliding windows need a finite T'")
+
+
 def test_train_on_own_footage_calibrates_alarms_and_score_uses_them(tmp_path):
     rng = np.random.default_rng(0)
     footage = tmp_path / "normal"

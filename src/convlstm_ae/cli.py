@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from convlstm_ae.config import WINDOWS
-from convlstm_ae.errors import ConfigError, ConvLSTMAEError
+from convlstm_ae.errors import ConfigError, ConvLSTMAEError, DatasetLayoutError, VideoReadError
 
 ONNX_STEP = "model_step.onnx"
 WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start) "
@@ -119,8 +119,9 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"the calibrated error exceeds {calibration['frame'].threshold:.3g}")
 
 
-def _score_inputs(path: Path, frame_size: int):
-    """(name, frames (N, S, S) uint8) of every video to score."""
+def _score_inputs(path: Path, frame_size: int, skip_bad: bool = False):
+    """(name, frames (N, S, S) uint8) of every video to score; with ``skip_bad`` an
+    unreadable video is reported on stderr and skipped."""
     from convlstm_ae.data.moving_mnist import MovingMNIST
     from convlstm_ae.data.video_io import list_videos, read_frames
 
@@ -134,7 +135,14 @@ def _score_inputs(path: Path, frame_size: int):
             yield f"{index:05d}", recipes.render(index)
         return
     for video in list_videos(path):
-        yield video.stem if video.is_file() else video.name, read_frames(video, frame_size)
+        try:
+            frames = read_frames(video, frame_size)
+        except (VideoReadError, DatasetLayoutError) as error:
+            if not skip_bad:
+                raise
+            print(f"skipped: {error}", file=sys.stderr, flush=True)
+            continue
+        yield video.stem if video.is_file() else video.name, frames
 
 
 def cmd_score(args: argparse.Namespace) -> None:
@@ -171,7 +179,7 @@ def cmd_score(args: argparse.Namespace) -> None:
         if calibration:  # beyond the paper: no statistic of the scored video needed
             columns += ["calibrated_error", "calibrated_patch_error", "alarm"]
         writer.writerow(columns)
-        for name, frames in _score_inputs(args.input, model.config.frame_size):
+        for name, frames in _score_inputs(args.input, model.config.frame_size, args.skip_bad):
             video = torch.from_numpy(frames).unsqueeze(1).to(device)  # (N, 1, S, S)
             errors = reconstruction_errors(model, video, t_prime=t_prime,
                                            patch_size=scoring.patch_size, windows=windows)
@@ -188,6 +196,9 @@ def cmd_score(args: argparse.Namespace) -> None:
             rows += len(frame)
             print(f"{name}: {len(frame)} frames, min regularity at frame "
                   f"{int(values[2].argmin())}{note}", flush=True)
+    if rows == 0:
+        partial.unlink()
+        raise VideoReadError(f"{args.input}: no readable video to score")
     os.replace(partial, args.out)  # a failed run leaves no CSV that looks complete
     print(f"{rows} frames scored -> {args.out}")
 
@@ -391,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                        help="onnx: the exported step under ONNX Runtime on the CPU")
     score.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    score.add_argument("--skip-bad", action="store_true",
+                       help="a folder: report unreadable videos and score the others")
     score.set_defaults(func=cmd_score)
 
     export = commands.add_parser("export", help="ONNX step function, checked under ONNX Runtime")
@@ -450,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not sys.stderr.isatty():  # a log file: progress bars every 30 s, not every 0.1 s
+        os.environ.setdefault("TQDM_MININTERVAL", "30")
     _quiet_lightning()
     try:
         code = args.func(args)
