@@ -38,3 +38,13 @@ def test_unreadable_onnx_file(tmp_path):
     path.write_bytes(b"not an onnx graph")
     with pytest.raises(ExportError, match="cannot load"):
         OnnxStepModel(create_model("tiny"), path)
+
+
+def test_export_of_a_model_on_the_fast_path(tmp_path):
+    from convlstm_ae.model.acceleration import accelerate, is_accelerated
+
+    torch.manual_seed(0)
+    model = accelerate(create_model("tiny", frame_size=33).eval())  # as load_model on CUDA
+    path = export_onnx(model, tmp_path / "step.onnx")  # checked against PyTorch inside
+    assert path.is_file()
+    assert is_accelerated(model)  # the caller's model is left as it was

@@ -40,6 +40,14 @@ def _state_shape(model: ConvLSTMAE, batch: int) -> tuple[int, int, int, int]:
     return batch, config.lstm_channels, h, w
 
 
+def _plain_cpu_twin(model: ConvLSTMAE) -> ConvLSTMAE:
+    """The same weights in a fresh eager model on the CPU, whatever fast path or device
+    ``model`` is on: the exporter traces plain PyTorch."""
+    twin = ConvLSTMAE(model.config)
+    twin.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    return twin.eval()
+
+
 def export_onnx(model: nn.Module, path: str | Path) -> Path:
     """Export the step function of a ConvLSTM-AE (batch 1) and check it under ONNX Runtime.
 
@@ -50,7 +58,7 @@ def export_onnx(model: nn.Module, path: str | Path) -> Path:
         raise ExportError(f"{path}: only ConvLSTM-AE has a step function to export")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = model.eval().cpu()
+    model = _plain_cpu_twin(model)
     size = model.config.frame_size
     generator = torch.Generator().manual_seed(0)
     frame = torch.rand(1, model.config.in_channels, size, size, generator=generator)
