@@ -11,8 +11,10 @@ from convlstm_ae.model.io import load_model, save_model
 from convlstm_ae.model.presets import create_model, list_presets
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from convlstm_ae.scoring.regularity import regularity_score
+from convlstm_ae.scoring.stream import StreamScorer
 
 __all__ = [
+    "StreamScorer",
     "create_model",
     "list_presets",
     "load_model",
