@@ -20,10 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from convlstm_ae.cli import main
 from convlstm_ae.data.moving_mnist import MovingMNIST
+from convlstm_ae.model.io import load_model
+from convlstm_ae.training.loss import reconstruction_loss
 
 SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity"]
 NUM_TEST, SEQUENCE_LENGTH = 6, 20
@@ -435,6 +438,22 @@ def test_two_process_ddp_training_on_the_cpu(chain, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("model:") == 1  # the second process ends with training
     assert json.loads((run / "model" / "config.json").read_text())["steps"] == 4
+    # 2 processes x batch 2 see the clips of 1 process x batch 4 and average gradients:
+    # the two trained models agree
+    alone = tmp_path / "alone"
+    code, _, err = run_cli("train", *TRAIN, "--batch-size", "4", "--data",
+                           chain["data"] / "train.npz", "--out", alone, "--max-steps", "4")
+    assert code == 0, err
+    recipes = MovingMNIST.load(chain["data"] / "train.npz")
+    frames = torch.from_numpy(np.stack([recipes.render(i)[:10] for i in range(4)]))
+    losses = []
+    for folder in (run, alone, chain["run"]):  # the chain's run: 1 process x batch 2
+        model = load_model(folder / "model")
+        clip = model.normalize(frames.unsqueeze(2))  # (4, 10, 1, 64, 64)
+        with torch.no_grad():
+            losses.append(float(reconstruction_loss(clip, *model(clip)[:2])))
+    assert math.isclose(losses[0], losses[1], rel_tol=1e-4), losses
+    assert not math.isclose(losses[0], losses[2], rel_tol=1e-2), losses  # batch 2 alone differs
 
 
 def test_multi_gpu_experiment_takes_one_preset(tmp_path, capsys):

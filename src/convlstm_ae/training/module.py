@@ -62,7 +62,7 @@ class ReconstructionModule(pl.LightningModule):
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         loss = self.loss(batch)
         if (self.global_step + 1) % self.train_config.log_every == 0:  # a logging step
-            self.log("train_loss", loss, prog_bar=True)
+            self.log("train_loss", loss, prog_bar=True, sync_dist=True)  # global-batch mean
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Tensor, batch_idx: int) -> None:
