@@ -19,7 +19,7 @@ from convlstm_ae.errors import ConfigError, ConvLSTMAEError, DatasetLayoutError,
 ONNX_STEP = "model_step.onnx"
 WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start) "
                 "or sliding (each frame at the end of its own window, T' times the work)")
-PLAIN_HELP = "GPU: skip the fast path (channels-last, fused gates); same results"
+PLAIN_HELP = "GPU: skip the fast path (channels-last, torch.compile, CUDA graphs); same results"
 
 
 def _t_prime(value: str) -> int | None:

@@ -114,7 +114,9 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
     run_dir = experiment.out_dir / preset
     model_config, _ = preset_configs(preset)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    suffix = "" if experiment.windows == "reset" else f"_{experiment.windows}"
+    # Conv-AE always scores sliding clips: its errors are the same under either scheme
+    windows = experiment.windows if family(preset) == "ConvLSTM-AE" else "reset"
+    suffix = "" if windows == "reset" else f"_{windows}"
     holdout_path = run_dir / f"errors_holdout{suffix}.npz"
     test_path = run_dir / f"errors_test{suffix}.npz"
     if not (holdout_path.is_file() and test_path.is_file()):
@@ -122,7 +124,6 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
         clip_length = model_config.clip_length
         lengths = holdout_split(train_videos, experiment.holdout_fraction, clip_length)
         tails = held_out_tails(train_videos, lengths, clip_length)
-        windows = experiment.windows if family(preset) == "ConvLSTM-AE" else "reset"
         _save_errors(holdout_path, score_videos(model, tails, dataset.t_prime, "held-out",
                                                 windows))
         test = [test_videos.video(i) for i in range(len(test_videos))]
@@ -138,7 +139,7 @@ def evaluate_preset(experiment: RealVideoExperiment, preset: str, dataset: Datas
     for kind, calibration in calibrations.items():
         scores = [calibration.score(e) for e in test[kind]]
         deployment[kind] = evaluate_deployment(scores, labels, calibration.threshold, dataset.fps)
-    if experiment.windows == "reset":  # the scheme `score` uses with the released model
+    if windows == "reset":  # the scheme `score` uses with the released model
         save_calibration(run_dir / MODEL_DIR, calibrations)
     return {"paper": paper, "deployment": deployment, "errors": test}
 

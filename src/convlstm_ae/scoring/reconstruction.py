@@ -55,9 +55,8 @@ def _convlstm_errors(model: nn.Module, video: Tensor, t_prime: int | None, patch
 
     The first frame after a reset has only the current-frame term, like t = 1 in Eq. (2).
     """
-    b, n = video.shape[:2]
-    frames, patches = [video.new_zeros(b, 0, dtype=torch.float32)], []
-    patches.append(frames[0])
+    n = video.shape[1]
+    frames, patches = [], []
     state, last_frame = None, None
     start = 0
     while start < n:
@@ -91,9 +90,11 @@ def _sliding_errors(model: nn.Module, video: Tensor, t_prime: int, patch: int, c
     """
     b, n = video.shape[:2]
     length = min(t_prime, n)
-    # frames 0..length-2 end windows that start at frame 0: one memory run covers them
-    frames, patches = _convlstm_errors(model, video[:, : length - 1], None, patch, chunk)
-    frames, patches = [frames], [patches]
+    frames, patches = [], []
+    if length > 1:  # frames 0..length-2 end windows that start at frame 0: one memory run
+        prefix = _convlstm_errors(model, video[:, : length - 1], None, patch, chunk)
+        frames.append(prefix[0])
+        patches.append(prefix[1])
     offsets = torch.arange(length, device=video.device)
     per_call = max(1, chunk // (length * b))
     for first in range(0, n - length + 1, per_call):

@@ -147,8 +147,8 @@ def fit(
     every ``train_config.checkpoint_every`` steps; ``resume=True`` continues from the
     last one with its step count and optimizer state.
 
-    On a CUDA device training takes the fast path (channels-last, fused ConvLSTM
-    gates) unless ``plain`` is set; both compute the same function. ``callbacks`` are
+    On a CUDA device training takes the fast path (channels-last, the loss compiled by
+    ``torch.compile``) unless ``plain`` is set; both compute the same function. ``callbacks`` are
     extra Lightning callbacks (a profiler, a throughput probe).
 
     Returns:

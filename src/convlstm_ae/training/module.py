@@ -20,8 +20,8 @@ class ReconstructionModule(pl.LightningModule):
     """Training glue: normalise uint8 clips on the device, reconstruct, minimise the loss.
 
     On a CUDA device training takes the fast path (:meth:`enable_fast_path`) unless
-    ``plain`` is set. The loss leaves the
-    device only every ``log_every`` steps, so the host never waits on the GPU between.
+    ``plain`` is set. The loss leaves the device only every ``log_every`` steps, so the
+    host never waits on the GPU between.
     """
 
     plain: bool = False
