@@ -300,7 +300,8 @@ def _schedule(args: argparse.Namespace):
 
     return Schedule(max_steps=args.max_steps, batch_size=args.batch_size,
                     learning_rate=args.learning_rate, num_workers=args.num_workers,
-                    devices=args.devices, seed=args.seed, plain=args.plain)
+                    devices=args.devices, seed=args.seed, plain=args.plain,
+                    snapshot_steps=args.snapshots)
 
 
 def _add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
@@ -311,6 +312,19 @@ def _add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    parser.add_argument("--snapshots", type=_steps, default=(),
+                        help="also release the weights at these steps, e.g. 5000,10000")
+
+
+def _steps(value: str) -> tuple[int, ...]:
+    """Comma-separated positive step numbers."""
+    try:
+        steps = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected steps like 5000,10000, got {value!r}") from None
+    if any(step < 1 for step in steps):
+        raise argparse.ArgumentTypeError(f"steps must be positive, got {value!r}")
+    return steps
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
@@ -343,7 +357,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     run(MovingMNISTExperiment(
         out_dir=args.out, presets=tuple(args.presets.split(",")), num_train=args.num_train,
         num_test=args.num_test, box_size=args.box_size, schedule=_schedule(args),
-        t_prime=args.t_prime, seed=args.seed, idx_path=args.idx_path,
+        t_prime=args.t_prime, seed=args.seed, idx_path=args.idx_path, stage=args.stage,
     ))
 
 
@@ -431,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_schedule_arguments(mm)
     mm.add_argument("--t-prime", type=_t_prime, default=10)
     mm.add_argument("--idx-path", type=Path)
+    mm.add_argument("--stage", choices=("all", "train"), default="all",
+                    help="train: train only, score later")
     mm.set_defaults(func=cmd_experiment)
     for name, title in (("ped1", "UCSD Ped1"), ("ped2", "UCSD Ped2"), ("avenue", "CUHK Avenue"),
                         ("entrance", "Subway entrance"), ("exit", "Subway exit")):

@@ -69,6 +69,11 @@ class TrainConfig:
     num_workers: int = 2
     checkpoint_every: int = 500  # steps between atomic training checkpoints
     log_every: int = 25  # steps between logged losses (no host sync in between)
+    snapshot_steps: tuple[int, ...] = ()  # steps at which the weights are also released
+
+    def __post_init__(self) -> None:
+        if any(step < 1 for step in self.snapshot_steps):
+            raise ConfigError(f"snapshot steps must be positive, got {self.snapshot_steps}")
 
 
 @dataclass(frozen=True)

