@@ -21,7 +21,6 @@ from tqdm import tqdm
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.clips import resize_frames
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
-from convlstm_ae.errors import ConfigError
 from convlstm_ae.evaluation import SCORE_KINDS, evaluate_errors, regularity_scores
 from convlstm_ae.experiments.common import (
     Schedule,
