@@ -28,7 +28,8 @@ from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.model.io import load_model
 from convlstm_ae.training.loss import reconstruction_loss
 
-SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity"]
+SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity",
+                 "current_term", "previous_term", "history"]
 NUM_TEST, SEQUENCE_LENGTH = 6, 20
 # Trained like this, the chain's run; train_args(..., max_steps=2) then --resume to 4 must
 # give the same weights.
@@ -203,12 +204,14 @@ def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
     model = results["models"]["tiny"]
     assert model["family"] == "ConvLSTM-AE"
     assert model["steps"] == 3
-    assert set(model["scenarios"]) == {"appearance", "motion"}
-    for scenario in model["scenarios"].values():
-        assert set(scenario) == {"frame", "patch", "frame_calibrated", "patch_calibrated"}
-        for metrics in scenario.values():
+    assert set(model["readings"]) == {"paper", "released", "validated"}
+    for reading in model["readings"].values():
+        for scenario in ("appearance", "motion", "val_appearance", "val_motion"):
+            metrics = reading[scenario]["paper"]
             assert 0.0 <= metrics["micro_auc"] <= 1.0
             assert metrics["num_frames"] == 4 * SEQUENCE_LENGTH
+            assert set(reading[scenario]["deployment"]) >= {"auc", "threshold", "recall"}
+    assert model["readings"]["released"]["scheme"] == "overlap"
     assert "Table 1" in stdout
     paper_rows = [line for line in stdout.splitlines() if "[paper]" in line]
     assert any("ConvLSTM-AE" in line and "0.999" in line and "0.949" in line
@@ -216,7 +219,8 @@ def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
     assert any("Conv-AE [paper]" in line and "0.743" in line and "0.940" in line
                for line in paper_rows), stdout
     assert any("[tiny]" in line for line in stdout.splitlines())
-    assert (out / "fig2_scores_frame.png").is_file()
+    for figure in ("fig2_scores.png", "roc_motion.png", "appearance_gap.png"):
+        assert (out / figure).is_file()
 
     # run again: every stage is found done, nothing is retrained
     code, again, err = run_cli(
@@ -369,6 +373,24 @@ def test_score_with_sliding_windows(chain, tmp_path):
     code, _, err = run_cli("score", chain["model"], chain["data"] / "appearance.npz",
                            "--out", out, "--windows", "sliding", "--t-prime", "video")
     assert_user_error(code, err, "sliding windows need a finite T'")
+
+
+def test_score_with_the_authors_overlap_windows_and_sqrt_errors(chain, tmp_path):
+    out = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", chain["model"], chain["data"] / "appearance.npz", "--out",
+                           out, "--device", "cpu", "--windows", "overlap", "--error", "sqrt")
+    assert code == 0, err
+    _, rows = read_scores(out)
+    first = rows[:SEQUENCE_LENGTH]
+    assert min(int(r["history"]) for r in first) == 5  # every frame has >= T'/2 of memory
+    # frames 0..4 take the errors of frames 5..9 (the authors' first-frame rule)
+    assert [r["error"] for r in first[:5]] == [r["error"] for r in first[5:10]]
+    for r in first:
+        total = float(r["current_term"]) + float(r["previous_term"])
+        assert float(r["error"]) == pytest.approx(total**0.5, rel=1e-4)
+    code, _, err = run_cli("score", chain["model"], chain["data"] / "appearance.npz",
+                           "--out", out, "--error", "cube")
+    assert code == 2 and "invalid choice: 'cube'" in err
 
 
 def test_train_on_own_footage_calibrates_alarms_and_score_uses_them(tmp_path):

@@ -16,12 +16,12 @@ def test_tiny_model_detects_appearance_anomalies(tmp_path):
         schedule=Schedule(max_steps=150, num_workers=0),
     )
     results = run(experiment)
-    appearance = results["models"]["tiny"]["scenarios"]["appearance"]
-    assert appearance["frame"]["micro_auc"] > 0.7, appearance
-    assert appearance["frame"]["num_frames"] == 60 * 20
-    assert appearance["frame"]["num_abnormal"] == 60 * 5
+    appearance = results["models"]["tiny"]["readings"]["paper"]["appearance"]["paper"]
+    assert appearance["micro_auc"] > 0.7, appearance
+    assert appearance["num_frames"] == 60 * 20
+    assert appearance["num_abnormal"] == 60 * 5
     steps, losses = training_history(tmp_path / "tiny")
     assert steps[-1] >= 125 and losses[-1] < 0.8 * losses[0]  # it did learn
     assert json.loads((tmp_path / "results.json").read_text())["models"]["tiny"]["steps"] == 150
-    for figure in ("fig2_scores_frame.png", "fig3_training_loss.png", "roc_motion_patch.png"):
+    for figure in ("fig2_scores.png", "fig3_training_loss.png", "roc_motion.png"):
         assert (tmp_path / figure).stat().st_size > 1000

@@ -53,7 +53,7 @@ while [ $(( $(date +%s) - start )) -lt 530 ]; do
     tail -30 $keep/logs/score.log
   fi
   if [ -f $keep/scored ]; then
-    tar czf $OUT/results_$plan.tgz -C $keep results && echo "ALL DONE"; break
+    cp $keep/results/*.tgz $OUT/ && ls -la $OUT && echo "ALL DONE"; break
   fi
   sleep 20
 done

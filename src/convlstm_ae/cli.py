@@ -13,12 +13,15 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from convlstm_ae.config import WINDOWS
+from convlstm_ae.config import ERRORS, WINDOWS
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError, DatasetLayoutError, VideoReadError
 
 ONNX_STEP = "model_step.onnx"
-WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start) "
-                "or sliding (each frame at the end of its own window, T' times the work)")
+WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start), "
+                "overlap (the authors' code: a window every T'/2 frames, its last half "
+                "scored) or sliding (each frame at the end of its own window, T' times the "
+                "work)")
+ERROR_HELP = "e(t): sum (Eq. 3) or sqrt (its square root, as the authors' test code)"
 PLAIN_HELP = "GPU: skip the fast path (channels-last, torch.compile, CUDA graphs); same results"
 
 
@@ -148,9 +151,11 @@ def _score_inputs(path: Path, frame_size: int, skip_bad: bool = False):
 def cmd_score(args: argparse.Namespace) -> None:
     import torch
 
+    from convlstm_ae.config import ScoringConfig
     from convlstm_ae.model.io import load_calibration, load_model, load_scoring_config
     from convlstm_ae.scoring.reconstruction import reconstruction_errors
-    from convlstm_ae.scoring.regularity import regularity_score
+    from convlstm_ae.scoring.regularity import reference_frames, regularity_score
+    from convlstm_ae.scoring.windows import plan_promise
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(args.model, device, plain=args.plain or args.backend == "onnx")
@@ -166,16 +171,20 @@ def cmd_score(args: argparse.Namespace) -> None:
     calibration = load_calibration(args.model)
     t_prime = args.t_prime if "t_prime" in args else scoring.t_prime
     windows = args.windows if "windows" in args else scoring.windows
-    if windows != scoring.windows and calibration:
+    error = args.error if "error" in args else scoring.error
+    ScoringConfig(t_prime=t_prime, windows=windows, error=error)  # checks the combination
+    if (windows, error) != (scoring.windows, scoring.error) and calibration:
         print(f"no calibrated columns: the model was calibrated with {scoring.windows} "
-              f"windows, not {windows}")
+              f"windows and {scoring.error} errors, not {windows} and {error}")
         calibration = None
+    promised = plan_promise(windows, t_prime)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_name(f".{args.out.name}.partial")
     rows = 0
     with open(partial, "w", newline="") as handle:
         writer = csv.writer(handle)
-        columns = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity"]
+        columns = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity",
+                   "current_term", "previous_term", "history"]
         if calibration:  # beyond the paper: no statistic of the scored video needed
             columns += ["calibrated_error", "calibrated_patch_error", "alarm"]
         writer.writerow(columns)
@@ -183,13 +192,18 @@ def cmd_score(args: argparse.Namespace) -> None:
             video = torch.from_numpy(frames).unsqueeze(1).to(device)  # (N, 1, S, S)
             errors = reconstruction_errors(model, video, t_prime=t_prime,
                                            patch_size=scoring.patch_size, windows=windows)
-            frame, patch = errors.frame[0].numpy(), errors.patch[0].numpy()
-            values = [frame, patch, regularity_score(frame), regularity_score(patch)]
+            frame = errors.select("frame", error)[0].numpy()
+            patch = errors.select("patch", error)[0].numpy()
+            history = errors.history[0].numpy()
+            reference = reference_frames(history, promised)
+            values = [frame, patch, regularity_score(frame, reference),
+                      regularity_score(patch, reference), errors.current[0].numpy(),
+                      errors.previous[0].numpy(), history]
             note = ""
             if calibration:
-                calibrated = calibration["frame"].score(frame)
+                calibrated = calibration["frame"].score(frame, history)
                 alarms = calibrated > calibration["frame"].threshold
-                values += [calibrated, calibration["patch"].score(patch), alarms]
+                values += [calibrated, calibration["patch"].score(patch, history), alarms]
                 note = f", {int(alarms.sum())} alarm frame(s)"
             for index, row in enumerate(zip(*values, strict=True)):
                 writer.writerow([name, index, *(f"{float(v):.6g}" for v in row)])
@@ -347,8 +361,23 @@ def cmd_experiment_real(args: argparse.Namespace) -> None:
         presets=tuple(args.presets.split(",")), schedule=_schedule(args),
         holdout_fraction=args.holdout_fraction, quantile=args.quantile,
         cache_dir=args.cache_dir, layout=args.layout, labels=args.labels, stage=args.stage,
-        windows=args.windows,
     ))
+
+
+def cmd_tables(args: argparse.Namespace) -> None:
+    from convlstm_ae.experiments.tables import build_results, format_table, write_figures
+
+    if not args.run.is_dir():
+        raise ConfigError(f"{args.run}: not a folder; expected an experiment's output folder")
+    results = build_results(args.run, quantile=args.quantile)
+    if not results["models"]:
+        raise ConfigError(f"{args.run}: no error records (PRESET/records/final/*.npz) found")
+    out = args.out or args.run
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    write_figures(out if args.out else args.run, results)
+    print(format_table(results, ("frame", "patch") if args.patch else ("frame",)))
+    print(f"results: {out / 'results.json'}")
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
@@ -356,7 +385,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
     run(MovingMNISTExperiment(
         out_dir=args.out, presets=tuple(args.presets.split(",")), num_train=args.num_train,
-        num_test=args.num_test, box_size=args.box_size, schedule=_schedule(args),
+        num_test=args.num_test, num_val=args.num_val, box_size=args.box_size,
+        schedule=_schedule(args),
         t_prime=args.t_prime, seed=args.seed, idx_path=args.idx_path, stage=args.stage,
     ))
 
@@ -413,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--device", help="cpu or cuda (default: cuda if present)")
     score.add_argument("--windows", choices=WINDOWS, default=argparse.SUPPRESS,
                        help=WINDOWS_HELP + "; default: the model's")
+    score.add_argument("--error", choices=ERRORS, default=argparse.SUPPRESS,
+                       help=ERROR_HELP + "; default: the model's")
     score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                        help="onnx: the exported step under ONNX Runtime on the CPU")
     score.add_argument("--plain", action="store_true", help=PLAIN_HELP)
@@ -441,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     mm.add_argument("--presets", default="paper,conv-ae", help="comma-separated presets")
     mm.add_argument("--num-train", type=int, default=10_000)
     mm.add_argument("--num-test", type=int, default=3_000)
+    mm.add_argument("--num-val", type=int,
+                    help="validation sequences per scenario (default: as test, at most 1,000)")
     mm.add_argument("--box-size", type=int, default=3)
     _add_schedule_arguments(mm)
     mm.add_argument("--t-prime", type=_t_prime, default=10)
@@ -464,8 +498,15 @@ def build_parser() -> argparse.ArgumentParser:
         real.add_argument("--labels", type=Path, help="label file overriding the layout's")
         real.add_argument("--stage", choices=("all", "train"), default="all",
                           help="train: train only (test videos may be absent)")
-        real.add_argument("--windows", choices=WINDOWS, default="reset", help=WINDOWS_HELP)
         real.set_defaults(func=cmd_experiment_real)
+    tables = commands.add_parser(
+        "tables", help="rebuild an experiment's tables and figures from its error records")
+    tables.add_argument("run", type=Path, help="experiment output folder (PRESET/records/...)")
+    tables.add_argument("--out", type=Path, help="default: the run folder itself")
+    tables.add_argument("--quantile", type=float, default=0.99,
+                        help="deployment alarm threshold: this quantile of held-out scores")
+    tables.add_argument("--patch", action="store_true", help="also the patch-max rows")
+    tables.set_defaults(func=cmd_tables)
 
     data = commands.add_parser("data", help="dataset tools")
     data_commands = data.add_subparsers(dest="data_command", required=True)

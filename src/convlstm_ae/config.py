@@ -20,7 +20,8 @@ from convlstm_ae.errors import ConfigError
 ARCHITECTURES = ("convlstm_ae", "conv_ae")
 NORMALIZATIONS = ("unit", "mean_frame")
 OUTPUT_ACTIVATIONS = ("linear", "tanh")
-WINDOWS = ("reset", "sliding")
+WINDOWS = ("reset", "sliding", "overlap")  # see scoring/windows.py
+ERRORS = ("sum", "sqrt")
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,18 @@ class ScoringConfig:
 
     t_prime: int | None = 10  # T': frames between memory resets; None keeps memory all video
     # "reset": consecutive T'-frame windows, the memory forgotten at each window's start;
-    # "sliding": every frame scored at the end of its own window of T' frames
+    # "sliding": every frame scored at the end of its own window of T' frames;
+    # "overlap": the authors' released test code, windows every T'/2 frames, last half scored
     windows: str = "reset"
+    error: str = "sum"  # e(t): Eq. 3 ("sum"), or its square root ("sqrt", the authors' code)
     patch_size: int | None = None  # localized score's patch side; None: 1/28 of the frame
 
     def __post_init__(self) -> None:
         _check_choice("windows", self.windows, WINDOWS)
-        if self.windows == "sliding" and self.t_prime is None:
-            raise ConfigError("sliding windows need a finite T' (t_prime), not the whole video")
+        _check_choice("error", self.error, ERRORS)
+        if self.windows != "reset" and self.t_prime is None:
+            raise ConfigError(f"{self.windows} windows need a finite T' (t_prime), "
+                              "not the whole video")
 
 
 Config = TypeVar("Config", ModelConfig, TrainConfig, ScoringConfig)

@@ -8,6 +8,7 @@ from convlstm_ae.config import ModelConfig
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.presets import create_model
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
+from convlstm_ae.scoring.stream import StreamScorer
 
 
 class ConstantModel(nn.Module):
@@ -130,5 +131,77 @@ def test_sliding_windows_need_a_finite_t_prime():
     video = torch.zeros(5, 1, 33, 33, dtype=torch.uint8)
     with pytest.raises(ConfigError, match="sliding windows need a finite T'"):
         reconstruction_errors(model, video, t_prime=None, windows="sliding")
-    with pytest.raises(ConfigError, match="windows 'overlap' is unknown"):
-        reconstruction_errors(model, video, windows="overlap")
+    with pytest.raises(ConfigError, match="windows 'tumbling' is unknown"):
+        reconstruction_errors(model, video, windows="tumbling")
+
+
+def _plain_eq3(model, clip):
+    """Eq. 3 of every frame of one memory run from a zero state, written out directly:
+    (B, L) current and previous terms, the previous one 0 at the run's first frame."""
+    x = model.normalize(clip)
+    current, previous, _ = model(x)
+    current_term = (x - current).square().sum(dim=(2, 3, 4))
+    previous_term = torch.zeros_like(current_term)
+    previous_term[:, 1:] = (x[:, :-1] - previous[:, 1:]).square().sum(dim=(2, 3, 4))
+    return current_term, previous_term
+
+
+@pytest.mark.parametrize(("t_prime", "length"), [(10, 37), (10, 25), (10, 6), (7, 20), (1, 4)])
+def test_overlap_windows_match_a_plain_loop_over_the_authors_windows(t_prime, length):
+    torch.manual_seed(0)
+    model = create_model("tiny", frame_size=33).eval()
+    video = torch.randint(0, 256, (2, length, 1, 33, 33), dtype=torch.uint8)
+    errors = reconstruction_errors(model, video, t_prime=t_prime, windows="overlap", chunk=9)
+    # the released test loop: a window of T' frames every T' - T'//2 frames, memory reset
+    # at its start, the positions from T'//2 on scored; frames before T'//2 copy theirs
+    window = min(t_prime, length)
+    half = window // 2
+    stride = t_prime - t_prime // 2 if length >= t_prime else window - half
+    expected = torch.full((2, length), float("nan"))
+    expected_history = torch.full((length,), -1)
+    with torch.no_grad():
+        for start in range(0, length, stride):
+            if start + half >= length:
+                break
+            current, previous = _plain_eq3(model, video[:, start : start + window])
+            for position in range(half, current.shape[1]):
+                expected[:, start + position] = current[:, position] + previous[:, position]
+                expected_history[start + position] = position
+    expected[:, :half] = expected[:, half : 2 * half]
+    expected_history[:half] = expected_history[half : 2 * half]
+    torch.testing.assert_close(errors.frame, expected, rtol=1e-5, atol=1e-3)
+    assert errors.history[0].tolist() == expected_history.tolist()
+    assert errors.history.min() >= half
+
+
+def test_every_scoring_path_computes_the_same_eq3():
+    """reset, sliding, overlap and the live stream score the same window alike: the
+    terms of one 6-frame memory run from a zero state, written out by hand."""
+    torch.manual_seed(0)
+    model = create_model("tiny", frame_size=33).eval()
+    video = torch.randint(0, 256, (2, 6, 1, 33, 33), dtype=torch.uint8)
+    with torch.no_grad():
+        current, previous = _plain_eq3(model, video)
+    reset = reconstruction_errors(model, video, t_prime=6, windows="reset")
+    sliding = reconstruction_errors(model, video, t_prime=6, windows="sliding")
+    overlap = reconstruction_errors(model, video, t_prime=6, windows="overlap")
+    scorer = StreamScorer(model, 2, t_prime=6)
+    live = [scorer(video[:, t]) for t in range(6)]
+    for name, errors in (("reset", reset), ("sliding", sliding)):
+        torch.testing.assert_close(errors.current, current, rtol=1e-5, atol=1e-3, msg=name)
+        torch.testing.assert_close(errors.previous, previous, rtol=1e-5, atol=1e-3, msg=name)
+    torch.testing.assert_close(torch.stack([r.current for r in live], 1), current,
+                               rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(torch.stack([r.previous for r in live], 1), previous,
+                               rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(overlap.current[:, 3:], current[:, 3:], rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(overlap.current[:, :3], current[:, 3:], rtol=1e-5, atol=1e-3)
+
+
+def test_sqrt_error_is_the_square_root_of_eq3():
+    video = torch.arange(4).view(4, 1, 1, 1).expand(4, 1, 2, 2).to(torch.uint8)
+    errors = reconstruction_errors(ConstantModel(), video, t_prime=2, patch_size=2)
+    torch.testing.assert_close(errors.select("frame", "sqrt"), errors.frame.sqrt())
+    torch.testing.assert_close(errors.select("patch", "sum"), errors.patch)
+    with pytest.raises(ConfigError, match="error 'cube' is unknown"):
+        errors.select("frame", "cube")

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from convlstm_ae.scoring.regularity import regularity_score
+from convlstm_ae.scoring.regularity import reference_frames, regularity_score
 
 
 def test_eq4_on_one_two_three():
@@ -17,3 +17,14 @@ def test_eq4_on_tensor_and_order():
 
 def test_constant_video_is_regular():
     np.testing.assert_array_equal(regularity_score(np.full(5, 3.0)), np.ones(5))
+
+
+def test_frames_with_short_history_never_set_the_range():
+    errors = np.array([0.0, 5.0, 6.0, 8.0, 10.0])  # frame 0: no history, lowest error
+    reference = reference_frames(np.array([0, 1, 2, 2, 2]), promised_history=2)
+    assert reference.tolist() == [False, False, True, True, True]
+    score = regularity_score(errors, reference)
+    np.testing.assert_allclose(score, [1.0, 1.0, 1.0, 0.5, 0.0])  # range 6..10, clipped
+    np.testing.assert_allclose(regularity_score(errors), [1.0, 0.5, 0.4, 0.2, 0.0])
+    nothing = np.zeros(5, dtype=bool)  # no frame has the history: all set the range
+    np.testing.assert_allclose(regularity_score(errors, nothing), regularity_score(errors))

@@ -52,23 +52,41 @@ class PositionCalibration:
 
     @classmethod
     def fit(
-        cls, errors: Sequence[np.ndarray] | np.ndarray, t_prime: int | None
+        cls, errors: Sequence[np.ndarray] | np.ndarray, t_prime: int | None,
+        histories: Sequence[np.ndarray] | None = None,
     ) -> PositionCalibration:
-        """Fit on the per-frame errors of normal videos (a list of 1-D arrays, or (N, L))."""
+        """Fit on the per-frame errors of normal videos (a list of 1-D arrays, or (N, L)).
+
+        ``histories`` (frames of memory of each frame, from the scoring) give the
+        positions; by default they are those of consecutive T'-frame windows.
+        """
         videos = _as_videos(errors)
-        positions = np.concatenate([window_positions(len(v), t_prime) for v in videos])
+        if histories is None:
+            histories = [window_positions(len(v), t_prime) for v in videos]
+        positions = np.minimum(np.concatenate(histories), WARMUP_POSITIONS - 1)
         values = np.concatenate(videos)
         count = positions.max() + 1
-        mean = np.array([values[positions == p].mean() for p in range(count)])
-        std = np.array([values[positions == p].std() for p in range(count)])
+        mean = np.array([values[positions == p].mean() if (positions == p).any() else np.nan
+                         for p in range(count)])
+        std = np.array([values[positions == p].std() if (positions == p).any() else np.nan
+                        for p in range(count)])
+        seen = ~np.isnan(mean)  # positions a scheme never scores take the next one seen
+        fill = np.maximum.accumulate(np.where(seen, np.arange(count), 0))
+        first = int(np.argmax(seen))
+        fill[:first] = first
+        mean, std = mean[fill], std[fill]
         floor = 1e-12 * max(1.0, float(np.abs(mean).max()))
         return cls(mean, np.maximum(std, floor), t_prime)
 
-    def standardize(self, errors: np.ndarray) -> np.ndarray:
-        """(error - mean) / std at each frame's window position; errors (..., L)."""
+    def standardize(self, errors: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """(error - mean) / std at each frame's window position; errors (..., L).
+
+        ``history``: the frames of memory of each frame, as in :meth:`fit`.
+        """
         errors = np.asarray(errors, dtype=np.float64)
-        positions = window_positions(errors.shape[-1], self.t_prime)
-        positions = np.minimum(positions, len(self.mean) - 1)
+        if history is None:
+            history = window_positions(errors.shape[-1], self.t_prime)
+        positions = np.minimum(np.asarray(history), len(self.mean) - 1)
         return (errors - self.mean[positions]) / self.std[positions]
 
 
@@ -82,18 +100,23 @@ class DeploymentCalibration:
 
     @classmethod
     def fit(
-        cls, errors: Sequence[np.ndarray], t_prime: int | None, quantile: float = 0.99
+        cls, errors: Sequence[np.ndarray], t_prime: int | None, quantile: float = 0.99,
+        histories: Sequence[np.ndarray] | None = None,
     ) -> DeploymentCalibration:
         """Threshold = ``quantile`` of the standardised errors of the normal clips."""
         if not 0 < quantile < 1:
             raise ConfigError(f"quantile must lie in (0, 1), got {quantile}")
-        position = PositionCalibration.fit(errors, t_prime)
-        scores = np.concatenate([position.standardize(e) for e in _as_videos(errors)])
+        position = PositionCalibration.fit(errors, t_prime, histories)
+        videos = _as_videos(errors)
+        scores = np.concatenate([
+            position.standardize(e, None if histories is None else histories[i])
+            for i, e in enumerate(videos)
+        ])
         return cls(position, float(np.quantile(scores, quantile)), quantile)
 
-    def score(self, errors: np.ndarray) -> np.ndarray:
+    def score(self, errors: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
         """Deployment anomaly score of one video's per-frame errors (higher = worse)."""
-        return self.position.standardize(errors)
+        return self.position.standardize(errors, history)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -30,7 +30,8 @@ def calibrate_model(
     """
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(model_dir, device)
-    errors = score_videos(model, normal_videos, t_prime, desc="calibrate")
+    scored = score_videos(model, normal_videos, t_prime, desc="calibrate")
+    errors = {kind: [e.select(kind)[0].numpy() for e in scored] for kind in ("frame", "patch")}
     calibrations = fit_calibrations(errors, t_prime, quantile)
     save_calibration(model_dir, calibrations)
     return calibrations

@@ -1,4 +1,4 @@
-"""Per-frame reconstruction error, Eq. (3), with the memory reset every T' frames.
+"""Per-frame reconstruction error, Eq. (3), over the memory windows of a scheme.
 
 Besides the paper's whole-frame error, every frame also gets a localized error
 (beyond the paper): the maximum over patches of the mean of the per-pixel error map
@@ -18,17 +18,38 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from convlstm_ae.config import ScoringConfig
+from convlstm_ae.config import ERRORS, ScoringConfig
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.conv_ae import ConvAE
+from convlstm_ae.scoring.windows import WindowPlan, plan_windows
 
 
 @dataclass(frozen=True)
 class FrameErrors:
-    """Per-frame errors of a batch of videos, each (B, N) on the CPU."""
+    """Per-frame errors of a batch of videos, each (B, N) on the CPU.
 
-    frame: Tensor  # Eq. (3): squared error summed over the whole frame
-    patch: Tensor  # beyond the paper: max over patches of the mean error map
+    ``current`` and ``previous`` are the two terms of Eq. (3) summed over the frame;
+    ``patch`` (beyond the paper) is the maximum over patches of the mean of their
+    per-pixel sum; ``history`` counts the frames of memory each frame was scored with.
+    """
+
+    current: Tensor  # ||I_t - I^R_{t,t}||^2
+    previous: Tensor  # ||I_{t-1} - I^R_{t,t-1}||^2; 0 where the frame had no history
+    patch: Tensor
+    history: Tensor
+
+    @property
+    def frame(self) -> Tensor:
+        """Eq. (3): both terms, summed over the whole frame."""
+        return self.current + self.previous
+
+    def select(self, kind: str = "frame", error: str = "sum") -> Tensor:
+        """The whole-frame (``frame``) or patch (``patch``) error, as Eq. 3 (``sum``) or
+        its square root (``sqrt``, as the authors' released test code)."""
+        if error not in ERRORS:
+            raise ConfigError(f"error {error!r} is unknown; expected one of {', '.join(ERRORS)}")
+        values = {"frame": self.frame, "patch": self.patch}[kind]
+        return values.sqrt() if error == "sqrt" else values
 
 
 def default_patch_size(frame_size: int) -> int:
@@ -37,11 +58,33 @@ def default_patch_size(frame_size: int) -> int:
     return max(3, round(frame_size / 28))
 
 
-def _reduce(error_map: Tensor, patch_size: int) -> tuple[Tensor, Tensor]:
-    """(B, N, H, W) per-pixel errors -> whole-frame sums and patch maxima, (B, N) each."""
-    frame = error_map.sum(dim=(-2, -1))
-    pooled = F.avg_pool2d(error_map.flatten(0, 1).unsqueeze(1), patch_size, max(1, patch_size // 2))
-    return frame, pooled.flatten(1).amax(dim=1).view(frame.shape)
+def eq3_maps(frames: Tensor, current: Tensor, previous_frames: Tensor, previous: Tensor,
+             has_previous: Tensor) -> tuple[Tensor, Tensor]:
+    """The two per-pixel terms of Eq. (3), the one place every scoring path computes them.
+
+    Args:
+        frames: normalised I_t, (..., C, H, W).
+        current: I^R_{t,t}, same shape.
+        previous_frames: normalised I_{t-1}, same shape (any value where there is none).
+        previous: I^R_{t,t-1}, same shape.
+        has_previous: 1 where I_{t-1} is in the memory, 0 where the memory starts at t
+            (as t = 1 in Eq. 2); shape (...).
+    Returns:
+        (current term, previous term), each (..., H, W), summed over channels.
+    """
+    current_term = (frames - current.float()).square().sum(dim=-3)
+    previous_term = (previous_frames - previous.float()).square().sum(dim=-3)
+    return current_term, previous_term * has_previous[..., None, None].to(previous_term.dtype)
+
+
+def reduce_maps(current_term: Tensor, previous_term: Tensor, patch_size: int
+                ) -> tuple[Tensor, Tensor, Tensor]:
+    """(B, N, H, W) terms -> whole-frame current and previous terms and patch maxima, (B, N)."""
+    error_map = current_term + previous_term
+    pooled = F.avg_pool2d(error_map.flatten(0, 1).unsqueeze(1), patch_size,
+                          max(1, patch_size // 2))
+    patch = pooled.flatten(1).amax(dim=1).view(error_map.shape[:2])
+    return current_term.sum(dim=(-2, -1)), previous_term.sum(dim=(-2, -1)), patch
 
 
 def _autocast(device: torch.device):
@@ -50,65 +93,55 @@ def _autocast(device: torch.device):
     return nullcontext()
 
 
-def _convlstm_errors(model: nn.Module, video: Tensor, t_prime: int | None, patch: int, chunk: int):
-    """Stream the video through the ConvLSTM, forgetting all history every T' frames.
-
-    The first frame after a reset has only the current-frame term, like t = 1 in Eq. (2).
-    """
-    n = video.shape[1]
-    frames, patches = [], []
-    state, last_frame = None, None
-    start = 0
-    while start < n:
-        reset = t_prime is not None and start % t_prime == 0
-        if reset:
-            state, last_frame = None, None
-        stop = min(n, start + chunk)
-        if t_prime is not None:
-            stop = min(stop, (start // t_prime + 1) * t_prime)
-        clip = model.normalize(video[:, start:stop])  # (B, L, C, H, W)
-        with _autocast(video.device):
-            current, previous, state = model(clip, state)
-        error = (clip - current.float()).square().sum(dim=2)  # (B, L, H, W)
-        targets = clip[:, :-1] if last_frame is None else torch.cat([last_frame, clip[:, :-1]], 1)
-        offset = 1 if last_frame is None else 0
-        previous_error = (targets - previous[:, offset:].float()).square().sum(dim=2)
-        error[:, offset:] += previous_error
-        frame, patch_max = _reduce(error, patch)
-        frames.append(frame)
-        patches.append(patch_max)
-        last_frame = clip[:, -1:]
-        start = stop
-    return torch.cat(frames, 1), torch.cat(patches, 1)
+def _memory_runs(model: nn.Module, clips: Tensor, patch: int, chunk: int
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    """Run normalised clips (G, L, C, H, W) through the ConvLSTM from a zero state, at
+    most ``chunk`` frames at a time; per-frame terms and patch maxima, (G, L) each."""
+    g, length = clips.shape[:2]
+    step = max(1, chunk // g)
+    state, last = None, None
+    outputs = []
+    for start in range(0, length, step):
+        part = clips[:, start : start + step]
+        with _autocast(part.device):
+            current, previous, state = model(part, state)
+        before = part[:, :1] if last is None else last
+        has_previous = torch.ones(part.shape[:2], device=part.device)
+        if last is None:
+            has_previous[:, 0] = 0
+        maps = eq3_maps(part, current, torch.cat([before, part[:, :-1]], 1), previous,
+                        has_previous)
+        outputs.append(reduce_maps(*maps, patch))
+        last = part[:, -1:]
+    return tuple(torch.cat(values, 1) for values in zip(*outputs, strict=True))
 
 
-def _sliding_errors(model: nn.Module, video: Tensor, t_prime: int, patch: int, chunk: int):
-    """Score every frame at the end of its own window of T' frames (T' - 1 frames of
-    history, fewer at the video's start), so no frame sits right after a reset.
-
-    Costs T' times the frames of the reset scheme; about ``chunk`` frames run at once.
-    """
+def _window_errors(model: nn.Module, video: Tensor, plan: WindowPlan, patch: int, chunk: int
+                   ) -> FrameErrors:
+    """Errors of every frame under ``plan``: windows of equal length run together,
+    about ``chunk`` frames per forward pass."""
     b, n = video.shape[:2]
-    length = min(t_prime, n)
-    frames, patches = [], []
-    if length > 1:  # frames 0..length-2 end windows that start at frame 0: one memory run
-        prefix = _convlstm_errors(model, video[:, : length - 1], None, patch, chunk)
-        frames.append(prefix[0])
-        patches.append(prefix[1])
-    offsets = torch.arange(length, device=video.device)
-    per_call = max(1, chunk // (length * b))
-    for first in range(0, n - length + 1, per_call):
-        starts = torch.arange(first, min(n - length + 1, first + per_call), device=video.device)
-        clip = model.normalize(video[:, starts[:, None] + offsets].flatten(0, 1))  # (B*G, L, ..)
-        with _autocast(video.device):
-            current, previous, _ = model(clip)
-        error = (clip[:, -1] - current[:, -1].float()).square().sum(dim=1)
-        if length > 1:
-            error += (clip[:, -2] - previous[:, -1].float()).square().sum(dim=1)
-        frame, patch_max = _reduce(error.view(b, len(starts), *error.shape[1:]), patch)
-        frames.append(frame)
-        patches.append(patch_max)
-    return torch.cat(frames, 1), torch.cat(patches, 1)
+    values = torch.zeros((3, b, n), device=video.device)
+    history = torch.zeros(n, dtype=torch.int64)
+    lengths = plan.stops - plan.starts
+    for length in np.unique(lengths).tolist():
+        group = np.flatnonzero(lengths == length)
+        per_call = max(1, chunk // (length * b))
+        for first in range(0, len(group), per_call):
+            windows = group[first : first + per_call]
+            indices = plan.starts[windows, None] + np.arange(length)  # (G, L)
+            clips = model.normalize(video[:, torch.from_numpy(indices).to(video.device)])
+            terms = _memory_runs(model, clips.flatten(0, 1), patch, chunk)  # (B*G, L) each
+            scored = indices >= plan.scored_from[windows, None]
+            frames = torch.from_numpy(indices[scored]).to(video.device)
+            mask = torch.from_numpy(scored).to(video.device)
+            for row, term in zip(values, terms, strict=True):
+                row[:, frames] = term.view(b, len(windows), length)[:, mask]
+            history[torch.from_numpy(indices[scored])] = torch.from_numpy(
+                (indices - plan.starts[windows, None])[scored])
+    source = torch.from_numpy(plan.source)
+    current, previous, patch_max = values[:, :, source.to(video.device)].float().cpu()
+    return FrameErrors(current, previous, patch_max, history[source].expand(b, n).clone())
 
 
 def _conv_ae_errors(model: ConvAE, video: Tensor, patch: int):
@@ -126,7 +159,10 @@ def _conv_ae_errors(model: ConvAE, video: Tensor, patch: int):
             reconstruction = model(clip)
         totals[:, start : start + t] += (clip - reconstruction.float()).square().sum(dim=2)
         counts[start : start + t] += 1
-    return _reduce(totals / counts.view(1, n, 1, 1), patch)
+    current, _, patch_max = reduce_maps(
+        totals / counts.view(1, n, 1, 1), torch.zeros_like(totals), patch)
+    full = torch.full((b, n), t - 1, dtype=torch.int64)
+    return FrameErrors(current.cpu(), torch.zeros_like(current).cpu(), patch_max.cpu(), full)
 
 
 @torch.no_grad()
@@ -145,15 +181,16 @@ def reconstruction_errors(
         model: a ConvLSTM-AE (Eq. 3) or Conv-AE (sliding clips, as in [9]).
         video: uint8 frames (N, C, H, W) or (B, N, C, H, W), at the model's frame size,
             on the device the model should run on.
-        t_prime: T', frames between memory resets; None keeps memory for the whole video.
+        t_prime: T', the memory window; None keeps memory for the whole video.
         patch_size: patch side of the localized error; default 1/28 of the frame.
-        chunk: frames pushed through the network at once when T' is long or None.
-        windows: "reset" forgets the memory at the start of every T'-frame window (the
-            first frame of a window then has no previous-frame term, as t = 1 of
-            Eq. 2); "sliding" scores every frame at the end of its own T'-frame window.
+        chunk: frames pushed through the network at once.
+        windows: which windows score which frames, one of
+            :data:`~convlstm_ae.scoring.windows.SCHEMES` (see that module).
     Returns:
         :class:`FrameErrors` with (B, N) tensors, or (1, N) for a single video.
     """
+    if isinstance(video, np.ndarray):
+        video = torch.from_numpy(video)
     if video.dim() == 4:
         video = video.unsqueeze(0)
     if video.dim() != 5:
@@ -165,36 +202,29 @@ def reconstruction_errors(
         raise ConfigError(f"model expects {config.in_channels} channel(s), got {video.shape[2]}")
     if video.is_floating_point() and not torch.isfinite(video).all():
         raise VideoReadError("frames contain NaN or infinite values")
-    if t_prime is not None and t_prime < 1:
-        raise ConfigError(f"t_prime must be a positive number of frames or None, got {t_prime}")
     ScoringConfig(t_prime=t_prime, windows=windows)  # checks the combination
+    plan = plan_windows(video.shape[1], t_prime, windows)
     patch = patch_size or default_patch_size(config.frame_size)
     model.eval()
     if isinstance(model, ConvAE):
-        frame, patch_max = _conv_ae_errors(model, video, patch)
-    elif windows == "sliding":
-        frame, patch_max = _sliding_errors(model, video, t_prime, patch, chunk)
-    else:
-        frame, patch_max = _convlstm_errors(model, video, t_prime, patch, chunk)
-    return FrameErrors(frame.float().cpu(), patch_max.float().cpu())
+        return _conv_ae_errors(model, video, patch)
+    return _window_errors(model, video, plan, patch, chunk)
 
 
 def score_videos(
     model: nn.Module, videos: Sequence[np.ndarray], t_prime: int | None, desc: str = "score",
     windows: str = "reset",
-) -> dict[str, list[np.ndarray]]:
+) -> list[FrameErrors]:
     """Per-frame errors of videos of any lengths, one at a time on the model's device.
 
     Args:
         videos: uint8 frames (N, S, S) each, at the model's frame size.
     Returns:
-        ``{"frame": [...], "patch": [...]}``, one (N,) array per video.
+        One :class:`FrameErrors` of shape (1, N) per video.
     """
     device = model.mean_frame.device  # every FrameModel has it, ONNX twins included
-    errors: dict[str, list[np.ndarray]] = {"frame": [], "patch": []}
+    results = []
     for frames in tqdm(videos, desc=desc, unit="video", leave=False):
         video = torch.from_numpy(np.array(frames)).unsqueeze(1).to(device)  # (N, 1, S, S)
-        result = reconstruction_errors(model, video, t_prime=t_prime, windows=windows)
-        errors["frame"].append(result.frame[0].numpy())
-        errors["patch"].append(result.patch[0].numpy())
-    return errors
+        results.append(reconstruction_errors(model, video, t_prime=t_prime, windows=windows))
+    return results

@@ -20,7 +20,12 @@ from torch import Tensor
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.acceleration import accelerate, is_accelerated, use_fast_path
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
-from convlstm_ae.scoring.reconstruction import FrameErrors, _reduce, default_patch_size
+from convlstm_ae.scoring.reconstruction import (
+    FrameErrors,
+    default_patch_size,
+    eq3_maps,
+    reduce_maps,
+)
 
 WARMUP_STEPS = 3  # uncaptured steps first: cuDNN autotuning and torch.compile
 
@@ -66,7 +71,7 @@ class StreamScorer:
         self.position = np.zeros(streams, dtype=np.int64)  # frames seen since each reset
         self._state: tuple[Tensor, Tensor] | None = None
         self._last: Tensor | None = None
-        self._outputs: tuple[Tensor, Tensor] | None = None
+        self._outputs: tuple[Tensor, Tensor, Tensor] | None = None
         self._graph: torch.cuda.CUDAGraph | None = None
         self._compute_fn = self._compute
         if self.fast:
@@ -97,26 +102,26 @@ class StreamScorer:
         state = (h * keep.to(h.dtype), c * keep.to(c.dtype))
         with self._autocast():
             current, previous, (h, c) = self.model.step(x, state)
-        error = (x - current.float()).square().sum(dim=1)
-        error += (last - previous.float()).square().sum(dim=1) * keep.view(-1, 1, 1)
-        frame, patch = _reduce(error.unsqueeze(1), self.patch)
-        return frame[:, 0], patch[:, 0], h, c, x
+        maps = eq3_maps(x, current, last, previous, keep.view(-1))
+        current_term, previous_term, patch = reduce_maps(*(m.unsqueeze(1) for m in maps),
+                                                         self.patch)
+        return current_term[:, 0], previous_term[:, 0], patch[:, 0], h, c, x
 
     @torch.no_grad()
-    def _step(self) -> tuple[Tensor, Tensor]:
+    def _step(self) -> tuple[Tensor, Tensor, Tensor]:
         """One frame of every stream, from and into the persistent buffers."""
         if self._state is None:  # first call: shapes and dtypes come from the model
             x = self.model.normalize(self.frames)
             with self._autocast():
                 h, c = self.model.step(x, None)[2]
             self._state, self._last = (torch.zeros_like(h), torch.zeros_like(c)), x.clone()
-        frame, patch, h, c, x = self._compute_fn(self.frames, *self._state, self._last, self.keep)
+        *terms, h, c, x = self._compute_fn(self.frames, *self._state, self._last, self.keep)
         self._state[0].copy_(h)
         self._state[1].copy_(c)
         self._last.copy_(x)
-        return frame, patch
+        return tuple(terms)
 
-    def _run(self) -> tuple[Tensor, Tensor]:
+    def _run(self) -> tuple[Tensor, Tensor, Tensor]:
         if not self.fast or self._uncaptured_steps < WARMUP_STEPS:
             self._uncaptured_steps += 1
             return self._step()
@@ -147,7 +152,8 @@ class StreamScorer:
             frames: uint8 (B, C, H, W) or (B, H, W) at the model's frame size, on any
                 device.
         Returns:
-            :class:`FrameErrors` with (B,) whole-frame and patch errors on the CPU.
+            :class:`FrameErrors` with (B,) terms of Eq. 3, patch errors and history on
+            the CPU; ``.frame`` is Eq. 3.
         """
         frames = torch.as_tensor(frames)
         if frames.dim() == 3:
@@ -159,8 +165,9 @@ class StreamScorer:
             raise VideoReadError("frames contain NaN or infinite values")
         self.frames.copy_(frames, non_blocking=True)
         self.keep.copy_(torch.from_numpy(self.position > 0).float(), non_blocking=True)
-        frame, patch = self._run()
+        current, previous, patch = (v.float().cpu() for v in self._run())
+        history = torch.from_numpy(self.position.copy())
         self.position += 1
         if self.t_prime is not None:
             self.position %= self.t_prime
-        return FrameErrors(frame.float().cpu(), patch.float().cpu())
+        return FrameErrors(current, previous, patch, history)

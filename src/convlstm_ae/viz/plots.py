@@ -133,6 +133,57 @@ def plot_score_grid(
     return _save(fig, path)
 
 
+def plot_auc_by_steps(curves: Mapping[str, np.ndarray], path: PathLike) -> Path:
+    """Frame-level AUC against training steps, one line per model and reading.
+
+    Args:
+        curves: name -> (K, 2) array of ``(steps, auc)`` points.
+        path: PNG file to write.
+    """
+    _check_any(curves, path)
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    for index, (name, points) in enumerate(curves.items()):
+        points = np.asarray(points, dtype=np.float64)
+        ax.plot(points[:, 0], points[:, 1], marker="o", color=_color(index // 2),
+                linestyle="-" if index % 2 else "--", label=name)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("frame-level AUC (micro)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_appearance_gap(gaps: Mapping[str, Mapping[int, np.ndarray]], path: PathLike) -> Path:
+    """How far an occluder lifts the error of the frames it covers, per box size, in
+    units of the spread of normal errors (one box plot per model and size).
+
+    Args:
+        gaps: model name -> box side in px -> lifts of all occluded frames.
+        path: PNG file to write.
+    """
+    _check_any(gaps, path)
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(gaps)
+    sizes = sorted({box for by_box in gaps.values() for box in by_box})
+    for index, (name, by_box) in enumerate(gaps.items()):
+        positions = [i + (index - (len(gaps) - 1) / 2) * width for i in range(len(sizes))]
+        parts = ax.boxplot([by_box[box] for box in sizes], positions=positions, widths=width * 0.9,
+                           showfliers=False, patch_artist=True)
+        for box in parts["boxes"]:
+            box.set_facecolor(_color(index))
+            box.set_alpha(0.5)
+        ax.plot([], [], color=_color(index), linewidth=6, alpha=0.5, label=name)
+    ax.axhline(0, color="gray", linewidth=1)
+    ax.axhline(1, color="gray", linewidth=1, linestyle="--", label="1 std of normal errors")
+    ax.set_xticks(range(len(sizes)), [f"{box}x{box} px" for box in sizes])
+    ax.set_xlabel("occluder")
+    ax.set_ylabel("lift of e(t) / std of normal e(t)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def plot_training_loss(
     histories: Mapping[str, tuple[np.ndarray, np.ndarray]],
     path: PathLike,
