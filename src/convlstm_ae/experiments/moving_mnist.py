@@ -225,10 +225,8 @@ def build_results(out_dir: Path, presets: tuple[str, ...], settings: dict) -> di
             "steps": released.get("steps"),
             "train_config": released.get("train"),
             "train_seconds": train_seconds(out_dir / preset),
-            "readings": {
-                **{name: _evaluate_reading(out_dir, preset, fixed) for name, fixed in FIXED.items()},
-                "validated": _evaluate_reading(out_dir, preset, choice),
-            },
+            "readings": {name: _evaluate_reading(out_dir, preset, reading)
+                         for name, reading in {**FIXED, "validated": choice}.items()},
             "validation_mean_auc": validation,
         }
     return results
