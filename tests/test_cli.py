@@ -232,6 +232,17 @@ def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
     assert "tiny: trained already" in again
     assert json.loads((out / "results.json").read_text())["models"] == results["models"]
 
+    # the table again from the error records alone: no model weights, no data
+    shutil.rmtree(out / "data")
+    (out / "tiny/model/model.safetensors").unlink()
+    code, tables, err = run_cli("tables", out)
+    assert code == 0, err
+    assert json.loads((out / "results.json").read_text())["models"] == results["models"]
+    assert [line for line in tables.splitlines() if "[tiny]" in line] == [
+        line for line in stdout.splitlines() if "[tiny]" in line]
+    code, _, err = run_cli("tables", tmp_path / "missing")
+    assert_user_error(code, err, "not a folder")
+
 
 # ------------------------------------------------------------------------------ bad inputs
 

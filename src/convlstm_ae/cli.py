@@ -365,19 +365,26 @@ def cmd_experiment_real(args: argparse.Namespace) -> None:
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    from convlstm_ae.experiments.tables import build_results, format_table, write_figures
-
+    """Rebuild an experiment's results, table and figures from its error records."""
     if not args.run.is_dir():
         raise ConfigError(f"{args.run}: not a folder; expected an experiment's output folder")
-    results = build_results(args.run, quantile=args.quantile)
-    if not results["models"]:
-        raise ConfigError(f"{args.run}: no error records (PRESET/records/final/*.npz) found")
-    out = args.out or args.run
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    write_figures(out if args.out else args.run, results)
-    print(format_table(results, ("frame", "patch") if args.patch else ("frame",)))
-    print(f"results: {out / 'results.json'}")
+    if list(args.run.glob("*/records/t*")):  # Moving-MNIST: records per T'
+        from convlstm_ae.experiments import moving_mnist as experiment
+
+        presets = tuple(sorted(p.parent.parent.name for p in args.run.glob("*/records/t10")))
+        results = experiment.build_results(args.run, presets, {"records": str(args.run)})
+        table = experiment.format_table(results)
+    else:
+        from convlstm_ae.experiments import real_video_tables as experiment
+
+        results = experiment.build_results(args.run, quantile=args.quantile)
+        if not results["models"]:
+            raise ConfigError(f"{args.run}: no error records (PRESET/records/...) found")
+        table = experiment.format_table(results, ("frame", "patch") if args.patch else ("frame",))
+    (args.run / "results.json").write_text(json.dumps(results, indent=2))
+    experiment.write_figures(args.run, results)
+    print(table)
+    print(f"results: {args.run / 'results.json'}; figures: {args.run}/*.png")
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
@@ -502,7 +509,6 @@ def build_parser() -> argparse.ArgumentParser:
     tables = commands.add_parser(
         "tables", help="rebuild an experiment's tables and figures from its error records")
     tables.add_argument("run", type=Path, help="experiment output folder (PRESET/records/...)")
-    tables.add_argument("--out", type=Path, help="default: the run folder itself")
     tables.add_argument("--quantile", type=float, default=0.99,
                         help="deployment alarm threshold: this quantile of held-out scores")
     tables.add_argument("--patch", action="store_true", help="also the patch-max rows")

@@ -39,7 +39,7 @@ from convlstm_ae.experiments.common import (
     family,
     train_preset,
 )
-from convlstm_ae.experiments.tables import build_results, format_table, write_figures
+from convlstm_ae.experiments.real_video_tables import build_results, format_table, write_figures
 from convlstm_ae.model.io import load_model, read_model_config, save_calibration
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.scoring.calibration import fit_calibrations
