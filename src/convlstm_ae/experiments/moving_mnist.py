@@ -50,7 +50,7 @@ from convlstm_ae.viz.plots import plot_appearance_gap, plot_roc, plot_score_grid
 
 TEST_SCENARIOS = ("appearance", "motion")
 VALIDATION = {"val_appearance": "appearance", "val_motion": "motion"}
-BOX_SIZES = (7, 15)  # larger occluders than the paper's 3x3, scored for the appearance gap
+BOX_SIZES = (7, 15, 28)  # larger occluders than the paper's 3x3 (28: a digit), for the gap
 # (scheme, T') the ConvLSTM-AE is scored with; T' = 20 keeps the memory all sequence long
 WINDOW_GRID = (("reset", 10), ("overlap", 10), ("reset", 20))
 SIGMAS = (0.0, 1.0, 2.0)  # temporal Gaussians tried on validation (beyond the paper)
