@@ -25,7 +25,7 @@ from safetensors.torch import load_file
 
 from convlstm_ae.cli import main
 from convlstm_ae.data.moving_mnist import MovingMNIST
-from convlstm_ae.model.io import load_model
+from convlstm_ae.release import load_model
 from convlstm_ae.training.loss import reconstruction_loss
 
 SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity",

@@ -4,16 +4,15 @@ import json
 
 import pytest
 
-from convlstm_ae.experiments.common import Schedule
 from convlstm_ae.experiments.moving_mnist import MovingMNISTExperiment, run
-from convlstm_ae.training.fit import training_history
+from convlstm_ae.pipeline.train import training_history
 
 
 @pytest.mark.slow
 def test_tiny_model_detects_appearance_anomalies(tmp_path):
     experiment = MovingMNISTExperiment(
         out_dir=tmp_path, presets=("tiny",), num_train=300, num_test=60, box_size=5,
-        schedule=Schedule(max_steps=150, num_workers=0),
+        train={"max_steps": 150, "num_workers": 0},
     )
     results = run(experiment)
     appearance = results["models"]["tiny"]["readings"]["paper"]["appearance"]["paper"]

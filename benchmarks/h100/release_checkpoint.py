@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict
-from convlstm_ae.model.io import save_model
 from convlstm_ae.model.presets import build_model
+from convlstm_ae.release import save_model
 
 run = Path(sys.argv[1])
 checkpoint = torch.load(run / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)

@@ -7,8 +7,8 @@ s = regularity_score(reconstruction_errors(model, frames, t_prime=10).frame[0])
 ```
 """
 
-from convlstm_ae.model.io import load_model, save_model
 from convlstm_ae.model.presets import create_model, list_presets
+from convlstm_ae.release import load_model, save_model
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from convlstm_ae.scoring.regularity import regularity_score
 from convlstm_ae.scoring.stream import StreamScorer

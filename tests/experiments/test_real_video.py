@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from convlstm_ae.experiments.common import Schedule
 from convlstm_ae.experiments.real_video import RealVideoExperiment, run
 from convlstm_ae.experiments.real_video_tables import build_results
 from convlstm_ae.scoring.records import ErrorRecord
@@ -32,7 +31,7 @@ def small_ped2(tmp_path_factory):
 def test_tiny_run_on_ped2_clips(small_ped2, tmp_path):
     results = run(RealVideoExperiment(
         root=small_ped2, name="ped2", out_dir=tmp_path / "run", presets=("tiny",),
-        schedule=Schedule(max_steps=30, num_workers=0, snapshot_steps=(10,)),
+        train={"max_steps": 30, "num_workers": 0, "snapshot_steps": (10,)},
         cache_dir=tmp_path / "cache",
     ))
     assert results["dataset"] == "ped2"

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from convlstm_ae.errors import CheckpointError
-from convlstm_ae.model.io import load_model, read_model_config
 from convlstm_ae.model.presets import preset_configs
+from convlstm_ae.release import load_model, read_model_config
 from convlstm_ae.training.fit import fit
 
 

@@ -19,31 +19,29 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.metrics import auc
-from tqdm import tqdm
 
 from convlstm_ae.config import ERRORS, ScoringConfig
 from convlstm_ae.data.clips import resize_frames
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
-from convlstm_ae.evaluation import SCORE_KINDS, Reading, evaluate_record, reading_scores
 from convlstm_ae.experiments.common import (
-    Schedule,
     check_devices,
     family,
     method_name,
     plot_training_losses,
-    train_preset,
-    train_seconds,
+    preset_run_configs,
 )
 from convlstm_ae.metrics import evaluate_frames, roc_points
-from convlstm_ae.model.io import load_model, read_model_config
 from convlstm_ae.model.presets import preset_configs
-from convlstm_ae.scoring.reconstruction import reconstruction_errors
+from convlstm_ae.pipeline.evaluate import SCORE_KINDS, Reading, evaluate_record, reading_scores
+from convlstm_ae.pipeline.train import train_run, train_seconds
+from convlstm_ae.release import load_model, read_model_config
+from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.scoring.records import ErrorRecord
 from convlstm_ae.scoring.windows import plan_promise
 from convlstm_ae.viz.plots import plot_appearance_gap, plot_roc, plot_score_grid
@@ -76,7 +74,9 @@ class MovingMNISTExperiment:
     num_val: int | None = None  # validation sequences per scenario (training digits, other
     # seeds); None: as many as test sequences, at most 1,000
     box_size: int = 3  # the paper's 3x3 white box
-    schedule: Schedule = Schedule()  # the presets' own schedules unless overridden
+    train: dict = field(default_factory=dict)  # TrainConfig fields overriding each preset's
+    devices: int = 1  # GPUs; more than one trains with DDP, one preset per command
+    plain: bool = False  # GPU: skip the fast path
     t_prime: int | None = 10  # T'; None keeps memory over the whole 20-frame sequence
     score_batch: int = 64  # test sequences scored at once
     seed: int = 0
@@ -135,25 +135,6 @@ def record_path(out_dir: Path, preset: str, scheme: str, t_prime: int, name: str
     return out_dir / preset / "records" / f"t{t_prime}" / f"{scheme}_{name}.npz"
 
 
-def score_set(model: torch.nn.Module, sequences: MovingMNIST, scheme: str, t_prime: int,
-              batch: int) -> list:
-    """Per-frame errors of every sequence, ``batch`` sequences at a time."""
-    device = model.mean_frame.device
-    size = model.config.frame_size
-    windows = "reset" if scheme == "clips" else scheme
-    errors = []
-    for start in tqdm(range(0, len(sequences), batch), desc=f"score {scheme} T'={t_prime}",
-                      unit="batch", leave=False):
-        stop = min(start + batch, len(sequences))
-        video = np.stack([resize_frames(sequences.render(i), size) for i in range(start, stop)])
-        video = torch.from_numpy(video).unsqueeze(2).to(device)  # (B, L, 1, H, W)
-        result = reconstruction_errors(model, video, t_prime=t_prime, windows=windows)
-        errors += [dataclasses.replace(result, **{f.name: getattr(result, f.name)[i : i + 1]
-                                                  for f in dataclasses.fields(result)})
-                   for i in range(stop - start)]
-    return errors
-
-
 def score_preset(experiment: MovingMNISTExperiment, preset: str, model_dir: Path,
                  sets: dict[str, MovingMNIST]) -> None:
     """Error records of one trained preset on every set under every (scheme, T')."""
@@ -166,7 +147,11 @@ def score_preset(experiment: MovingMNISTExperiment, preset: str, model_dir: Path
         if path.is_file():
             continue
         model = model or load_model(model_dir, device)
-        errors = score_set(model, sequences, scheme, t_prime, experiment.score_batch)
+        size = model.config.frame_size
+        frames = (resize_frames(sequences.render(i), size) for i in range(len(sequences)))
+        errors = score_videos(model, frames, t_prime, f"{preset} {scheme} T'={t_prime} {name}",
+                              "reset" if scheme == "clips" else scheme,
+                              experiment.score_batch, len(sequences))
         promised = 0 if scheme == "clips" else plan_promise(scheme, t_prime)
         ErrorRecord.from_errors(
             [f"{i:05d}" for i in range(len(sequences))], errors, list(sequences.labels),
@@ -234,14 +219,18 @@ def build_results(out_dir: Path, presets: tuple[str, ...], settings: dict) -> di
 
 def run(experiment: MovingMNISTExperiment) -> dict:
     """Run the whole experiment; returns what ``results.json`` holds."""
-    check_devices(experiment.schedule, experiment.presets)
+    check_devices(experiment.devices, experiment.presets)
     experiment.out_dir.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(experiment)
     train_set = MovingMNIST.load(paths["train"])
     scored = {name: MovingMNIST.load(path) for name, path in paths.items() if name != "train"}
     for preset in experiment.presets:
-        model_dir = train_preset(preset, train_set, experiment.out_dir / preset,
-                                 experiment.schedule, ScoringConfig(t_prime=experiment.t_prime))
+        model_config, train_config = preset_run_configs(preset, experiment.train)
+        model_dir = train_run(train_set, model_config, train_config, experiment.out_dir / preset,
+                              scoring=ScoringConfig(t_prime=experiment.t_prime), resume=None,
+                              devices=experiment.devices, plain=experiment.plain)
+        if model_dir is None:
+            return {}  # an extra process of a multi-GPU run
         if experiment.stage != "train":
             score_preset(experiment, preset, model_dir, scored)
     if experiment.stage == "train":

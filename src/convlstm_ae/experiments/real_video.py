@@ -24,29 +24,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
-from convlstm_ae.data.clips import VideoHeads, held_out_tails, holdout_split
+from convlstm_ae.data.clips import held_out_tails, holdout_split
 from convlstm_ae.data.layouts import Dataset, open_dataset
-from convlstm_ae.experiments.common import (
-    Schedule,
-    check_devices,
-    family,
-    train_preset,
-)
+from convlstm_ae.experiments.common import check_devices, family, preset_run_configs
 from convlstm_ae.experiments.real_video_tables import build_results, format_table, write_figures
-from convlstm_ae.model.io import load_model, read_model_config, save_calibration
 from convlstm_ae.model.presets import preset_configs
-from convlstm_ae.scoring.calibration import fit_calibrations
+from convlstm_ae.pipeline.train import train_run
+from convlstm_ae.release import MODEL_DIR, SNAPSHOT_DIR, load_model, read_model_config
 from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.scoring.records import ErrorRecord
 from convlstm_ae.scoring.windows import plan_promise
-from convlstm_ae.training.fit import MODEL_DIR, SNAPSHOT_DIR
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,9 @@ class RealVideoExperiment:
     name: str = "ped2"  # the Table 2 row printed beside ours
     out_dir: Path = Path("runs/ped2")
     presets: tuple[str, ...] = ("paper", "conv-ae")
-    schedule: Schedule = Schedule()  # the presets' own schedules unless overridden
+    train: dict = field(default_factory=dict)  # TrainConfig fields overriding each preset's
+    devices: int = 1  # GPUs; more than one trains with DDP, one preset per command
+    plain: bool = False  # GPU: skip the fast path
     holdout_fraction: float = 0.15  # tail of each training video kept for calibration
     quantile: float = 0.99  # alarm threshold: this quantile of held-out normal scores
     cache_dir: Path | None = None
@@ -71,14 +67,14 @@ def _cached(records, frame_size: int, cache_dir: Path) -> CachedVideos:
 
 
 def _train(experiment: RealVideoExperiment, preset: str, dataset: Dataset,
-           train_videos: CachedVideos) -> Path:
-    """Train on the training videos minus their held-out tails."""
-    clip_length = preset_configs(preset)[0].clip_length
-    lengths = holdout_split(train_videos, experiment.holdout_fraction, clip_length)
-    note = (f" on {sum(lengths)} frames ({len(train_videos)} videos, last "
-            f"{experiment.holdout_fraction:.0%} of each held out)")
-    return train_preset(preset, VideoHeads(train_videos, lengths), experiment.out_dir / preset,
-                        experiment.schedule, ScoringConfig(t_prime=dataset.t_prime), note)
+           train_videos: CachedVideos) -> Path | None:
+    """Train on the training videos minus their held-out tails (which calibrate alarms)."""
+    model_config, train_config = preset_run_configs(preset, experiment.train)
+    return train_run(train_videos, model_config, train_config, experiment.out_dir / preset,
+                     scoring=ScoringConfig(t_prime=dataset.t_prime),
+                     holdout_fraction=experiment.holdout_fraction,
+                     quantile=experiment.quantile, resume=None, devices=experiment.devices,
+                     plain=experiment.plain)
 
 
 def model_dirs(run_dir: Path) -> dict[str, Path]:
@@ -128,21 +124,11 @@ def score_preset(experiment: RealVideoExperiment, preset: str, dataset: Dataset,
                     steps=read_model_config(model_dir).get("steps"), dataset=experiment.name,
                     split=split, fps=dataset.fps,
                 ).save(path)
-        if name == "final":
-            _calibrate(run_dir, dataset.t_prime, experiment.quantile)
-
-
-def _calibrate(run_dir: Path, t_prime: int | None, quantile: float) -> None:
-    """The deployment calibration ``score`` uses with the released model (reset windows)."""
-    scheme = "clips" if not (run_dir / "records/final/reset_holdout.npz").is_file() else "reset"
-    holdout = ErrorRecord.load(run_dir / "records/final" / f"{scheme}_holdout.npz")
-    errors = {kind: holdout.errors(kind) for kind in ("frame", "patch")}
-    save_calibration(run_dir / MODEL_DIR, fit_calibrations(errors, t_prime, quantile))
 
 
 def run(experiment: RealVideoExperiment) -> dict:
     """Train (and unless ``stage == "train"``, score and evaluate) every preset."""
-    check_devices(experiment.schedule, experiment.presets)
+    check_devices(experiment.devices, experiment.presets)
     dataset = open_dataset(experiment.root, layout=experiment.layout, labels=experiment.labels)
     cache_dir = experiment.cache_dir or default_cache_dir()
     experiment.out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +136,8 @@ def run(experiment: RealVideoExperiment) -> dict:
     train_by_size = {size: _cached(dataset.train, size, cache_dir) for size in sizes}
     for preset in experiment.presets:
         train_videos = train_by_size[preset_configs(preset)[0].frame_size]
-        _train(experiment, preset, dataset, train_videos)
+        if _train(experiment, preset, dataset, train_videos) is None:
+            return {}  # an extra process of a multi-GPU run
     if experiment.stage == "train":
         return {}
     test_by_size = {size: _cached(dataset.test, size, cache_dir) for size in sizes}

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import auc
 
-from convlstm_ae.evaluation import READINGS, Reading, evaluate_record, reading_scores
-from convlstm_ae.experiments.common import method_name, plot_training_losses, train_seconds
+from convlstm_ae.experiments.common import method_name, plot_training_losses
 from convlstm_ae.metrics import roc_points
-from convlstm_ae.model.io import read_model_config
+from convlstm_ae.pipeline.evaluate import READINGS, Reading, evaluate_record, reading_scores
+from convlstm_ae.pipeline.train import train_seconds
+from convlstm_ae.release import MODEL_DIR, read_model_config
 from convlstm_ae.scoring.records import ErrorRecord
-from convlstm_ae.training.fit import MODEL_DIR
 from convlstm_ae.viz.plots import plot_auc_by_steps, plot_roc, plot_score_grid
 
 # Table 2 of the paper: frame-level AUC

@@ -8,9 +8,9 @@ but stands out in its patch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -212,19 +212,34 @@ def reconstruction_errors(
 
 
 def score_videos(
-    model: nn.Module, videos: Sequence[np.ndarray], t_prime: int | None, desc: str = "score",
-    windows: str = "reset",
+    model: nn.Module, videos: Iterable[np.ndarray], t_prime: int | None, desc: str = "score",
+    windows: str = "reset", batch: int = 1, total: int | None = None,
 ) -> list[FrameErrors]:
-    """Per-frame errors of videos of any lengths, one at a time on the model's device.
+    """Per-frame errors of videos of any lengths on the model's device, up to ``batch``
+    consecutive videos of equal length at once.
 
     Args:
         videos: uint8 frames (N, S, S) each, at the model's frame size.
+        total: how many videos there are, for the progress bar of an iterator.
     Returns:
         One :class:`FrameErrors` of shape (1, N) per video.
     """
     device = model.mean_frame.device  # every FrameModel has it, ONNX twins included
-    results = []
-    for frames in tqdm(videos, desc=desc, unit="video", leave=False):
-        video = torch.from_numpy(np.array(frames)).unsqueeze(1).to(device)  # (N, 1, S, S)
-        results.append(reconstruction_errors(model, video, t_prime=t_prime, windows=windows))
+    results: list[FrameErrors] = []
+    pending: list[np.ndarray] = []
+
+    def flush() -> None:
+        video = torch.from_numpy(np.stack(pending)).unsqueeze(2).to(device)  # (B, N, 1, S, S)
+        errors = reconstruction_errors(model, video, t_prime=t_prime, windows=windows)
+        for i in range(len(pending)):
+            results.append(FrameErrors(*(getattr(errors, f.name)[i : i + 1]
+                                         for f in fields(FrameErrors))))
+        pending.clear()
+
+    for frames in tqdm(videos, desc=desc, unit="video", leave=False, total=total):
+        if pending and (len(pending) == batch or len(frames) != len(pending[0])):
+            flush()
+        pending.append(np.asarray(frames))
+    if pending:
+        flush()
     return results

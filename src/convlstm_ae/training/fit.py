@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins import TorchCheckpointIO
@@ -22,18 +21,8 @@ from tqdm import tqdm
 from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig, config_to_dict
 from convlstm_ae.data.clips import ClipDataset, FrameSource, StepSampler, mean_frame
 from convlstm_ae.errors import CheckpointError, ConfigError
-from convlstm_ae.model.io import save_model
+from convlstm_ae.release import LAST_CHECKPOINT, MODEL_DIR, save_model, snapshot_dir
 from convlstm_ae.training.module import ReconstructionModule
-from convlstm_ae.viz.plots import read_metrics_csv
-
-LAST_CHECKPOINT = "checkpoints/last.ckpt"
-MODEL_DIR = "model"
-SNAPSHOT_DIR = "snapshots"
-
-
-def snapshot_dir(run_dir: str | Path, step: int) -> Path:
-    """Where the weights of ``step`` are released: ``run_dir/snapshots/step_005000``."""
-    return Path(run_dir) / SNAPSHOT_DIR / f"step_{step:06d}"
 
 
 class Snapshots(pl.Callback):
@@ -140,17 +129,6 @@ class ClipDataModule(pl.LightningDataModule):
         )
 
 
-def training_history(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, train_loss) of a run over all its (re)starts, later logs winning."""
-    losses: dict[int, float] = {}
-    for csv_file in sorted(Path(run_dir, "logs").glob("version_*/metrics.csv"),
-                           key=lambda p: int(p.parent.name.split("_")[1])):
-        steps, values = read_metrics_csv(csv_file)
-        losses.update(zip(steps.tolist(), values.tolist(), strict=True))
-    steps = np.array(sorted(losses))
-    return steps, np.array([losses[s] for s in steps.tolist()])
-
-
 def fit(
     source: FrameSource,
     model_config: ModelConfig,
@@ -165,7 +143,7 @@ def fit(
     progress: bool = True,
     plain: bool = False,
     callbacks: Sequence[pl.Callback] = (),
-) -> Path:
+) -> Path | None:
     """Train a model on clips of ``source`` and release it as ``run_dir/model``.
 
     Training checkpoints (Lightning's, written atomically) go to ``run_dir/checkpoints``
@@ -177,7 +155,8 @@ def fit(
     extra Lightning callbacks (a profiler, a throughput probe).
 
     Returns:
-        The released model folder (``model.safetensors`` + ``config.json``).
+        The released model folder (``model.safetensors`` + ``config.json``); None in the
+        extra processes of a multi-GPU run, which should end.
     """
     run_dir = Path(run_dir)
     last = run_dir / LAST_CHECKPOINT
@@ -196,8 +175,7 @@ def fit(
         source, model_config.clip_length, train_config.sampling_strides,
         model_config.frame_size, seed=train_config.seed,
     )
-    module = ReconstructionModule.from_configs(model_config, train_config)
-    module.plain = plain
+    module = ReconstructionModule.from_configs(model_config, train_config, plain=plain)
     if model_config.normalization == "mean_frame" and not resume:
         module.model.mean_frame.copy_(mean_frame(dataset))
     use_cuda = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
@@ -231,9 +209,9 @@ def fit(
                 ckpt_path=str(last) if resume else None)
     trainer.save_checkpoint(last)  # the final step too, whatever checkpoint_every is
     if not trainer.is_global_zero:
-        # the extra processes DDP launched re-run the caller's script: they end here, so
-        # releasing, calibrating and scoring happen once, in the main process
-        raise SystemExit(0)
+        # the extra processes DDP launched re-run the caller's script: they release
+        # nothing, so releasing, calibrating and scoring happen once, in the main process
+        return None
     model_dir = run_dir / MODEL_DIR
     save_model(
         module.model, model_dir, scoring,

@@ -24,19 +24,19 @@ class ReconstructionModule(pl.LightningModule):
     host never waits on the GPU between.
     """
 
-    plain: bool = False
-
-    def __init__(self, model: dict[str, Any], train: dict[str, Any]) -> None:
+    def __init__(self, model: dict[str, Any], train: dict[str, Any], plain: bool = False) -> None:
         super().__init__()
         self.save_hyperparameters()
+        self.plain = plain
         self.model_config = config_from_dict(ModelConfig, model)
         self.train_config = config_from_dict(TrainConfig, train)
         self.model = build_model(self.model_config)
         self._tick: tuple[float, int] | None = None
 
     @classmethod
-    def from_configs(cls, model: ModelConfig, train: TrainConfig) -> ReconstructionModule:
-        return cls(config_to_dict(model), config_to_dict(train))
+    def from_configs(cls, model: ModelConfig, train: TrainConfig, plain: bool = False
+                     ) -> ReconstructionModule:
+        return cls(config_to_dict(model), config_to_dict(train), plain)
 
     def loss(self, frames: Tensor) -> Tensor:
         """Training loss of a batch of uint8 clips (B, T, C, H, W)."""

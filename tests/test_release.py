@@ -7,8 +7,8 @@ import torch
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import CheckpointError
-from convlstm_ae.model.io import load_model, load_scoring_config, save_model
 from convlstm_ae.model.presets import create_model
+from convlstm_ae.release import load_model, load_scoring_config, save_model
 
 
 @pytest.fixture

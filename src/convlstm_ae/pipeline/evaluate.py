@@ -8,12 +8,17 @@ paper). The paper's text and the authors' released test code are two readings.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from convlstm_ae.data.layouts import read_labels
+from convlstm_ae.data.moving_mnist import MovingMNIST
+from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import (
     DeploymentMetrics,
     FrameMetrics,
@@ -29,6 +34,8 @@ SCORE_KINDS = {
     "frame": "whole frame, Eq. 3 (paper)",
     "patch": "patch max (beyond the paper)",
 }
+# score kind -> the score table's Eq. 4 column
+TABLE_COLUMNS = {"frame": "regularity", "patch": "patch_regularity"}
 # Temporal Gaussian of the smoothed readings, in frames: fixed a priori at T'/2 for the
 # paper's T' = 10, the period of the overlap scheme's half-windows. Beyond the paper.
 SMOOTHING_SIGMA = 5.0
@@ -119,3 +126,61 @@ def evaluate_record(
             results[kind]["deployment"] = evaluate_deployment(
                 scores, labels, calibration.threshold, fps)
     return results
+
+
+def read_label_file(path: Path, names: Sequence[str], lengths: Sequence[int]
+                    ) -> dict[str, np.ndarray]:
+    """Per-video 0/1 labels: CSV (video,frame,label), a Moving-MNIST .npz (videos named by
+    sequence number), or any label file the dataset readers know (.json, .mat, .npy, .m)."""
+    if not path.exists():
+        raise ConfigError(f"{path}: labels file not found")
+    if path.suffix == ".npz":
+        labels = MovingMNIST.load(path).labels
+        return {f"{i:05d}": labels[i] for i in range(len(labels))}
+    if path.suffix == ".csv":
+        by_video: dict[str, dict[int, int]] = {}
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            if {"video", "frame", "label"} - set(reader.fieldnames or []):
+                raise ConfigError(f"{path}: expected columns video, frame, label")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    by_video.setdefault(row["video"], {})[int(row["frame"])] = int(row["label"])
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{path}: line {line}: frame and label must be whole "
+                                      "numbers") from None
+        return {k: np.array([v[i] for i in sorted(v)]) for k, v in by_video.items()}
+    return read_labels(path, names, lengths)[0]
+
+
+def evaluate_score_table(scores: Mapping[str, Mapping[str, np.ndarray]], labels_path: Path,
+                         scores_path: Path) -> tuple[dict[str, FrameMetrics], list[np.ndarray]]:
+    """Frame-level AUC and EER of a score table's Eq. 4 columns against a label file.
+
+    Returns:
+        (score kind -> metrics, per-video labels in the table's order).
+    """
+    names = list(scores)
+    lengths = [len(scores[n]["error"]) for n in names]
+    by_video = read_label_file(labels_path, names, lengths)
+    labels = []
+    for name, length in zip(names, lengths, strict=True):
+        if name not in by_video:
+            raise ConfigError(f"{labels_path}: no labels for video {name!r} of {scores_path}")
+        if len(by_video[name]) != length:
+            raise ConfigError(f"{labels_path}: video {name!r} has {len(by_video[name])} labels "
+                              f"but {length} scored frames")
+        labels.append(np.asarray(by_video[name]))
+    metrics = {kind: evaluate_frames([1 - s for s in table_regularity(scores, kind)], labels)
+               for kind in TABLE_COLUMNS}
+    return metrics, labels
+
+
+def table_regularity(scores: Mapping[str, Mapping[str, np.ndarray]], kind: str
+                     ) -> list[np.ndarray]:
+    """Per-video s(t) of a score table: its Eq. 4 column (first-frame rule included), or
+    Eq. 4 of its error column for a table that has none."""
+    column = TABLE_COLUMNS[kind]
+    errors = {"frame": "error", "patch": "patch_error"}[kind]
+    return [video[column] if column in video else regularity_score(video[errors])
+            for video in scores.values()]

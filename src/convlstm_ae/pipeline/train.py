@@ -1,0 +1,169 @@
+"""Train a run: clips of normal footage, a fixed schedule, the released model, and the
+alarm calibration on held-out normal frames (beyond the paper)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from convlstm_ae.config import (
+    ModelConfig,
+    ScoringConfig,
+    TrainConfig,
+    config_from_dict,
+    read_config_file,
+)
+from convlstm_ae.data.cache import CachedVideos, default_cache_dir
+from convlstm_ae.data.clips import FrameSource, VideoHeads, held_out_tails, holdout_split
+from convlstm_ae.data.layouts import open_dataset
+from convlstm_ae.data.moving_mnist import MovingMNIST
+from convlstm_ae.errors import ConfigError
+from convlstm_ae.model.presets import preset_configs
+from convlstm_ae.release import (
+    LAST_CHECKPOINT,
+    MODEL_DIR,
+    load_model,
+    read_model_config,
+    save_calibration,
+)
+from convlstm_ae.scoring.calibration import DeploymentCalibration, fit_calibrations
+from convlstm_ae.scoring.reconstruction import score_videos
+from convlstm_ae.viz.plots import read_metrics_csv
+
+log = logging.getLogger(__name__)
+TRAIN_SECONDS = "train_seconds.txt"
+
+
+def training_source(path: Path, frame_size: int, cache_dir: Path | None = None) -> FrameSource:
+    """Moving-MNIST recipes (``.npz``), or the training videos of a dataset folder (any
+    layout ``data check`` knows, or a plain folder of your own normal footage), cached."""
+    if path.suffix == ".npz":
+        source = MovingMNIST.load(path)
+        if source.frame_size != frame_size:
+            raise ConfigError(f"{path}: frames are {source.frame_size} px but the model takes "
+                              f"{frame_size} px; generate with --frame-size {frame_size}")
+        return source
+    dataset = open_dataset(path)
+    log.info("%s: %s layout, %d training video(s)", path, dataset.layout, len(dataset.train))
+    return CachedVideos([(r.source, r.start, r.stop) for r in dataset.train], frame_size,
+                        cache_dir or default_cache_dir())
+
+
+def run_configs(preset: str | None, config_file: Path | None, train: dict[str, Any],
+                scoring: dict[str, Any]) -> tuple[ModelConfig, TrainConfig, ScoringConfig]:
+    """A run's configs: the preset's (default ``paper``), then a YAML/JSON config file's
+    sections, then ``train`` and ``scoring`` fields given on the command line. Errors
+    name the file."""
+    file = read_config_file(config_file) if config_file else {}
+    source = str(config_file or "arguments")
+    try:
+        model_config, train_config = preset_configs(preset or file.get("preset", "paper"),
+                                                     **file.get("model", {}))
+    except ConfigError as error:
+        raise ConfigError(f"{config_file}: {error}" if config_file else str(error)) from None
+    train_fields = {**dataclasses.asdict(train_config), **file.get("train", {}), **train}
+    scoring_fields = {**file.get("scoring", {}), **scoring}
+    return (model_config, config_from_dict(TrainConfig, train_fields, source),
+            config_from_dict(ScoringConfig, scoring_fields, source))
+
+
+def calibrate_model(model_dir: Path, normal_videos: list[np.ndarray], t_prime: int | None,
+                    quantile: float = 0.99) -> dict[str, DeploymentCalibration]:
+    """Score normal videos the model did not train on and store, beside it, the
+    calibration of the whole-frame and the patch score (standardisation, threshold)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    scored = score_videos(load_model(model_dir, device), normal_videos, t_prime, "calibrate")
+    errors = {kind: [e.select(kind)[0].numpy() for e in scored] for kind in ("frame", "patch")}
+    calibrations = fit_calibrations(errors, t_prime, quantile)
+    save_calibration(model_dir, calibrations)
+    return calibrations
+
+
+def train_run(
+    source: FrameSource,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    scoring: ScoringConfig | None = None,
+    holdout_fraction: float = 0.15,
+    quantile: float = 0.99,
+    resume: bool | None = False,
+    devices: int = 1,
+    logger: str = "csv",
+    plain: bool = False,
+) -> Path | None:
+    """Train on ``source`` and release the model as ``run_dir/model``.
+
+    Videos (not Moving-MNIST recipes) keep the last ``holdout_fraction`` of each out of
+    training; after training they are scored and calibrate the alarm threshold
+    (``calibration.json``), at the ``quantile`` of their calibrated errors.
+
+    Args:
+        resume: continue from the last checkpoint; None: whatever the folder holds (a
+            finished run is returned as it is, a stopped one resumed).
+    Returns:
+        The released model folder; None in the extra processes of a multi-GPU run.
+    """
+    from convlstm_ae.training.fit import fit  # Lightning: imported only to train
+
+    run_dir = Path(run_dir)
+    scoring = scoring or ScoringConfig()
+    if not 0 < quantile < 1:
+        raise ConfigError(f"quantile must lie in (0, 1), got {quantile}")
+    model_dir = run_dir / MODEL_DIR
+    if resume is None:
+        if model_dir.is_dir() and read_model_config(model_dir).get("steps") == \
+                train_config.max_steps:
+            log.info("%s: trained already (%s)", model_config.preset, model_dir)
+            return model_dir
+        resume = (run_dir / LAST_CHECKPOINT).is_file()
+    tails: list[np.ndarray] = []
+    note = ""
+    if isinstance(source, CachedVideos) and holdout_fraction > 0:
+        lengths = holdout_split(source, holdout_fraction, model_config.clip_length)
+        tails = held_out_tails(source, lengths, model_config.clip_length)
+        note = (f" on {sum(lengths)} frames ({len(source)} videos, last "
+                f"{holdout_fraction:.0%} of each held out)")
+        source = VideoHeads(source, lengths)
+    log.info("%s: training %d steps of batch %d, lr %g%s%s", model_config.preset,
+             train_config.max_steps, train_config.batch_size, train_config.learning_rate, note,
+             " (resuming)" if resume else "")
+    start = time.perf_counter()
+    model_dir = fit(source, model_config, train_config, run_dir, scoring=scoring,
+                    devices=devices, resume=resume, logger=logger, plain=plain)
+    if model_dir is None:  # an extra process of a multi-GPU run
+        return None
+    (run_dir / TRAIN_SECONDS).write_text(f"{time.perf_counter() - start:.1f}\n")
+    log.info("model: %s", model_dir)
+    if isinstance(source, VideoHeads) and not tails:
+        log.info("no alarm calibration: the held-out tails are shorter than T = %d frames; "
+                 "raise --holdout-fraction", model_config.clip_length)
+    if tails:
+        calibration = calibrate_model(model_dir, tails, scoring.t_prime, quantile)
+        log.info("calibrated on %d held-out normal frames: alarm when the calibrated error "
+                 "exceeds %.3g", sum(map(len, tails)), calibration["frame"].threshold)
+    return model_dir
+
+
+def train_seconds(run_dir: Path) -> float | None:
+    """Wall-clock training time of the last (re)start, if recorded."""
+    path = run_dir / TRAIN_SECONDS
+    return float(path.read_text()) if path.is_file() else None
+
+
+def training_history(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, train_loss) of a run over all its (re)starts, later logs winning."""
+    losses: dict[int, float] = {}
+    for csv_file in sorted(Path(run_dir, "logs").glob("version_*/metrics.csv"),
+                           key=lambda p: int(p.parent.name.split("_")[1])):
+        steps, values = read_metrics_csv(csv_file)
+        losses.update(zip(steps.tolist(), values.tolist(), strict=True))
+    steps = np.array(sorted(losses))
+    return steps, np.array([losses[s] for s in steps.tolist()])
