@@ -248,7 +248,7 @@ def _read_scores(path: Path) -> dict[str, dict[str, list[float]]]:
 def _read_labels(path: Path, names: Sequence[str], lengths: Sequence[int]) -> dict[str, list[int]]:
     """Per-video 0/1 labels: CSV (video,frame,label), a Moving-MNIST .npz (videos named by
     sequence number), or any label file the dataset readers know (.json, .mat, .npy, .m)."""
-    from convlstm_ae.data.layouts import read_labels
+    from convlstm_ae.data.labels import read_labels
     from convlstm_ae.data.moving_mnist import MovingMNIST
 
     if not path.exists():

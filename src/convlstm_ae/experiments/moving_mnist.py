@@ -28,8 +28,8 @@ from sklearn.metrics import auc
 from tqdm import tqdm
 
 from convlstm_ae.config import ERRORS, ScoringConfig
-from convlstm_ae.data.clips import resize_frames
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
+from convlstm_ae.data.video_io import resize_frames
 from convlstm_ae.evaluation import SCORE_KINDS, Reading, evaluate_record, reading_scores
 from convlstm_ae.experiments.common import (
     Schedule,
