@@ -15,7 +15,8 @@ import pytest
 import scipy.io
 
 from convlstm_ae.data import layouts
-from convlstm_ae.data.layouts import open_dataset, read_labels, scan_dataset
+from convlstm_ae.data.labels import parse_ucsd_m, read_labels
+from convlstm_ae.data.layouts import open_dataset, scan_dataset
 from convlstm_ae.errors import ConfigError, DatasetLayoutError
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -255,7 +256,7 @@ def test_ucsd_m_parser_reads_two_ranges_and_empty_clips(tmp_path):
                     "TestVideoFile{end+1}.gt_frame = [5:90, 140:200];\n"
                     "TestVideoFile{end+1}.gt_frame = [];  % no anomaly\n"
                     "TestVideoFile{end+1}.gt_frame = [7];\n")
-    clips = layouts.parse_ucsd_m(path)
+    clips = parse_ucsd_m(path)
     assert [c.tolist() for c in clips] == [[[5, 140], [90, 200]], [[], []], [[7], [7]]]
 
 
@@ -422,7 +423,7 @@ def test_bad_ucsd_m(tmp_path):
     path = tmp_path / "UCSDped2.m"
     path.write_text("TestVideoFile{end+1}.gt_frame = [61:end];\n")
     with pytest.raises(DatasetLayoutError, match="line 1: cannot read '61:end'"):
-        layouts.parse_ucsd_m(path)
+        parse_ucsd_m(path)
 
 
 def test_bad_subway_labels(tmp_path, short_subway):

@@ -10,17 +10,21 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from convlstm_ae.data.layouts import Dataset, VideoRecord, scan_dataset
-from convlstm_ae.data.video_io import image_files
+from convlstm_ae.data.video_io import (
+    decode_image,
+    image_files,
+    read_header,
+    read_image,
+    video_frames,
+)
 from convlstm_ae.errors import DatasetLayoutError
 
 JPEG_SUFFIXES = {".jpg", ".jpeg"}
@@ -126,19 +130,14 @@ def _count(path: Path) -> _Source:
         files = image_files(path)
         if not files:
             return _Source(problems=[f"{path}: folder holds no image frames"])
-        image = cv2.imread(str(files[0]), cv2.IMREAD_GRAYSCALE)
+        image = read_image(files[0], gray=True)
         size = None if image is None else (image.shape[1], image.shape[0])
         return _Source(len(files), size)
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            return _Source(problems=[f"{path}: cannot open video (empty, corrupt, or a codec "
-                                     "OpenCV lacks)"])
-        size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-        return _Source(max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0), size)
-    finally:
-        capture.release()
+    header = read_header(path)
+    if header is None:
+        return _Source(problems=[f"{path}: cannot open video (empty, corrupt, or a codec "
+                                 "OpenCV lacks)"])
+    return _Source(header.num_frames or 0, header.size)
 
 
 def _decode_all(paths: list[Path]) -> dict[Path, _Source]:
@@ -186,7 +185,7 @@ def _decode_image(file: Path) -> tuple[int, int] | str:
         return f"{file}: cannot read ({error.strerror})"
     if data.size == 0:
         return f"{file}: empty file (0 bytes)"
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    image = decode_image(data)
     if image is None:
         return f"{file}: cannot decode image (corrupt or not an image)"
     if file.suffix.lower() in JPEG_SUFFIXES and not _ends_jpeg(data):
@@ -201,23 +200,20 @@ def _ends_jpeg(data: np.ndarray) -> bool:
 def _decode_video(path: Path, bar: tqdm) -> _Source:
     if path.stat().st_size == 0:
         return _Source(problems=[f"{path}: empty file (0 bytes)"])
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
+    header = read_header(path)
+    if header is None:
         return _Source(problems=[f"{path}: cannot open video (corrupt, or a codec OpenCV lacks)"])
-    announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    announced = header.num_frames or 0
     source = _Source()
     mixed = None
-    try:
-        for frame in _frames(capture):
-            size = (frame.shape[1], frame.shape[0])
-            if source.size is None:
-                source.size = size
-            elif size != source.size and mixed is None:
-                mixed = _size_problem(f"{path}: frame {source.frames}", size, source.size)
-            source.frames += 1
-            bar.update()
-    finally:
-        capture.release()
+    for frame in video_frames(path):
+        size = (frame.shape[1], frame.shape[0])
+        if source.size is None:
+            source.size = size
+        elif size != source.size and mixed is None:
+            mixed = _size_problem(f"{path}: frame {source.frames}", size, source.size)
+        source.frames += 1
+        bar.update()
     if source.frames == 0:
         source.problems.append(f"{path}: no frames could be decoded (empty or corrupt video)")
     elif announced > source.frames:
@@ -226,11 +222,3 @@ def _decode_video(path: Path, bar: tqdm) -> _Source:
     if mixed is not None:
         source.problems.append(mixed)
     return source
-
-
-def _frames(capture: cv2.VideoCapture) -> Iterable[np.ndarray]:
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            return
-        yield frame

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
+from convlstm_ae.data.video_io import resize_frames
 from convlstm_ae.errors import ConfigError
 
 
@@ -22,13 +22,6 @@ class FrameSource(Protocol):
     def num_frames(self, video: int) -> int: ...
 
     def frames(self, video: int, indices: np.ndarray) -> np.ndarray: ...
-
-
-def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
-    """(N, H, W) uint8 -> (N, size, size) uint8 with area interpolation."""
-    if frames.shape[1:] == (size, size):
-        return frames
-    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
 class ClipDataset(Dataset):

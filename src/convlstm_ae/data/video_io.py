@@ -1,13 +1,17 @@
-"""Reading videos, frame folders and frame arrays as grayscale uint8, through OpenCV."""
+"""Every OpenCV call of the data package: video headers, decoded frames, images, resizing.
+
+Videos, frame folders and frame arrays are read as grayscale uint8.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from convlstm_ae.data.clips import resize_frames
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v", ".webm"}
@@ -56,19 +60,74 @@ def list_videos(path: str | Path) -> list[Path]:
     return videos
 
 
-def _read_video_file(path: Path) -> list[np.ndarray]:
+@dataclass(frozen=True)
+class VideoHeader:
+    """What a video file's header states, read without decoding.
+
+    Attributes:
+        num_frames: frame count; None where the header gives none.
+        fps: frame rate; None where missing or implausible (not in (0, 1000)).
+        size: (W, H) of the frames.
+    """
+
+    num_frames: int | None
+    fps: float | None
+    size: tuple[int, int]
+
+
+def read_header(path: Path) -> VideoHeader | None:
+    """The header of a video file; None when OpenCV cannot open it."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            return None
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    finally:
+        capture.release()
+    return VideoHeader(count if count > 0 else None, fps if 0 < fps < 1000 else None, size)
+
+
+def video_frames(path: Path) -> Iterator[np.ndarray]:
+    """The frames of a video file, decoded one at a time as grayscale uint8 (H, W).
+
+    Raises:
+        VideoReadError: OpenCV cannot open the file.
+    """
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise VideoReadError(f"{path}: cannot open video (corrupt, or a codec OpenCV lacks)")
-    frames = []
     try:
         while True:
             ok, frame = capture.read()
             if not ok:
-                break
-            frames.append(_gray(frame))
+                return
+            yield _gray(frame)
     finally:
         capture.release()
+
+
+def read_image(file: Path, *, gray: bool) -> np.ndarray | None:
+    """An image file decoded grayscale (``gray``) or as stored; None if undecodable."""
+    return cv2.imread(str(file), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_UNCHANGED)
+
+
+def decode_image(data: np.ndarray) -> np.ndarray | None:
+    """A grayscale image decoded from a file's bytes (uint8 (n,)); None if undecodable."""
+    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W) uint8 -> (N, size, size) uint8 with area interpolation."""
+    if frames.shape[1:] == (size, size):
+        return frames
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def _read_video_file(path: Path) -> list[np.ndarray]:
+    frames = list(video_frames(path))
     if not frames:
         raise VideoReadError(f"{path}: no frames could be decoded (empty or corrupt video)")
     return frames
@@ -77,7 +136,7 @@ def _read_video_file(path: Path) -> list[np.ndarray]:
 def _read_image_folder(path: Path) -> list[np.ndarray]:
     frames = []
     for file in image_files(path):
-        image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+        image = read_image(file, gray=False)
         if image is None:
             raise VideoReadError(f"{file}: cannot decode image (corrupt or empty file)")
         if image.dtype == np.uint16:  # scaled by the type's range: brightness stays comparable

@@ -27,8 +27,8 @@ import torch
 from sklearn.metrics import auc
 
 from convlstm_ae.config import ERRORS, ScoringConfig
-from convlstm_ae.data.clips import resize_frames
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
+from convlstm_ae.data.video_io import resize_frames
 from convlstm_ae.experiments.common import (
     check_devices,
     family,

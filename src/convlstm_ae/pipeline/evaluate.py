@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from convlstm_ae.data.layouts import read_labels
+from convlstm_ae.data.labels import read_labels
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import (

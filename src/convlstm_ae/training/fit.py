@@ -15,11 +15,11 @@ from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig, config_to_dict
-from convlstm_ae.data.clips import ClipDataset, FrameSource, StepSampler, mean_frame
+from convlstm_ae.data.clips import ClipDataset, FrameSource, mean_frame
+from convlstm_ae.data.datamodule import ClipDataModule
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.release import LAST_CHECKPOINT, MODEL_DIR, save_model, snapshot_dir
 from convlstm_ae.training.module import ReconstructionModule
@@ -100,33 +100,6 @@ class StepProgressBar(ProgressBar):
             self._bar = None
 
 
-class ClipDataModule(pl.LightningDataModule):
-    """Serves :class:`ClipDataset` through a :class:`StepSampler` sharded per rank."""
-
-    def __init__(self, dataset: ClipDataset, train: TrainConfig) -> None:
-        super().__init__()
-        self.dataset = dataset
-        self.train = train
-
-    def train_dataloader(self) -> DataLoader:
-        world = self.trainer.world_size
-        sampler = StepSampler(
-            self.train.batch_size * world,
-            current_step=lambda: self.trainer.global_step,  # restored when resuming
-            last_step=self.train.max_steps,
-            rank=self.trainer.global_rank,
-            world_size=world,
-        )
-        workers = self.train.num_workers
-        return DataLoader(
-            self.dataset,
-            batch_size=self.train.batch_size,
-            sampler=sampler,
-            num_workers=workers,
-            pin_memory=torch.cuda.is_available(),
-            persistent_workers=workers > 0,
-            drop_last=True,
-        )
 
 
 def fit(
