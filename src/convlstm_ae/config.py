@@ -20,6 +20,9 @@ from convlstm_ae.errors import ConfigError
 ARCHITECTURES = ("convlstm_ae", "conv_ae")
 NORMALIZATIONS = ("unit", "mean_frame")
 OUTPUT_ACTIVATIONS = ("linear", "tanh")
+# Sec. 4.2: T' = 10 (Avenue, Ped1, Ped2); the whole video (None) for Subway
+DEFAULT_T_PRIME = 10
+T_PRIME_BY_LAYOUT: dict[str, int | None] = {"subway": None}
 WINDOWS = ("reset", "sliding", "overlap")  # see scoring/windows.py
 ERRORS = ("sum", "sqrt")
 
@@ -81,7 +84,7 @@ class TrainConfig:
 class ScoringConfig:
     """How test videos are scored (Sec. 3.3)."""
 
-    t_prime: int | None = 10  # T': frames between memory resets; None keeps memory all video
+    t_prime: int | None = DEFAULT_T_PRIME  # T': memory window; None keeps memory all video
     # "reset": consecutive T'-frame windows, the memory forgotten at each window's start;
     # "sliding": every frame scored at the end of its own window of T' frames;
     # "overlap": the authors' released test code, windows every T'/2 frames, last half scored
@@ -141,3 +144,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown section {unknown[0]!r}")
     return data
+
+
+def dataset_t_prime(layout: str) -> int | None:
+    """T' of the paper for a dataset layout: the whole video for Subway, else 10."""
+    return T_PRIME_BY_LAYOUT.get(layout, DEFAULT_T_PRIME)

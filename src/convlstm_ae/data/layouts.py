@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convlstm_ae.config import dataset_t_prime
 from convlstm_ae.data.labels import read_labels, read_subway_labels
 from convlstm_ae.data.video_io import (
     VIDEO_SUFFIXES,
@@ -36,7 +37,6 @@ from convlstm_ae.data.video_io import (
 from convlstm_ae.errors import ConfigError, DatasetLayoutError
 
 LAYOUTS = ("ucsd", "frames", "shanghaitech", "avenue", "subway", "folder")  # detection order
-DEFAULT_T_PRIME = 10  # Sec. 4.2: memory reset every T' = 10 frames (Ped1, Ped2, Avenue)
 DEFAULT_FPS = 25.0
 UCSD_FPS = 10.0
 SHANGHAITECH_FPS = 24.0
@@ -306,7 +306,8 @@ def _parse_subway(root: Path, labels: Path | None) -> tuple[Dataset, list[str]]:
         except DatasetLayoutError as error:
             convention = f"{label_path.name}: unreadable"
             problems.append(str(error))
-    return Dataset("subway", root, train, (test,), convention, None, fps), problems
+    t_prime = dataset_t_prime("subway")
+    return Dataset("subway", root, train, (test,), convention, t_prime, fps), problems
 
 
 def _parse_folder(root: Path, labels: Path | None) -> tuple[Dataset, list[str]]:
@@ -323,7 +324,7 @@ def _parse_folder(root: Path, labels: Path | None) -> tuple[Dataset, list[str]]:
     videos = [r.source for r in train if r.source.is_file()]
     fps = (_video_header(videos[0])[1] if videos else None) or DEFAULT_FPS
     return Dataset("folder", root, tuple(train), (), "no labels (folder layout)",
-                   DEFAULT_T_PRIME, fps), []
+                   dataset_t_prime("folder"), fps), []
 
 
 _PARSERS = {
@@ -401,5 +402,5 @@ def _labelled(
         except DatasetLayoutError as error:
             convention = f"{label_path.name}: unreadable"
             problems.append(str(error))
-    return Dataset(layout, root, tuple(train), tuple(test), convention, DEFAULT_T_PRIME,
+    return Dataset(layout, root, tuple(train), tuple(test), convention, dataset_t_prime(layout),
                    fps), problems

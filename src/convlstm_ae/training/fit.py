@@ -100,8 +100,6 @@ class StepProgressBar(ProgressBar):
             self._bar = None
 
 
-
-
 def fit(
     source: FrameSource,
     model_config: ModelConfig,
