@@ -133,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler="evaluate")
 
     experiment = commands.add_parser("experiment", help="the paper's experiments")
-    experiments = experiment.add_subparsers(dest="experiment", required=True)
+    experiment.add_argument("--config", type=Path,
+                            help="a YAML experiment file (configs/paper/*.yaml, or the "
+                            "experiment.yaml a run wrote): every setting of the run")
+    experiment.set_defaults(handler="experiment", experiment=None)
+    experiments = experiment.add_subparsers(dest="experiment")
     mm = experiments.add_parser("moving-mnist", help="Table 1: appearance and motion anomalies")
     mm.add_argument("--out", type=Path, default=Path("runs/moving-mnist"))
     mm.add_argument("--presets", default="paper,conv-ae", help="comma-separated presets")
@@ -164,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         real.add_argument("--labels", type=Path, help="label file overriding the layout's")
         real.add_argument("--stage", choices=("all", "train"), default="all",
                           help="train: train only (test videos may be absent)")
-        real.set_defaults(handler="experiment_real")
+        real.set_defaults(handler="experiment")
     tables = commands.add_parser(
         "tables", help="rebuild an experiment's tables and figures from its error records")
     tables.add_argument("run", type=Path, help="experiment output folder (PRESET/records/...)")

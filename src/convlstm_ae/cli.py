@@ -122,29 +122,32 @@ def _training_overrides(args: argparse.Namespace) -> dict:
     return train | ({"snapshot_steps": args.snapshots} if args.snapshots else {})
 
 
-def cmd_experiment_real(args: argparse.Namespace) -> None:
-    from convlstm_ae.experiments.real_video import RealVideoExperiment, run
-
-    _quiet_lightning()
-    run(RealVideoExperiment(
-        root=args.root, name=args.experiment, out_dir=args.out or Path("runs") / args.experiment,
-        presets=tuple(args.presets.split(",")), train=_training_overrides(args),
-        devices=args.devices, plain=args.plain, holdout_fraction=args.holdout_fraction,
-        quantile=args.quantile, cache_dir=args.cache_dir, layout=args.layout,
-        labels=args.labels, stage=args.stage,
-    ))
-
-
 def cmd_experiment(args: argparse.Namespace) -> None:
-    from convlstm_ae.experiments.moving_mnist import MovingMNISTExperiment, run
+    from convlstm_ae.experiments.files import read_experiment, run_experiment
+    from convlstm_ae.experiments.moving_mnist import MovingMNISTExperiment
+    from convlstm_ae.experiments.real_video import RealVideoExperiment
 
     _quiet_lightning()
-    run(MovingMNISTExperiment(
-        out_dir=args.out, presets=tuple(args.presets.split(",")), num_train=args.num_train,
-        num_test=args.num_test, num_val=args.num_val, box_size=args.box_size,
-        train=_training_overrides(args), devices=args.devices, plain=args.plain,
-        t_prime=args.t_prime, seed=args.seed, idx_path=args.idx_path, stage=args.stage,
-    ))
+    if args.config:
+        kind, experiment = read_experiment(args.config)
+        run_experiment(kind, experiment)
+        return
+    if not args.experiment:
+        raise ConfigError("name an experiment (moving-mnist, ped2, ...) or pass --config FILE")
+    common = dict(presets=tuple(args.presets.split(",")), train=_training_overrides(args),
+                  devices=args.devices, plain=args.plain, stage=args.stage)
+    if args.experiment == "moving-mnist":
+        kind, experiment = args.experiment, MovingMNISTExperiment(
+            out_dir=args.out, num_train=args.num_train, num_test=args.num_test,
+            num_val=args.num_val, box_size=args.box_size, t_prime=args.t_prime,
+            seed=args.seed, idx_path=args.idx_path, **common)
+    else:
+        kind, experiment = args.experiment, RealVideoExperiment(
+            root=args.root, name=args.experiment,
+            out_dir=args.out or Path("runs") / args.experiment,
+            holdout_fraction=args.holdout_fraction, quantile=args.quantile,
+            cache_dir=args.cache_dir, layout=args.layout, labels=args.labels, **common)
+    run_experiment(kind, experiment)
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
@@ -185,7 +188,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 COMMANDS = {
     "mnist_generate": cmd_mnist_generate, "train": cmd_train, "score": cmd_score,
     "export": cmd_export, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
-    "experiment_real": cmd_experiment_real, "tables": cmd_tables, "data_check": cmd_data_check,
+    "tables": cmd_tables, "data_check": cmd_data_check,
 }
 
 
