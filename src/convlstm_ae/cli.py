@@ -211,9 +211,22 @@ def _console_logging() -> None:
     log.propagate = False
 
 
+def _progress_bars() -> None:
+    """tqdm bars on stderr; in a log file (not a terminal) one update every 30 s."""
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from convlstm_ae import progress
+
+    interval = 0.1 if sys.stderr.isatty() else 30
+    progress.report_with(partial(tqdm, mininterval=interval, dynamic_ncols=True, file=sys.stderr))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _console_logging()
+    _progress_bars()
     try:
         code = COMMANDS[args.handler](args)
     except ConvLSTMAEError as error:

@@ -7,13 +7,17 @@ Sources are written into ``tmp_path``: a folder of PNG frames, an MJPG ``.avi`` 
 
 import os
 import pickle
+import sys
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from tqdm import tqdm
 
+from convlstm_ae import progress
 from convlstm_ae.data import cache, video_io
 from convlstm_ae.data.cache import CachedVideos, cache_key, cached_frames, default_cache_dir
 from convlstm_ae.data.clips import ClipDataset
@@ -264,11 +268,14 @@ def test_cached_videos_in_spawned_dataloader_workers(three_videos, cache_dir):
 def test_progress_bar_shows_frames_per_second_only_while_decoding(
     three_videos, cache_dir, capsys, monkeypatch
 ):
-    CachedVideos(three_videos[:1], SIZE, cache_dir, progress=False)
+    CachedVideos(three_videos[:1], SIZE, cache_dir, progress=True)
+    assert capsys.readouterr().err == ""  # the library is silent until asked for progress
+    monkeypatch.setattr(progress, "_factory", partial(tqdm, file=sys.stderr))
+    CachedVideos(three_videos[1:2], SIZE, cache_dir, progress=False)
     assert capsys.readouterr().err == ""
     CachedVideos(three_videos, SIZE, cache_dir, progress=True)
     err = capsys.readouterr().err
-    assert "frame/s" in err and f"{NUM_FRAMES + 7}frame" in err
+    assert "frame/s" in err and f"{7}frame" in err
     forbid_decoding(monkeypatch)
     CachedVideos(three_videos, SIZE, cache_dir, progress=True)
     assert capsys.readouterr().err == ""

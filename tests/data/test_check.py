@@ -5,6 +5,8 @@ time: each break must give exactly one problem line, naming the broken file.
 """
 
 import json
+import sys
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -28,7 +30,9 @@ from test_layouts import (
     short_subway,  # noqa: F401  (a fixture)
     write_video,
 )
+from tqdm import tqdm
 
+from convlstm_ae import progress
 from convlstm_ae.data.check import check_dataset
 from convlstm_ae.errors import ConfigError
 
@@ -41,7 +45,8 @@ MAKERS = {
 
 
 @pytest.mark.parametrize("layout", list(MAKERS))
-def test_clean_dataset_has_no_problems(tmp_path, layout, capsys):
+def test_clean_dataset_has_no_problems(tmp_path, layout, capsys, monkeypatch):
+    monkeypatch.setattr(progress, "_factory", partial(tqdm, file=sys.stderr))
     report = check_dataset(MAKERS[layout](tmp_path))
     assert report.problems == []
     assert report.dataset.layout == layout
@@ -51,7 +56,7 @@ def test_clean_dataset_has_no_problems(tmp_path, layout, capsys):
     assert f"test: 2 videos, {sum(TEST_FRAMES)} frames" in summary
     assert "resolution: 24x16 (4 videos)" in summary
     assert "label coverage: 2/2 test videos labelled; 6/11 abnormal frames (54.5%)" in summary
-    assert "frame/s" in capsys.readouterr().err  # the progress bar
+    assert "frame/s" in capsys.readouterr().err  # the progress bar the CLI asks for
 
 
 def test_clean_subway(tmp_path, short_subway):  # noqa: F811

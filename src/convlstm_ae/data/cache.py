@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from convlstm_ae.data import video_io
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
+from convlstm_ae.progress import bar as progress_bar
 
 CACHE_ENV = "CONVLSTM_AE_CACHE"
 # Part of every key: bump it when read_frames changes its output, to retire old entries.
@@ -159,7 +159,7 @@ class CachedVideos:
             [start, stop) of a video (``stop=None``: to its end).
         frame_size: side of the square frames.
         cache_dir: folder of the cache files, created if missing.
-        progress: show a bar of decoded frames on stderr while building.
+        progress: report decoded frames while building (see :mod:`convlstm_ae.progress`).
     """
 
     def __init__(
@@ -183,7 +183,8 @@ class CachedVideos:
             for source, start, stop in self.sources
         ]
         missing = [v for v, path in enumerate(self.paths) if not path.exists()]
-        with tqdm(unit="frame", desc="caching frames", disable=not (progress and missing)) as bar:
+        with progress_bar(unit="frame", desc="caching frames",
+                          disable=not (progress and missing)) as bar:
             for v in missing:
                 source, start, stop = self.sources[v]
                 bar.set_postfix_str(source.name)

@@ -8,14 +8,13 @@ that differ from a video's frame count, and test videos without labels.
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from convlstm_ae.data.layouts import Dataset, VideoRecord, scan_dataset
 from convlstm_ae.data.video_io import (
@@ -26,6 +25,7 @@ from convlstm_ae.data.video_io import (
     video_frames,
 )
 from convlstm_ae.errors import DatasetLayoutError
+from convlstm_ae.progress import bar as progress_bar
 
 JPEG_SUFFIXES = {".jpg", ".jpeg"}
 
@@ -141,10 +141,10 @@ def _count(path: Path) -> _Source:
 
 
 def _decode_all(paths: list[Path]) -> dict[Path, _Source]:
-    """Decode every frame of ``paths``, with a progress bar (frames/s) on stderr."""
+    """Decode every frame of ``paths``, reporting progress (frames/s)."""
     total = sum(_count(p).frames for p in paths)
     with (
-        tqdm(total=total, unit="frame", unit_scale=True, desc="decoding", file=sys.stderr) as bar,
+        progress_bar(total=total, unit="frame", unit_scale=True, desc="decoding") as bar,
         ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
     ):
         return {p: _decode_folder(p, pool, bar) if p.is_dir() else _decode_video(p, bar)
@@ -156,7 +156,7 @@ def _size_problem(where: str, size: tuple[int, int], first: tuple[int, int]) -> 
             f"{first[0]}x{first[1]}; frames of one video must share a size")
 
 
-def _decode_folder(folder: Path, pool: ThreadPoolExecutor, bar: tqdm) -> _Source:
+def _decode_folder(folder: Path, pool: ThreadPoolExecutor, bar: Any) -> _Source:
     files = image_files(folder)
     if not files:
         return _Source(problems=[f"{folder}: folder holds no image frames"])
@@ -197,7 +197,7 @@ def _ends_jpeg(data: np.ndarray) -> bool:
     return data[-64:].tobytes().rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")
 
 
-def _decode_video(path: Path, bar: tqdm) -> _Source:
+def _decode_video(path: Path, bar: Any) -> _Source:
     if path.stat().st_size == 0:
         return _Source(problems=[f"{path}: empty file (0 bytes)"])
     header = read_header(path)

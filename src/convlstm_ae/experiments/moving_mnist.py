@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,8 @@ PAPER_TABLE_1 = {
     "Conv-AE": {"appearance": 0.743, "motion": 0.940},
     "ConvLSTM-AE": {"appearance": 0.999, "motion": 0.949},
 }
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def prepare_data(experiment: MovingMNISTExperiment) -> dict[str, Path]:
     paths = {s: data_dir / f"{s}.npz" for s in names}
     if stamp.is_file() and json.loads(stamp.read_text()) == settings:
         return paths
-    print(f"generating Moving-MNIST in {data_dir} ...", flush=True)
+    log.info("generating Moving-MNIST in %s ...", data_dir)
     generate_dataset(
         data_dir, num_train=experiment.num_train, num_test=experiment.num_test,
         frame_size=size, box_size=experiment.box_size, seed=experiment.seed,
@@ -240,8 +243,8 @@ def run(experiment: MovingMNISTExperiment) -> dict:
     results = build_results(experiment.out_dir, experiment.presets, settings)
     (experiment.out_dir / "results.json").write_text(json.dumps(results, indent=2))
     write_figures(experiment.out_dir, results)
-    print(format_table(results))
-    print(f"results: {experiment.out_dir / 'results.json'}; figures: {experiment.out_dir}/fig*.png")
+    log.info("%s\nresults: %s; figures: %s/fig*.png", format_table(results),
+             experiment.out_dir / "results.json", experiment.out_dir)
     return results
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,8 @@ from convlstm_ae.release import MODEL_DIR, SNAPSHOT_DIR, load_model, read_model_
 from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.scoring.records import ErrorRecord
 from convlstm_ae.scoring.windows import plan_promise
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,6 @@ def run(experiment: RealVideoExperiment) -> dict:
                             experiment.quantile, settings)
     (experiment.out_dir / "results.json").write_text(json.dumps(results, indent=2))
     write_figures(experiment.out_dir, results)
-    print(format_table(results))
-    print(f"results: {experiment.out_dir / 'results.json'}; figures: {experiment.out_dir}/*.png")
+    log.info("%s\nresults: %s; figures: %s/*.png", format_table(results),
+             experiment.out_dir / "results.json", experiment.out_dir)
     return results

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
+from convlstm_ae import progress
 from convlstm_ae.config import DEFAULT_T_PRIME, ERRORS, ScoringConfig
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.conv_ae import ConvAE
@@ -236,7 +236,7 @@ def score_videos(
                                          for f in fields(FrameErrors))))
         pending.clear()
 
-    for frames in tqdm(videos, desc=desc, unit="video", leave=False, total=total):
+    for frames in progress.bar(videos, desc=desc, unit="video", leave=False, total=total):
         if pending and (len(pending) == batch or len(frames) != len(pending[0])):
             flush()
         pending.append(np.asarray(frames))

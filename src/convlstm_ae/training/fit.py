@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,8 @@ from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
-from tqdm import tqdm
 
+from convlstm_ae import progress
 from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig, config_to_dict
 from convlstm_ae.data.clips import ClipDataset, FrameSource, mean_frame
 from convlstm_ae.data.datamodule import ClipDataModule
@@ -63,7 +62,7 @@ class StepProgressBar(ProgressBar):
     def __init__(self) -> None:
         super().__init__()
         self._enabled = True
-        self._bar: tqdm | None = None
+        self._bar: Any = None
 
     def disable(self) -> None:
         self._enabled = False
@@ -77,10 +76,8 @@ class StepProgressBar(ProgressBar):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._enabled and trainer.is_global_zero:
-            self._bar = tqdm(
-                total=trainer.max_steps, initial=trainer.global_step, desc="train",
-                unit="step", dynamic_ncols=True, file=sys.stderr,
-            )
+            self._bar = progress.bar(total=trainer.max_steps, initial=trainer.global_step,
+                                     desc="train", unit="step")
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self._bar is None:
