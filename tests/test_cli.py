@@ -11,13 +11,11 @@ import io
 import json
 import math
 import shutil
-import struct
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -27,6 +25,7 @@ from convlstm_ae.cli import main
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.release import load_model
 from convlstm_ae.training.loss import reconstruction_loss
+from media import random_frames, write_frames, write_idx
 
 SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity",
                  "current_term", "previous_term", "history"]
@@ -34,6 +33,7 @@ NUM_TEST, SEQUENCE_LENGTH = 6, 20
 # Trained like this, the chain's run; train_args(..., max_steps=2) then --resume to 4 must
 # give the same weights.
 TRAIN = ["--preset", "tiny", "--batch-size", "2", "--num-workers", "0", "--t-prime", "10"]
+DIGITS = random_frames((60, 28, 28))  # random 28x28 'digits' for an MNIST IDX file
 
 
 def run_cli(*args) -> tuple[int, str, str]:
@@ -58,13 +58,6 @@ def assert_user_error(code: int, err: str, *names) -> None:
         assert str(name) in lines[0]
 
 
-def write_idx(path: Path, count: int = 60) -> Path:
-    """An MNIST IDX image file of random 28x28 'digits'."""
-    images = np.random.default_rng(0).integers(0, 256, (count, 28, 28), dtype=np.uint8)
-    path.write_bytes(struct.pack(">iiii", 2051, count, 28, 28) + images.tobytes())
-    return path
-
-
 def read_scores(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
@@ -75,7 +68,7 @@ def read_scores(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def chain(tmp_path_factory) -> dict:
     """generate -> train -> score -> evaluate once; each step's paths and output."""
     root = tmp_path_factory.mktemp("cli")
-    idx = write_idx(root / "digits-idx3-ubyte")
+    idx = write_idx(root / "digits-idx3-ubyte", DIGITS)
     data, run = root / "mnist", root / "run"
     steps = {
         "generate": ["mnist", "generate", "--out", data, "--frame-size", 64, "--num-train", 40,
@@ -194,7 +187,7 @@ def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
     code, stdout, err = run_cli(
         "experiment", "moving-mnist", "--out", out, "--presets", "tiny", "--num-train", 40,
         "--num-test", 4, "--max-steps", 3, "--num-workers", 0, "--batch-size", 2,
-        "--idx-path", write_idx(tmp_path / "digits-idx3-ubyte"),
+        "--idx-path", write_idx(tmp_path / "digits-idx3-ubyte", DIGITS),
     )
     assert code == 0, err
     results = json.loads((out / "results.json").read_text())
@@ -408,11 +401,8 @@ def test_train_on_own_footage_calibrates_alarms_and_score_uses_them(tmp_path):
     rng = np.random.default_rng(0)
     footage = tmp_path / "normal"
     for name in ("cam_a", "cam_b"):
-        folder = footage / name
-        folder.mkdir(parents=True)
         base = rng.integers(0, 200, (48, 64), dtype=np.uint8)
-        for index in range(80):
-            cv2.imwrite(str(folder / f"{index:03d}.png"), np.roll(base, index, axis=1))
+        write_frames(footage / name, [np.roll(base, index, axis=1) for index in range(80)])
     run = tmp_path / "run"
     code, out, err = run_cli("train", "--preset", "tiny", "--data", footage, "--out", run,
                              "--max-steps", 3, "--batch-size", 2, "--num-workers", 0,

@@ -22,50 +22,32 @@ from convlstm_ae.data import cache, video_io
 from convlstm_ae.data.cache import CachedVideos, cache_key, cached_frames, default_cache_dir
 from convlstm_ae.data.clips import ClipDataset
 from convlstm_ae.errors import ConfigError, VideoReadError
+from media import random_frames, write_avi, write_frames
 
 NUM_FRAMES = 10
 WIDTH, HEIGHT = 40, 30
 SIZE = 32  # cached frame size
+FRAMES = random_frames((NUM_FRAMES, HEIGHT, WIDTH))
 
 
-def random_frames(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (NUM_FRAMES, HEIGHT, WIDTH), np.uint8)
-
-
-def write_folder(path: Path) -> Path:
-    path.mkdir()
-    for index, frame in enumerate(random_frames()):
-        assert cv2.imwrite(str(path / f"{index:03d}.png"), frame)
+def write_npy(path: Path, frames: np.ndarray) -> Path:
+    np.save(path, frames)
     return path
 
 
-def write_avi(path: Path) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (WIDTH, HEIGHT))
-    assert writer.isOpened(), "OpenCV cannot write MJPG here"
-    for frame in random_frames():
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
-    return path
-
-
-def write_npy(path: Path) -> Path:
-    np.save(path, random_frames())
-    return path
-
-
-WRITERS = {"folder": (write_folder, "frames"), "avi": (write_avi, "v.avi"),
+WRITERS = {"folder": (write_frames, "frames"), "avi": (write_avi, "v.avi"),
            "npy": (write_npy, "v.npy")}
 
 
 @pytest.fixture(params=sorted(WRITERS))
 def source(request, tmp_path) -> Path:
     write, name = WRITERS[request.param]
-    return write(tmp_path / name)
+    return write(tmp_path / name, FRAMES)
 
 
 @pytest.fixture
 def folder(tmp_path) -> Path:
-    return write_folder(tmp_path / "frames")
+    return write_frames(tmp_path / "frames", FRAMES)
 
 
 @pytest.fixture
@@ -134,7 +116,7 @@ def test_touching_the_source_changes_the_key_and_decodes_again(source, cache_dir
 def test_a_changed_frame_is_decoded_again(folder, cache_dir):
     old = np.array(cached_frames(folder, SIZE, cache_dir))
     frame = folder / "003.png"
-    assert cv2.imwrite(str(frame), 255 - random_frames()[3])
+    assert cv2.imwrite(str(frame), 255 - FRAMES[3])
     touch_later(frame)
     new = cached_frames(folder, SIZE, cache_dir)
     np.testing.assert_array_equal(new, video_io.read_frames(folder, SIZE))
@@ -213,8 +195,8 @@ def test_a_crash_while_writing_leaves_neither_final_nor_temporary_file(
 @pytest.fixture
 def three_videos(tmp_path) -> list:
     """A folder, an .avi and frames 2..8 of a .npy array."""
-    return [write_folder(tmp_path / "frames"), write_avi(tmp_path / "v.avi"),
-            (write_npy(tmp_path / "v.npy"), 2, 9)]
+    return [write_frames(tmp_path / "frames", FRAMES), write_avi(tmp_path / "v.avi", FRAMES),
+            (write_npy(tmp_path / "v.npy", FRAMES), 2, 9)]
 
 
 def test_cached_videos_is_a_frame_source_for_clip_dataset(three_videos, cache_dir):

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from convlstm_ae.data.clips import ClipDataset, StepSampler, mean_frame
+from convlstm_ae.data.clips import ClipDataset, FrameSource, StepSampler, mean_frame
 from convlstm_ae.errors import ConfigError
+from media import random_frames
 
 T = 4
 STRIDES = (1, 2, 3)
@@ -19,42 +20,23 @@ STRIDES = (1, 2, 3)
 LENGTHS = (30, 12, 8, 3)
 
 
-class CodedFrames:
-    """A FrameSource: frame f of video v is zero but for pixel (0, 0) = v, (0, 1) = f."""
+@pytest.fixture(scope="module")
+def coded(array_videos):
+    """Makes a FrameSource of videos of the given lengths, 8x8 frames: frame f of video v
+    is zero but for pixel (0, 0) = v, (0, 1) = f."""
 
-    def __init__(self, lengths, size: int = 8) -> None:
-        self.lengths = list(lengths)
-        self.size = size
+    def make(lengths) -> FrameSource:
+        videos = [np.zeros((length, 8, 8), np.uint8) for length in lengths]
+        for video, frames in enumerate(videos):
+            frames[:, 0, 0] = video
+            frames[:, 0, 1] = np.arange(len(frames))
+        return array_videos(videos)
 
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def num_frames(self, video: int) -> int:
-        return self.lengths[video]
-
-    def frames(self, video: int, indices: np.ndarray) -> np.ndarray:
-        indices = np.asarray(indices)
-        assert indices.min() >= 0 and indices.max() < self.lengths[video], "index out of video"
-        out = np.zeros((len(indices), self.size, self.size), np.uint8)
-        out[:, 0, 0] = video
-        out[:, 0, 1] = indices
-        return out
-
-
-class FlatFrames(CodedFrames):
-    """Frame f of video v is flat, value 40 v + f, of size height x width."""
-
-    def __init__(self, lengths, height: int, width: int) -> None:
-        super().__init__(lengths)
-        self.shape = (height, width)
-
-    def frames(self, video: int, indices: np.ndarray) -> np.ndarray:
-        values = (40 * video + np.asarray(indices)).astype(np.uint8)
-        return np.broadcast_to(values[:, None, None], (len(values), *self.shape)).copy()
+    return make
 
 
 def decode(clip: torch.Tensor) -> tuple[int, list[int]]:
-    """(video, frame indices) of a clip taken from CodedFrames."""
+    """(video, frame indices) of a clip taken from a ``coded`` source."""
     videos = clip[:, 0, 0, 0].tolist()
     assert len(set(videos)) == 1, f"clip mixes videos {videos}"
     return videos[0], clip[:, 0, 0, 1].tolist()
@@ -71,8 +53,8 @@ def all_clips(lengths, clip_length=T, strides=STRIDES) -> set[tuple[int, int, in
 
 
 @pytest.fixture(scope="module")
-def dataset() -> ClipDataset:
-    return ClipDataset(CodedFrames(LENGTHS), clip_length=T, strides=STRIDES, frame_size=8)
+def dataset(coded) -> ClipDataset:
+    return ClipDataset(coded(LENGTHS), clip_length=T, strides=STRIDES, frame_size=8)
 
 
 @pytest.fixture(scope="module")
@@ -135,22 +117,24 @@ def test_clip_indices_agree_with_the_frames_returned(dataset):
         assert decode(dataset[g]) == (video, indices.tolist())
 
 
-def test_item_is_a_pure_function_of_seed_and_g():
-    first = ClipDataset(CodedFrames(LENGTHS), T, STRIDES, 8, seed=7)
-    second = ClipDataset(CodedFrames(LENGTHS), T, STRIDES, 8, seed=7)
+def test_item_is_a_pure_function_of_seed_and_g(coded):
+    first = ClipDataset(coded(LENGTHS), T, STRIDES, 8, seed=7)
+    second = ClipDataset(coded(LENGTHS), T, STRIDES, 8, seed=7)
     order = [5, 3, 900, 5, 0]
     assert [decode(first[g]) for g in order] == [decode(second[g]) for g in reversed(order)][::-1]
 
 
-def test_items_depend_on_the_seed():
-    seed0 = ClipDataset(CodedFrames(LENGTHS), T, STRIDES, 8, seed=0)
-    seed1 = ClipDataset(CodedFrames(LENGTHS), T, STRIDES, 8, seed=1)
+def test_items_depend_on_the_seed(coded):
+    seed0 = ClipDataset(coded(LENGTHS), T, STRIDES, 8, seed=0)
+    seed1 = ClipDataset(coded(LENGTHS), T, STRIDES, 8, seed=1)
     same = sum(decode(seed0[g]) == decode(seed1[g]) for g in range(50))
     assert same < 10  # 1 in 97 by chance
 
 
-def test_frames_of_another_size_are_resized():
-    source = FlatFrames([6, 9], height=24, width=16)
+def test_frames_of_another_size_are_resized(array_videos):
+    # frame f of video v is flat, value 40 v + f, of 24 x 16 pixels
+    values = [(40 * video + np.arange(n)).astype(np.uint8) for video, n in enumerate([6, 9])]
+    source = array_videos([np.tile(v[:, None, None], (1, 24, 16)) for v in values])
     dataset = ClipDataset(source, clip_length=3, strides=(2,), frame_size=8)
     for g in range(20):
         clip = dataset[g]
@@ -162,21 +146,21 @@ def test_frames_of_another_size_are_resized():
 
 
 @pytest.mark.parametrize("lengths", [(3, 2, 3), ()])
-def test_no_video_holding_a_clip_is_a_config_error(lengths):
+def test_no_video_holding_a_clip_is_a_config_error(coded, lengths):
     with pytest.raises(ConfigError, match="no video holds a clip of 4 frames"):
-        ClipDataset(CodedFrames(lengths), clip_length=T, strides=STRIDES, frame_size=8)
+        ClipDataset(coded(lengths), clip_length=T, strides=STRIDES, frame_size=8)
 
 
-def test_a_video_exactly_one_clip_long_gives_one_clip():
-    dataset = ClipDataset(CodedFrames([4]), clip_length=T, strides=STRIDES, frame_size=8)
+def test_a_video_exactly_one_clip_long_gives_one_clip(coded):
+    dataset = ClipDataset(coded([4]), clip_length=T, strides=STRIDES, frame_size=8)
     assert dataset.num_clips == 1
     assert decode(dataset[123]) == (0, [0, 1, 2, 3])
 
 
 @pytest.mark.parametrize("strides", [(0,), (1, -1)])
-def test_non_positive_stride_is_a_config_error(strides):
+def test_non_positive_stride_is_a_config_error(coded, strides):
     with pytest.raises(ConfigError):
-        ClipDataset(CodedFrames(LENGTHS), clip_length=T, strides=strides, frame_size=8)
+        ClipDataset(coded(LENGTHS), clip_length=T, strides=strides, frame_size=8)
 
 
 # ---------------------------------------------------------------------------- StepSampler
@@ -232,13 +216,9 @@ def test_two_ranks_partition_every_step_without_overlap():
 # ----------------------------------------------------------------------------- mean_frame
 
 
-def test_mean_frame_is_the_mean_of_the_sampled_clips():
-    class Noise(CodedFrames):
-        def frames(self, video, indices):
-            rng = np.random.default_rng(video)
-            return rng.integers(0, 256, (self.lengths[video], 8, 8), dtype=np.uint8)[indices]
-
-    dataset = ClipDataset(Noise([20, 15]), clip_length=T, strides=STRIDES, frame_size=8)
+def test_mean_frame_is_the_mean_of_the_sampled_clips(array_videos):
+    noise = array_videos([random_frames((20, 8, 8), seed=0), random_frames((15, 8, 8), seed=1)])
+    dataset = ClipDataset(noise, clip_length=T, strides=STRIDES, frame_size=8)
     mean = mean_frame(dataset, num_clips=10)
     expected = torch.stack([dataset[g] for g in range(10)]).double().mean(dim=(0, 1)) / 255
     assert mean.shape == (1, 8, 8)
@@ -247,10 +227,7 @@ def test_mean_frame_is_the_mean_of_the_sampled_clips():
     torch.testing.assert_close(mean.double(), expected, rtol=0, atol=1e-6)
 
 
-def test_mean_frame_of_flat_frames_is_their_value_over_255():
-    class Flat(CodedFrames):
-        def frames(self, video, indices):
-            return np.full((len(indices), 8, 8), 51, np.uint8)
-
-    dataset = ClipDataset(Flat([12]), clip_length=T, strides=STRIDES, frame_size=8)
+def test_mean_frame_of_flat_frames_is_their_value_over_255(array_videos):
+    flat = array_videos([np.full((12, 8, 8), 51, np.uint8)])
+    dataset = ClipDataset(flat, clip_length=T, strides=STRIDES, frame_size=8)
     torch.testing.assert_close(mean_frame(dataset), torch.full((1, 8, 8), 0.2))

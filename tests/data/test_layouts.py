@@ -18,6 +18,7 @@ from convlstm_ae.data import layouts
 from convlstm_ae.data.labels import parse_ucsd_m, read_labels
 from convlstm_ae.data.layouts import open_dataset, scan_dataset
 from convlstm_ae.errors import ConfigError, DatasetLayoutError
+from media import write_avi, write_frames
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 PED2, PED1, AVENUE = SHARED / "ucsd_ped2", SHARED / "ucsd_ped1", SHARED / "cuhk_avenue"
@@ -44,20 +45,11 @@ def frame(index: int, size: tuple[int, int] = (WIDTH, HEIGHT)) -> np.ndarray:
 
 
 def write_images(folder: Path, count: int, pattern: str = "{:03d}.jpg", first: int = 0) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        assert cv2.imwrite(str(folder / pattern.format(index + first)), frame(index))
-    return folder
+    return write_frames(folder, [frame(index) for index in range(count)], pattern, first)
 
 
 def write_video(path: Path, count: int, fps: float = 25) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
-    assert writer.isOpened(), "OpenCV cannot write MJPG here"
-    for index in range(count):
-        writer.write(cv2.cvtColor(frame(index), cv2.COLOR_GRAY2BGR))
-    writer.release()
-    return path
+    return write_avi(path, [frame(index) for index in range(count)], fps)
 
 
 def cell(entries: list[np.ndarray]) -> np.ndarray:

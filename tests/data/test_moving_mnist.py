@@ -3,8 +3,6 @@
 import dataclasses
 import gzip
 import re
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,18 +16,11 @@ from convlstm_ae.data.moving_mnist import (
     split_digits,
 )
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
-
-
-def write_idx(path: Path, images: np.ndarray, magic: int = 2051) -> Path:
-    """Write images as an MNIST IDX image file, gzipped if the name ends in .gz."""
-    count, rows, cols = images.shape
-    raw = struct.pack(">iiii", magic, count, rows, cols) + images.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
-    return path
+from media import random_frames, write_idx
 
 
 def random_digits(count: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    return random_frames((count, 28, 28), seed)
 
 
 @pytest.fixture(scope="module")

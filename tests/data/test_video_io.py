@@ -6,12 +6,12 @@ moving square, folders of PNG/JPG frames, ``.npy`` arrays; then broken ones.
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
+from media import write_avi, write_frames
 
 WIDTH, HEIGHT = 40, 30  # the test video, deliberately not square
 NUM_FRAMES = 12
@@ -27,24 +27,12 @@ def square_left(frame: int) -> int:
 
 def write_video(path: Path, num_frames: int = NUM_FRAMES) -> Path:
     """An MJPG .avi of a white square moving right over a blue background."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (WIDTH, HEIGHT))
-    assert writer.isOpened(), "OpenCV cannot write MJPG here"
-    for index in range(num_frames):
-        frame = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-        frame[:] = BACKGROUND_BGR
+    frames = np.empty((num_frames, HEIGHT, WIDTH, 3), np.uint8)
+    frames[:] = BACKGROUND_BGR
+    for index, frame in enumerate(frames):
         left = square_left(index)
         frame[SQUARE_TOP:SQUARE_TOP + SQUARE, left:left + SQUARE] = 255
-        writer.write(frame)
-    writer.release()
-    return path
-
-
-def write_frames(folder: Path, frames, suffix: str = ".png") -> Path:
-    """Write each frame as ``frame_NNN<suffix>``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, frame in enumerate(frames):
-        assert cv2.imwrite(str(folder / f"frame_{index:03d}{suffix}"), frame)
-    return folder
+    return write_avi(path, frames)
 
 
 def centroid(frame: np.ndarray) -> tuple[float, float]:
@@ -110,7 +98,7 @@ def test_read_png_folder_keeps_name_order_and_converts_colour(tmp_path):
 
 def test_read_jpg_folder(tmp_path):
     frames = [np.full((12, 12), 40 * i, np.uint8) for i in range(5)]
-    read = read_frames(write_frames(tmp_path / "clip", frames, ".jpg"), 6)
+    read = read_frames(write_frames(tmp_path / "clip", frames, "{:03d}.jpg"), 6)
     assert read.shape == (5, 6, 6)
     np.testing.assert_allclose(read.mean(axis=(1, 2)), [0, 40, 80, 120, 160], atol=2)
 
@@ -245,7 +233,7 @@ def test_read_folder_without_images(tmp_path):
 
 def test_read_folder_with_garbage_image_names_that_image(tmp_path):
     folder = write_frames(tmp_path / "clip", [np.zeros((8, 8), np.uint8)] * 2)
-    bad = folder / "frame_001.png"
+    bad = folder / "001.png"
     bad.write_bytes(b"not a png at all")
     with pytest.raises(VideoReadError) as error:
         read_frames(folder, 8)
@@ -330,7 +318,7 @@ def test_read_degenerate_array_is_a_video_read_error(tmp_path, kind):
 def test_read_frame_folder_skips_hidden_files(tmp_path):
     frames = np.random.default_rng(3).integers(0, 256, (3, 8, 8), dtype=np.uint8)
     folder = write_frames(tmp_path / "clip", frames)
-    (folder / "._frame_000.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
+    (folder / "._000.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
     np.testing.assert_array_equal(read_frames(folder, 8), frames)
 
 

@@ -2,7 +2,6 @@
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
@@ -10,22 +9,13 @@ from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.release import load_model, read_model_config
 from convlstm_ae.training.fit import fit
+from media import random_frames
 
 
-class RandomVideos:
+@pytest.fixture
+def videos(array_videos):
     """A FrameSource of 3 random videos of 9 frames, 32x32."""
-
-    def __init__(self) -> None:
-        self.videos = np.random.default_rng(0).integers(0, 256, (3, 9, 32, 32), dtype=np.uint8)
-
-    def __len__(self):
-        return len(self.videos)
-
-    def num_frames(self, video):
-        return self.videos.shape[1]
-
-    def frames(self, video, indices):
-        return self.videos[video][indices]
+    return array_videos(random_frames((3, 9, 32, 32)))
 
 
 def _configs(preset="tiny", **train):
@@ -39,57 +29,56 @@ def _weights(folder):
 
 
 @pytest.mark.parametrize("preset", ["tiny", "caffe"])
-def test_resume_matches_uninterrupted_run(tmp_path, preset):
-    source = RandomVideos()
+def test_resume_matches_uninterrupted_run(tmp_path, preset, videos):
     overrides = dict(encoder_channels=(4, 8, 8), lstm_channels=8) if preset == "caffe" else {}
     model_config, train_config = _configs(preset)
     model_config = dataclasses.replace(model_config, **overrides)
-    full = fit(source, model_config, dataclasses.replace(train_config, max_steps=4),
+    full = fit(videos, model_config, dataclasses.replace(train_config, max_steps=4),
                tmp_path / "full", progress=False)
-    fit(source, model_config, dataclasses.replace(train_config, max_steps=2),
+    fit(videos, model_config, dataclasses.replace(train_config, max_steps=2),
         tmp_path / "split", progress=False)
-    resumed = fit(source, model_config, dataclasses.replace(train_config, max_steps=4),
+    resumed = fit(videos, model_config, dataclasses.replace(train_config, max_steps=4),
                   tmp_path / "split", resume=True, progress=False)
     assert read_model_config(full)["steps"] == read_model_config(resumed)["steps"] == 4
     a, b = _weights(full), _weights(resumed)
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
     # and training did change the weights
-    fresh = fit(source, model_config, dataclasses.replace(train_config, max_steps=1),
+    fresh = fit(videos, model_config, dataclasses.replace(train_config, max_steps=1),
                 tmp_path / "one", progress=False)
     assert any(not torch.equal(a[n], _weights(fresh)[n]) for n in a if "weight" in n)
 
 
-def test_checkpoints_are_written_atomically(tmp_path):
+def test_checkpoints_are_written_atomically(tmp_path, videos):
     model_config, train_config = _configs(max_steps=2)
-    fit(RandomVideos(), model_config, train_config, tmp_path, progress=False)
+    fit(videos, model_config, train_config, tmp_path, progress=False)
     assert (tmp_path / "checkpoints/last.ckpt").is_file()
     assert not list((tmp_path / "checkpoints").glob(".*.tmp"))
     assert (tmp_path / "logs/version_0/metrics.csv").is_file()
 
 
-def test_resume_needs_a_checkpoint_and_a_run_is_not_overwritten(tmp_path):
+def test_resume_needs_a_checkpoint_and_a_run_is_not_overwritten(tmp_path, videos):
     model_config, train_config = _configs(max_steps=1)
     with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
-        fit(RandomVideos(), model_config, train_config, tmp_path, resume=True, progress=False)
-    fit(RandomVideos(), model_config, train_config, tmp_path, progress=False)
+        fit(videos, model_config, train_config, tmp_path, resume=True, progress=False)
+    fit(videos, model_config, train_config, tmp_path, progress=False)
     with pytest.raises(CheckpointError, match="holds a training run already"):
-        fit(RandomVideos(), model_config, train_config, tmp_path, progress=False)
+        fit(videos, model_config, train_config, tmp_path, progress=False)
 
 
-def test_caffe_preset_subtracts_the_training_mean_frame(tmp_path):
+def test_caffe_preset_subtracts_the_training_mean_frame(tmp_path, videos):
     model_config, train_config = _configs("caffe", max_steps=1)
     model_config = dataclasses.replace(model_config, encoder_channels=(4, 8, 8), lstm_channels=8)
-    folder = fit(RandomVideos(), model_config, train_config, tmp_path, progress=False)
+    folder = fit(videos, model_config, train_config, tmp_path, progress=False)
     mean = load_model(folder).mean_frame
     assert mean.shape == (1, 32, 32)
     assert abs(mean.mean().item() - 0.5) < 0.05  # uniform random pixels
 
 
-def test_snapshots_release_the_weights_of_their_step(tmp_path):
+def test_snapshots_release_the_weights_of_their_step(tmp_path, videos):
     model_config, train_config = _configs(max_steps=3, snapshot_steps=(1, 3))
-    final = fit(RandomVideos(), model_config, train_config, tmp_path / "run", progress=False)
-    one = fit(RandomVideos(), model_config, dataclasses.replace(train_config, max_steps=1),
+    final = fit(videos, model_config, train_config, tmp_path / "run", progress=False)
+    one = fit(videos, model_config, dataclasses.replace(train_config, max_steps=1),
               tmp_path / "one", progress=False)
     snapshots = tmp_path / "run/snapshots"
     assert sorted(p.name for p in snapshots.iterdir()) == ["step_000001", "step_000003"]

@@ -8,7 +8,6 @@ import pytest
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.viz.plots import (
     plot_roc,
-    plot_score_curves,
     plot_score_grid,
     plot_training_loss,
     read_metrics_csv,
@@ -44,11 +43,6 @@ def test_plot_roc_writes_png_in_new_folder(tmp_path):
     _assert_png(path)
 
 
-def test_plot_score_curves_writes_png(tmp_path):
-    labels, curves = _video()
-    _assert_png(plot_score_curves(curves, labels, tmp_path / "scores.png", title="Test001"))
-
-
 def test_plot_score_grid_writes_png_with_a_spare_cell(tmp_path):
     panels = []
     for index in range(3):
@@ -63,7 +57,6 @@ def test_plot_training_loss_writes_png_on_log_and_linear_axes(tmp_path):
     flat = 1 + 0.1 * np.sin(steps)
     _assert_png(plot_training_loss({"ConvLSTM-AE": (steps, decaying)}, tmp_path / "log.png"))
     _assert_png(plot_training_loss({"Conv-AE": (steps, flat)}, tmp_path / "linear.png"))
-
 
 
 def test_read_metrics_csv_skips_rows_without_the_column(tmp_path):
@@ -87,13 +80,6 @@ def test_read_metrics_csv_errors_name_the_file(tmp_path):
         read_metrics_csv(path)
     with pytest.raises(ConfigError, match=r"missing.csv: no such file"):
         read_metrics_csv(tmp_path / "missing.csv")
-
-
-def test_score_curves_must_match_labels(tmp_path):
-    labels, curves = _video()
-    with pytest.raises(ConfigError, match="curve 'Conv-AE' has 59 frames but labels have 60"):
-        plot_score_curves({**curves, "Conv-AE": curves["Conv-AE"][1:]}, labels, tmp_path / "x.png")
-    assert not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize(

@@ -1,1 +1,2 @@
-"""Figures of scores, ROC curves and training losses, heat-map overlays and reports."""
+"""Figures of the experiments as PNG files (plots.py): per-frame score curves, ROC curves,
+AUC by training step, appearance gaps and training losses."""

@@ -63,48 +63,18 @@ def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], path: P
     return _save(fig, path)
 
 
-def plot_score_curves(
-    curves: Mapping[str, np.ndarray],
-    labels: np.ndarray,
-    path: PathLike,
-    *,
-    title: str = "",
-    ylabel: str = "regularity score s(t)",
-) -> Path:
-    """Per-frame scores of one video against its ground truth, as in Fig. 2 and 5.
-
-    Args:
-        curves: method name -> per-frame scores in [0, 1], one per frame of the video.
-        labels: 0/1 ground truth per frame; abnormal runs are shaded light red.
-        path: PNG file to write.
-        title: axes title, e.g. the video name.
-        ylabel: y axis label.
-
-    Returns:
-        The path written.
-
-    Raises:
-        ConfigError: no curves, or a curve not as long as ``labels``.
-    """
-    _check_scores(curves, labels, path, "")
-    fig = Figure(figsize=(8, 3.2), layout="constrained")
-    ax = fig.subplots()
-    _draw_scores(ax, curves, labels, title, ylabel)
-    _legend_above(fig, [ax])
-    return _save(fig, path)
-
-
 def plot_score_grid(
     panels: Sequence[tuple[str, Mapping[str, np.ndarray], np.ndarray]],
     path: PathLike,
     *,
     ncols: int = 2,
 ) -> Path:
-    """Several videos' score curves in one figure, each panel as :func:`plot_score_curves`.
+    """Several videos' per-frame scores against their ground truth, as in Fig. 2 and 5.
 
     Args:
         panels: ``(title, curves, labels)`` per video, e.g. a few test
-            sequences of one scenario.
+            sequences of one scenario: curves map a method name to per-frame scores
+            in [0, 1]; labels are the 0/1 ground truth, abnormal runs shaded light red.
         path: PNG file to write.
         ncols: panels per row.
 
@@ -112,8 +82,8 @@ def plot_score_grid(
         The path written.
 
     Raises:
-        ConfigError: no panels, ``ncols`` below 1, or a panel as in
-            :func:`plot_score_curves`.
+        ConfigError: no panels, ``ncols`` below 1, or a panel without curves or with a
+            curve not as long as its labels.
     """
     if not panels:
         raise ConfigError(f"{path}: no panels to plot")
@@ -126,7 +96,7 @@ def plot_score_grid(
     fig = Figure(figsize=(6 * ncols, 0.4 + 2.8 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, (title, curves, labels) in zip(axes.ravel()[: len(panels)], panels, strict=True):
-        _draw_scores(ax, curves, labels, title, "regularity score s(t)")
+        _draw_scores(ax, curves, labels, title)
     for ax in axes.ravel()[len(panels) :]:
         ax.set_visible(False)
     _legend_above(fig, axes.ravel()[: len(panels)])
@@ -264,7 +234,7 @@ def read_metrics_csv(path: PathLike, column: str = "train_loss") -> tuple[np.nda
 
 
 def _draw_scores(
-    ax: Axes, curves: Mapping[str, np.ndarray], labels: np.ndarray, title: str, ylabel: str
+    ax: Axes, curves: Mapping[str, np.ndarray], labels: np.ndarray, title: str
 ) -> None:
     """Draws score curves over shaded ground-truth runs on one axes."""
     num_frames = len(labels)
@@ -282,7 +252,7 @@ def _draw_scores(
     ax.set_xlim(-0.5, num_frames - 0.5)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("frame index")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel("regularity score s(t)")
     if title:
         ax.set_title(title)
 

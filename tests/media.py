@@ -1,0 +1,48 @@
+"""Tiny test inputs: random frames, and writers of frame folders, MJPG videos and IDX files.
+
+Each writer returns the path it wrote, creating parent folders.
+"""
+
+import gzip
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def random_frames(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Uniform random uint8 pixels of ``shape``, e.g. (N, H, W)."""
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def write_frames(
+    folder: Path, frames: Sequence[np.ndarray], pattern: str = "{:03d}.png", first: int = 0
+) -> Path:
+    """Write frame i as ``folder / pattern.format(first + i)`` through OpenCV."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, frame in enumerate(frames):
+        assert cv2.imwrite(str(folder / pattern.format(first + index)), frame)
+    return folder
+
+
+def write_avi(path: Path, frames: Sequence[np.ndarray] | np.ndarray, fps: float = 10) -> Path:
+    """Write grey (N, H, W) or BGR (N, H, W, 3) uint8 frames as an MJPG .avi."""
+    frames = np.asarray(frames)
+    height, width = frames.shape[1:3]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    assert writer.isOpened(), "OpenCV cannot write MJPG here"
+    for frame in frames:
+        writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def write_idx(path: Path, images: np.ndarray, magic: int = 2051) -> Path:
+    """Write images as an MNIST IDX image file, gzipped if the name ends in .gz."""
+    count, rows, cols = images.shape
+    raw = struct.pack(">iiii", magic, count, rows, cols) + images.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+    return path
