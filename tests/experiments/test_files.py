@@ -1,16 +1,15 @@
 """Experiments as YAML files: the paper's runs under configs/ parse, and a run's own file
 names every setting, so that it reruns the same experiment."""
 
-import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 from convlstm_ae.cli import main
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.experiments.files import EXPERIMENT_FILE, experiment_to_yaml, read_experiment
+from media import random_frames, write_idx
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "paper"
 
@@ -18,10 +17,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "paper"
 @pytest.fixture
 def idx_file(tmp_path):
     """An MNIST IDX image file of 60 random 28x28 'digits'."""
-    images = np.random.default_rng(0).integers(0, 256, (60, 28, 28), dtype=np.uint8)
-    path = tmp_path / "digits-idx3-ubyte"
-    path.write_bytes(struct.pack(">iiii", 2051, 60, 28, 28) + images.tobytes())
-    return path
+    return write_idx(tmp_path / "digits-idx3-ubyte", random_frames((60, 28, 28)))
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
