@@ -6,7 +6,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "convlstm_ae"
 # bottom to top; a module may import from its own floor and the floors below it
 FLOORS = [
-    {"errors", "config", "progress"},
+    {"errors", "config", "progress", "atomic"},
     {"data", "metrics", "viz"},
     {"model"},
     {"scoring", "export"},

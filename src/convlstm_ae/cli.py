@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from convlstm_ae.arguments import build_parser
-from convlstm_ae.errors import ConfigError, ConvLSTMAEError, VideoReadError
+from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 log = logging.getLogger("convlstm_ae")
 
@@ -70,9 +70,7 @@ def cmd_score(args: argparse.Namespace) -> None:
                   f"{int(columns['regularity'].argmin())}{alarms}", flush=True)
             yield name, columns
 
-    rows = write_score_table(args.out, scored())
-    if rows == 0:
-        raise VideoReadError(f"{args.input}: no readable video to score")
+    rows = write_score_table(args.out, scored(), args.input)
     print(f"{rows} frames scored -> {args.out}")
 
 

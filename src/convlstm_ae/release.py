@@ -4,7 +4,6 @@ them; no pickle, no Lightning. It sits above ``model`` and ``scoring``, which it
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict, config_to_dict
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.model.acceleration import accelerate, use_fast_path
@@ -35,9 +35,8 @@ def snapshot_dir(run_dir: str | Path, step: int) -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as temporary:
+        write(temporary)
 
 
 def save_model(

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.data import video_io
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
 from convlstm_ae.progress import bar as progress_bar
@@ -98,13 +98,8 @@ def _decode(source: Path, frame_size: int, path: Path, start: int, stop: int | N
                              f"{len(frames)} frames")
     frames = np.ascontiguousarray(frames[start:stop])
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            np.save(file, frames)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(path) as temporary, open(temporary, "xb") as file:
+        np.save(file, frames)
     return len(frames)
 
 

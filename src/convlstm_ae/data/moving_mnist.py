@@ -26,13 +26,13 @@ speed.
 from __future__ import annotations
 
 import gzip
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
 
 SCENARIOS = ("train", "appearance", "motion")
@@ -199,15 +199,8 @@ class MovingMNIST:
         Args:
             path: destination file; its folder must exist.
         """
-        path = Path(path)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(temp, "wb") as file:
-                np.savez_compressed(file, **{key: getattr(self, key) for key in _KEYS})
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
+            np.savez_compressed(file, **{key: getattr(self, key) for key in _KEYS})
 
     @classmethod
     def load(cls, path: str | Path) -> MovingMNIST:

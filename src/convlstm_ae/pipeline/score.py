@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import list_videos, read_frames
@@ -120,33 +120,26 @@ def score_video(scorer: Scorer, frames: np.ndarray) -> dict[str, np.ndarray]:
     return columns
 
 
-def write_score_table(path: Path, videos: Iterable[tuple[str, dict[str, np.ndarray]]]) -> int:
-    """Write ``(name, columns)`` per video as CSV rows; returns the number of frames.
+def write_score_table(path: Path, videos: Iterable[tuple[str, dict[str, np.ndarray]]],
+                      source: Path) -> int:
+    """Write ``(name, columns)`` per video of ``source`` as CSV rows; returns the number
+    of frames. Written atomically: a failed run leaves no CSV that looks complete.
 
-    The table is written beside ``path`` and renamed at the end, so a failed run leaves
-    no CSV that looks complete.
+    Raises:
+        VideoReadError: ``source`` held no readable video (no file is written).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
     rows = 0
-    try:
-        with open(partial, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            header = None
-            for name, columns in videos:
-                if header is None:
-                    header = list(columns)
-                    writer.writerow(["video", "frame", *header])
-                for index, row in enumerate(zip(*columns.values(), strict=True)):
-                    writer.writerow([name, index, *(f"{float(v):.6g}" for v in row)])
-                rows += len(columns["error"])
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    if rows == 0:
-        partial.unlink()
-        return 0
-    os.replace(partial, path)
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        for name, columns in videos:
+            if rows == 0:
+                writer.writerow(["video", "frame", *columns])
+            for index, row in enumerate(zip(*columns.values(), strict=True)):
+                writer.writerow([name, index, *(f"{float(v):.6g}" for v in row)])
+            rows += len(columns["error"])
+        if rows == 0:
+            raise VideoReadError(f"{source}: no readable video to score")
     return rows
 
 

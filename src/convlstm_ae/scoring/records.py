@@ -10,7 +10,6 @@ table without a GPU or the data.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ERRORS
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.scoring.reconstruction import FrameErrors
@@ -89,11 +89,9 @@ class ErrorRecord:
         arrays["history"] = self.history.astype(np.int32)
         if self.labels is not None:
             arrays["labels"] = self.labels
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(temp, "wb") as handle:
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:
             np.savez_compressed(handle, lengths=self.lengths, names=np.array(self.names),
                                 meta=np.array(json.dumps(self.meta)), **arrays)
-        os.replace(temp, path)
         return path
 
     @classmethod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from convlstm_ae import progress
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig, config_to_dict
 from convlstm_ae.data.clips import ClipDataset, FrameSource, mean_frame
 from convlstm_ae.data.datamodule import ClipDataModule
@@ -50,10 +50,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
     ) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        super().save_checkpoint(checkpoint, tmp, storage_options)
-        os.replace(tmp, path)
+        with atomic_path(path) as temporary:
+            super().save_checkpoint(checkpoint, temporary, storage_options)
 
 
 class StepProgressBar(ProgressBar):
