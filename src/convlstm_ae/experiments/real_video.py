@@ -30,13 +30,12 @@ from pathlib import Path
 
 import torch
 
-from convlstm_ae.config import ScoringConfig
+from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
 from convlstm_ae.data.clips import held_out_tails, holdout_split
 from convlstm_ae.data.layouts import Dataset, open_dataset
 from convlstm_ae.experiments.common import check_devices, family, preset_run_configs
 from convlstm_ae.experiments.real_video_tables import build_results, format_table, write_figures
-from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.train import train_run
 from convlstm_ae.release import MODEL_DIR, SNAPSHOT_DIR, load_model, read_model_config
 from convlstm_ae.scoring.reconstruction import score_videos
@@ -69,15 +68,15 @@ def _cached(records, frame_size: int, cache_dir: Path) -> CachedVideos:
     return CachedVideos([(r.source, r.start, r.stop) for r in records], frame_size, cache_dir)
 
 
-def _train(experiment: RealVideoExperiment, preset: str, dataset: Dataset,
-           train_videos: CachedVideos) -> Path | None:
+def _train(experiment: RealVideoExperiment, configs: tuple[ModelConfig, TrainConfig],
+           dataset: Dataset, train_videos: CachedVideos) -> Path | None:
     """Train on the training videos minus their held-out tails (which calibrate alarms)."""
-    model_config, train_config = preset_run_configs(preset, experiment.train)
-    return train_run(train_videos, model_config, train_config, experiment.out_dir / preset,
+    model_config, train_config = configs
+    return train_run(train_videos, model_config, train_config,
+                     experiment.out_dir / model_config.preset,
                      scoring=ScoringConfig(t_prime=dataset.t_prime),
-                     holdout_fraction=experiment.holdout_fraction,
-                     quantile=experiment.quantile, resume=None, devices=experiment.devices,
-                     plain=experiment.plain)
+                     holdout_fraction=experiment.holdout_fraction, quantile=experiment.quantile,
+                     resume=None, devices=experiment.devices, plain=experiment.plain)
 
 
 def model_dirs(run_dir: Path) -> dict[str, Path]:
@@ -95,13 +94,14 @@ def window_schemes(preset: str, t_prime: int | None) -> tuple[str, ...]:
     return ("reset",) if t_prime is None else ("reset", "overlap", "sliding")
 
 
-def score_preset(experiment: RealVideoExperiment, preset: str, dataset: Dataset,
+def score_preset(experiment: RealVideoExperiment, model_config: ModelConfig, dataset: Dataset,
                  train_videos: CachedVideos, test_videos: CachedVideos) -> None:
-    """Error records of every released model of ``preset`` under every scheme, for the
+    """Error records of every released model of a preset under every scheme, for the
     test videos and the held-out training tails; existing records are kept."""
+    preset = model_config.preset
     run_dir = experiment.out_dir / preset
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    clip_length = preset_configs(preset)[0].clip_length
+    clip_length = model_config.clip_length
     lengths = holdout_split(train_videos, experiment.holdout_fraction, clip_length)
     tails = held_out_tails(train_videos, lengths, clip_length)
     test = [test_videos.video(i) for i in range(len(test_videos))]
@@ -135,18 +135,19 @@ def run(experiment: RealVideoExperiment) -> dict:
     dataset = open_dataset(experiment.root, layout=experiment.layout, labels=experiment.labels)
     cache_dir = experiment.cache_dir or default_cache_dir()
     experiment.out_dir.mkdir(parents=True, exist_ok=True)
-    sizes = {preset_configs(p)[0].frame_size for p in experiment.presets}
+    configs = [preset_run_configs(p, experiment.train) for p in experiment.presets]
+    sizes = {model_config.frame_size for model_config, _ in configs}
     train_by_size = {size: _cached(dataset.train, size, cache_dir) for size in sizes}
-    for preset in experiment.presets:
-        train_videos = train_by_size[preset_configs(preset)[0].frame_size]
-        if _train(experiment, preset, dataset, train_videos) is None:
+    for model_config, train_config in configs:
+        train_videos = train_by_size[model_config.frame_size]
+        if _train(experiment, (model_config, train_config), dataset, train_videos) is None:
             return {}  # an extra process of a multi-GPU run
     if experiment.stage == "train":
         return {}
     test_by_size = {size: _cached(dataset.test, size, cache_dir) for size in sizes}
-    for preset in experiment.presets:
-        size = preset_configs(preset)[0].frame_size
-        score_preset(experiment, preset, dataset, train_by_size[size], test_by_size[size])
+    for model_config, _ in configs:
+        size = model_config.frame_size
+        score_preset(experiment, model_config, dataset, train_by_size[size], test_by_size[size])
     settings = {k: (str(v) if isinstance(v, Path) else v)
                 for k, v in dataclasses.asdict(experiment).items()}
     results = build_results(experiment.out_dir, experiment.presets, experiment.name,
