@@ -18,6 +18,15 @@ DESCRIPTION = ("Video anomaly detection with the ConvLSTM auto-encoder of Luo, L
                "paper's experiments.")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("convlstm-ae")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _t_prime(value: str) -> int | None:
     """T' on the command line: a number of frames, or ``video`` (never reset)."""
     if value == "video":
@@ -59,6 +68,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="convlstm-ae", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     mnist = commands.add_parser("mnist", help="synthetic Moving-MNIST (Sec. 4.3)")
@@ -85,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--num-workers", type=int)
     train.add_argument("--seed", type=int)
+    train.add_argument("--checkpoint-every", type=int,
+                       help="steps between training checkpoints (default: 500)")
     train.add_argument("--t-prime", type=_t_prime, default=argparse.SUPPRESS,
                        help="T' stored with the model for scoring: frames, or 'video'")
     train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from convlstm_ae.arguments import build_parser
+from convlstm_ae.atomic import writable_file, writable_folder
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 log = logging.getLogger("convlstm_ae")
@@ -43,11 +44,15 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     _quiet_lightning()
     train = {name: getattr(args, name) for name in
-             ("max_steps", "batch_size", "num_workers", "seed", "learning_rate")
+             ("max_steps", "batch_size", "num_workers", "seed", "learning_rate",
+              "checkpoint_every")
              if getattr(args, name) is not None}
     scoring = {"t_prime": args.t_prime} if "t_prime" in args else {}
     model_config, train_config, scoring_config = run_configs(args.preset, args.config, train,
                                                              scoring)
+    if not 0 < args.quantile < 1:
+        raise ConfigError(f"--quantile must lie in (0, 1), got {args.quantile}")
+    writable_folder(args.out)
     source = training_source(args.data, model_config.frame_size, args.cache_dir)
     train_run(source, model_config, train_config, args.out, scoring=scoring_config,
               holdout_fraction=args.holdout_fraction, quantile=args.quantile,
@@ -79,7 +84,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.score import ONNX_STEP
     from convlstm_ae.release import load_model
 
-    path = export_onnx(load_model(args.model), args.out or Path(args.model) / ONNX_STEP)
+    path = writable_file(args.out or Path(args.model) / ONNX_STEP)
+    path = export_onnx(load_model(args.model), path)
     print(f"step function (frame, h, c) -> (current, previous, h, c): {path}")
 
 
@@ -99,7 +105,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"{'score':<30}{'micro AUC':>10}{'macro AUC':>10}{'EER':>8}")
     for kind, m in metrics.items():
         print(f"{SCORE_KINDS[kind]:<30}{m.micro_auc:>10.3f}{m.macro_auc:>10.3f}{m.eer:>8.3f}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    writable_folder(args.out)
     (args.out / "metrics.json").write_text(
         json.dumps({kind: m.as_dict() for kind, m in metrics.items()}, indent=2))
     regularity = {kind: table_regularity(scores, kind) for kind in TABLE_COLUMNS}
@@ -152,6 +158,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     """Rebuild an experiment's results, table and figures from its error records."""
     if not args.run.is_dir():
         raise ConfigError(f"{args.run}: not a folder; expected an experiment's output folder")
+    writable_folder(args.run)
     if list(args.run.glob("*/records/t*")):  # Moving-MNIST: records per T'
         from convlstm_ae.experiments import moving_mnist as experiment
 

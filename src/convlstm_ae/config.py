@@ -76,6 +76,18 @@ class TrainConfig:
     snapshot_steps: tuple[int, ...] = ()  # steps at which the weights are also released
 
     def __post_init__(self) -> None:
+        for name in ("batch_size", "max_steps", "checkpoint_every", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+        if not isinstance(self.num_workers, int) or self.num_workers < 0:
+            raise ConfigError(f"num_workers must be a whole number >= 0, got {self.num_workers!r}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not self.sampling_strides or min(self.sampling_strides) < 1:
+            raise ConfigError(f"sampling_strides must be positive, got {self.sampling_strides}")
         if any(step < 1 for step in self.snapshot_steps):
             raise ConfigError(f"snapshot steps must be positive, got {self.snapshot_steps}")
 
@@ -119,7 +131,10 @@ def config_from_dict(cls: type[Config], values: dict[str, Any], source: str = "c
     if unknown:
         raise ConfigError(f"{source}: unknown key {unknown[0]!r} for {cls.__name__}")
     converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return cls(**converted)
+    try:
+        return cls(**converted)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
 
 
 def config_to_dict(config: ModelConfig | TrainConfig | ScoringConfig) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any, get_type_hints
 
 import yaml
 
+from convlstm_ae.atomic import writable_folder
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.experiments.moving_mnist import MovingMNISTExperiment
 from convlstm_ae.experiments.real_video import RealVideoExperiment
@@ -77,7 +78,7 @@ def run_experiment(kind: str, experiment: Any) -> dict:
     """Write the run's own experiment file, then run it."""
     from convlstm_ae.experiments import moving_mnist, real_video
 
-    experiment.out_dir.mkdir(parents=True, exist_ok=True)
+    writable_folder(experiment.out_dir)
     (experiment.out_dir / EXPERIMENT_FILE).write_text(experiment_to_yaml(kind, experiment))
     module = moving_mnist if kind == "moving-mnist" else real_video
     return module.run(experiment)

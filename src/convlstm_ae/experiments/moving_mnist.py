@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from sklearn.metrics import auc
 
+from convlstm_ae.atomic import writable_folder
 from convlstm_ae.config import DEFAULT_T_PRIME, ERRORS, ScoringConfig
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
 from convlstm_ae.data.video_io import resize_frames
@@ -223,7 +224,7 @@ def build_results(out_dir: Path, presets: tuple[str, ...], settings: dict) -> di
 def run(experiment: MovingMNISTExperiment) -> dict:
     """Run the whole experiment; returns what ``results.json`` holds."""
     check_devices(experiment.devices, experiment.presets)
-    experiment.out_dir.mkdir(parents=True, exist_ok=True)
+    writable_folder(experiment.out_dir)
     paths = prepare_data(experiment)
     train_set = MovingMNIST.load(paths["train"])
     scored = {name: MovingMNIST.load(path) for name, path in paths.items() if name != "train"}

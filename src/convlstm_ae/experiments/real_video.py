@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from convlstm_ae.atomic import writable_folder
 from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
 from convlstm_ae.data.clips import held_out_tails, holdout_split
@@ -134,7 +135,7 @@ def run(experiment: RealVideoExperiment) -> dict:
     check_devices(experiment.devices, experiment.presets)
     dataset = open_dataset(experiment.root, layout=experiment.layout, labels=experiment.labels)
     cache_dir = experiment.cache_dir or default_cache_dir()
-    experiment.out_dir.mkdir(parents=True, exist_ok=True)
+    writable_folder(experiment.out_dir)
     configs = [preset_run_configs(p, experiment.train) for p in experiment.presets]
     sizes = {model_config.frame_size for model_config, _ in configs}
     train_by_size = {size: _cached(dataset.train, size, cache_dir) for size in sizes}

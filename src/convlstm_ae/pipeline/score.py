@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from convlstm_ae.atomic import atomic_path
+from convlstm_ae.atomic import atomic_path, writable_file
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import list_videos, read_frames
@@ -52,7 +52,7 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
     The calibrated columns need the scheme the model was calibrated with: with another
     one the scorer carries no calibration (and says so).
     """
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = check_device(device) if device else ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(model_dir, device, plain=plain or backend == "onnx")
     if backend == "onnx":
         from convlstm_ae.export.onnx import OnnxStepModel, export_onnx
@@ -73,6 +73,24 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
                  scoring.error)
         calibration = None
     return Scorer(model, scoring, calibration)
+
+
+def check_device(device: str) -> str:
+    """A device name torch knows and this machine has.
+
+    Raises:
+        ConfigError: unknown, or CUDA without a CUDA device.
+    """
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        kind = None
+    if kind not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {device!r} is unknown; expected cpu or cuda")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA device here (this torch build or machine "
+                          "has none); use --device cpu")
+    return device
 
 
 def read_inputs(path: Path, frame_size: int, skip_bad: bool = False
@@ -128,7 +146,7 @@ def write_score_table(path: Path, videos: Iterable[tuple[str, dict[str, np.ndarr
     Raises:
         VideoReadError: ``source`` held no readable video (no file is written).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    writable_file(path)
     rows = 0
     with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)

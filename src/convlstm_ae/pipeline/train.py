@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from convlstm_ae.atomic import writable_folder
 from convlstm_ae.config import (
     ModelConfig,
     ScoringConfig,
@@ -113,10 +114,12 @@ def train_run(
     """
     from convlstm_ae.training.fit import fit  # Lightning: imported only to train
 
-    run_dir = Path(run_dir)
+    run_dir = writable_folder(run_dir)
     scoring = scoring or ScoringConfig()
     if not 0 < quantile < 1:
         raise ConfigError(f"quantile must lie in (0, 1), got {quantile}")
+    if not 0 <= holdout_fraction < 1:
+        raise ConfigError(f"holdout fraction must lie in [0, 1), got {holdout_fraction}")
     model_dir = run_dir / MODEL_DIR
     if resume is None:
         if model_dir.is_dir() and read_model_config(model_dir).get("steps") == \

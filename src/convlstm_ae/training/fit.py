@@ -95,6 +95,22 @@ class StepProgressBar(ProgressBar):
             self._bar = None
 
 
+def _check_checkpoint(path: Path, model_config: ModelConfig) -> None:
+    """A checkpoint to resume from: readable as plain tensors and containers (never
+    pickled objects), and of the model being trained."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        saved = checkpoint["hyper_parameters"]["model"]
+    except Exception as error:  # torch raises many kinds for a damaged file
+        raise CheckpointError(f"{path}: not a readable training checkpoint "
+                              f"({type(error).__name__}); delete it or train into a new "
+                              "folder") from None
+    if saved != config_to_dict(model_config):
+        raise CheckpointError(f"{path}: trained a {saved.get('preset')!r} model of other "
+                              f"settings, not this {model_config.preset!r}; train into a new "
+                              "folder")
+
+
 def fit(
     source: FrameSource,
     model_config: ModelConfig,
@@ -128,6 +144,8 @@ def fit(
     last = run_dir / LAST_CHECKPOINT
     if resume and not last.is_file():
         raise CheckpointError(f"{last}: no checkpoint to resume from")
+    if resume:
+        _check_checkpoint(last, model_config)
     if not resume and last.is_file():
         raise CheckpointError(
             f"{run_dir}: holds a training run already; pass --resume or a new folder"
