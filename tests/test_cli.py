@@ -25,7 +25,7 @@ from convlstm_ae.cli import main
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.release import load_model
 from convlstm_ae.training.loss import reconstruction_loss
-from media import random_frames, write_frames, write_idx
+from media import random_frames, write_avi, write_frames, write_idx
 
 SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity",
                  "current_term", "previous_term", "history"]
@@ -500,3 +500,19 @@ def test_evaluate_reads_mat_range_labels(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
     assert metrics["frame"]["micro_auc"] == 1.0 and metrics["frame"]["num_abnormal"] == 4
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".avi"])
+def test_train_on_one_video_file(tmp_path, suffix):
+    frames = random_frames((80, 48, 64))
+    video = tmp_path / f"cam{suffix}"
+    if suffix == ".npy":
+        np.save(video, frames)
+    else:
+        write_avi(video, frames)
+    code, out, err = run_cli("train", "--data", video, "--out", tmp_path / "run", "--preset",
+                             "tiny", "--max-steps", 2, "--num-workers", 0, "--batch-size", 2,
+                             "--cache-dir", tmp_path / "cache")
+    assert code == 0, err
+    assert "one training video" in out and "calibrated on 12 held-out normal frames" in out
+    assert (tmp_path / "run/model/calibration.json").is_file()

@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                        help="onnx: the exported step under ONNX Runtime on the CPU")
     score.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    score.add_argument("--strict", action="store_true",
+                       help="a video that decodes fewer frames than its header promises is "
+                       "an error, not a warning")
     score.add_argument("--skip-bad", action="store_true",
                        help="a folder: report unreadable videos and score the others")
     score.set_defaults(handler="score")

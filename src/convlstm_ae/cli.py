@@ -67,7 +67,9 @@ def cmd_score(args: argparse.Namespace) -> None:
                          windows=getattr(args, "windows", None), error=getattr(args, "error", None))
 
     def scored():
-        for name, frames in read_inputs(args.input, scorer.model.config.frame_size, args.skip_bad):
+        config = scorer.model.config
+        for name, frames in read_inputs(args.input, config.frame_size, args.skip_bad,
+                                        args.strict, config.clip_length):
             columns = score_video(scorer, frames)
             alarms = (f", {int(columns['alarm'].sum())} alarm frame(s)"
                       if "alarm" in columns else "")

@@ -4,6 +4,7 @@ Every input is written into ``tmp_path`` with OpenCV or NumPy: an MJPG ``.avi`` 
 moving square, folders of PNG/JPG frames, ``.npy`` arrays; then broken ones.
 """
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
-from media import write_avi, write_frames
+from media import random_frames, write_avi, write_frames
 
 WIDTH, HEIGHT = 40, 30  # the test video, deliberately not square
 NUM_FRAMES = 12
@@ -329,3 +330,19 @@ def test_read_16_bit_frames_keep_their_relative_brightness(tmp_path):
     assert dark < bright
     assert bright == pytest.approx(60000 / 65535 * 255, abs=2)
     assert dark == pytest.approx(1000 / 65535 * 255, abs=2)
+
+
+def test_a_truncated_video_warns_and_strict_refuses(tmp_path, caplog):
+    path = write_avi(tmp_path / "cut.avi", random_frames((40, 48, 64)))
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with caplog.at_level(logging.WARNING):
+        frames = read_frames(path, 32)
+    assert 0 < len(frames) < 40 and frames.shape[1:] == (32, 32)
+    assert f"{path}: decoded {len(frames)} of the 40 frames" in caplog.text
+    with pytest.raises(VideoReadError, match=r"cut.avi: decoded \d+ of the 40 frames"):
+        read_frames(path, 32, strict=True)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        intact = read_frames(write_avi(tmp_path / "whole.avi", random_frames((40, 48, 64))), 32)
+    assert len(intact) == 40 and caplog.text == ""

@@ -5,6 +5,7 @@ Videos, frame folders and frame arrays are read as grayscale uint8.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from convlstm_ae.errors import DatasetLayoutError, VideoReadError
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v", ".webm"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 ARRAY_SUFFIXES = {".npy"}
+
+log = logging.getLogger(__name__)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -126,10 +129,27 @@ def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def _read_video_file(path: Path) -> list[np.ndarray]:
-    frames = list(video_frames(path))
+def _read_video_file(path: Path, frame_size: int, strict: bool) -> list[np.ndarray]:
+    """Frames resized as they are decoded, so memory follows the model's frame size, not
+    the video's; fewer frames than the header promises is a warning (``strict``: error)."""
+    frames, first = [], None
+    for index, frame in enumerate(video_frames(path)):
+        first = first or frame.shape
+        if frame.shape != first:
+            raise VideoReadError(
+                f"{path}: frame {index} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
+                f"{first[1]}x{first[0]}; frames of one video must share a size")
+        frames.append(resize_frames(frame[None], frame_size)[0])
     if not frames:
         raise VideoReadError(f"{path}: no frames could be decoded (empty or corrupt video)")
+    header = read_header(path)
+    promised = header.num_frames if header else None
+    if promised and len(frames) < promised:
+        message = (f"{path}: decoded {len(frames)} of the {promised} frames its header "
+                   "promises (truncated or partly corrupt)")
+        if strict:
+            raise VideoReadError(message)
+        log.warning(message)
     return frames
 
 
@@ -169,13 +189,15 @@ def _read_array(path: Path) -> np.ndarray:
     return np.round(array * scale).astype(np.uint8)
 
 
-def read_frames(path: str | Path, frame_size: int) -> np.ndarray:
+def read_frames(path: str | Path, frame_size: int, strict: bool = False) -> np.ndarray:
     """All frames of one video, grayscale, resized to ``frame_size``: (N, S, S) uint8.
 
     Args:
         path: a video file OpenCV decodes, a folder of images (sorted by name), or a
             ``.npy`` array (N, H, W) of uint8 or of floats in [0, 1] or [0, 255].
         frame_size: side of the square frames the model takes.
+        strict: a video file that decodes fewer frames than its header promises is an
+            error, not a logged warning.
     Raises:
         VideoReadError: corrupt, empty or undecodable input, frames of mixed sizes, NaN.
         DatasetLayoutError: the path does not exist.
@@ -190,7 +212,7 @@ def read_frames(path: str | Path, frame_size: int) -> np.ndarray:
     elif path.suffix.lower() in ARRAY_SUFFIXES:
         frames = list(_read_array(path))
     else:
-        frames = _read_video_file(path)
+        return np.stack(_read_video_file(path, frame_size, strict))
     first = frames[0].shape
     for index, frame in enumerate(frames):
         if frame.shape != first:

@@ -93,11 +93,13 @@ def check_device(device: str) -> str:
     return device
 
 
-def read_inputs(path: Path, frame_size: int, skip_bad: bool = False
-                ) -> Iterator[tuple[str, np.ndarray]]:
+def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: bool = False,
+                min_frames: int = 1) -> Iterator[tuple[str, np.ndarray]]:
     """(name, frames (N, S, S) uint8) of every video under ``path``: a video, a frame
     folder, a folder of either, or a Moving-MNIST ``.npz``. With ``skip_bad`` an
-    unreadable video is logged (``skipped: FILE: problem``) and left out."""
+    unreadable video is logged (``skipped: FILE: problem``) and left out; ``strict`` turns a
+    truncated video into an error. A video shorter than ``min_frames`` (T) is scored with
+    a warning: no window of the training length fits it."""
     if path.suffix == ".npz":
         recipes = MovingMNIST.load(path)
         if recipes.frame_size != frame_size:
@@ -108,12 +110,15 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False
         return
     for video in list_videos(path):
         try:
-            frames = read_frames(video, frame_size)
+            frames = read_frames(video, frame_size, strict)
         except (VideoReadError, DatasetLayoutError) as error:
             if not skip_bad:
                 raise
             log.warning("skipped: %s", error)
             continue
+        if len(frames) < min_frames:
+            log.warning("%s: %d frame(s), fewer than the %d of a training clip; its scores "
+                        "have little history", video, len(frames), min_frames)
         yield video.stem if video.is_file() else video.name, frames
 
 

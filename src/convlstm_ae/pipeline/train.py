@@ -24,6 +24,7 @@ from convlstm_ae.data.cache import CachedVideos, default_cache_dir
 from convlstm_ae.data.clips import FrameSource, VideoHeads, held_out_tails, holdout_split
 from convlstm_ae.data.layouts import open_dataset
 from convlstm_ae.data.moving_mnist import MovingMNIST
+from convlstm_ae.data.video_io import is_video
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.release import (
@@ -42,14 +43,18 @@ TRAIN_SECONDS = "train_seconds.txt"
 
 
 def training_source(path: Path, frame_size: int, cache_dir: Path | None = None) -> FrameSource:
-    """Moving-MNIST recipes (``.npz``), or the training videos of a dataset folder (any
-    layout ``data check`` knows, or a plain folder of your own normal footage), cached."""
+    """Moving-MNIST recipes (``.npz``), one video file or ``.npy`` frame array, or the
+    training videos of a dataset folder (any layout ``data check`` knows, or a plain
+    folder of your own normal footage), cached."""
     if path.suffix == ".npz":
         source = MovingMNIST.load(path)
         if source.frame_size != frame_size:
             raise ConfigError(f"{path}: frames are {source.frame_size} px but the model takes "
                               f"{frame_size} px; generate with --frame-size {frame_size}")
         return source
+    if path.is_file() and is_video(path):
+        log.info("%s: one training video", path)
+        return CachedVideos([(path, 0, None)], frame_size, cache_dir or default_cache_dir())
     dataset = open_dataset(path)
     log.info("%s: %s layout, %d training video(s)", path, dataset.layout, len(dataset.train))
     return CachedVideos([(r.source, r.start, r.stop) for r in dataset.train], frame_size,
