@@ -418,6 +418,17 @@ def test_train_on_own_footage_calibrates_alarms_and_score_uses_them(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 80 and set(rows[0]) >= {"calibrated_error", "alarm"}
     assert {row["alarm"] for row in rows} <= {"0", "1"}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"cam_a": [0] * 40 + [1] * 40}))
+    code, out, err = run_cli("evaluate", scores, "--labels", labels, "--out", tmp_path / "ev",
+                             "--fps", 10)
+    assert code == 0, err
+    assert "calibrated score (deployment): AUC" in out and "false alarms per minute" in out
+    assert "mean over the 1 of 1 videos holding both classes" in out
+    deployment = json.loads((tmp_path / "ev" / "metrics.json").read_text())["deployment"]
+    alarms = [row["alarm"] == "1" for row in rows]
+    recall = sum(alarms[40:]) / 40
+    assert deployment["recall"] == pytest.approx(recall)
 
 
 def test_train_from_a_config_file(chain, tmp_path):

@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "or a Moving-MNIST .npz")
     evaluate.add_argument("--out", type=Path, default=Path("evaluation"))
     evaluate.add_argument("--plot-videos", type=int, default=4)
+    evaluate.add_argument("--fps", type=float, default=25.0,
+                          help="frame rate, for false alarms per minute (default 25)")
     evaluate.set_defaults(handler="evaluate")
 
     experiment = commands.add_parser("experiment", help="the paper's experiments")

@@ -97,19 +97,29 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         SCORE_KINDS,
         TABLE_COLUMNS,
         evaluate_score_table,
+        evaluate_table_alarms,
         table_regularity,
     )
     from convlstm_ae.pipeline.score import read_score_table
     from convlstm_ae.viz.plots import plot_roc, plot_score_grid
 
+    writable_folder(args.out)
     scores = read_score_table(args.scores)
     metrics, labels = evaluate_score_table(scores, args.labels, args.scores)
-    print(f"{'score':<30}{'micro AUC':>10}{'macro AUC':>10}{'EER':>8}")
+    both = sum(bool(label.any() and not label.all()) for label in labels)
+    print(f"{'score (Eq. 4 per video)':<30}{'micro AUC':>10}{'macro AUC':>10}{'EER':>8}")
     for kind, m in metrics.items():
         print(f"{SCORE_KINDS[kind]:<30}{m.micro_auc:>10.3f}{m.macro_auc:>10.3f}{m.eer:>8.3f}")
-    writable_folder(args.out)
-    (args.out / "metrics.json").write_text(
-        json.dumps({kind: m.as_dict() for kind, m in metrics.items()}, indent=2))
+    print(f"macro AUC: mean over the {both} of {len(labels)} videos holding both classes")
+    results = {kind: m.as_dict() for kind, m in metrics.items()}
+    deployment = evaluate_table_alarms(scores, labels, args.fps)
+    if deployment is not None:
+        results["deployment"] = deployment.as_dict()
+        print(f"calibrated score (deployment): AUC {deployment.auc:.3f}, alarms: precision "
+              f"{deployment.precision:.3f}, recall {deployment.recall:.3f}, F1 "
+              f"{deployment.f1:.3f}, {deployment.false_alarms_per_minute:.2f} false alarms "
+              f"per minute of normal video at {args.fps:g} fps")
+    (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
     regularity = {kind: table_regularity(scores, kind) for kind in TABLE_COLUMNS}
     curves = {}
     for kind, per_video in regularity.items():

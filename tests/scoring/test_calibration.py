@@ -31,8 +31,22 @@ def test_standardize_removes_a_reset_sawtooth():
 
 
 def test_positions_beyond_the_fitted_window_use_the_last():
-    calibration = PositionCalibration.fit(np.array([[0.0, 1.0], [2.0, 3.0]]), t_prime=None)
+    normal = np.array([[0.0, 1.0], [2.0, 3.0]] * 10)
+    calibration = PositionCalibration.fit(normal, t_prime=None)
     np.testing.assert_allclose(calibration.standardize(np.array([1.0, 2.0, 2.0])), [0, 0, 0])
+
+
+def test_little_normal_footage_pools_positions_and_floors_the_spread(caplog):
+    """13 held-out frames: per-position statistics would rest on one or two frames each."""
+    normal = [np.full(13, 100.0) + np.arange(13) % 2]  # nearly constant: spread ~0.5
+    with caplog.at_level("WARNING"):
+        calibration = PositionCalibration.fit(normal, t_prime=10)
+    assert "13 normal frames, 1 at the rarest window position" in caplog.text
+    assert len(calibration.mean) == 1
+    flat = PositionCalibration.fit([np.full(40, 100.0)], t_prime=None)
+    assert flat.std.min() >= 1.0  # 1 % of the mean, not 1e-12: no alarm on every frame
+    noise = np.random.default_rng(0).normal(0, 0.1, 80)
+    assert np.abs(flat.standardize(100.0 + noise)).max() < 1  # with 1e-12: about 1e11
 
 
 def test_bad_calibration_errors():
@@ -43,7 +57,7 @@ def test_bad_calibration_errors():
 
 
 def test_videos_of_different_lengths():
-    calibration = PositionCalibration.fit([np.array([1.0, 3.0, 1.0]), np.array([3.0])], 2)
+    calibration = PositionCalibration.fit([np.array([1.0, 3.0, 1.0]), np.array([3.0])] * 20, 2)
     np.testing.assert_allclose(calibration.mean, [5 / 3, 3.0])  # position 0 holds 1, 1, 3
 
 

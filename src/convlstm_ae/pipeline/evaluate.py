@@ -176,6 +176,19 @@ def evaluate_score_table(scores: Mapping[str, Mapping[str, np.ndarray]], labels_
     return metrics, labels
 
 
+def evaluate_table_alarms(scores: Mapping[str, Mapping[str, np.ndarray]],
+                          labels: Sequence[np.ndarray], fps: float) -> DeploymentMetrics | None:
+    """The deployment figures of a score table's calibrated score and alarms (None when
+    the model had no calibration). The threshold is recovered from the alarm column."""
+    videos = list(scores.values())
+    if not all("calibrated_error" in v and "alarm" in v for v in videos):
+        return None
+    calibrated = [v["calibrated_error"] for v in videos]
+    quiet = np.concatenate([c[v["alarm"] == 0] for c, v in zip(calibrated, videos, strict=True)])
+    threshold = float(quiet.max()) if quiet.size else -np.inf
+    return evaluate_deployment(calibrated, labels, threshold, fps)
+
+
 def table_regularity(scores: Mapping[str, Mapping[str, np.ndarray]], kind: str
                      ) -> list[np.ndarray]:
     """Per-video s(t) of a score table: its Eq. 4 column (first-frame rule included), or

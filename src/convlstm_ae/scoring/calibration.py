@@ -13,6 +13,7 @@ min and max over the whole test video (Eq. 4) exist.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,10 @@ import numpy as np
 from convlstm_ae.errors import ConfigError
 
 WARMUP_POSITIONS = 16  # with T' = None, frames from here on share one position
+MIN_FRAMES_PER_POSITION = 20  # fewer at any position: all positions share one mean and spread
+MIN_RELATIVE_SPREAD = 0.01  # the spread is at least 1 % of the mean error
+
+log = logging.getLogger(__name__)
 
 
 def window_positions(num_frames: int, t_prime: int | None) -> np.ndarray:
@@ -66,6 +71,13 @@ class PositionCalibration:
         positions = np.minimum(np.concatenate(histories), WARMUP_POSITIONS - 1)
         values = np.concatenate(videos)
         count = positions.max() + 1
+        fewest = min(int((positions == p).sum()) for p in np.unique(positions))
+        if fewest < MIN_FRAMES_PER_POSITION:
+            log.warning("calibration: %d normal frames, %d at the rarest window position "
+                        "(fewer than %d): one mean and spread for all positions", len(values),
+                        fewest, MIN_FRAMES_PER_POSITION)
+            positions = np.zeros_like(positions)
+            count = 1
         mean = np.array([values[positions == p].mean() if (positions == p).any() else np.nan
                          for p in range(count)])
         std = np.array([values[positions == p].std() if (positions == p).any() else np.nan
@@ -75,7 +87,7 @@ class PositionCalibration:
         first = int(np.argmax(seen))
         fill[:first] = first
         mean, std = mean[fill], std[fill]
-        floor = 1e-12 * max(1.0, float(np.abs(mean).max()))
+        floor = np.maximum(MIN_RELATIVE_SPREAD * np.abs(mean), 1e-12)
         return cls(mean, np.maximum(std, floor), t_prime)
 
     def standardize(self, errors: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
