@@ -250,8 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"convlstm-ae: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("convlstm-ae: interrupted; 'train --resume' continues from the last checkpoint",
-              file=sys.stderr)
+        resume = ""
+        if args.handler == "train":
+            words = [w for w in (sys.argv[1:] if argv is None else argv) if w != "--resume"]
+            resume = ("; the checkpoint of the last finished step is saved, continue with: "
+                      f"convlstm-ae {' '.join(map(str, words))} --resume")
+        elif args.handler == "experiment":
+            resume = "; run the same command again to continue"
+        print(f"convlstm-ae: interrupted{resume}", file=sys.stderr)
         return 130
     return code or 0
 

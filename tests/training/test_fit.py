@@ -1,8 +1,12 @@
 """The training loop: resume equals an uninterrupted run; checkpoints are atomic."""
 
 import dataclasses
+import os
+import signal
 
+import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from convlstm_ae.errors import CheckpointError
@@ -20,7 +24,7 @@ def videos(array_videos):
 
 def _configs(preset="tiny", **train):
     model_config, train_config = preset_configs(preset, frame_size=32, clip_length=3)
-    fields = dict(batch_size=2, checkpoint_every=2, num_workers=0, log_every=1, **train)
+    fields = dict(batch_size=2, checkpoint_every=2, num_workers=0, log_every=1) | train
     return model_config, dataclasses.replace(train_config, **fields)
 
 
@@ -87,3 +91,36 @@ def test_snapshots_release_the_weights_of_their_step(tmp_path, videos):
         torch.testing.assert_close(value, _weights(one)[name], rtol=0, atol=0, msg=name)
     for name, value in _weights(snapshots / "step_000003").items():
         torch.testing.assert_close(value, _weights(final)[name], rtol=0, atol=0, msg=name)
+
+
+class _SignalAt(pl.Callback):
+    """Sends ``signum`` to this process when the given step starts, as Ctrl-C would."""
+
+    def __init__(self, step: int, signum: int) -> None:
+        self.step, self.signum = step, signum
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos):
+    """SIGINT or SIGTERM at random steps: the run stops after the current step with its
+    checkpoint saved, and --resume ends with the weights of an uninterrupted run."""
+    model_config, train_config = _configs(checkpoint_every=100, max_steps=6)
+    reference = _weights(fit(videos, model_config, train_config, tmp_path / "full",
+                             progress=False))
+    rng = np.random.default_rng(0)
+    for trial in range(10):
+        step = int(rng.integers(0, 6))
+        signum = (signal.SIGINT, signal.SIGTERM)[trial % 2]
+        run = tmp_path / f"trial{trial}"
+        with pytest.raises(KeyboardInterrupt, match=f"stopped at step {step + 1}"):
+            fit(videos, model_config, train_config, run, progress=False,
+                callbacks=[_SignalAt(step, signum)])
+        assert not (run / "model").exists()  # nothing released as if finished
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        resumed = _weights(fit(videos, model_config, train_config, run, resume=True,
+                               progress=False))
+        for name, value in reference.items():
+            torch.testing.assert_close(resumed[name], value, rtol=0, atol=0, msg=name)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,36 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         with atomic_path(path) as temporary:
             super().save_checkpoint(checkpoint, temporary, storage_options)
+
+
+class GracefulStop(pl.Callback):
+    """SIGINT (Ctrl-C) or SIGTERM: finish the current step, save the training checkpoint
+    at it (atomically) and stop, so that ``--resume`` continues exactly there."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, checkpoint: Path) -> None:
+        self.checkpoint = checkpoint
+        self.requested: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _request(self, signum: int, frame: Any) -> None:
+        self.requested = signum
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._request) for s in self.SIGNALS}
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch,
+                           batch_idx) -> None:
+        if self.requested is not None and not trainer.should_stop:
+            trainer.save_checkpoint(self.checkpoint)
+            trainer.should_stop = True
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
 
 
 class StepProgressBar(ProgressBar):
@@ -164,6 +196,7 @@ def fit(
         module.model.mean_frame.copy_(mean_frame(dataset))
     use_cuda = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     log_cls = CSVLogger if logger == "csv" else TensorBoardLogger
+    stop = GracefulStop(last)
     trainer = pl.Trainer(
         accelerator="gpu" if use_cuda else "cpu",
         devices=devices,
@@ -176,10 +209,12 @@ def fit(
         callbacks=[
             ModelCheckpoint(
                 dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
+                enable_version_counter=False,
                 every_n_train_steps=train_config.checkpoint_every,
             ),
             *([StepProgressBar()] if progress else []),
             Snapshots(train_config.snapshot_steps, run_dir, scoring, train_config),
+            stop,
             *callbacks,
         ],
         plugins=[AtomicCheckpointIO()],
@@ -191,6 +226,8 @@ def fit(
     )
     trainer.fit(module, datamodule=ClipDataModule(dataset, train_config),
                 ckpt_path=str(last) if resume else None)
+    if stop.requested is not None:  # the checkpoint at the last finished step is saved
+        raise KeyboardInterrupt(f"stopped at step {trainer.global_step}")
     trainer.save_checkpoint(last)  # the final step too, whatever checkpoint_every is
     if not trainer.is_global_zero:
         # the extra processes DDP launched re-run the caller's script: they release
