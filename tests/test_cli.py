@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -527,3 +528,26 @@ def test_train_on_one_video_file(tmp_path, suffix):
     assert code == 0, err
     assert "one training video" in out and "calibrated on 12 held-out normal frames" in out
     assert (tmp_path / "run/model/calibration.json").is_file()
+
+
+def test_score_with_the_onnx_backend_even_from_a_read_only_model(chain, tmp_path,
+                                                                  monkeypatch):
+    model = tmp_path / "model"
+    shutil.copytree(chain["model"], model)
+    torch_scores, onnx_scores = tmp_path / "torch.csv", tmp_path / "onnx.csv"
+    args = ["score", model, chain["data"] / "appearance.npz", "--device", "cpu"]
+    assert run_cli(*args, "--out", torch_scores)[0] == 0
+    monkeypatch.setenv("CONVLSTM_AE_CACHE", str(tmp_path / "cache"))
+    real_access = os.access
+    monkeypatch.setattr("convlstm_ae.pipeline.score.os.access",
+                        lambda path, mode: False if Path(path) == model else real_access(path,
+                                                                                         mode))
+    code, out, err = run_cli(*args, "--out", onnx_scores, "--backend", "onnx")
+    assert code == 0, err
+    assert "is read-only: the ONNX step goes to" in out
+    assert not (model / "model_step.onnx").exists()
+    assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
+    _, expected = read_scores(torch_scores)
+    _, actual = read_scores(onnx_scores)
+    for a, b in zip(actual, expected, strict=True):
+        assert float(a["error"]) == pytest.approx(float(b["error"]), rel=1e-3)
