@@ -28,6 +28,7 @@ from test_layouts import (
     make_ucsd,
     needs,
     short_subway,  # noqa: F401  (a fixture)
+    write_images,
     write_video,
 )
 from tqdm import tqdm
@@ -220,3 +221,16 @@ def test_real_ped2_is_clean():
         "resolution: 360x240 (28 videos)",
         "label coverage: 12/12 test videos labelled; 1,648/2,010 abnormal frames (82.0%)",
     ]
+
+
+def test_single_frame_videos_short_videos_and_labels_nothing_can_use(tmp_path):
+    root = make_folder(tmp_path / "own")
+    write_images(root / "cam_single", 1)
+    labels = tmp_path / "labels.json"
+    labels.write_text("{}")
+    report = check_dataset(root, labels=labels, decode=False)
+    assert any("cam_single: a single frame" in p for p in report.problems)
+    assert any(f"{labels}: labels given, but the folder layout has no test" in p
+               for p in report.problems)
+    assert any(line.startswith("short videos: 3 of fewer than T = 10") for line in
+               report.summary), report.summary

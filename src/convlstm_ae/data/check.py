@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from convlstm_ae.config import ModelConfig
 from convlstm_ae.data.layouts import Dataset, VideoRecord, scan_dataset
 from convlstm_ae.data.video_io import (
     decode_image,
@@ -61,6 +62,7 @@ def check_dataset(
     layout: str | None = None,
     labels: str | Path | None = None,
     decode: bool = True,
+    clip_length: int = ModelConfig.clip_length,
 ) -> CheckReport:
     """Parse the dataset at ``root`` and decode every frame of every video.
 
@@ -68,8 +70,9 @@ def check_dataset(
         root: the dataset folder.
         layout: a layout name (see ``layouts.LAYOUTS``); None detects it.
         labels: a label file or folder to use instead of the layout's.
-        decode: decode every frame (a progress bar on stderr); False counts image
-            files and reads video headers only, so corrupt frames go unnoticed.
+        decode: decode every frame (reporting progress); False counts image files and
+            reads video headers only, so corrupt frames go unnoticed.
+        clip_length: T; the summary counts the videos shorter than this.
     Returns:
         The report; ``report.problems`` is empty for a clean dataset.
     Raises:
@@ -84,6 +87,12 @@ def check_dataset(
     sources = _decode_all(paths) if decode else {p: _count(p) for p in paths}
     for path in paths:
         problems += sources[path].problems
+        if sources[path].frames == 1:
+            problems.append(f"{path}: a single frame; a video needs at least 2 (Eq. 3 and "
+                            "every training clip compare a frame with the one before)")
+    if labels is not None and not dataset.test:
+        problems.append(f"{labels}: labels given, but the {dataset.layout} layout has no test "
+                        "videos to label")
     for record in dataset.test:
         frames = _frames_used(record, sources[record.source].frames)
         if record.labels is None:
@@ -92,7 +101,12 @@ def check_dataset(
         elif record.source.is_file() and frames and len(record.labels) != frames:
             # frame folders were compared to their image counts by scan_dataset
             problems.append(f"{record.source}: {len(record.labels)} labels but {frames} frames")
-    return CheckReport(dataset, _summary(dataset, sources), problems)
+    summary = _summary(dataset, sources)
+    short = [p for p in paths if 1 < sources[p].frames < clip_length]
+    if short:
+        summary.append(f"short videos: {len(short)} of fewer than T = {clip_length} frames "
+                       f"(no training clip fits them), e.g. {short[0]}")
+    return CheckReport(dataset, summary, problems)
 
 
 def _frames_used(record: VideoRecord, frames: int) -> int:
