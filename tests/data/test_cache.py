@@ -7,7 +7,10 @@ Sources are written into ``tmp_path``: a folder of PNG frames, an MJPG ``.avi`` 
 
 import os
 import pickle
+import signal
+import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -269,3 +272,23 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv(cache.CACHE_ENV)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / ".cache" / "convlstm-ae"
+
+
+def test_sigkill_while_caching_leaves_nothing_corrupt(tmp_path):
+    """A process killed (SIGKILL: no cleanup runs) at several moments of writing a cache:
+    every file under a final name loads whole, and the next run finishes the cache."""
+    video = tmp_path / "long.npy"
+    np.save(video, random_frames((1500, 120, 160)))
+    expected = video_io.read_frames(video, 48)
+    script = ("import sys; from convlstm_ae.data.cache import CachedVideos; "
+              "CachedVideos([sys.argv[1]], 48, sys.argv[2], progress=False)")
+    for trial, delay in enumerate((0.3, 0.8, 1.5, 3.0)):
+        cache = tmp_path / f"cache{trial}"
+        child = subprocess.Popen([sys.executable, "-c", script, str(video), str(cache)])
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        for path in cache.glob("*.npy"):  # temporary files end in .tmp and are never read
+            np.testing.assert_array_equal(np.load(path), expected)
+        videos = CachedVideos([video], 48, cache, progress=False)
+        np.testing.assert_array_equal(videos.video(0), expected)
