@@ -3,6 +3,9 @@
 import dataclasses
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -124,3 +127,44 @@ def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos):
                                progress=False))
         for name, value in reference.items():
             torch.testing.assert_close(resumed[name], value, rtol=0, atol=0, msg=name)
+
+
+TRAIN_FOREVER = """
+import sys, dataclasses, numpy as np
+from convlstm_ae.model.presets import preset_configs
+from convlstm_ae.training.fit import fit
+
+class Videos:
+    videos = np.random.default_rng(0).integers(0, 256, (3, 9, 32, 32), dtype=np.uint8)
+    def __len__(self): return 3
+    def num_frames(self, video): return 9
+    def frames(self, video, indices): return self.videos[video][indices]
+
+model_config, train_config = preset_configs("tiny", frame_size=32, clip_length=3)
+train_config = dataclasses.replace(train_config, batch_size=2, num_workers=0, log_every=1,
+                                   checkpoint_every=1, max_steps=10**6)
+fit(Videos(), model_config, train_config, sys.argv[1], progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_while_checkpointing_leaves_a_checkpoint_to_resume(tmp_path, videos):
+    """A checkpoint after every step, the process killed (no cleanup) at several moments:
+    last.ckpt always loads whole, and training resumes from it."""
+    model_config, train_config = _configs(checkpoint_every=1)
+    for trial, delay in enumerate((6.0, 7.5)):
+        run = tmp_path / f"run{trial}"
+        child = subprocess.Popen([sys.executable, "-c", TRAIN_FOREVER, str(run)])
+        deadline = time.monotonic() + 60
+        while not (run / "checkpoints/last.ckpt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(delay - 6.0)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        checkpoint = torch.load(run / "checkpoints/last.ckpt", weights_only=True)
+        step = checkpoint["global_step"]
+        assert step >= 1
+        resumed = fit(videos, model_config,
+                      dataclasses.replace(train_config, max_steps=step + 2), run, resume=True,
+                      progress=False)
+        assert read_model_config(resumed)["steps"] == step + 2
