@@ -77,6 +77,8 @@ def cmd_score(args: argparse.Namespace) -> None:
                   f"{int(columns['regularity'].argmin())}{alarms}", flush=True)
             yield name, columns
 
+    if args.out.is_file():
+        print(f"{args.out} exists: it is replaced once scoring succeeds")
     rows = write_score_table(args.out, scored(), args.input)
     print(f"{rows} frames scored -> {args.out}")
 
