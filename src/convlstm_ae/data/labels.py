@@ -17,7 +17,7 @@ import numpy as np
 import scipy.io
 from scipy.io.matlab import MatReadError
 
-from convlstm_ae.data.video_io import image_files, read_image
+from convlstm_ae.data.video_io import DAMAGED_NPY, image_files, read_image
 from convlstm_ae.errors import DatasetLayoutError
 
 
@@ -221,7 +221,7 @@ def _read_concatenated(
 ) -> tuple[dict[str, np.ndarray], str]:
     try:
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError):
+    except DAMAGED_NPY:
         raise DatasetLayoutError(f"{path}: not a readable .npy array") from None
     if not (array.ndim == 1 or (array.ndim == 2 and array.shape[0] == 1)):
         raise DatasetLayoutError(f"{path}: shape {array.shape}; expected (1, total) or (total,)")
@@ -268,7 +268,7 @@ def _read_clip_labels(kind: str, path: Path) -> np.ndarray:
     if kind == "npy":
         try:
             array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError):
+        except DAMAGED_NPY:
             raise DatasetLayoutError(f"{path}: not a readable .npy array") from None
         return _binary(path, "this clip", array)
     if kind == "gt":

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 
 import cv2
 import numpy as np
@@ -18,6 +19,8 @@ from convlstm_ae.errors import DatasetLayoutError, VideoReadError
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v", ".webm"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 ARRAY_SUFFIXES = {".npy"}
+# what np.load raises for a damaged .npy (its header is parsed as a Python literal)
+DAMAGED_NPY = (ValueError, OSError, EOFError, SyntaxError, TokenError)
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +173,7 @@ def _read_image_folder(path: Path) -> list[np.ndarray]:
 def _read_array(path: Path) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError):
+    except DAMAGED_NPY:
         raise VideoReadError(f"{path}: not a readable .npy array (empty or corrupt)") from None
     if not isinstance(array, np.ndarray) or array.ndim != 3:
         shape = getattr(array, "shape", None)

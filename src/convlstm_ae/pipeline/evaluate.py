@@ -138,19 +138,26 @@ def read_label_file(path: Path, names: Sequence[str], lengths: Sequence[int]
         labels = MovingMNIST.load(path).labels
         return {f"{i:05d}": labels[i] for i in range(len(labels))}
     if path.suffix == ".csv":
-        by_video: dict[str, dict[int, int]] = {}
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            if {"video", "frame", "label"} - set(reader.fieldnames or []):
-                raise ConfigError(f"{path}: expected columns video, frame, label")
-            for line, row in enumerate(reader, start=2):
-                try:
-                    by_video.setdefault(row["video"], {})[int(row["frame"])] = int(row["label"])
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{path}: line {line}: frame and label must be whole "
-                                      "numbers") from None
-        return {k: np.array([v[i] for i in sorted(v)]) for k, v in by_video.items()}
+        try:
+            return _read_label_csv(path)
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise ConfigError(f"{path}: not a readable CSV ({type(error).__name__})") from None
     return read_labels(path, names, lengths)[0]
+
+
+def _read_label_csv(path: Path) -> dict[str, np.ndarray]:
+    by_video: dict[str, dict[int, int]] = {}
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if {"video", "frame", "label"} - set(reader.fieldnames or []):
+            raise ConfigError(f"{path}: expected columns video, frame, label")
+        for line, row in enumerate(reader, start=2):
+            try:
+                by_video.setdefault(row["video"], {})[int(row["frame"])] = int(row["label"])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{path}: line {line}: frame and label must be whole "
+                                  "numbers") from None
+    return {k: np.array([v[i] for i in sorted(v)]) for k, v in by_video.items()}
 
 
 def evaluate_score_table(scores: Mapping[str, Mapping[str, np.ndarray]], labels_path: Path,

@@ -186,6 +186,13 @@ def read_score_table(path: Path) -> dict[str, dict[str, np.ndarray]]:
     """Per video, the columns of a score table written by :func:`write_score_table`."""
     if not path.is_file():
         raise ConfigError(f"{path}: scores file not found")
+    try:
+        return _read_score_csv(path)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ConfigError(f"{path}: not a readable CSV ({type(error).__name__})") from None
+
+
+def _read_score_csv(path: Path) -> dict[str, dict[str, np.ndarray]]:
     videos: dict[str, dict[str, list[float]]] = {}
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
