@@ -1,6 +1,7 @@
 """Fuzzing: random and damaged bytes given to the label parsers, the config loaders and
 the frame readers. Only our error family may escape, never a traceback from NumPy,
-YAML or OpenCV. Bounded and derandomized, so that it runs in seconds and CI sees the same
+SciPy, YAML or OpenCV (SciPy's .mat reader, which can crash outright on a damaged file,
+runs in a child process). Bounded and derandomized, so that it runs in seconds and CI sees the same
 examples every time (run it with more examples by raising ``max_examples``)."""
 
 import io
@@ -9,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import scipy.io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,12 +28,15 @@ NAMES, LENGTHS = ["01", "02"], [5, 7]
 
 def _valid_examples() -> dict[str, bytes]:
     """One well-formed file per format, the seeds of the damaged ones."""
+    mat = io.BytesIO()
+    scipy.io.savemat(mat, {"gt": np.array([[1, 2], [3, 4]], dtype=object)})
     npy = io.BytesIO()
     np.save(npy, np.zeros((1, 12), dtype=np.int64))
     return {
         ".json": json.dumps({"01": [0] * 5, "02": [1] * 7}).encode(),
         ".csv": b"video,frame,label\n01,0,1\n02,0,0\n",
         ".m": b"TestVideoFile{1}.gt_frame = [2:4];\nTestVideoFile{2}.gt_frame = [1:3];\n",
+        ".mat": mat.getvalue(),
         ".npy": npy.getvalue(),
         ".yaml": b"preset: tiny\ntrain:\n  max_steps: 3\n",
     }
@@ -72,9 +77,7 @@ def _write(folder: str, name: str, data: bytes) -> Path:
 
 
 @FUZZ
-# not .mat: SciPy's loadmat can crash the process (bus error) on damaged MAT-5 files, which
-# no Python code can catch (docs/reliability.md)
-@given(st.sampled_from([".json", ".m", ".npy"]).flatmap(
+@given(st.sampled_from([".json", ".m", ".mat", ".npy"]).flatmap(
     lambda suffix: st.tuples(st.just(suffix), _damaged(suffix))))
 def test_label_files(case):
     suffix, data = case

@@ -9,8 +9,11 @@ dataset folder holds is the layouts' business (``layouts.py``).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -112,8 +115,16 @@ def _load_json(path: Path) -> object:
 
 
 def _load_mat(path: Path) -> dict:
+    """A .mat file read in a child process: SciPy's reader can crash the whole process
+    (a bus error) on a damaged MAT-5 file, which no exception handler can catch."""
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     try:
-        return scipy.io.loadmat(str(path))
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            return pool.submit(scipy.io.loadmat, str(path)).result()
+    except BrokenProcessPool:
+        raise DatasetLayoutError(f"{path}: not a readable .mat file (the reader crashed on "
+                                 "it)") from None
     except NotImplementedError:
         raise DatasetLayoutError(f"{path}: MATLAB v7.3 (HDF5) file; save it with -v7 "
                                  "for scipy to read") from None
