@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
-from scipy.io.matlab import MatReadError
 
 from convlstm_ae.data.video_io import DAMAGED_NPY, image_files, read_image
 from convlstm_ae.errors import DatasetLayoutError
@@ -128,8 +127,9 @@ def _load_mat(path: Path) -> dict:
     except NotImplementedError:
         raise DatasetLayoutError(f"{path}: MATLAB v7.3 (HDF5) file; save it with -v7 "
                                  "for scipy to read") from None
-    except (MatReadError, ValueError, TypeError, IndexError, OSError, EOFError) as error:
-        raise DatasetLayoutError(f"{path}: not a readable .mat file ({error})") from None
+    except Exception as error:  # SciPy's parser raises all kinds on damaged files
+        raise DatasetLayoutError(f"{path}: not a readable .mat file "
+                                 f"({type(error).__name__}: {error})") from None
 
 
 def _numbers(name: str) -> tuple[int, ...]:
