@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convlstm_ae.config import read_config_file
-from convlstm_ae.data.labels import read_labels
 from convlstm_ae.data.video_io import read_frames
 from convlstm_ae.errors import ConvLSTMAEError
 from convlstm_ae.experiments.files import read_experiment
@@ -76,21 +75,15 @@ def _write(folder: str, name: str, data: bytes) -> Path:
     return path
 
 
-@FUZZ
-@given(st.sampled_from([".json", ".m", ".mat", ".npy"]).flatmap(
+@settings(FUZZ, max_examples=400)  # five formats: the 200 of four plus 200 of CSV before
+@given(st.sampled_from([".json", ".csv", ".m", ".mat", ".npy"]).flatmap(
     lambda suffix: st.tuples(st.just(suffix), _damaged(suffix))))
 def test_label_files(case):
+    """Every label format, through the reader ``evaluate`` uses (the dataset readers'
+    ``read_labels`` for all but CSV)."""
     suffix, data = case
     with tempfile.TemporaryDirectory() as folder:
         path = _write(folder, f"labels{suffix}", data)
-        _only_our_errors(lambda: read_labels(path, NAMES, LENGTHS))
-
-
-@FUZZ
-@given(_damaged(".csv"))
-def test_label_csv(data):
-    with tempfile.TemporaryDirectory() as folder:
-        path = _write(folder, "labels.csv", data)
         _only_our_errors(lambda: read_label_file(path, NAMES, LENGTHS))
 
 

@@ -11,7 +11,7 @@ from convlstm_ae.model.presets import build_model
 from convlstm_ae.release import save_model
 
 run = Path(sys.argv[1])
-checkpoint = torch.load(run / "checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+checkpoint = torch.load(run / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
 hparams = checkpoint["hyper_parameters"]
 model = build_model(config_from_dict(ModelConfig, hparams["model"]))
 model.load_state_dict({k[len("model."):]: v for k, v in checkpoint["state_dict"].items()})

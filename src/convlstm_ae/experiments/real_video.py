@@ -33,11 +33,10 @@ import torch
 from convlstm_ae.atomic import writable_folder
 from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
-from convlstm_ae.data.clips import held_out_tails, holdout_split
 from convlstm_ae.data.layouts import Dataset, open_dataset
 from convlstm_ae.experiments.common import check_devices, family, preset_run_configs
 from convlstm_ae.experiments.real_video_tables import build_results, format_table, write_figures
-from convlstm_ae.pipeline.train import train_run
+from convlstm_ae.pipeline.train import split_holdout, train_run
 from convlstm_ae.release import MODEL_DIR, SNAPSHOT_DIR, load_model, read_model_config
 from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.scoring.records import ErrorRecord
@@ -102,9 +101,8 @@ def score_preset(experiment: RealVideoExperiment, model_config: ModelConfig, dat
     preset = model_config.preset
     run_dir = experiment.out_dir / preset
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    clip_length = model_config.clip_length
-    lengths = holdout_split(train_videos, experiment.holdout_fraction, clip_length)
-    tails = held_out_tails(train_videos, lengths, clip_length)
+    _, tails = split_holdout(train_videos, experiment.holdout_fraction,
+                             model_config.clip_length)
     test = [test_videos.video(i) for i in range(len(test_videos))]
     splits = {
         "test": ([r.name for r in dataset.test], test, [r.labels for r in dataset.test]),

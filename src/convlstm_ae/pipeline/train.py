@@ -79,6 +79,14 @@ def run_configs(preset: str | None, config_file: Path | None, train: dict[str, A
             config_from_dict(ScoringConfig, scoring_fields, source))
 
 
+def split_holdout(videos: FrameSource, fraction: float, clip_length: int
+                  ) -> tuple[VideoHeads, list[np.ndarray]]:
+    """The training part of each video and the held-out normal tails (of at least one
+    clip) that calibrate alarms: what training sees and what it must not."""
+    lengths = holdout_split(videos, fraction, clip_length)
+    return VideoHeads(videos, lengths), held_out_tails(videos, lengths, clip_length)
+
+
 def calibrate_model(model_dir: Path, normal_videos: list[np.ndarray], t_prime: int | None,
                     quantile: float = 0.99) -> dict[str, DeploymentCalibration]:
     """Score normal videos the model did not train on and store, beside it, the
@@ -135,11 +143,9 @@ def train_run(
     tails: list[np.ndarray] = []
     note = ""
     if isinstance(source, CachedVideos) and holdout_fraction > 0:
-        lengths = holdout_split(source, holdout_fraction, model_config.clip_length)
-        tails = held_out_tails(source, lengths, model_config.clip_length)
-        note = (f" on {sum(lengths)} frames ({len(source)} videos, last "
+        source, tails = split_holdout(source, holdout_fraction, model_config.clip_length)
+        note = (f" on {sum(source.lengths)} frames ({len(source)} videos, last "
                 f"{holdout_fraction:.0%} of each held out)")
-        source = VideoHeads(source, lengths)
     log.info("%s: training %d steps of batch %d, lr %g%s%s", model_config.preset,
              train_config.max_steps, train_config.batch_size, train_config.learning_rate, note,
              " (resuming)" if resume else "")
