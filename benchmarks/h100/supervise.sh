@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One call of the device tool during the Table 1 / Table 2 reproduction on one H100.
-# Idempotent: copies what was carried into /tmp/keep, starts the two chains once
+# Idempotent: copies what was carried into /tmp/keep, starts the chains once (CHAINS; one per machine runs at full speed)
 # (detached, on a frozen copy of src/, so they outlive the call), then waits, printing
 # progress, and before it returns copies every finished result into $OUT, so a machine
 # lost later loses nothing that is done.
