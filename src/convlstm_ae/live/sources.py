@@ -39,7 +39,7 @@ DEFAULT_FPS = 25.0  # frame folders and .npy arrays state no frame rate
 QUEUE_FRAMES = 8
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|auth)=)[^&#\s]*")
-_LABEL = re.compile(r"^([A-Za-z0-9_.-]+)=(?!/)(.+)$")
+_LABEL = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
 def redact(name: str) -> str:
@@ -278,9 +278,10 @@ class IterableSource(Source):
 
 
 def split_label(argument: str) -> tuple[str | None, str]:
-    """``NAME=SOURCE`` -> (NAME, SOURCE); a plain SOURCE -> (None, SOURCE)."""
+    """``NAME=SOURCE`` -> (NAME, SOURCE); a plain SOURCE (or an existing path holding
+    ``=``) -> (None, SOURCE)."""
     match = _LABEL.match(argument)
-    if match and "://" not in match.group(1):
+    if match and not Path(argument).exists():
         return match.group(1), match.group(2)
     return None, argument
 

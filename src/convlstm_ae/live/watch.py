@@ -204,7 +204,8 @@ class Watch:
     def _emit(self, index: int, event: Event | None) -> None:
         if event is None:
             return
-        name = f"{self._labels[index]}-{file_label(event.video)}-{event.peak_frame:06d}.png"
+        video = file_label(Path(event.video).stem)
+        name = f"{self._labels[index]}-{video}-{event.peak_frame:06d}.png"
         path = write_snapshot(self.out / SNAPSHOT_DIR / name, self._peaks[index])
         record = event.as_dict() | {"snapshot": str(path.relative_to(self.out))}
         self._events.write(record)
