@@ -249,7 +249,7 @@ class CaptureSource(Source):
             if self._stop.is_set():
                 return
             self.connected = False
-            log.warning("%s: %s; reconnecting in %.1f s", self.name,
+            log.warning("%s: %s; reconnecting in %.3g s", self.name,
                         "stream lost" if capture is not None else "cannot open", delay)
             self._stop.wait(delay)
             delay = min(delay * 2, self.max_backoff)
