@@ -1,11 +1,19 @@
 """The live engine gives the errors of offline Eq. (3) scoring, under either backend."""
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from convlstm_ae.config import ScoringConfig
-from convlstm_ae.errors import ConfigError
+from convlstm_ae.errors import CheckpointError, ConfigError
+from convlstm_ae.export.paths import ONNX_SCORE
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.model.presets import create_model
 from convlstm_ae.release import save_model
@@ -80,3 +88,61 @@ def test_bad_frames_and_options_are_one_line_errors(model_dir):
         open_engine(model_dir, 1, backend="tensorrt")
     with pytest.raises(ConfigError, match="streams"):
         open_engine(model_dir, 0)
+
+
+def test_onnx_engine_matches_the_torch_engine_through_resets(model_dir):
+    video = random_frames((2, 7, 64, 64), seed=4)
+    engines = [open_engine(model_dir, 2, backend=backend, device="cpu", maps=True)
+               for backend in ("torch", "onnx")]
+    assert (model_dir / ONNX_SCORE).is_file()
+    for t in range(video.shape[1]):
+        if t == 3:
+            for engine in engines:
+                engine.reset([0])
+        expected, actual = (engine(video[:, t]) for engine in engines)
+        for name in ("current", "previous", "patch", "maps"):
+            np.testing.assert_allclose(getattr(actual, name), getattr(expected, name),
+                                       rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(actual.history, expected.history)
+    assert engines[1].t_prime == T_PRIME and engines[1].frame_size == 64
+
+
+NO_TORCH = """
+import json, sys
+sys.modules["torch"] = None  # any import of torch now fails
+from pathlib import Path
+import numpy as np
+from convlstm_ae.live.engine import open_engine
+frames = np.load(sys.argv[2])
+engine = open_engine(Path(sys.argv[1]), frames.shape[0], backend="onnx")
+print(json.dumps([engine(frames[:, t]).frame().tolist() for t in range(frames.shape[1])]))
+"""
+
+
+def run_without_torch(model: Path, frames: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    return subprocess.run([sys.executable, "-c", NO_TORCH, str(model), str(frames)], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_onnx_engine_scores_without_torch(model_dir, tmp_path):
+    video = random_frames((2, 5, 64, 64), seed=5)
+    np.save(tmp_path / "frames.npy", video)
+    open_engine(model_dir, 1, backend="onnx")  # exports the scoring graph (torch is here)
+    result = run_without_torch(model_dir, tmp_path / "frames.npy")
+    assert result.returncode == 0, result.stderr
+    expected = np.stack([o.frame() for o in feed(open_engine(model_dir, 2, device="cpu"),
+                                                 video)])
+    np.testing.assert_allclose(json.loads(result.stdout), expected, rtol=1e-4, atol=1e-4)
+    bare = tmp_path / "bare"
+    shutil.copytree(model_dir, bare, ignore=shutil.ignore_patterns("*.onnx"))
+    result = run_without_torch(bare, tmp_path / "frames.npy")
+    assert result.returncode != 0
+    assert "CheckpointError" in result.stderr and "convlstm-ae export" in result.stderr
+
+
+def test_the_onnx_engine_runs_on_the_cpu_only(model_dir):
+    with pytest.raises(ConfigError, match="CPU"):
+        open_engine(model_dir, 1, backend="onnx", device="cuda")
+    with pytest.raises(CheckpointError, match="config.json"):
+        open_engine(model_dir.parent / "missing", 1, backend="onnx")

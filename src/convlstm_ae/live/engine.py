@@ -18,6 +18,7 @@ import numpy as np
 
 from convlstm_ae.config import ERRORS
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.release_files import load_model_config
 
 BACKENDS = ("torch", "onnx")
 
@@ -92,6 +93,10 @@ def open_engine(model_dir: Path, streams: int, *, backend: str = "torch",
         raise ConfigError(f"streams must be positive, got {streams}")
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be positive, got {threads}")
+    channels = load_model_config(model_dir).in_channels
+    if channels != 1:
+        raise ConfigError(f"{model_dir}: live engines score gray frames; the model takes "
+                          f"{channels} channels")
     if backend == "onnx":
         from convlstm_ae.live.onnx_engine import OnnxEngine
 
