@@ -87,7 +87,7 @@ def test_watch_writes_frames_events_snapshots_and_runs_the_event_command(media, 
     assert "a: 30 frames scored, 1 event(s), 0 dropped" in out
 
 
-@pytest.mark.parametrize("backend", ["torch"])
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_streaming_equals_offline_scoring(media, tmp_path, backend):
     """A folder: each file from a fresh memory, as ``score --windows reset``."""
     code, _, err = run_cli("score", media["model"], media["folder"], "--windows", "reset",

@@ -30,7 +30,7 @@ from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import Event, EventDetector, EventRules
 from convlstm_ae.live.outputs import EventLog, FrameLog, Notifier, file_label, write_snapshot
 from convlstm_ae.live.sources import Frame, Source
-from convlstm_ae.release import load_calibration, load_scoring_config
+from convlstm_ae.release_files import load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 
 log = logging.getLogger(__name__)
