@@ -138,6 +138,45 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="default: MODEL/model_step.onnx")
     export.set_defaults(handler="export")
 
+    watch = commands.add_parser(
+        "watch", help="score live sources (files, folders, webcams, stream URLs) as they play")
+    watch.add_argument("model", type=Path, help="released model folder (with calibration.json)")
+    watch.add_argument("sources", nargs="+", metavar="SOURCE",
+                       help="video file, folder of videos (played in turn), webcam index (0), "
+                       "or rtsp:// / http:// URL; NAME=SOURCE names it")
+    watch.add_argument("--out", type=Path, default=Path("watch-out"),
+                       help="frames-NAME.csv per source, events.jsonl, snapshots/ "
+                       "(replaced each run)")
+    watch.add_argument("--no-realtime", dest="realtime", action="store_false",
+                       help="files: as fast as scoring goes, every frame (default: at their "
+                       "frame rate, dropping frames when scoring falls behind)")
+    watch.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    watch.add_argument("--device", help="torch: cpu or cuda (default: cuda if present)")
+    watch.add_argument("--threads", type=int, help="CPU threads of the backend")
+    watch.add_argument("--threshold", type=float,
+                       help="event start level of the score (default: the model's "
+                       "calibrated threshold; without a calibration, on the raw error)")
+    watch.add_argument("--release", type=float,
+                       help="an event ends below this score (default: threshold - 1)")
+    watch.add_argument("--release-frames", type=int, default=5,
+                       help="frames below --release that end an event (default 5)")
+    watch.add_argument("--min-frames", type=int, default=3,
+                       help="shorter events are ignored (default 3)")
+    watch.add_argument("--max-wait", type=float, default=1.0,
+                       help="seconds a step waits for a live source's frame (default 1)")
+    watch.add_argument("--queue", type=int, default=8,
+                       help="frames queued per source before the oldest is dropped (default 8)")
+    watch.add_argument("--backoff", type=float, default=0.5,
+                       help="first reconnect delay of a dropped stream, doubling (default 0.5 s)")
+    watch.add_argument("--max-backoff", type=float, default=10.0,
+                       help="longest reconnect delay (default 10 s)")
+    watch.add_argument("--on-event", metavar="CMD",
+                       help="run CMD per event with the event's JSON on its stdin")
+    watch.add_argument("--webhook", metavar="URL", help="POST each event's JSON to URL")
+    watch.add_argument("--notify-timeout", type=float, default=10.0,
+                       help="seconds --on-event and --webhook may take (default 10)")
+    watch.set_defaults(handler="watch")
+
     evaluate = commands.add_parser("evaluate", help="AUC, EER and plots from scores and labels")
     evaluate.add_argument("scores", type=Path, help="CSV written by 'convlstm-ae score'")
     evaluate.add_argument("--labels", type=Path, required=True,

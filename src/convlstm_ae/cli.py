@@ -83,6 +83,50 @@ def cmd_score(args: argparse.Namespace) -> None:
     print(f"{rows} frames scored -> {args.out}")
 
 
+def _watch_numbers(args: argparse.Namespace) -> None:
+    """One-line errors for watch's numeric flags, before anything is opened."""
+    for flag in ("queue", "release_frames", "min_frames", "threads"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    for flag in ("max_wait", "backoff", "max_backoff", "notify_timeout"):
+        if not getattr(args, flag) > 0:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be positive, "
+                              f"got {getattr(args, flag)}")
+    if args.max_backoff < args.backoff:
+        raise ConfigError(f"--max-backoff {args.max_backoff} is below --backoff {args.backoff}")
+
+
+def cmd_watch(args: argparse.Namespace) -> None:
+    from convlstm_ae.live.engine import open_engine
+    from convlstm_ae.live.events import RELEASE_BELOW, EventRules
+    from convlstm_ae.live.outputs import Notifier
+    from convlstm_ae.live.sources import open_source
+    from convlstm_ae.live.watch import Watch, model_scoring
+
+    _watch_numbers(args)
+    scoring = model_scoring(args.model, args.threshold)
+    rules = EventRules(scoring.threshold,
+                       scoring.threshold - RELEASE_BELOW if args.release is None else args.release,
+                       args.release_frames, args.min_frames)
+    writable_folder(args.out)
+    engine = open_engine(args.model, len(args.sources), backend=args.backend,
+                         device=args.device, threads=args.threads)
+    sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
+                           max_backoff=args.max_backoff, queue_frames=args.queue)
+               for s in args.sources]
+    notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)
+    watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, notifier=notifier,
+                  max_wait=args.max_wait)
+    print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "
+          "Ctrl-C ends", flush=True)
+    for report in watch.run():
+        problem = f"; stopped: {report.error}" if report.error else ""
+        print(f"{report.name}: {report.frames} frames scored, {report.events} event(s), "
+              f"{report.drops} dropped, {report.reconnects} reconnect(s){problem}")
+    print(f"frames, events and snapshots -> {args.out}")
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from convlstm_ae.export.onnx import export_onnx
     from convlstm_ae.pipeline.score import ONNX_STEP
@@ -207,7 +251,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 COMMANDS = {
     "mnist_generate": cmd_mnist_generate, "train": cmd_train, "score": cmd_score,
     "export": cmd_export, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
-    "tables": cmd_tables, "data_check": cmd_data_check,
+    "tables": cmd_tables, "data_check": cmd_data_check, "watch": cmd_watch,
 }
 
 

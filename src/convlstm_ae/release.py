@@ -1,5 +1,6 @@
 """Released models: ``model.safetensors``, ``config.json`` and ``calibration.json`` beside
-them; no pickle, no Lightning. It sits above ``model`` and ``scoring``, which it bundles."""
+them; no pickle, no Lightning. It sits above ``model`` and ``scoring``, which it bundles.
+The JSON files are :mod:`convlstm_ae.release_files`' (torch-free), re-exported here."""
 
 from __future__ import annotations
 
@@ -12,31 +13,32 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from convlstm_ae.atomic import atomic_path
-from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict, config_to_dict
-from convlstm_ae.errors import CheckpointError, ConfigError
+from convlstm_ae.config import ScoringConfig, config_to_dict
+from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.acceleration import accelerate, use_fast_path
 from convlstm_ae.model.presets import build_model
-from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.release_files import (  # noqa: F401  (re-exported: the public names stay here)
+    CALIBRATION,
+    CONFIG,
+    FORMAT,
+    WEIGHTS,
+    load_calibration,
+    load_model_config,
+    load_scoring_config,
+    read_model_config,
+    save_calibration,
+    write_atomically,
+)
 
 # a run folder: the released model, its snapshots, Lightning's training checkpoint
 MODEL_DIR = "model"
 SNAPSHOT_DIR = "snapshots"
 LAST_CHECKPOINT = "checkpoints/last.ckpt"
-FORMAT = "convlstm-ae/1"
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-CALIBRATION = "calibration.json"
 
 
 def snapshot_dir(run_dir: str | Path, step: int) -> Path:
     """Where the weights of ``step`` are released: ``run_dir/snapshots/step_005000``."""
     return Path(run_dir) / SNAPSHOT_DIR / f"step_{step:06d}"
-
-
-def _atomic_write(path: Path, write) -> None:
-    with atomic_path(path) as temporary:
-        write(temporary)
 
 
 def save_model(
@@ -49,29 +51,15 @@ def save_model(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(directory / WEIGHTS, lambda p: save_file(tensors, str(p)))
+    write_atomically(directory / WEIGHTS, lambda p: save_file(tensors, str(p)))
     config = {
         "format": FORMAT,
         "model": config_to_dict(model.config),
         "scoring": config_to_dict(scoring or ScoringConfig()),
         **(extra or {}),
     }
-    _atomic_write(directory / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2)))
+    write_atomically(directory / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2)))
     return directory
-
-
-def read_model_config(directory: str | Path) -> dict[str, Any]:
-    """The parsed ``config.json`` of a released model, checked to be ours."""
-    path = Path(directory) / CONFIG
-    if not path.is_file():
-        raise CheckpointError(f"{path}: not found; a model folder holds {WEIGHTS} and {CONFIG}")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CheckpointError(f"{path}: not valid JSON") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a convlstm-ae model config (no format {FORMAT!r})")
-    return config
 
 
 def load_model(
@@ -88,11 +76,7 @@ def load_model(
     directory = Path(directory)
     if directory.is_file():
         directory = directory.parent
-    config = read_model_config(directory)
-    try:
-        model_config = config_from_dict(ModelConfig, config["model"], str(directory / CONFIG))
-    except (ConfigError, TypeError, KeyError) as error:
-        raise CheckpointError(f"{directory / CONFIG}: bad model section ({error})") from None
+    model_config = load_model_config(directory)
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{weights}: not found")
@@ -111,29 +95,3 @@ def load_model(
     if use_fast_path(device, plain):
         accelerate(model)
     return model
-
-
-def load_scoring_config(directory: str | Path) -> ScoringConfig:
-    """The scoring settings stored beside a released model."""
-    config = read_model_config(directory)
-    return config_from_dict(ScoringConfig, config.get("scoring", {}), str(Path(directory) / CONFIG))
-
-
-def save_calibration(directory: str | Path, calibrations: dict[str, DeploymentCalibration]) -> Path:
-    """Write the deployment calibration of each score kind beside a released model."""
-    path = Path(directory) / CALIBRATION
-    data = {kind: calibration.to_dict() for kind, calibration in calibrations.items()}
-    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2)))
-    return path
-
-
-def load_calibration(directory: str | Path) -> dict[str, DeploymentCalibration] | None:
-    """The deployment calibration stored beside a released model, or None if it has none."""
-    path = Path(directory) / CALIBRATION
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-        return {kind: DeploymentCalibration.from_dict(values) for kind, values in data.items()}
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ConfigError) as error:
-        raise CheckpointError(f"{path}: not a valid calibration ({error})") from None

@@ -224,3 +224,42 @@ def read_frames(path: str | Path, frame_size: int, strict: bool = False) -> np.n
                 f"{first[1]}x{first[0]}; frames of one video must share a size"
             )
     return resize_frames(np.stack(frames), frame_size)
+
+
+def model_frame(image: np.ndarray, size: int) -> np.ndarray:
+    """One decoded frame (gray or BGR) as the model takes it: gray uint8 (size, size),
+    resized as :func:`read_frames` does."""
+    return resize_frames(_gray(image)[None], size)[0]
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """The bytes of ``image`` as a PNG file."""
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise VideoReadError(f"cannot encode a {image.shape} {image.dtype} image as PNG")
+    return data.tobytes()
+
+
+class Capture:
+    """A live OpenCV capture (webcam index or stream URL), read one frame at a time."""
+
+    def __init__(self, capture: cv2.VideoCapture) -> None:
+        self._capture = capture
+
+    def read(self) -> np.ndarray | None:
+        """The next frame as decoded (gray or BGR); None when the stream ends or drops."""
+        ok, frame = self._capture.read()
+        return frame if ok else None
+
+    def release(self) -> None:
+        self._capture.release()
+
+
+def open_capture(target: str | int) -> Capture | None:
+    """Open a webcam (index) or a stream URL (RTSP, HTTP) through OpenCV; None if it
+    cannot be opened."""
+    capture = cv2.VideoCapture(target)
+    if not capture.isOpened():
+        capture.release()
+        return None
+    return Capture(capture)

@@ -1,10 +1,15 @@
-"""ONNX export of the ConvLSTM-AE step function, and its ONNX Runtime twin.
+"""ONNX export of the ConvLSTM-AE step function and of the live scoring step.
 
-The exported graph is one step with explicit state, as streaming needs it:
+The step graph is one step with explicit state, as streaming needs it:
 ``(frame, h, c) -> (current, previous, h_next, c_next)`` on normalised frames.
 :class:`OnnxStepModel` runs it frame by frame behind the same interface as
 ``ConvLSTMAE.forward``, so scoring (Eq. 3) is the one in
 :mod:`convlstm_ae.scoring.reconstruction`, not a second copy.
+
+The scoring graph (:func:`export_score_graph`) is :class:`StreamScorer`'s whole step,
+traced: ``(frame, last, keep, h, c) -> (current, previous, patch, map, h_next, c_next,
+normalised frame)`` on uint8 frames, batch 1, for the torch-free
+:class:`~convlstm_ae.live.onnx_engine.OnnxEngine`.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import torch
 from torch import Tensor, nn
 
 from convlstm_ae.errors import ExportError
+from convlstm_ae.export.session import open_session
 from convlstm_ae.model.convlstm import State
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE, FrameModel, feature_sizes
+from convlstm_ae.scoring.stream import StreamScorer
 
 TOLERANCE = 1e-4  # largest absolute difference to PyTorch accepted at export
 
@@ -71,7 +78,7 @@ def export_onnx(model: nn.Module, path: str | Path) -> Path:
             input_names=["frame", "h", "c"],
             output_names=["current", "previous", "h_next", "c_next"],
         )
-    session = _session(path)
+    session = open_session(path)
     outputs = session.run(None, {"frame": frame.numpy(), "h": h.numpy(), "c": c.numpy()})
     with torch.no_grad():
         expected = _Step(model)(frame, h, c)
@@ -81,16 +88,63 @@ def export_onnx(model: nn.Module, path: str | Path) -> Path:
     return path
 
 
-def _session(path: Path, threads: int | None = None):
-    import onnxruntime as ort
+class _ScoreStep(nn.Module):
+    def __init__(self, model: ConvLSTMAE, patch_size: int | None) -> None:
+        super().__init__()
+        self.model = model
+        self.scorer = StreamScorer(model, 1, patch_size=patch_size)
 
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises its own untyped errors
-        raise ExportError(f"{path}: ONNX Runtime cannot load it ({type(error).__name__})") from None
+    def forward(self, frame: Tensor, last: Tensor, keep: Tensor, h: Tensor, c: Tensor):
+        return self.scorer._compute(frame, h, c, last, keep)  # the one live scoring step
+
+
+SCORE_INPUTS = ("frame", "last", "keep", "h", "c")
+SCORE_OUTPUTS = ("current", "previous", "patch", "map", "h_next", "c_next", "normalized")
+
+
+def export_score_graph(model: nn.Module, path: str | Path, patch_size: int | None = None
+                       ) -> Path:
+    """Export the live scoring step of a ConvLSTM-AE (batch 1) and check it under ONNX
+    Runtime; ``patch_size`` is the localized error's (default 1/28 of the frame).
+
+    Raises:
+        ExportError: for a Conv-AE, or if ONNX Runtime disagrees with PyTorch.
+    """
+    if not isinstance(model, ConvLSTMAE):
+        raise ExportError(f"{path}: only ConvLSTM-AE has a live scoring step to export")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    step = _ScoreStep(_plain_cpu_twin(model), patch_size)
+
+    def inputs(keep: float, seed: int) -> tuple[Tensor, ...]:
+        generator = torch.Generator().manual_seed(seed)
+        size = model.config.frame_size
+        shape = (1, model.config.in_channels, size, size)
+        state = _state_shape(model, 1)
+        return (torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator),
+                torch.rand(shape, generator=generator), torch.full((1,), keep),
+                torch.rand(state, generator=generator) - 0.5,
+                torch.rand(state, generator=generator) - 0.5)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation
+        torch.onnx.export(
+            step, inputs(1.0, 0), str(path), dynamo=False, opset_version=17,
+            input_names=list(SCORE_INPUTS), output_names=list(SCORE_OUTPUTS),
+        )
+    session = open_session(path)
+    for keep in (0.0, 1.0):  # a memory reset and a kept memory
+        example = inputs(keep, 1)
+        outputs = session.run(None, {n: t.numpy() for n, t in zip(SCORE_INPUTS, example,
+                                                                   strict=True)})
+        with torch.no_grad():
+            expected = step(*example)
+        # relative to the size of each output: the frame sums run into the thousands
+        error = max(float(np.abs(o - e.numpy()).max() / max(1.0, float(e.abs().max())))
+                    for o, e in zip(outputs, expected, strict=True))
+        if error > TOLERANCE:
+            raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {error:.2g}")
+    return path
 
 
 class OnnxStepModel(FrameModel):
@@ -103,7 +157,7 @@ class OnnxStepModel(FrameModel):
     def __init__(self, model: ConvLSTMAE, path: str | Path, threads: int | None = None) -> None:
         super().__init__(model.config)
         self.mean_frame.copy_(model.mean_frame)
-        self.session = _session(Path(path), threads)
+        self.session = open_session(Path(path), threads)
         self._shape = _state_shape(model, 1)[1:]
 
     def forward(self, clip: Tensor, state: State | None = None) -> tuple[Tensor, Tensor, State]:

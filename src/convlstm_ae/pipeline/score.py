@@ -4,9 +4,7 @@ frames of memory, and (with a calibration) the deployment score and alarms."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,20 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from convlstm_ae.atomic import atomic_path, writable_file, writable_folder
+from convlstm_ae.atomic import atomic_path, writable_file
 from convlstm_ae.config import ScoringConfig
-from convlstm_ae.data.cache import default_cache_dir
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
-from convlstm_ae.release import WEIGHTS, load_calibration, load_model, load_scoring_config
+from convlstm_ae.export.paths import ONNX_STEP, onnx_path
+from convlstm_ae.release import load_calibration, load_model, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from convlstm_ae.scoring.regularity import reference_frames, regularity_score
 from convlstm_ae.scoring.windows import plan_promise
 
 log = logging.getLogger(__name__)
-ONNX_STEP = "model_step.onnx"
 COLUMNS = ("error", "patch_error", "regularity", "patch_regularity", "current_term",
            "previous_term", "history")
 CALIBRATED_COLUMNS = ("calibrated_error", "calibrated_patch_error", "alarm")
@@ -79,16 +76,8 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
 
 
 def onnx_step_path(model_dir: Path) -> Path:
-    """Where the exported step of a model lives: beside it, or, for a model folder we
-    cannot write (a read-only mount), in the cache under the weights' content hash."""
-    beside = model_dir / ONNX_STEP
-    if beside.is_file() or os.access(model_dir, os.W_OK):
-        return beside
-    digest = hashlib.sha256((model_dir / WEIGHTS).read_bytes()).hexdigest()[:16]
-    path = default_cache_dir() / "onnx" / f"{digest}.onnx"
-    log.info("%s is read-only: the ONNX step goes to %s", model_dir, path)
-    writable_folder(path.parent)
-    return path
+    """Where the exported step of a model lives (see :func:`onnx_path`)."""
+    return onnx_path(model_dir, ONNX_STEP)
 
 
 def check_device(device: str) -> str:

@@ -3,9 +3,10 @@
 A :class:`StreamScorer` keeps the (h, c) memory and the previous frame of each of B
 streams on the device, forgets a stream's memory every T' of its frames (or when
 :meth:`StreamScorer.reset` says a stream restarted), and returns each stream's
-whole-frame and patch errors. On a CUDA device the whole step (normalisation, model,
-errors) is compiled by ``torch.compile``, captured once as a CUDA graph and replayed
-for every frame, so one stream costs a few fused kernels and one launch.
+whole-frame and patch errors (and, if asked, its per-pixel error map). On a CUDA
+device the whole step (normalisation, model, errors) is compiled by ``torch.compile``,
+captured once as a CUDA graph and replayed for every frame, so one stream costs a few
+fused kernels and one launch.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class StreamScorer:
         t_prime: T', frames between memory resets of a stream; None never resets.
         patch_size: patch side of the localized error; default 1/28 of the frame.
         plain: on CUDA, skip the fast path (channels-last, fused gates, CUDA graph).
+        maps: keep the per-pixel Eq. 3 error of each call's frames in :attr:`maps`.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class StreamScorer:
         t_prime: int | None = DEFAULT_T_PRIME,
         patch_size: int | None = None,
         plain: bool = False,
+        maps: bool = False,
     ) -> None:
         if not isinstance(model, ConvLSTMAE):
             raise ConfigError("live scoring needs a ConvLSTM-AE; Conv-AE scores whole clips")
@@ -72,7 +75,9 @@ class StreamScorer:
         self.position = np.zeros(streams, dtype=np.int64)  # frames seen since each reset
         self._state: tuple[Tensor, Tensor] | None = None
         self._last: Tensor | None = None
-        self._outputs: tuple[Tensor, Tensor, Tensor] | None = None
+        self.keep_maps = maps
+        self.maps: Tensor | None = None  # (B, H, W) on the CPU, the last call's, if kept
+        self._outputs: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         self._graph: torch.cuda.CUDAGraph | None = None
         self._compute_fn = self._compute
         if self.fast:
@@ -106,10 +111,10 @@ class StreamScorer:
         maps = eq3_maps(x, current, last, previous, keep.view(-1))
         current_term, previous_term, patch = reduce_maps(*(m.unsqueeze(1) for m in maps),
                                                          self.patch)
-        return current_term[:, 0], previous_term[:, 0], patch[:, 0], h, c, x
+        return current_term[:, 0], previous_term[:, 0], patch[:, 0], maps[0] + maps[1], h, c, x
 
     @torch.no_grad()
-    def _step(self) -> tuple[Tensor, Tensor, Tensor]:
+    def _step(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """One frame of every stream, from and into the persistent buffers."""
         if self._state is None:  # first call: shapes and dtypes come from the model
             x = self.model.normalize(self.frames)
@@ -122,7 +127,7 @@ class StreamScorer:
         self._last.copy_(x)
         return tuple(terms)
 
-    def _run(self) -> tuple[Tensor, Tensor, Tensor]:
+    def _run(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         if not self.fast or self._uncaptured_steps < WARMUP_STEPS:
             self._uncaptured_steps += 1
             return self._step()
@@ -166,7 +171,10 @@ class StreamScorer:
             raise VideoReadError("frames contain NaN or infinite values")
         self.frames.copy_(frames, non_blocking=True)
         self.keep.copy_(torch.from_numpy(self.position > 0).float(), non_blocking=True)
-        current, previous, patch = (v.float().cpu() for v in self._run())
+        *terms, maps = self._run()
+        current, previous, patch = (v.float().cpu() for v in terms)
+        if self.keep_maps:
+            self.maps = maps.float().cpu()
         history = torch.from_numpy(self.position.copy())
         self.position += 1
         if self.t_prime is not None:

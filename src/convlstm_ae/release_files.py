@@ -1,0 +1,73 @@
+"""The JSON side of a released model folder, ``config.json`` and ``calibration.json``:
+read and written without PyTorch, so the ONNX runtime needs neither torch nor weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from convlstm_ae.atomic import atomic_path
+from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict
+from convlstm_ae.errors import CheckpointError, ConfigError
+from convlstm_ae.scoring.calibration import DeploymentCalibration
+
+FORMAT = "convlstm-ae/1"
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+CALIBRATION = "calibration.json"
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(temporary)``, then move the temporary file onto ``path``."""
+    with atomic_path(path) as temporary:
+        write(temporary)
+
+
+def read_model_config(directory: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a released model, checked to be ours."""
+    path = Path(directory) / CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found; a model folder holds {WEIGHTS} and {CONFIG}")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CheckpointError(f"{path}: not valid JSON") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a convlstm-ae model config (no format {FORMAT!r})")
+    return config
+
+
+def load_model_config(directory: str | Path) -> ModelConfig:
+    """The architecture stored with a released model."""
+    path = Path(directory) / CONFIG
+    try:
+        return config_from_dict(ModelConfig, read_model_config(directory)["model"], str(path))
+    except (ConfigError, TypeError, KeyError) as error:
+        raise CheckpointError(f"{path}: bad model section ({error})") from None
+
+
+def load_scoring_config(directory: str | Path) -> ScoringConfig:
+    """The scoring settings stored beside a released model."""
+    config = read_model_config(directory)
+    return config_from_dict(ScoringConfig, config.get("scoring", {}), str(Path(directory) / CONFIG))
+
+
+def save_calibration(directory: str | Path, calibrations: dict[str, DeploymentCalibration]) -> Path:
+    """Write the deployment calibration of each score kind beside a released model."""
+    path = Path(directory) / CALIBRATION
+    data = {kind: calibration.to_dict() for kind, calibration in calibrations.items()}
+    write_atomically(path, lambda p: p.write_text(json.dumps(data, indent=2)))
+    return path
+
+
+def load_calibration(directory: str | Path) -> dict[str, DeploymentCalibration] | None:
+    """The deployment calibration stored beside a released model, or None if it has none."""
+    path = Path(directory) / CALIBRATION
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return {kind: DeploymentCalibration.from_dict(values) for kind, values in data.items()}
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ConfigError) as error:
+        raise CheckpointError(f"{path}: not a valid calibration ({error})") from None

@@ -1,0 +1,148 @@
+"""The live engine gives the errors of offline Eq. (3) scoring, under either backend."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from convlstm_ae.config import ScoringConfig
+from convlstm_ae.errors import CheckpointError, ConfigError
+from convlstm_ae.export.paths import ONNX_SCORE
+from convlstm_ae.live.engine import open_engine
+from convlstm_ae.model.presets import create_model
+from convlstm_ae.release import save_model
+from convlstm_ae.scoring.reconstruction import reconstruction_errors
+from media import random_frames
+
+T_PRIME = 4
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny 64 px model subtracting a mean frame, released with T' = 4."""
+    torch.manual_seed(0)
+    model = create_model("tiny", normalization="mean_frame").eval()
+    model.mean_frame.copy_(torch.rand_like(model.mean_frame) * 0.5)
+    return save_model(model, tmp_path_factory.mktemp("live") / "model",
+                      ScoringConfig(t_prime=T_PRIME, patch_size=6))
+
+
+def feed(engine, video: np.ndarray) -> list:
+    """Feed (B, N, S, S) frame by frame; one EngineOutput per frame."""
+    return [engine(video[:, t]) for t in range(video.shape[1])]
+
+
+def stacked(outputs: list, name: str) -> np.ndarray:
+    return np.stack([getattr(o, name) for o in outputs], 1)
+
+
+def test_torch_engine_matches_offline_scoring_with_reset_windows(model_dir):
+    from convlstm_ae.release import load_model
+
+    video = random_frames((2, 9, 64, 64))
+    outputs = feed(open_engine(model_dir, 2, device="cpu"), video)
+    offline = reconstruction_errors(load_model(model_dir), torch.from_numpy(video)[:, :, None],
+                                    t_prime=T_PRIME, patch_size=6, windows="reset")
+    for name in ("current", "previous", "patch"):
+        np.testing.assert_allclose(stacked(outputs, name), getattr(offline, name).numpy(),
+                                   rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(stacked(outputs, "history"), offline.history.numpy())
+    frame = np.stack([o.frame() for o in outputs], 1)
+    np.testing.assert_allclose(frame, offline.frame.numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(np.stack([o.frame("sqrt") for o in outputs], 1),
+                               np.sqrt(frame), rtol=1e-6)
+
+
+def test_maps_add_up_to_the_frame_terms(model_dir):
+    engine = open_engine(model_dir, 2, device="cpu", maps=True)
+    for output in feed(engine, random_frames((2, 3, 64, 64), seed=1)):
+        assert output.maps.shape == (2, 64, 64) and output.maps.dtype == np.float32
+        np.testing.assert_allclose(output.maps.sum(axis=(1, 2)), output.frame(), rtol=1e-5)
+    assert open_engine(model_dir, 1, device="cpu")(random_frames((1, 64, 64))).maps is None
+
+
+def test_reset_zeroes_the_history_of_the_given_streams(model_dir):
+    engine = open_engine(model_dir, 3, device="cpu")
+    feed(engine, random_frames((3, 2, 64, 64), seed=2))
+    engine.reset([1])
+    output = engine(random_frames((3, 64, 64), seed=3))
+    np.testing.assert_array_equal(output.history, [2, 0, 2])
+    assert output.previous[1] == 0 and output.previous[0] > 0
+    engine.reset()
+    np.testing.assert_array_equal(engine(random_frames((3, 64, 64))).history, [0, 0, 0])
+
+
+def test_bad_frames_and_options_are_one_line_errors(model_dir):
+    engine = open_engine(model_dir, 2, device="cpu")
+    with pytest.raises(ConfigError, match=r"expected frames of shape \(2, 64, 64\)"):
+        engine(np.zeros((2, 1, 64, 64), np.uint8))
+    with pytest.raises(ConfigError, match="expected uint8"):
+        engine(np.zeros((2, 64, 64), np.float32))
+    with pytest.raises(ConfigError, match="backend"):
+        open_engine(model_dir, 1, backend="tensorrt")
+    with pytest.raises(ConfigError, match="streams"):
+        open_engine(model_dir, 0)
+
+
+def test_onnx_engine_matches_the_torch_engine_through_resets(model_dir):
+    video = random_frames((2, 7, 64, 64), seed=4)
+    engines = [open_engine(model_dir, 2, backend=backend, device="cpu", maps=True)
+               for backend in ("torch", "onnx")]
+    assert (model_dir / ONNX_SCORE).is_file()
+    for t in range(video.shape[1]):
+        if t == 3:
+            for engine in engines:
+                engine.reset([0])
+        expected, actual = (engine(video[:, t]) for engine in engines)
+        for name in ("current", "previous", "patch", "maps"):
+            np.testing.assert_allclose(getattr(actual, name), getattr(expected, name),
+                                       rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(actual.history, expected.history)
+    assert engines[1].t_prime == T_PRIME and engines[1].frame_size == 64
+
+
+NO_TORCH = """
+import json, sys
+sys.modules["torch"] = None  # any import of torch now fails
+from pathlib import Path
+import numpy as np
+from convlstm_ae.live.engine import open_engine
+frames = np.load(sys.argv[2])
+engine = open_engine(Path(sys.argv[1]), frames.shape[0], backend="onnx")
+print(json.dumps([engine(frames[:, t]).frame().tolist() for t in range(frames.shape[1])]))
+"""
+
+
+def run_without_torch(model: Path, frames: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    return subprocess.run([sys.executable, "-c", NO_TORCH, str(model), str(frames)], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_onnx_engine_scores_without_torch(model_dir, tmp_path):
+    video = random_frames((2, 5, 64, 64), seed=5)
+    np.save(tmp_path / "frames.npy", video)
+    open_engine(model_dir, 1, backend="onnx")  # exports the scoring graph (torch is here)
+    result = run_without_torch(model_dir, tmp_path / "frames.npy")
+    assert result.returncode == 0, result.stderr
+    expected = np.stack([o.frame() for o in feed(open_engine(model_dir, 2, device="cpu"),
+                                                 video)])
+    np.testing.assert_allclose(json.loads(result.stdout), expected, rtol=1e-4, atol=1e-4)
+    bare = tmp_path / "bare"
+    shutil.copytree(model_dir, bare, ignore=shutil.ignore_patterns("*.onnx"))
+    result = run_without_torch(bare, tmp_path / "frames.npy")
+    assert result.returncode != 0
+    assert "CheckpointError" in result.stderr and "convlstm-ae export" in result.stderr
+
+
+def test_the_onnx_engine_runs_on_the_cpu_only(model_dir):
+    with pytest.raises(ConfigError, match="CPU"):
+        open_engine(model_dir, 1, backend="onnx", device="cuda")
+    with pytest.raises(CheckpointError, match="config.json"):
+        open_engine(model_dir.parent / "missing", 1, backend="onnx")

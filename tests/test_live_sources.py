@@ -1,0 +1,156 @@
+"""Live frame sources (live/sources.py): parsing, redaction, drop-oldest queues,
+reconnection with backoff through a fake capture."""
+
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from convlstm_ae.errors import ConfigError, DatasetLayoutError
+from convlstm_ae.live.sources import (
+    CaptureSource,
+    FileSource,
+    Frame,
+    FrameQueue,
+    IterableSource,
+    open_source,
+    redact,
+    split_label,
+)
+from media import random_frames, write_avi
+
+SECRET = "s3cr3t-pw"
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    (f"rtsp://admin:{SECRET}@10.0.0.5:554/stream1", "rtsp://***@10.0.0.5:554/stream1"),
+    ("http://user@cam/x.mjpg", "http://***@cam/x.mjpg"),
+    (f"http://cam/x?user=a&password={SECRET}&fps=5", "http://cam/x?user=a&password=***&fps=5"),
+    (f"front=rtsp://a:{SECRET}@h/s", "front=rtsp://***@h/s"),
+    ("videos/ped2/01.avi", "videos/ped2/01.avi"),
+])
+def test_redact_hides_credentials(name, shown):
+    assert redact(name) == shown
+
+
+def test_split_label(tmp_path):
+    assert split_label("front=rtsp://h/s") == ("front", "rtsp://h/s")
+    assert split_label("rtsp://h/s?a=b") == (None, "rtsp://h/s?a=b")
+    odd = tmp_path / "a=b.avi"
+    odd.touch()
+    assert split_label(str(odd)) == (None, str(odd))
+
+
+def test_open_source_kinds(tmp_path):
+    video = write_avi(tmp_path / "clips/a.avi", random_frames((3, 32, 40)))
+    write_avi(tmp_path / "clips/b.avi", random_frames((2, 32, 40)))
+    single = open_source(str(video), 16)
+    assert isinstance(single, FileSource) and single.name == "a" and single.realtime
+    folder = open_source(f"both={tmp_path / 'clips'}", 16, realtime=False)
+    assert folder.name == "both" and [v.name for v in folder.videos] == ["a.avi", "b.avi"]
+    url = open_source(f"rtsp://u:{SECRET}@h/s", 16, check=False)
+    assert isinstance(url, CaptureSource) and url.live and SECRET not in url.name
+    webcam = open_source("3", 16, check=False)
+    assert webcam.target == 3
+
+
+def test_sources_that_cannot_open_are_named_and_redacted(tmp_path):
+    with pytest.raises(DatasetLayoutError, match="missing.avi"):
+        open_source(str(tmp_path / "missing.avi"), 16)
+    with pytest.raises(ConfigError) as error:
+        open_source(f"rtsp://admin:{SECRET}@127.0.0.1:9/none", 16)
+    assert "rtsp://***@127.0.0.1:9/none" in str(error.value) and SECRET not in str(error.value)
+
+
+def collect(source, timeout=10.0):
+    """Every frame ``source`` delivers, taken as fast as they come."""
+    source.start()
+    frames, deadline = [], time.monotonic() + timeout
+    while not source.finished and time.monotonic() < deadline:
+        frame = source.get()
+        frames.append(frame) if frame else time.sleep(0.001)
+    source.stop()
+    return frames
+
+
+def test_folder_plays_each_file_from_a_fresh_memory_without_dropping(tmp_path):
+    write_avi(tmp_path / "a.avi", random_frames((5, 32, 40)))
+    write_avi(tmp_path / "b.avi", random_frames((4, 32, 40), seed=1))
+    frames = collect(open_source(str(tmp_path), 16, realtime=False, queue_frames=2))
+    assert [(f.video, f.index, f.reset) for f in frames][4:6] == [("a.avi", 4, False),
+                                                                  ("b.avi", 0, True)]
+    assert len(frames) == 9 and frames[0].image.shape == (16, 16)
+
+
+def test_a_slow_consumer_drops_the_oldest_frames_and_counts_them():
+    source = IterableSource("gen", (np.full((8, 8), i, np.uint8) for i in range(40)), 8,
+                            fps=1000, queue_frames=4)
+    source.start()
+    while not source.finished and source.grabbed < 40:
+        time.sleep(0.01)
+    taken = [f.image[0, 0] for f in iter(source.get, None)]
+    assert taken == [36, 37, 38, 39]  # only the newest frames are left
+    assert source.drops == 36 and source.grabbed == 40
+
+
+def test_a_dropped_reset_frame_passes_its_reset_on():
+    queue, stop = FrameQueue(2), threading.Event()
+    for index in range(4):
+        queue.put(Frame(np.zeros((2, 2), np.uint8), index, 0, 0, "v", index == 0), stop)
+    assert [(f.index, f.reset) for f in iter(queue.get, None)] == [(2, True), (3, False)]
+
+
+class FakeCapture:
+    """``frames`` frames, then the stream drops."""
+
+    def __init__(self, frames):
+        self.frames = iter(np.full((frames, 12, 12), 50, np.uint8))
+
+    def read(self):
+        return next(self.frames, None)
+
+    def release(self):
+        pass
+
+
+class FlakyCamera:
+    """An opener: connection k is refused ``refusals[k]`` times first, then gives
+    ``frames`` frames and drops; after the last connection every open is refused."""
+
+    def __init__(self, refusals, frames=3):
+        self.refusals, self.frames = list(refusals), frames
+        self.opened_at = []
+
+    def __call__(self, target):
+        self.opened_at.append(time.monotonic())
+        if not self.refusals:
+            return None
+        if self.refusals[0] > 0:
+            self.refusals[0] -= 1
+            return None
+        self.refusals.pop(0)
+        return FakeCapture(self.frames)
+
+
+def test_a_dropped_stream_reconnects_with_bounded_exponential_backoff(caplog):
+    camera = FlakyCamera([0, 3])
+    source = CaptureSource(f"rtsp://u:{SECRET}@cam/1", "rtsp://cam/1", 8, backoff=0.05,
+                           max_backoff=0.12, opener=camera)
+    with caplog.at_level(logging.WARNING):
+        source.start()
+        frames = []
+        deadline = time.monotonic() + 5
+        while (len(frames) < 6 or len(camera.opened_at) < 6) and time.monotonic() < deadline:
+            frame = source.get()
+            frames.append(frame) if frame else time.sleep(0.005)
+        source.stop()
+    assert [(f.index, f.reset) for f in frames] == [(0, True), (1, False), (2, False)] * 2
+    gaps = np.diff(camera.opened_at)
+    # the drop, then three refusals: waits of 0.05, 0.1, 0.12 (capped), 0.12 s; frames
+    # flowing again bring the wait back to 0.05 s
+    assert gaps[:5] == pytest.approx([0.05, 0.1, 0.12, 0.12, 0.05], abs=0.04)
+    assert source.reconnects >= 5 and source.drops == 0
+    assert "reconnecting" in caplog.text and SECRET not in caplog.text
+    assert "rtsp://***@cam/1" in caplog.text

@@ -1,0 +1,255 @@
+"""``convlstm-ae watch`` (live/watch.py, live/outputs.py, the CLI verb): end to end on tiny
+videos with the real engine, streaming equal to offline scoring, Ctrl-C with a fake engine,
+and an HTTP stream that drops and comes back."""
+
+import _thread
+import csv
+import functools
+import http.server
+import json
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from convlstm_ae.config import ScoringConfig
+from convlstm_ae.live.engine import EngineOutput, open_engine
+from convlstm_ae.live.events import EventRules
+from convlstm_ae.live.sources import IterableSource, open_source
+from convlstm_ae.live.watch import Scoring, Watch, model_scoring
+from convlstm_ae.model.presets import create_model
+from convlstm_ae.release import save_calibration, save_model
+from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
+from media import write_avi
+from test_cli import assert_user_error, run_cli
+
+SECRET = "s3cr3t-pw"
+
+
+def tiny_model(folder, t_prime):
+    """A random tiny model whose calibration makes noise frames score far above 3."""
+    torch.manual_seed(0)
+    save_model(create_model("tiny"), folder, ScoringConfig(t_prime=t_prime))
+    mean = np.array([617.5, 1234.3, 1234.3, 1234.3])  # its errors on flat gray frames
+    calibration = DeploymentCalibration(PositionCalibration(mean, np.full(4, 50.0), t_prime),
+                                        3.0, 0.99)
+    save_calibration(folder, {"frame": calibration, "patch": calibration})
+    return folder
+
+
+def clip(length=30, noisy=range(12, 20), seed=0):
+    """Flat gray 80x96 frames with random noise at ``noisy``."""
+    frames = np.full((length, 80, 96), 100, np.uint8)
+    rng = np.random.default_rng(seed)
+    for index in noisy:
+        frames[index] = rng.integers(0, 256, (80, 96), dtype=np.uint8)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    root = tmp_path_factory.mktemp("live")
+    folder = root / "clips"
+    write_avi(folder / "a.avi", clip())
+    write_avi(folder / "b.avi", clip(20, noisy=(), seed=1))
+    return {"model": tiny_model(root / "model", 4), "video": folder / "a.avi",
+            "folder": folder, "root": root}
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_watch_writes_frames_events_snapshots_and_runs_the_event_command(media, tmp_path):
+    received = tmp_path / "received.jsonl"
+    code, out, err = run_cli("watch", media["model"], media["video"], "--no-realtime",
+                             "--out", tmp_path / "out", "--on-event", f"sh -c 'cat >> {received}'")
+    assert code == 0, err
+    rows = read_csv(tmp_path / "out/frames-a.csv")
+    assert [int(r["frame"]) for r in rows] == list(range(30))
+    assert [int(r["alarm"]) for r in rows] == [12 <= i < 20 for i in range(30)]
+    (event,) = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text()
+                .splitlines()]
+    assert (event["source"], event["video"]) == ("a", "a.avi")
+    assert (event["start_frame"], event["end_frame"], event["peak_frame"]) == (12, 19, 13)
+    assert event["start_time"] == pytest.approx(1.2)
+    snapshot = cv2.imread(str(tmp_path / "out" / event["snapshot"]), cv2.IMREAD_UNCHANGED)
+    assert snapshot.shape == (64, 64) and snapshot.std() > 20  # the noise frame
+    for _ in range(100):  # the command runs in the background; it is waited for at the end
+        if received.exists():
+            break
+        time.sleep(0.05)
+    assert json.loads(received.read_text()) == event
+    assert "a: 30 frames scored, 1 event(s), 0 dropped" in out
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_streaming_equals_offline_scoring(media, tmp_path, backend):
+    """A folder: each file from a fresh memory, as ``score --windows reset``."""
+    code, _, err = run_cli("score", media["model"], media["folder"], "--windows", "reset",
+                           "--out", tmp_path / "offline.csv", "--device", "cpu")
+    assert code == 0, err
+    code, _, err = run_cli("watch", media["model"], f"clips={media['folder']}",
+                           "--no-realtime", "--backend", backend, "--out", tmp_path / "live",
+                           "--queue", "1")
+    assert code == 0, err
+    offline, live = read_csv(tmp_path / "offline.csv"), read_csv(tmp_path / "live/frames-clips.csv")
+    assert [(r["video"], r["frame"]) for r in offline] == [
+        (r["video"].removesuffix(".avi"), r["frame"]) for r in live]
+    for column, offline_column in (("error", "error"), ("patch_error", "patch_error"),
+                                   ("history", "history"), ("score", "calibrated_error")):
+        np.testing.assert_allclose([float(r[column]) for r in live],
+                                   [float(r[offline_column]) for r in offline], rtol=1e-4,
+                                   atol=1e-4)
+
+
+def test_bad_watch_arguments_are_one_line_errors(media, tmp_path):
+    code, _, err = run_cli("watch", tmp_path / "nomodel", media["video"])
+    assert_user_error(code, err, "nomodel")
+    url = f"rtsp://admin:{SECRET}@127.0.0.1:9/cam"
+    code, _, err = run_cli("watch", media["model"], url, "--out", tmp_path / "o")
+    assert_user_error(code, err, "rtsp://***@127.0.0.1:9/cam")
+    assert SECRET not in err
+    (tmp_path / "file").touch()
+    code, _, err = run_cli("watch", media["model"], media["video"], "--out", tmp_path / "file")
+    assert_user_error(code, err, "file")
+    code, _, err = run_cli("watch", media["model"], media["video"], "--release", "5")
+    assert_user_error(code, err, "--release")
+    code, _, err = run_cli("watch", media["model"], media["video"], "--backoff", "0")
+    assert_user_error(code, err, "--backoff")
+
+
+class FakeEngine:
+    """Scores each frame by its mean pixel; simulates Ctrl-C at call ``interrupt_at``."""
+
+    frame_size, t_prime = 8, None
+
+    def __init__(self, streams, interrupt_at, on_interrupt):
+        self.streams, self.calls = streams, 0
+        self.interrupt_at, self.on_interrupt = interrupt_at, on_interrupt
+        self.position = np.zeros(streams, dtype=int)
+
+    def reset(self, streams=None):
+        self.position[list(streams)] = 0
+
+    def __call__(self, frames):
+        self.calls += 1
+        if self.calls == self.interrupt_at:
+            self.on_interrupt()
+            _thread.interrupt_main()
+        history, self.position = self.position.copy(), self.position + 1
+        mean = frames.reshape(len(frames), -1).mean(1)
+        return EngineOutput(mean, np.zeros_like(mean), mean, history, None)
+
+
+def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog):
+    values = [0] * 5 + [200] * 20  # an event under way at the interrupt
+    names = [f"rtsp://admin:{SECRET}@10.0.0.1/a", f"front=http://cam/x?password={SECRET}"]
+    sources = [IterableSource(n, (np.full((8, 8), v, np.uint8) for v in values), 8)
+               for n in names]
+    seen = {}
+
+    def read_while_running():
+        seen["rows"] = [len(read_csv(p)) for p in sorted((tmp_path / "out").glob("*.csv"))]
+
+    engine = FakeEngine(2, interrupt_at=12, on_interrupt=read_while_running)
+    watch = Watch(engine, sources, tmp_path / "out", scoring=Scoring("sum", None, 100.0),
+                  rules=EventRules(100.0, 50.0, 2, 2))
+    with caplog.at_level("INFO"):
+        reports = watch.run()
+    assert seen["rows"] == [11, 11]  # flushed per frame, before the interrupt
+    assert reports[0].frames in (11, 12) and reports[0].events == 1  # the step under way is lost
+    written = sorted((tmp_path / "out").rglob("*.*"))
+    for path in written:
+        if path.suffix in (".csv", ".jsonl"):
+            assert SECRET not in path.read_text()
+        assert SECRET not in path.name
+    assert SECRET not in caplog.text
+    events = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text()
+              .splitlines()]
+    assert {e["source"] for e in events} == {"rtsp://***@10.0.0.1/a",
+                                             "front=http://cam/x?password=***"}
+    assert all(e["start_frame"] == 5 for e in events)
+    rows = read_csv(tmp_path / "out/frames-rtsp_10.0.0.1_a.csv")
+    assert len(rows) == reports[0].frames
+
+
+class Clip(http.server.SimpleHTTPRequestHandler):
+    """Serves the test folder at about 10 frames a second (``server.chunk`` bytes every
+    0.1 s); with ``server.cut``, the connection closes after that many bytes (a stream
+    dropping mid-way)."""
+
+    def log_message(self, *args):
+        pass
+
+    def copyfile(self, source, destination):
+        data = source.read()[: self.server.cut]
+        try:
+            for start in range(0, len(data), self.server.chunk):
+                destination.write(data[start:start + self.server.chunk])
+                destination.flush()
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):  # the reader stopped
+            pass
+
+
+def serve(folder, chunk, port=0, cut=None):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port),
+                                             functools.partial(Clip, directory=str(folder)))
+    server.cut, server.chunk = cut, chunk
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_path):
+    root = media["root"]
+    write_avi(root / "web/stream.avi", clip(40, noisy=()))
+    model = tiny_model(root / "model-unbounded", None)  # T' = video: history never wraps
+    size = (root / "web/stream.avi").stat().st_size
+    first = serve(root / "web", size // 40, cut=size // 2)
+    url = f"http://viewer:{SECRET}@127.0.0.1:{first.server_port}/stream.avi"
+    engine = open_engine(model, 2, device="cpu")
+    sources = [open_source(f"web={url}", 64, backoff=0.1, max_backoff=0.4, queue_frames=64),
+               open_source(str(media["video"]), 64, realtime=True)]
+    watch = Watch(engine, sources, tmp_path / "out", scoring=model_scoring(model),
+                  rules=EventRules(3.0, 2.0))
+    runner = threading.Thread(target=watch.run)
+    runner.start()
+    try:
+        web, local = tmp_path / "out/frames-web.csv", tmp_path / "out/frames-a.csv"
+        wait_for(lambda: web.exists() and len(read_csv(web)) > 5)  # readable while running
+        first.shutdown()
+        first.server_close()
+        down_at = len(read_csv(local))
+        time.sleep(1.0)
+        second = serve(root / "web", size // 40, port=first.server_port)
+        wait_for(lambda: any(int(r["frame"]) >= 30 for r in read_csv(web)))  # whole file
+        wait_for(lambda: sources[1].finished)
+    finally:
+        watch.stop()
+        runner.join(timeout=30)
+        second.shutdown()
+    rows = read_csv(web)
+    assert sources[0].reconnects >= 1 and sources[0].drops == 0  # queue room for a file
+    frames, history = ([int(r[c]) for r in rows] for c in ("frame", "history"))
+    assert frames.count(0) >= 2
+    # the memory restarts at each connection's first frame, and only there
+    before = [-1, *history[:-1]]
+    assert history == [0 if f == 0 else h + 1 for f, h in zip(frames, before, strict=True)]
+    local_rows = read_csv(local)
+    assert len(local_rows) > down_at  # the file source kept going meanwhile
+    assert [int(r["history"]) for r in local_rows] == list(range(len(local_rows)))
+    for path in (tmp_path / "out").rglob("*.*"):
+        assert SECRET not in path.name and (path.suffix == ".png" or
+                                            SECRET not in path.read_text())
