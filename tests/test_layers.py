@@ -9,10 +9,10 @@ FLOORS = [
     {"errors", "config", "progress", "atomic"},
     {"data", "metrics", "viz"},
     {"model"},
-    {"scoring", "export"},
+    {"scoring", "export", "release_files"},
     {"release"},
     {"training"},
-    {"pipeline"},
+    {"pipeline", "live"},
     {"experiments"},
     {"arguments", "cli", "__init__"},
 ]

@@ -133,9 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a folder: report unreadable videos and score the others")
     score.set_defaults(handler="score")
 
-    export = commands.add_parser("export", help="ONNX step function, checked under ONNX Runtime")
+    export = commands.add_parser("export", help="ONNX step function and live scoring step, "
+                                 "checked under ONNX Runtime")
     export.add_argument("model", type=Path, help="released model folder")
-    export.add_argument("--out", type=Path, help="default: MODEL/model_step.onnx")
+    export.add_argument("--out", type=Path, help="the step function's file, default: "
+                        "MODEL/model_step.onnx; the live scoring step goes beside it as "
+                        "model_score.onnx")
     export.set_defaults(handler="export")
 
     watch = commands.add_parser(

@@ -128,13 +128,18 @@ def cmd_watch(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from convlstm_ae.export.onnx import export_onnx
-    from convlstm_ae.pipeline.score import ONNX_STEP
-    from convlstm_ae.release import load_model
+    from convlstm_ae.export.onnx import export_onnx, export_score_graph
+    from convlstm_ae.export.paths import ONNX_SCORE, ONNX_STEP
+    from convlstm_ae.release import load_model, load_scoring_config
 
     path = writable_file(args.out or Path(args.model) / ONNX_STEP)
-    path = export_onnx(load_model(args.model), path)
+    scoring = writable_file(path.parent / ONNX_SCORE)
+    model = load_model(args.model)
+    path = export_onnx(model, path)
     print(f"step function (frame, h, c) -> (current, previous, h, c): {path}")
+    scoring = export_score_graph(model, scoring, load_scoring_config(args.model).patch_size)
+    print(f"live scoring step (frame, last, keep, h, c) -> Eq. 3 terms, patch error, map, "
+          f"h, c, normalised frame: {scoring}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
