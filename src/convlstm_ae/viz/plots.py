@@ -119,8 +119,9 @@ def plot_timeline(
     """One video's scores over time: s(t) above, the calibrated score and its threshold
     below, each present one in its own panel sharing the frame axis.
 
-    Ground-truth abnormal runs are shaded light red, alarm runs orange, and events
-    (``(start_frame, end_frame)``, inclusive) outlined in purple on every panel.
+    Ground-truth abnormal runs are shaded light red on every panel; alarm runs orange
+    and events (``(start_frame, end_frame)``, inclusive) outlined in purple on the
+    lowest, the calibrated score's when present.
 
     Args:
         frames: frame number of each row.
@@ -148,10 +149,11 @@ def plot_timeline(
     axes = fig.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
     for index, (ax, (name, values)) in enumerate(zip(axes, curves.items(), strict=True)):
         _shade_runs(ax, frames, labels, "red", 0.15, "abnormal (ground truth)")
-        _shade_runs(ax, frames, alarms, "tab:orange", 0.3, "alarm")
-        for number, (start, end) in enumerate(events):
-            ax.axvspan(start - 0.5, end + 0.5, fill=False, edgecolor="tab:purple",
-                       linewidth=1.2, label="event" if number == 0 else None)
+        if ax is axes[-1]:
+            _shade_runs(ax, frames, alarms, "tab:orange", 0.3, "alarm")
+            for number, (start, end) in enumerate(events):
+                ax.axvspan(start - 0.5, end + 0.5, fill=False, edgecolor="tab:purple",
+                           linewidth=1.2, label="event" if number == 0 else None)
         ax.plot(frames, values, color=_color(index), linewidth=1.4, label=name)
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)

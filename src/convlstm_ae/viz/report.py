@@ -47,7 +47,7 @@ th{background:#eef0f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 img.plot{max-width:100%;height:auto;display:block}
 .thumbs{display:flex;flex-wrap:wrap;gap:10px;margin-top:6px}
 figure{margin:0;font-size:.8em;width:200px}figure img{width:200px;height:auto;border:1px solid #ccc}
-.muted{color:#666;font-size:.85em}pre{font-size:.8em;background:#f7f7f7;padding:8px;overflow:auto}
+.muted{color:#666;font-size:.85em}
 .summary td,.summary th{font-size:1em}
 """
 
@@ -227,12 +227,13 @@ def _snapshot(path: Path | None) -> str:
 
 
 def _model_section(model_dir: Path, config: dict, calibration: dict | None) -> str:
-    sections = [s for s in ("model", "scoring", "train") if isinstance(config.get(s), dict)]
-    rows = "".join(f"<tr><th>{escape(s)}.{escape(str(k))}</th><td>{escape(_text(v))}</td></tr>"
-                   for s in sections for k, v in config[s].items())
-    other = {k: v for k, v in config.items() if k not in sections}
+    flat = {f"{key}.{k}" if isinstance(value, dict) else key: v
+            for key, value in config.items()
+            for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
+    rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(_text(v))}</td></tr>"
+                   for k, v in flat.items())
     parts = [f'<section class="card"><h2>Model: {escape(str(model_dir))}</h2>',
-             f"<table>{rows}</table><pre>{escape(json.dumps(other, indent=1))}</pre>"]
+             f"<table>{rows}</table>"]
     if calibration:
         cal = "".join(f'<tr><td>{escape(kind)}</td><td class="num">{c.threshold:.4g}</td>'
                       f'<td class="num">{c.quantile:g}</td>'
