@@ -130,7 +130,7 @@ def test_watch_folder_with_events_and_model(tmp_path, capsys):
     html = out.read_text()
     _assert_self_contained(html)
     assert len(_plots(html)) == 3
-    assert len(re.findall(r'<img class="thumb"[^>]*src="data:image/png;base64,', html)) == 2
+    assert len(re.findall(r'<img class="thumb"[^>]*src="data:image/jpeg;base64,', html)) == 2
     assert "Events of other sources" in html and "cam9 &lt;b&gt;" in html
     assert "tiny&lt;i&gt;" in html and "threshold" in html and "2.5" in html
     assert "calibrated score (deployment)" in html

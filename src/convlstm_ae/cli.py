@@ -193,8 +193,8 @@ def cmd_tables(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from convlstm_ae.viz.report import build_report, write_report
-    from convlstm_ae.viz.report_inputs import read_report_input
+    from convlstm_ae.pipeline.report import build_report, write_report
+    from convlstm_ae.pipeline.report_inputs import read_report_input
 
     writable_file(args.out)
     data = read_report_input(args.input, events=args.events, model=args.model)

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from convlstm_ae.atomic import atomic_path, writable_file
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import FrameMetrics, abnormal_runs, evaluate_frames, roc_points
 from convlstm_ae.pipeline.evaluate import read_label_file
+from convlstm_ae.pipeline.report_inputs import Event, ReportInput
 from convlstm_ae.release import load_calibration, read_model_config
 from convlstm_ae.viz.plots import plot_roc, plot_timeline
-from convlstm_ae.viz.report_inputs import Event, ReportInput
 
 # score name -> (column, whether higher means more regular)
 SCORES = {
@@ -33,6 +34,7 @@ SCORES = {
     "patch regularity (beyond the paper)": ("patch_regularity", True),
     "calibrated score (deployment)": ("calibrated_error", False),
 }
+THUMBNAIL_WIDTH = 400  # px; larger snapshots are shrunk and embedded as JPEG
 IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#222}
@@ -214,16 +216,22 @@ def _thumbnails(events: Sequence[Event]) -> str:
 
 
 def _snapshot(path: Path | None) -> str:
-    """An embedded snapshot, or a line saying why there is none."""
+    """An embedded snapshot (as a JPEG at most ``THUMBNAIL_WIDTH`` wide), or a line saying
+    why there is none."""
     if path is None:
         return '<p class="muted">no snapshot</p>'
     try:
         data = path.read_bytes()
     except OSError:
         return f'<p class="muted">snapshot not found: {escape(str(path))}</p>'
-    if not any(data.startswith(magic) for magic in IMAGE_TYPES):
-        return f'<p class="muted">snapshot is no PNG or JPEG: {escape(str(path))}</p>'
-    return f'<img class="thumb" alt="{escape(path.name)}" src="{_image(data)}">'
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return f'<p class="muted">snapshot is no readable image: {escape(str(path))}</p>'
+    if image.shape[1] > THUMBNAIL_WIDTH:
+        height = round(image.shape[0] * THUMBNAIL_WIDTH / image.shape[1])
+        image = cv2.resize(image, (THUMBNAIL_WIDTH, max(height, 1)), interpolation=cv2.INTER_AREA)
+    jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+    return f'<img class="thumb" alt="{escape(path.name)}" src="{_image(jpeg)}">'
 
 
 def _model_section(model_dir: Path, config: dict, calibration: dict | None) -> str:
