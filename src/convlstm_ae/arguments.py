@@ -236,6 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--patch", action="store_true", help="also the patch-max rows")
     tables.set_defaults(handler="tables")
 
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page of scores, alarms, events and AUC")
+    report.add_argument("input", type=Path,
+                        help="score table (CSV of 'score'), or a folder of tables: a watch "
+                        "output folder (per-source CSVs, events.jsonl) or a run folder")
+    report.add_argument("-o", "--out", type=Path, default=Path("report.html"))
+    report.add_argument("--labels", type=Path, help="ground truth: ROC, AUC, shaded spans")
+    report.add_argument("--model", type=Path, help="model folder: its config and calibration")
+    report.add_argument("--events", type=Path, help="events JSON lines (default: "
+                        "INPUT/events.jsonl of a folder)")
+    report.set_defaults(handler="report")
+
     data = commands.add_parser("data", help="dataset tools")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     check = data_commands.add_parser("check", help="detect the layout, summarise, list problems")

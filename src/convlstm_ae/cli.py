@@ -241,6 +241,17 @@ def cmd_tables(args: argparse.Namespace) -> None:
     print(f"results: {args.run / 'results.json'}; figures: {args.run}/*.png")
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from convlstm_ae.pipeline.report import build_report, write_report
+    from convlstm_ae.pipeline.report_inputs import read_report_input
+
+    writable_file(args.out)
+    data = read_report_input(args.input, events=args.events, model=args.model)
+    write_report(args.out, build_report(data, args.labels, title=f"convlstm-ae report: "
+                                        f"{args.input.name}"))
+    print(f"{len(data.videos)} videos, {len(data.events)} events -> {args.out}")
+
+
 def cmd_data_check(args: argparse.Namespace) -> int:
     from convlstm_ae.data.check import check_dataset
 
@@ -256,7 +267,8 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 COMMANDS = {
     "mnist_generate": cmd_mnist_generate, "train": cmd_train, "score": cmd_score,
     "export": cmd_export, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
-    "tables": cmd_tables, "data_check": cmd_data_check, "watch": cmd_watch,
+    "tables": cmd_tables, "report": cmd_report, "data_check": cmd_data_check,
+    "watch": cmd_watch,
 }
 
 

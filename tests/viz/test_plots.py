@@ -110,3 +110,19 @@ def test_bad_plot_input_raises_config_error(tmp_path, draw, message):
         ConfigError, match=f"^{re.escape(str(tmp_path / 'x.png'))}: {re.escape(message)}$"
     ):
         draw(tmp_path / "x.png")
+
+
+def test_plot_timeline_panels_and_checks(tmp_path):
+    from convlstm_ae.viz.plots import plot_timeline
+
+    frames = np.arange(10, 70)
+    labels, curves = _video()
+    path = plot_timeline(frames, tmp_path / "t.png", regularity=curves["Conv-AE"],
+                         calibrated=3 * labels, threshold=1.5, labels=labels, alarms=labels,
+                         events=[(30, 44)], title="<video>")
+    _assert_png(path)
+    _assert_png(plot_timeline(frames, tmp_path / "c.png", calibrated=3.0 * labels))
+    with pytest.raises(ConfigError, match="no curves"):
+        plot_timeline(frames, tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="labels has 59 rows"):
+        plot_timeline(frames, tmp_path / "x.png", regularity=curves["Conv-AE"], labels=labels[1:])

@@ -1,4 +1,5 @@
-"""Figures of the paper: score curves (Fig. 2, 5), ROC curves and training losses (Fig. 3, 4).
+"""Figures of the paper: score curves (Fig. 2, 5), ROC curves and training losses (Fig. 3, 4),
+and one video's scores, alarms and events over time for reports.
 
 Every function draws one figure, saves it as a PNG at 120 dpi (creating the
 parent folders) and returns the path; figures are bare matplotlib Figures, so importing
@@ -100,6 +101,72 @@ def plot_score_grid(
     for ax in axes.ravel()[len(panels) :]:
         ax.set_visible(False)
     _legend_above(fig, axes.ravel()[: len(panels)])
+    return _save(fig, path)
+
+
+def plot_timeline(
+    frames: np.ndarray,
+    path: PathLike,
+    *,
+    regularity: np.ndarray | None = None,
+    calibrated: np.ndarray | None = None,
+    threshold: float | None = None,
+    labels: np.ndarray | None = None,
+    alarms: np.ndarray | None = None,
+    events: Sequence[tuple[int, int]] = (),
+    title: str = "",
+) -> Path:
+    """One video's scores over time: s(t) above, the calibrated score and its threshold
+    below, each present one in its own panel sharing the frame axis.
+
+    Ground-truth abnormal runs are shaded light red on every panel; alarm runs orange
+    and events (``(start_frame, end_frame)``, inclusive) outlined in purple on the
+    lowest, the calibrated score's when present.
+
+    Args:
+        frames: frame number of each row.
+        path: PNG file to write.
+        regularity: s(t) in [0, 1] per row.
+        calibrated: the deployment score per row (higher = worse).
+        threshold: the alarm threshold of ``calibrated``.
+        labels: 0/1 ground truth per row.
+        alarms: 0/1 alarm per row.
+        events: frame spans of alarm events.
+        title: above the figure.
+
+    Raises:
+        ConfigError: neither score, or a column not as long as ``frames``.
+    """
+    curves = {name: values for name, values in (("regularity s(t)", regularity),
+                                                 ("calibrated score", calibrated))
+              if values is not None}
+    _check_any(curves, path)
+    for name, values in {**curves, "labels": labels, "alarms": alarms}.items():
+        if values is not None and len(values) != len(frames):
+            raise ConfigError(f"{path}: {name} has {len(values)} rows but frames {len(frames)}")
+    frames = np.asarray(frames)
+    fig = Figure(figsize=(10, 0.6 + 1.9 * len(curves)), layout="constrained")
+    axes = fig.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
+    for index, (ax, (name, values)) in enumerate(zip(axes, curves.items(), strict=True)):
+        _shade_runs(ax, frames, labels, "red", 0.15, "abnormal (ground truth)")
+        if ax is axes[-1]:
+            _shade_runs(ax, frames, alarms, "tab:orange", 0.3, "alarm")
+            for number, (start, end) in enumerate(events):
+                ax.axvspan(start - 0.5, end + 0.5, fill=False, edgecolor="tab:purple",
+                           linewidth=1.2, label="event" if number == 0 else None)
+        ax.plot(frames, values, color=_color(index), linewidth=1.4, label=name)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        if name == "calibrated score" and threshold is not None:
+            ax.axhline(threshold, color="black", linestyle="--", linewidth=1,
+                       label=f"threshold {threshold:.3g}")
+    if regularity is not None:
+        axes[0].set_ylim(0, 1.02)
+    axes[-1].set_xlim(frames.min() - 0.5, frames.max() + 0.5)
+    axes[-1].set_xlabel("frame")
+    if title:
+        fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    _legend_above(fig, axes)
     return _save(fig, path)
 
 
@@ -255,6 +322,16 @@ def _draw_scores(
     ax.set_ylabel("regularity score s(t)")
     if title:
         ax.set_title(title)
+
+
+def _shade_runs(ax: Axes, frames: np.ndarray, flags: np.ndarray | None, color: str,
+                alpha: float, label: str) -> None:
+    """Shades each run of set ``flags`` from its first to its last frame."""
+    if flags is None:
+        return
+    for index, (start, stop) in enumerate(abnormal_runs(np.asarray(flags) > 0)):
+        ax.axvspan(frames[start] - 0.5, frames[stop - 1] + 0.5, color=color, alpha=alpha,
+                   linewidth=0, label=label if index == 0 else None)
 
 
 def _legend_above(fig: Figure, axes: Sequence[Axes]) -> None:
