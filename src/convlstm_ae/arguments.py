@@ -143,10 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = commands.add_parser(
         "watch", help="score live sources (files, folders, webcams, stream URLs) as they play")
-    watch.add_argument("model", type=Path, help="released model folder (with calibration.json)")
-    watch.add_argument("sources", nargs="+", metavar="SOURCE",
+    watch.add_argument("model", type=Path, nargs="?",
+                       help="released model folder (with calibration.json)")
+    watch.add_argument("sources", nargs="*", metavar="SOURCE",
                        help="video file, folder of videos (played in turn), webcam index (0), "
                        "or rtsp:// / http:// URL; NAME=SOURCE names it")
+    watch.add_argument("--demo", action="store_true",
+                       help="no MODEL or SOURCE: the shipped demo model watches a generated "
+                       "Moving-MNIST video with anomalies; writes an overlay video and "
+                       "report.html too")
+    watch.add_argument("--overlay", type=Path, metavar="OUT.mp4",
+                       help="also write the frames with their error heat map, score curve "
+                       "and events (OUT-NAME.mp4 per source when there are several)")
     watch.add_argument("--out", type=Path, default=Path("watch-out"),
                        help="frames-NAME.csv per source, events.jsonl, snapshots/ "
                        "(replaced each run)")

@@ -105,19 +105,23 @@ def cmd_watch(args: argparse.Namespace) -> None:
     from convlstm_ae.live.watch import Watch, model_scoring
 
     _watch_numbers(args)
+    writable_folder(args.out)
+    if args.demo:
+        _watch_demo(args)
+    elif args.model is None or not args.sources:
+        raise ConfigError("watch needs MODEL and at least one SOURCE (or --demo)")
     scoring = model_scoring(args.model, args.threshold)
     rules = EventRules(scoring.threshold,
                        scoring.threshold - RELEASE_BELOW if args.release is None else args.release,
                        args.release_frames, args.min_frames)
-    writable_folder(args.out)
     engine = open_engine(args.model, len(args.sources), backend=args.backend,
-                         device=args.device, threads=args.threads)
+                         device=args.device, threads=args.threads, maps=bool(args.overlay))
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue)
                for s in args.sources]
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)
     watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, notifier=notifier,
-                  max_wait=args.max_wait)
+                  max_wait=args.max_wait, overlay=args.overlay)
     print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "
           "Ctrl-C ends", flush=True)
     for report in watch.run():
@@ -125,6 +129,34 @@ def cmd_watch(args: argparse.Namespace) -> None:
         print(f"{report.name}: {report.frames} frames scored, {report.events} event(s), "
               f"{report.drops} dropped, {report.reconnects} reconnect(s){problem}")
     print(f"frames, events and snapshots -> {args.out}")
+    if args.overlay:
+        print(f"overlay video -> {args.overlay}")
+    if args.demo:
+        _watch_report(args)
+
+
+def _watch_demo(args: argparse.Namespace) -> None:
+    """Point ``args`` at the shipped model and a fresh demo video in the output folder."""
+    from convlstm_ae.demo import demo_model_dir, write_demo_video
+
+    if args.model is not None or args.sources:
+        raise ConfigError("watch --demo takes no MODEL or SOURCE")
+    video = args.out / "demo.avi"
+    anomalies = write_demo_video(video)
+    args.model, args.sources = demo_model_dir(), [f"demo={video}"]
+    args.overlay = args.overlay or args.out / "overlay.mp4"
+    spans = ", ".join(f"{a.kind} at frames {a.first}-{a.stop - 1}" for a in anomalies)
+    print(f"demo video {video}: {spans}")
+
+
+def _watch_report(args: argparse.Namespace) -> None:
+    from convlstm_ae.pipeline.report import build_report, write_report
+    from convlstm_ae.pipeline.report_inputs import read_report_input
+
+    path = args.out / "report.html"
+    data = read_report_input(args.out, events=None, model=args.model)
+    write_report(path, build_report(data, None, title="convlstm-ae watch --demo"))
+    print(f"report -> {path}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:

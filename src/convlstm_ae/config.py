@@ -92,6 +92,12 @@ class TrainConfig:
             raise ConfigError(f"snapshot steps must be positive, got {self.snapshot_steps}")
 
 
+
+def default_patch_size(frame_size: int) -> int:
+    """Patch side of the localized score: 1/28 of the frame, 8 px at 225 px, about
+    the image area one ConvLSTM cell of the paper model sees (encoder stride 8)."""
+    return max(3, round(frame_size / 28))
+
 @dataclass(frozen=True)
 class ScoringConfig:
     """How test videos are scored (Sec. 3.3)."""

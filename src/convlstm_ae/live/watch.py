@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 
 from convlstm_ae import progress
 from convlstm_ae.atomic import writable_folder
+from convlstm_ae.config import default_patch_size
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import Event, EventDetector, EventRules
@@ -32,12 +34,15 @@ from convlstm_ae.live.outputs import EventLog, FrameLog, Notifier, file_label, w
 from convlstm_ae.live.sources import Frame, Source
 from convlstm_ae.release_files import load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.viz.overlay import OverlayVideo, draw_overlay, heat_limit, upscale
 
 log = logging.getLogger(__name__)
 MAX_WAIT = 1.0
 STATUS_EVERY = 1.0  # seconds between status-line refreshes
 EVENTS_FILE = "events.jsonl"
 SNAPSHOT_DIR = "snapshots"
+OVERLAY_FPS = 25.0
+CURVE_FRAMES = 200  # scores shown in the overlay's running curve
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class Scoring:
     error: str
     calibration: DeploymentCalibration | None
     threshold: float
+    heat_limit: float | None = None  # top of the overlay's colour scale, Eq. 3 per pixel
+    patch_size: int | None = None  # None: the default for the model's frame size
 
     def score(self, error: float, history: int) -> float:
         if self.calibration is None:
@@ -62,13 +69,20 @@ def model_scoring(model_dir: Path, threshold: float | None = None) -> Scoring:
     Raises:
         ConfigError: no calibration and no ``threshold``.
     """
-    error = load_scoring_config(model_dir).error
-    calibration = (load_calibration(model_dir) or {}).get("frame")
+    stored = load_scoring_config(model_dir)
+    calibrations = load_calibration(model_dir) or {}
+    calibration = calibrations.get("frame")
     if calibration is None and threshold is None:
         raise ConfigError(f"{model_dir}: no calibration.json (train with a hold-out to "
                           "calibrate); pass --threshold on the raw error e(t)")
-    return Scoring(error, calibration,
-                   calibration.threshold if threshold is None else threshold)
+    limit = None
+    if "patch" in calibrations:  # the patch score's alarm level, back to squared errors
+        patch = calibrations["patch"]
+        limit = heat_limit(patch.position.mean, patch.position.std, patch.threshold)
+        limit = limit**2 if stored.error == "sqrt" else limit
+    return Scoring(stored.error, calibration,
+                   calibration.threshold if threshold is None else threshold, limit,
+                   stored.patch_size)
 
 
 @dataclass
@@ -96,14 +110,19 @@ class Watch:
         rules: event hysteresis; its threshold is the alarm level too.
         notifier: where events are sent, besides ``events.jsonl``.
         max_wait: seconds a step waits for a live source that has no frame.
+        overlay: write each source's overlay video here (``NAME-SOURCE.mp4`` beside it
+            when there are several); needs an engine that returns error maps.
     """
 
     def __init__(self, engine: Engine, sources: Sequence[Source], out: Path, *,
                  scoring: Scoring, rules: EventRules, notifier: Notifier | None = None,
-                 max_wait: float = MAX_WAIT) -> None:
+                 max_wait: float = MAX_WAIT, overlay: Path | None = None) -> None:
         if engine.streams != len(sources):
             raise ConfigError(f"the engine scores {engine.streams} streams, not "
                               f"{len(sources)}")
+        if overlay and scoring.heat_limit is None:
+            raise ConfigError(f"{overlay}: the overlay's colour scale needs the model's patch "
+                              "calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
         self.engine = engine
         self.sources = list(sources)
         self.out = writable_folder(out)
@@ -122,6 +141,9 @@ class Watch:
         self._logs: list[FrameLog] = []
         self._events: EventLog | None = None
         self._status = _Status(self.sources)
+        self._videos = [OverlayVideo(_overlay_path(overlay, label, len(labels)), OVERLAY_FPS)
+                        for label in labels] if overlay else []
+        self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
 
     def stop(self) -> None:
         """End :meth:`run` after the current step (from another thread)."""
@@ -186,6 +208,18 @@ class Watch:
             if frame is not None:
                 self._record(index, frame, float(errors[index]), float(patches[index]),
                              int(output.history[index]))
+                if self._videos and output.maps is not None:
+                    self._draw(index, frame, output.maps[index])
+
+    def _draw(self, index: int, frame: Frame, error_map: np.ndarray) -> None:
+        """The frame's overlay: heat map on the calibrated scale, score curve, event."""
+        patch = self.scoring.patch_size or default_patch_size(self.engine.frame_size)
+        image = draw_overlay(upscale(frame.image), error_map, limit=self.scoring.heat_limit,
+                             patch_size=patch, scores=self._curves[index],
+                             threshold=self.rules.threshold,
+                             alarm=self._detectors[index].active,
+                             label=f"{self.sources[index].name} {frame.time:.1f}s")
+        self._videos[index].write(image)
 
     def _record(self, index: int, frame: Frame, error: float, patch: float,
                 history: int) -> None:
@@ -193,6 +227,7 @@ class Watch:
         self._logs[index].write(frame.time, frame.video, frame.index, history, error, patch,
                                 score, score > self.rules.threshold)
         self.reports[index].frames += 1
+        self._curves[index].append(score)
         self._status.scored(index, frame, score)
         detector = self._detectors[index]
         if frame.reset and detector.active:
@@ -222,13 +257,17 @@ class Watch:
             for index, detector in enumerate(self._detectors):
                 self._emit(index, detector.close())
         finally:
-            for handle in [*self._logs, self._events]:
+            for handle in [*self._logs, self._events, *self._videos]:
                 handle.close()
             self.notifier.close()
             self._status.close()
             for report, source in zip(self.reports, self.sources, strict=True):
                 report.drops, report.reconnects = source.drops, source.reconnects
                 report.error = source.error
+
+
+def _overlay_path(path: Path, label: str, sources: int) -> Path:
+    return path if sources == 1 else path.with_name(f"{path.stem}-{label}{path.suffix}")
 
 
 def _unique(labels: list[str]) -> list[str]:

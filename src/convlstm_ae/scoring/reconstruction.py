@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from convlstm_ae import progress
-from convlstm_ae.config import DEFAULT_T_PRIME, ERRORS, ScoringConfig
+from convlstm_ae.config import DEFAULT_T_PRIME, ERRORS, ScoringConfig, default_patch_size
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.conv_ae import ConvAE
 from convlstm_ae.scoring.windows import WindowPlan, plan_windows
@@ -50,12 +50,6 @@ class FrameErrors:
             raise ConfigError(f"error {error!r} is unknown; expected one of {', '.join(ERRORS)}")
         values = {"frame": self.frame, "patch": self.patch}[kind]
         return values.sqrt() if error == "sqrt" else values
-
-
-def default_patch_size(frame_size: int) -> int:
-    """Patch side of the localized score: 1/28 of the frame, 8 px at 225 px, about
-    the image area one ConvLSTM cell of the paper model sees (encoder stride 8)."""
-    return max(3, round(frame_size / 28))
 
 
 def eq3_maps(frames: Tensor, current: Tensor, previous_frames: Tensor, previous: Tensor,

@@ -18,13 +18,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from convlstm_ae.config import DEFAULT_T_PRIME
+from convlstm_ae.config import DEFAULT_T_PRIME, default_patch_size
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.acceleration import accelerate, is_accelerated, use_fast_path
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.scoring.reconstruction import (
     FrameErrors,
-    default_patch_size,
     eq3_maps,
     reduce_maps,
 )

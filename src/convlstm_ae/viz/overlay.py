@@ -22,6 +22,7 @@ MAX_ALPHA = 0.65  # opacity of the heat map where the error reaches the limit
 ALARM_BGR = (40, 40, 230)
 CURVE_BGR = (80, 220, 255)
 THRESHOLD_BGR = (160, 160, 160)
+DISPLAY_SIDE = 320  # model-size frames are shown at least this large
 
 
 def heat_limit(patch_mean: Sequence[float], patch_std: Sequence[float], threshold: float
@@ -74,6 +75,16 @@ def draw_overlay(frame: np.ndarray, error_map: np.ndarray, *, limit: float, patc
     cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
                 cv2.LINE_AA)
     return np.vstack([image, _score_strip(scores, threshold, width, alarm)])
+
+
+def upscale(frame: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
+    """A small (model-size) frame enlarged so its shorter side is at least ``side``."""
+    height, width = frame.shape[:2]
+    factor = side / min(height, width)
+    if factor <= 1:
+        return frame
+    return cv2.resize(frame, (round(width * factor), round(height * factor)),
+                      interpolation=cv2.INTER_LINEAR)
 
 
 def _score_strip(scores: Sequence[float], threshold: float, width: int, alarm: bool
