@@ -12,7 +12,7 @@ FLOORS = [
     {"scoring", "export"},
     {"release"},
     {"training"},
-    {"pipeline"},
+    {"pipeline", "demo"},
     {"experiments"},
     {"arguments", "cli", "__init__"},
 ]
