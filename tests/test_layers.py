@@ -12,7 +12,7 @@ FLOORS = [
     {"scoring", "export", "release_files"},
     {"release"},
     {"training"},
-    {"pipeline", "live"},
+    {"pipeline", "live", "demo"},
     {"experiments"},
     {"arguments", "cli", "__init__"},
 ]

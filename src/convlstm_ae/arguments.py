@@ -133,6 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a folder: report unreadable videos and score the others")
     score.set_defaults(handler="score")
 
+    calibrate = commands.add_parser(
+        "calibrate", help="refit the alarm calibration on new normal footage, no retraining")
+    calibrate.add_argument("model", type=Path, help="released model folder (model.safetensors)")
+    calibrate.add_argument("footage", type=Path, nargs="+",
+                           help="normal footage: videos, frame folders, folders of either")
+    calibrate.add_argument("--quantile", type=float, default=0.99,
+                           help="alarm threshold: this quantile of the footage's scores")
+    calibrate.add_argument("--out", type=Path,
+                           help="write a copy of the model folder here (default: update MODEL, "
+                           "the old calibration kept as calibration.previous.json)")
+    calibrate.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+    calibrate.set_defaults(handler="calibrate")
+
     export = commands.add_parser("export", help="ONNX step function and live scoring step, "
                                  "checked under ONNX Runtime")
     export.add_argument("model", type=Path, help="released model folder")

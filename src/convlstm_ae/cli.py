@@ -157,6 +157,21 @@ def _watch_report(args: argparse.Namespace) -> None:
     data = read_report_input(args.out, events=None, model=args.model)
     write_report(path, build_report(data, None, title="convlstm-ae watch --demo"))
     print(f"report -> {path}")
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    from convlstm_ae.pipeline.calibrate import recalibrate
+
+    summary = recalibrate(args.model, args.footage, args.quantile, args.out, args.device)
+    counts = ", ".join(f"{p}: {n}" for p, n in summary.position_counts.items())
+    print(f"{summary.frames} normal frames from {summary.videos} video(s); frames per "
+          f"window position: {counts}")
+    if summary.pooled:
+        print("too few frames at some window position: one mean and spread for all positions")
+    old = (f"{summary.above_old:.2%} above the old threshold {summary.old_threshold:.3g}, "
+           if summary.old_threshold is not None else "no previous calibration, ")
+    print(f"alarm threshold {summary.threshold:.3g} (quantile {args.quantile:g}); of these "
+          f"frames {old}{summary.above_new:.2%} above the new one")
+    written = "written to" if summary.changed else "unchanged in"
+    print(f"calibration {written} {summary.model_dir}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -298,6 +313,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "mnist_generate": cmd_mnist_generate, "train": cmd_train, "score": cmd_score,
+    "calibrate": cmd_calibrate,
     "export": cmd_export, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
     "tables": cmd_tables, "report": cmd_report, "data_check": cmd_data_check,
     "watch": cmd_watch,

@@ -6,6 +6,8 @@ Videos, frame folders and frame arrays are read as grayscale uint8.
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,3 +265,29 @@ def open_capture(target: str | int) -> Capture | None:
         capture.release()
         return None
     return Capture(capture)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float, scale: int = 1) -> Path:
+    """Write grayscale uint8 frames (N, H, W) as an MJPG ``.avi``, each pixel a
+    ``scale`` x ``scale`` block; written whole or not at all (under a temporary ``.avi``
+    name beside ``path``, OpenCV choosing the container by the suffix, then renamed).
+
+    Raises:
+        VideoReadError: OpenCV cannot write MJPG video here.
+    """
+    path = Path(path)
+    frames = np.repeat(np.repeat(frames, scale, axis=1), scale, axis=2)
+    height, width = frames.shape[1:]
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.avi")
+    try:
+        writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                                 (width, height))
+        if not writer.isOpened():
+            raise VideoReadError(f"{path}: OpenCV cannot write MJPG video here")
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+        writer.release()
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path

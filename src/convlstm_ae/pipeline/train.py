@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from convlstm_ae.atomic import writable_folder
 from convlstm_ae.config import (
@@ -27,15 +26,12 @@ from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import is_video
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.model.presets import preset_configs
+from convlstm_ae.pipeline.calibrate import calibrate_model
 from convlstm_ae.release import (
     LAST_CHECKPOINT,
     MODEL_DIR,
-    load_model,
     read_model_config,
-    save_calibration,
 )
-from convlstm_ae.scoring.calibration import DeploymentCalibration, fit_calibrations
-from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.viz.plots import read_metrics_csv
 
 log = logging.getLogger(__name__)
@@ -85,18 +81,6 @@ def split_holdout(videos: FrameSource, fraction: float, clip_length: int
     clip) that calibrate alarms: what training sees and what it must not."""
     lengths = holdout_split(videos, fraction, clip_length)
     return VideoHeads(videos, lengths), held_out_tails(videos, lengths, clip_length)
-
-
-def calibrate_model(model_dir: Path, normal_videos: list[np.ndarray], t_prime: int | None,
-                    quantile: float = 0.99) -> dict[str, DeploymentCalibration]:
-    """Score normal videos the model did not train on and store, beside it, the
-    calibration of the whole-frame and the patch score (standardisation, threshold)."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    scored = score_videos(load_model(model_dir, device), normal_videos, t_prime, "calibrate")
-    errors = {kind: [e.select(kind)[0].numpy() for e in scored] for kind in ("frame", "patch")}
-    calibrations = fit_calibrations(errors, t_prime, quantile)
-    save_calibration(model_dir, calibrations)
-    return calibrations
 
 
 def train_run(
@@ -160,7 +144,7 @@ def train_run(
         log.info("no alarm calibration: the held-out tails are shorter than T = %d frames; "
                  "raise --holdout-fraction", model_config.clip_length)
     if tails:
-        calibration = calibrate_model(model_dir, tails, scoring.t_prime, quantile)
+        calibration = calibrate_model(model_dir, tails, quantile)
         log.info("calibrated on %d held-out normal frames: alarm when the calibrated error "
                  "exceeds %.3g", sum(map(len, tails)), calibration["frame"].threshold)
     return model_dir

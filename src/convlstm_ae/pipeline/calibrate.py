@@ -1,0 +1,170 @@
+"""Deployment calibration of a released model (beyond the paper): normal footage scored
+with the model's own scheme gives, per memory-window position, the mean and spread of
+its errors and an alarm threshold. ``train`` fits it on held-out tails; ``calibrate``
+refits it on new footage of a camera without retraining."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from convlstm_ae.atomic import atomic_path, writable_folder
+from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
+from convlstm_ae.pipeline.score import Scorer, open_scorer, read_inputs, score_video
+from convlstm_ae.release import CALIBRATION, WEIGHTS, read_model_config, save_calibration
+from convlstm_ae.scoring.calibration import WARMUP_POSITIONS, DeploymentCalibration
+
+PREVIOUS_CALIBRATION = "calibration.previous.json"
+KINDS = {"frame": "error", "patch": "patch_error"}  # score kind: its score-table column
+
+
+@dataclass(frozen=True)
+class CalibrationSummary:
+    """What a recalibration used and changed."""
+
+    model_dir: Path  # where the new calibration.json was written
+    videos: int
+    frames: int
+    position_counts: dict[int, int]  # frames at each memory-window position
+    pooled: bool  # too few frames at some position: one mean and spread for all
+    threshold: float
+    old_threshold: float | None  # None: the model had no calibration
+    above_old: float | None  # fraction of the footage above the old threshold
+    above_new: float  # ... and above the new one
+    changed: bool  # False: calibration.json already held this calibration
+
+
+def fit_calibrations(scorer: Scorer, videos: Iterable[np.ndarray], quantile: float = 0.99
+                     ) -> tuple[dict[str, DeploymentCalibration], list[dict[str, np.ndarray]]]:
+    """Score normal videos (uint8 (N, S, S) each) as ``scorer`` scores, and fit the
+    whole-frame and patch calibrations on their errors, per frames of history.
+
+    Returns:
+        The calibrations by score kind, and the score-table columns of each video.
+    """
+    tables = [score_video(scorer, frames) for frames in videos]
+    histories = [table["history"].astype(int) for table in tables]
+    calibrations = {
+        kind: DeploymentCalibration.fit([table[column] for table in tables],
+                                        scorer.scoring.t_prime, quantile, histories)
+        for kind, column in KINDS.items()}
+    return calibrations, tables
+
+
+def calibrate_model(model_dir: Path, normal_videos: Sequence[np.ndarray],
+                    quantile: float = 0.99) -> dict[str, DeploymentCalibration]:
+    """Fit the calibration of a released model on normal videos it did not train on and
+    store it beside the model (``calibration.json``)."""
+    calibrations, _ = fit_calibrations(open_scorer(model_dir), normal_videos, quantile)
+    save_calibration(model_dir, calibrations)
+    return calibrations
+
+
+def min_calibration_frames(quantile: float, clip_length: int) -> int:
+    """Fewest normal frames a calibration takes: a training clip, and enough frames that
+    the ``quantile`` is not simply the largest error."""
+    return max(clip_length, math.ceil(1 / (1 - quantile)))
+
+
+def check_arguments(model_dir: Path, footage: Sequence[Path], quantile: float,
+                    out: Path | None) -> Path:
+    """Validate a recalibration before any work; returns the folder to write.
+
+    Raises:
+        CheckpointError: ``model_dir`` is not a released model.
+        ConfigError: a quantile outside (0, 1), or an ``--out`` folder holding files.
+        DatasetLayoutError: a footage path that does not exist.
+    """
+    if not 0 < quantile < 1:
+        raise ConfigError(f"--quantile must lie in (0, 1), got {quantile}")
+    read_model_config(model_dir)
+    if not (model_dir / WEIGHTS).is_file():
+        raise CheckpointError(f"{model_dir / WEIGHTS}: not found")
+    missing = [path for path in footage if not path.exists()]
+    if missing:
+        raise ConfigError(f"{missing[0]}: no such file or folder; expected normal footage")
+    if out is None or (out.exists() and out.resolve() == model_dir.resolve()):
+        return model_dir
+    if out.is_dir() and any(out.iterdir()):
+        raise ConfigError(f"{out}: exists and is not empty; --out takes a new or empty folder")
+    return writable_folder(out)
+
+
+def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int,
+                 needed: int) -> list[np.ndarray]:
+    """Every video under the footage paths, as ``score`` reads them.
+
+    Raises:
+        VideoReadError: no readable video, or fewer than ``needed`` frames in all.
+    """
+    videos = [frames for path in footage
+              for _, frames in read_inputs(path, frame_size, min_frames=clip_length)]
+    names = ", ".join(map(str, footage))
+    if not videos:
+        raise VideoReadError(f"{names}: no readable video")
+    frames = sum(map(len, videos))
+    if frames < needed:
+        raise VideoReadError(f"{names}: {frames} frames; calibrating takes at least {needed}")
+    return videos
+
+
+def copy_model(model_dir: Path, out: Path) -> Path:
+    """Copy the files of a model folder into ``out``, each atomically."""
+    for path in model_dir.iterdir():
+        if path.is_file():
+            with atomic_path(out / path.name) as temporary:
+                shutil.copyfile(path, temporary)
+    return out
+
+
+def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99,
+                out: Path | None = None, device: str | None = None) -> CalibrationSummary:
+    """Refit a released model's calibration on new normal footage, without retraining.
+
+    The new ``calibration.json`` replaces the old one atomically, which is kept as
+    ``calibration.previous.json`` (in ``model_dir``, or in ``out``: a copy of the model
+    folder). A calibration equal to the stored one is not written again.
+    """
+    target = check_arguments(model_dir, footage, quantile, out)
+    scorer = open_scorer(model_dir, device=device)
+    config = scorer.model.config
+    videos = read_footage(footage, config.frame_size, config.clip_length,
+                          min_calibration_frames(quantile, config.clip_length))
+    calibrations, tables = fit_calibrations(scorer, videos, quantile)
+    if target != model_dir:
+        copy_model(model_dir, target)
+    changed = _store(target, calibrations)
+    new = calibrations["frame"]
+    histories = [table["history"].astype(int) for table in tables]
+    new_scores = np.concatenate([new.score(table["error"], history)
+                                 for table, history in zip(tables, histories, strict=True)])
+    positions, counts = np.unique(np.minimum(np.concatenate(histories), WARMUP_POSITIONS - 1),
+                                  return_counts=True)
+    old = scorer.calibration["frame"] if scorer.calibration else None
+    return CalibrationSummary(
+        model_dir=target, videos=len(videos), frames=len(new_scores),
+        position_counts=dict(zip(positions.tolist(), counts.tolist(), strict=True)),
+        pooled=len(new.position.mean) == 1 and len(positions) > 1,
+        threshold=new.threshold, old_threshold=old.threshold if old else None,
+        above_old=float(np.mean(np.concatenate([t["alarm"] for t in tables]))) if old else None,
+        above_new=float(np.mean(new_scores > new.threshold)), changed=changed)
+
+
+def _store(model_dir: Path, calibrations: dict[str, DeploymentCalibration]) -> bool:
+    """Write the calibration, keeping the old file as ``calibration.previous.json``;
+    False (nothing written) when the stored calibration is the same."""
+    current = model_dir / CALIBRATION
+    if current.is_file():
+        old = current.read_bytes()
+        if json.loads(old) == {kind: c.to_dict() for kind, c in calibrations.items()}:
+            return False
+        with atomic_path(model_dir / PREVIOUS_CALIBRATION) as temporary:
+            temporary.write_bytes(old)
+    save_calibration(model_dir, calibrations)
+    return True

@@ -1,0 +1,101 @@
+"""`convlstm-ae calibrate`: refit a released model's calibration on new normal footage."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from convlstm_ae.config import ScoringConfig
+from convlstm_ae.model.presets import create_model
+from convlstm_ae.pipeline.calibrate import calibrate_model
+from convlstm_ae.pipeline.score import read_inputs
+from convlstm_ae.release import save_model
+from media import write_frames
+from test_cli import assert_user_error, run_cli
+
+
+def rolling_footage(folder, seed: int, videos: int = 2, frames: int = 60, noise: int = 0):
+    """Frame folders of a random texture scrolling sideways, plus pixel noise."""
+    rng = np.random.default_rng(seed)
+    for index in range(videos):
+        base = rng.integers(0, 200, (64, 64), dtype=np.uint8)
+        write_frames(folder / f"cam_{index}", [
+            np.clip(np.roll(base, t, axis=1) + rng.integers(0, noise + 1, (64, 64)), 0, 255)
+            .astype(np.uint8) for t in range(frames)])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny untrained model, calibrated on one camera's footage."""
+    root = tmp_path_factory.mktemp("calibrate")
+    torch.manual_seed(0)
+    model_dir = save_model(create_model("tiny"), root / "model", ScoringConfig(t_prime=10))
+    first = rolling_footage(root / "first", seed=1)
+    calibrate_model(model_dir, [f for _, f in read_inputs(first, 64)])
+    return {"dir": model_dir, "root": root, "new": rolling_footage(root / "new", 2, noise=60)}
+
+
+def test_calibrate_replaces_the_calibration_keeps_the_old_and_is_idempotent(model, tmp_path):
+    model_dir = tmp_path / "model"
+    run_cli("calibrate", model["dir"], model["new"], "--out", model_dir)  # a fresh copy
+    old = (model["dir"] / "calibration.json").read_bytes()
+    assert (model_dir / "calibration.json").read_bytes() != old
+    assert (model_dir / "calibration.previous.json").read_bytes() == old
+    assert (model["dir"] / "calibration.json").read_bytes() == old  # --out left it alone
+    assert not (model["dir"] / "calibration.previous.json").exists()
+    new = (model_dir / "calibration.json").read_bytes()
+    code, out, err = run_cli("calibrate", model_dir, model["new"])
+    assert code == 0, err
+    assert "120 normal frames from 2 video(s)" in out and "0: 12, 1: 12" in out
+    assert "above the old threshold" in out and "unchanged in" in out
+    assert (model_dir / "calibration.json").read_bytes() == new
+    assert (model_dir / "calibration.previous.json").read_bytes() == old
+
+
+def test_calibrate_in_place_then_score_uses_the_new_threshold(model, tmp_path):
+    model_dir = tmp_path / "model"
+    run_cli("calibrate", model["dir"], model["new"], "--out", model_dir)
+    (model_dir / "calibration.json").write_bytes((model["dir"] / "calibration.json").read_bytes())
+    (model_dir / "calibration.previous.json").unlink()
+    code, out, err = run_cli("calibrate", model_dir, model["new"], "--quantile", 0.95)
+    assert code == 0, err
+    assert "written to" in out and "quantile 0.95" in out
+    calibration = json.loads((model_dir / "calibration.json").read_text())["frame"]
+    assert calibration["quantile"] == 0.95
+    assert (model_dir / "calibration.previous.json").is_file()
+    scores = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", model_dir, model["new"] / "cam_0", "--out", scores)
+    assert code == 0, err
+    with open(scores, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    calibrated = np.array([float(r["calibrated_error"]) for r in rows])
+    alarms = np.array([r["alarm"] == "1" for r in rows])
+    np.testing.assert_array_equal(alarms, calibrated > calibration["threshold"] + 1e-5 * abs(
+        calibration["threshold"]))
+    assert abs(calibrated.mean()) < 1  # standardised on this very footage
+    assert alarms.mean() <= 0.1
+
+
+def test_bad_arguments_are_one_line_errors(model, tmp_path):
+    short = write_frames(tmp_path / "short", [np.zeros((64, 64), np.uint8)] * 30)
+    (tmp_path / "empty").mkdir()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "x.txt").write_text("x")
+    cases = [
+        (("calibrate", tmp_path / "nomodel", model["new"]), "nomodel"),
+        (("calibrate", model["dir"], tmp_path / "absent"), "absent"),
+        (("calibrate", model["dir"], tmp_path / "empty"), "empty"),
+        (("calibrate", model["dir"], short), "30 frames"),
+        (("calibrate", model["dir"], model["new"], "--quantile", 1.5), "--quantile"),
+        (("calibrate", model["dir"], model["new"], "--quantile", 0), "--quantile"),
+        (("calibrate", model["dir"], model["new"], "--out", busy), "busy"),
+    ]
+    before = (model["dir"] / "calibration.json").read_bytes()
+    for args, name in cases:
+        code, _, err = run_cli(*args)
+        assert_user_error(code, err, name)
+    assert (model["dir"] / "calibration.json").read_bytes() == before
