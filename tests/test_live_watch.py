@@ -87,6 +87,42 @@ def test_watch_writes_frames_events_snapshots_and_runs_the_event_command(media, 
     assert "a: 30 frames scored, 1 event(s), 0 dropped" in out
 
 
+def test_overlay_video_has_every_frame_with_heat_where_the_noise_is(media, tmp_path):
+    overlay = tmp_path / "overlay.avi"
+    code, out, err = run_cli("watch", media["model"], media["video"], "--no-realtime",
+                             "--out", tmp_path / "out", "--overlay", overlay)
+    assert code == 0, err
+    capture = cv2.VideoCapture(str(overlay))
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    assert len(frames) == 30
+    height = frames[0].shape[0] - 48  # the score strip under the frame
+    colour = [np.abs(f[:height, :, 2].astype(int) - f[:height, :, 0]).mean() for f in frames]
+    # flat gray frames stay gray, the noise frames (12-19) are coloured by the heat map
+    assert min(colour[12:20]) > 4 * max(colour[:10])
+
+
+def test_overlay_refused_without_patch_calibration_or_with_a_bad_suffix(media, tmp_path):
+    code, _, err = run_cli("watch", media["model"], media["video"], "--overlay",
+                           tmp_path / "o.gif", "--out", tmp_path / "out")
+    assert_user_error(code, err, ".mp4 or .avi")
+
+
+def test_watch_demo_writes_events_an_overlay_and_a_report(tmp_path):
+    code, out, err = run_cli("watch", "--demo", "--out", tmp_path / "demo")
+    assert code == 0, err
+    for name in ("demo.avi", "events.jsonl", "frames-demo.csv", "overlay.mp4", "report.html"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0, name
+    events = [json.loads(line) for line in (tmp_path / "demo/events.jsonl").read_text()
+              .splitlines()]
+    anomalies = [range(130, 140), range(167, 177)]  # write_demo_video's second half
+    assert events and all(any(e["peak_frame"] in a for a in anomalies) for e in events)
+    assert "report ->" in out
+    code, _, err = run_cli("watch", "--demo", "model_dir", "--out", tmp_path / "x")
+    assert_user_error(code, err, "takes no MODEL")
+
+
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_streaming_equals_offline_scoring(media, tmp_path, backend):
     """A folder: each file from a fresh memory, as ``score --windows reset``."""

@@ -49,16 +49,17 @@ def _watch_folder(folder, sources=("cam1", "cam2"), frames=50):
     for index, source in enumerate(sources):
         alarm = np.zeros(frames, dtype=int)
         alarm[20:26] = 1
-        rows = ["time,frame,error,calibrated_score,alarm"]
-        rows += [f"{f / 10:.1f},{f},{1 + alarm[f] + 0.01 * (f % 7)},{1 + 3 * alarm[f]},"
-                 f"{alarm[f]}" for f in range(frames)]
-        (folder / f"{source}.csv").write_text("\n".join(rows) + "\n")
+        video = f"{source}-clip.avi"
+        rows = ["time,video,frame,history,error,patch_error,score,alarm"]  # as watch writes
+        rows += [f"{f / 10:.1f},{video},{f},{f % 10},{1 + alarm[f] + 0.01 * (f % 7)},0.1,"
+                 f"{1 + 3 * alarm[f]},{alarm[f]}" for f in range(frames)]
+        (folder / f"frames-{source}.csv").write_text("\n".join(rows) + "\n")
         snapshot = np.full((48, 64, 3), 40 * index, np.uint8)
         cv2.circle(snapshot, (32, 24), 10, (0, 0, 255), -1)
         cv2.imwrite(str(folder / "snaps" / f"{source}.png"), snapshot)
         events.append({"source": source, "start_frame": 20, "end_frame": 25, "start_time": 2.0,
                        "end_time": 2.5, "peak_score": 4.0, "peak_frame": 22,
-                       "snapshot": f"snaps/{source}.png"})
+                       "snapshot": f"snaps/{source}.png", "video": video})
     (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     return events
 
@@ -120,7 +121,7 @@ def test_watch_folder_with_events_and_model(tmp_path, capsys):
     (model / "calibration.json").write_text(json.dumps({kind: {
         "mean": [1.0], "std": [1.0], "t_prime": 10, "threshold": 2.5, "quantile": 0.99}
         for kind in ("frame", "patch")}))
-    labels = {name: [0] * 20 + [1] * 6 + [0] * 24 for name in ("cam1", "cam2")}
+    labels = {name: [0] * 20 + [1] * 6 + [0] * 24 for name in ("cam1-clip", "cam2-clip")}
     (tmp_path / "labels.json").write_text(json.dumps(labels))
     out = tmp_path / "report.html"
     code, printed = _report([tmp_path / "watch", "-o", out, "--model", model, "--labels",
@@ -140,7 +141,7 @@ def test_watch_table_as_file_and_missing_snapshot(tmp_path, capsys):
     _watch_folder(tmp_path / "watch")
     (tmp_path / "watch" / "snaps" / "cam1.png").unlink()
     out = tmp_path / "report.html"
-    code, _ = _report([tmp_path / "watch" / "cam1.csv", "-o", out, "--events",
+    code, _ = _report([tmp_path / "watch" / "frames-cam1.csv", "-o", out, "--events",
                        tmp_path / "watch" / "events.jsonl"], capsys)
     assert code == 0
     html = out.read_text()
@@ -152,7 +153,8 @@ def test_watch_table_as_file_and_missing_snapshot(tmp_path, capsys):
     (lambda p: p / "absent.csv", "not found"),
     (lambda p: _write(p / "garbage.csv", b"\xff\xfe\x00garbage\x80\x81"), "not a readable CSV"),
     (lambda p: _write(p / "other.csv", b"a,b\n1,2\n"), "neither a score table"),
-    (lambda p: _write(p / "bad.csv", b"time,frame,error\n0,0,x\n"), "line 2"),
+    (lambda p: _write(p / "bad.csv", b"time,video,frame,error,score,alarm\n0,a.avi,0,x,1,0\n"),
+     "line 2"),
     (lambda p: (p / "empty").mkdir() or p / "empty", "no *.csv"),
 ])
 def test_bad_input_is_one_line_error(tmp_path, capsys, make, message):

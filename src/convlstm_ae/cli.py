@@ -145,6 +145,7 @@ def _watch_demo(args: argparse.Namespace) -> None:
     anomalies = write_demo_video(video)
     args.model, args.sources = demo_model_dir(), [f"demo={video}"]
     args.overlay = args.overlay or args.out / "overlay.mp4"
+    args.realtime = False  # every frame, however slow the machine
     spans = ", ".join(f"{a.kind} at frames {a.first}-{a.stop - 1}" for a in anomalies)
     print(f"demo video {video}: {spans}")
 

@@ -140,10 +140,10 @@ class Watch:
         self._stale = [False] * len(self.sources)
         self._logs: list[FrameLog] = []
         self._events: EventLog | None = None
-        self._status = _Status(self.sources)
         self._videos = [OverlayVideo(_overlay_path(overlay, label, len(labels)), OVERLAY_FPS)
                         for label in labels] if overlay else []
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
+        self._status = _Status(self.sources)
 
     def stop(self) -> None:
         """End :meth:`run` after the current step (from another thread)."""

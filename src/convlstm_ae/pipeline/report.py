@@ -24,7 +24,8 @@ from convlstm_ae.atomic import atomic_path, writable_file
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import FrameMetrics, abnormal_runs, evaluate_frames, roc_points
 from convlstm_ae.pipeline.evaluate import read_label_file
-from convlstm_ae.pipeline.report_inputs import Event, ReportInput
+from convlstm_ae.live.outputs import file_label
+from convlstm_ae.pipeline.report_inputs import Event, ReportInput, watch_video_name
 from convlstm_ae.release import load_calibration, read_model_config
 from convlstm_ae.viz.plots import plot_roc, plot_timeline
 
@@ -118,17 +119,18 @@ def evaluate(data: ReportInput, labels_path: Path) -> Evaluation:
         ConfigError: a video without labels or with too few.
     """
     names = list(data.videos)
+    keys = [_label_key(n) for n in names]
     lengths = [int(data.videos[n]["frame"].max()) + 1 for n in names]
-    by_video = read_label_file(labels_path, names, lengths)
+    by_video = read_label_file(labels_path, keys, lengths)
     labels = {}
-    for name in names:
+    for name, key in zip(names, keys, strict=True):
         frames = data.videos[name]["frame"]
-        if name not in by_video:
-            raise ConfigError(f"{labels_path}: no labels for video {name!r}")
-        if frames.min() < 0 or frames.max() >= len(by_video[name]):
-            raise ConfigError(f"{labels_path}: video {name!r} has {len(by_video[name])} labels "
+        if key not in by_video:
+            raise ConfigError(f"{labels_path}: no labels for video {key!r}")
+        if frames.min() < 0 or frames.max() >= len(by_video[key]):
+            raise ConfigError(f"{labels_path}: video {key!r} has {len(by_video[key])} labels "
                               f"but frames up to {frames.max()}")
-        labels[name] = np.asarray(by_video[name])[frames]
+        labels[name] = np.asarray(by_video[key])[frames]
     metrics, curves = {}, {}
     for score, (column, regular) in SCORES.items():
         if all(column in v for v in data.videos.values()):
@@ -147,12 +149,21 @@ def _threshold_from_alarms(videos: Iterable[dict[str, np.ndarray]]) -> float | N
     return float(quiet.max()) if quiet.size else None
 
 
+def _label_key(name: str) -> str:
+    """The name labels use for a video: a watch video ``LABEL: VIDEO`` by its file stem."""
+    source, separator, video = name.partition(": ")
+    return Path(video).stem if separator else source
+
+
 def _events_by_video(data: ReportInput) -> tuple[dict[str, list[Event]], list[Event]]:
     """Events per video (source named as the video, or its file stem), and the rest."""
     by_video: dict[str, list[Event]] = {name: [] for name in data.videos}
     other = []
     for event in data.events:
-        name = next((n for n in (event.source, Path(event.source).stem) if n in by_video), None)
+        names = [event.source, Path(event.source).stem]
+        if event.video is not None:
+            names.insert(0, watch_video_name(file_label(event.source), event.video))
+        name = next((n for n in names if n in by_video), None)
         (by_video[name] if name is not None else other).append(event)
     return by_video, other
 

@@ -19,9 +19,10 @@ from convlstm_ae.scoring.regularity import regularity_score
 
 EVENTS_FILE = "events.jsonl"
 SCORE_TABLE_COLUMNS = {"video", "frame", "error", "patch_error"}
-WATCH_COLUMNS = {"frame"}  # plus at least one of error, calibrated_score
+WATCH_COLUMNS = {"time", "video", "frame", "error", "score", "alarm"}  # FrameLog's
+WATCH_PREFIX = "frames-"  # watch writes frames-SOURCE.csv
 # watch column -> the score table's name for the same quantity
-WATCH_RENAMES = {"calibrated_score": "calibrated_error"}
+WATCH_RENAMES = {"score": "calibrated_error"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Event:
     peak_score: float | None = None
     peak_frame: int | None = None
     snapshot: Path | None = None
+    video: str | None = None  # the file of a folder source the event happened in
 
 
 @dataclass(frozen=True)
@@ -85,16 +87,21 @@ def read_table(path: Path) -> dict[str, dict[str, np.ndarray]]:
         ConfigError: unreadable, or a CSV of neither shape.
     """
     header = _header(path)
+    if WATCH_COLUMNS <= header:
+        try:
+            return _read_watch_table(path)
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise ConfigError(f"{path}: not a readable CSV ({type(error).__name__})") from None
     if SCORE_TABLE_COLUMNS <= header:
         videos = read_score_table(path)
         return {name: {"frame": np.arange(len(c["error"])), **c} for name, c in videos.items()}
-    if WATCH_COLUMNS <= header and header & {"error", "calibrated_score"}:
-        try:
-            return {path.stem: _read_watch_table(path)}
-        except (UnicodeDecodeError, csv.Error) as error:
-            raise ConfigError(f"{path}: not a readable CSV ({type(error).__name__})") from None
     raise ConfigError(f"{path}: neither a score table (video, frame, error, patch_error) nor a "
-                      "watch table (time, frame, error, calibrated_score, alarm)")
+                      "watch table (time, video, frame, error, score, alarm)")
+
+
+def watch_video_name(source_label: str, video: str) -> str:
+    """How the report names one video of a watch source: ``LABEL: VIDEO``."""
+    return f"{source_label}: {video}"
 
 
 def _header(path: Path) -> set[str]:
@@ -105,24 +112,29 @@ def _header(path: Path) -> set[str]:
         raise ConfigError(f"{path}: not a readable CSV ({type(error).__name__})") from None
 
 
-def _read_watch_table(path: Path) -> dict[str, np.ndarray]:
+def _read_watch_table(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Per video of one watch source's table (``frames-LABEL.csv``), its columns."""
+    label = path.stem.removeprefix(WATCH_PREFIX)
+    rows: dict[str, dict[str, list[float]]] = {}
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        names = [c for c in reader.fieldnames or [] if c]
-        values: dict[str, list[float]] = {c: [] for c in names}
+        names = [c for c in reader.fieldnames or [] if c and c != "video"]
         for line, row in enumerate(reader, start=2):
+            values = rows.setdefault(row["video"] or "", {c: [] for c in names})
             try:
                 for column in names:
                     values[column].append(float(row[column]))
             except (TypeError, ValueError):
                 raise ConfigError(f"{path}: line {line}: values are not numbers") from None
-    if not values["frame"]:
+    if not rows:
         raise ConfigError(f"{path}: no rows")
-    columns = {WATCH_RENAMES.get(c, c): np.asarray(v) for c, v in values.items()}
-    columns["frame"] = columns["frame"].astype(np.int64)
-    if "error" in columns:
+    videos = {}
+    for video, values in rows.items():
+        columns = {WATCH_RENAMES.get(c, c): np.asarray(v) for c, v in values.items()}
+        columns["frame"] = columns["frame"].astype(np.int64)
         columns["regularity"] = regularity_score(columns["error"])
-    return columns
+        videos[watch_video_name(label, video)] = columns
+    return videos
 
 
 def read_events(path: Path) -> list[Event]:
@@ -172,4 +184,6 @@ def _event(data: object, path: Path, number: int) -> Event:
         raise ConfigError(f"{where}: 'snapshot' must be a path")
     if snapshot:
         fields["snapshot"] = path.parent / snapshot  # an absolute snapshot stays absolute
+    if isinstance(data.get("video"), str):
+        fields["video"] = data["video"]
     return Event(data["source"], **fields)
