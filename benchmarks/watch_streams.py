@@ -27,7 +27,7 @@ CPU (the machine is shared: nproc and load average are printed):
 GPU (paper and caffe at 225 px, torch on CUDA, about 4 minutes; --budget stops early):
 
     PYTHONPATH=src python benchmarks/watch_streams.py --presets paper,caffe \\
-        --backends torch --device cuda --streams 256,64,16,1 --frames 150 --budget 200 \\
+        --backends torch --device cuda --streams 256,32,1 --frames 150 --budget 150 \\
         --out $OUT/watch-gpu.json
 """
 
