@@ -60,11 +60,20 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
+    from convlstm_ae.pipeline.overlay import overlay_path, write_score_overlay
     from convlstm_ae.pipeline.score import open_scorer, read_inputs, score_video, write_score_table
+    from convlstm_ae.viz.overlay import OverlayVideo
+
+    if args.overlay:
+        OverlayVideo(args.overlay, 1)  # checks the suffix before any work
 
     scorer = open_scorer(args.model, device=args.device, backend=args.backend, plain=args.plain,
                          t_prime=args.t_prime if "t_prime" in args else "model",
                          windows=getattr(args, "windows", None), error=getattr(args, "error", None))
+
+    if args.overlay and scorer.calibration is None:
+        raise ConfigError(f"{args.model}: --overlay needs the model's calibration, for these "
+                          "windows and error (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
 
     def scored():
         config = scorer.model.config
@@ -75,6 +84,10 @@ def cmd_score(args: argparse.Namespace) -> None:
                       if "alarm" in columns else "")
             print(f"{name}: {len(frames)} frames, min regularity at frame "
                   f"{int(columns['regularity'].argmin())}{alarms}", flush=True)
+            if args.overlay:
+                path = overlay_path(args.overlay, name, folder=args.input.is_dir())
+                write_score_overlay(args.model, frames, columns, path, args.device)
+                print(f"{name}: overlay -> {path}", flush=True)
             yield name, columns
 
     if args.out.is_file():
