@@ -145,7 +145,10 @@ def cmd_watch(args: argparse.Namespace) -> None:
     if args.overlay:
         print(f"overlay video -> {args.overlay}")
     if args.demo:
-        _watch_report(args)
+        try:
+            _watch_report(args)
+        except ModuleNotFoundError as error:  # the light runtime draws no report
+            print(f"no report.html: it needs {error.name} (pip install 'convlstm-ae[train]')")
 
 
 def _watch_demo(args: argparse.Namespace) -> None:
@@ -365,6 +368,12 @@ def _progress_bars() -> None:
     progress.report_with(partial(tqdm, mininterval=interval, dynamic_ncols=True, file=sys.stderr))
 
 
+# what `pip install convlstm-ae` (the light runtime: watch with an exported model) leaves
+# out and `convlstm-ae[train]` adds
+TRAIN_PACKAGES = {"torch", "pytorch_lightning", "lightning", "safetensors", "sklearn",
+                  "matplotlib", "scipy", "mlxtend", "onnx"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _console_logging()
@@ -373,6 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = COMMANDS[args.handler](args)
     except ConvLSTMAEError as error:
         print(f"convlstm-ae: error: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.split(".")[0] not in TRAIN_PACKAGES:
+            raise
+        print(f"convlstm-ae: error: {args.handler.replace('_', ' ')} needs {error.name}, which "
+              "this light install lacks: pip install 'convlstm-ae[train]'", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         resume = ""
