@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--no-realtime", dest="realtime", action="store_false",
                        help="files: as fast as scoring goes, every frame (default: at their "
                        "frame rate, dropping frames when scoring falls behind)")
-    watch.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    watch.add_argument("--backend", choices=("torch", "onnx"),
+                       help="default: torch where PyTorch is installed, else onnx")
     watch.add_argument("--device", help="torch: cpu or cuda (default: cuda if present)")
     watch.add_argument("--threads", type=int, help="CPU threads of the backend")
     watch.add_argument("--threshold", type=float,

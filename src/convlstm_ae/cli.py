@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import sys
@@ -127,7 +128,8 @@ def cmd_watch(args: argparse.Namespace) -> None:
     rules = EventRules(scoring.threshold,
                        scoring.threshold - RELEASE_BELOW if args.release is None else args.release,
                        args.release_frames, args.min_frames)
-    engine = open_engine(args.model, len(args.sources), backend=args.backend,
+    backend = args.backend or ("torch" if importlib.util.find_spec("torch") else "onnx")
+    engine = open_engine(args.model, len(args.sources), backend=backend,
                          device=args.device, threads=args.threads, maps=bool(args.overlay))
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue)
