@@ -26,7 +26,7 @@ from convlstm_ae.cli import main
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.release import load_model
 from convlstm_ae.training.loss import reconstruction_loss
-from media import random_frames, write_avi, write_frames, write_idx
+from media import random_frames, write_avi, write_frames, write_idx, write_plots
 
 SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity",
                  "current_term", "previous_term", "history"]
@@ -551,3 +551,17 @@ def test_score_with_the_onnx_backend_even_from_a_read_only_model(chain, tmp_path
     _, actual = read_scores(onnx_scores)
     for a, b in zip(actual, expected, strict=True):
         assert float(a["error"]) == pytest.approx(float(b["error"]), rel=1e-3)
+
+
+def test_score_and_train_refuse_a_folder_of_plots(chain, tmp_path):
+    plots = write_plots(tmp_path / "plots")
+    scores = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", chain["model"], plots, "--out", scores, "--device", "cpu")
+    assert_user_error(code, err, plots / "scores.png", "800x300", "roc.png is 400x400")
+    assert not scores.exists()
+    code, _, err = run_cli("train", "--data", plots, "--out", tmp_path / "run", *TRAIN,
+                           "--max-steps", 1, "--cache-dir", tmp_path / "cache")
+    error = err.splitlines()[-1]  # after the frame cache's progress bar
+    assert code == 1 and "Traceback" not in err
+    assert error.startswith("convlstm-ae: error:") and str(plots / "scores.png") in error
+    assert not (tmp_path / "run" / "model").exists()
