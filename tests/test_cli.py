@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -450,6 +451,7 @@ def test_train_from_a_config_file(chain, tmp_path):
     ("model:\n  depth: 3\n", "unknown model field 'depth'"),
     ("train:\n  speed: 3\n", "unknown key 'speed'"),
     ("optimizer: sgd\n", "unknown section 'optimizer'"),
+    ("train: 3\n", "section 'train' must be a mapping"),
 ])
 def test_config_file_errors_name_the_file_and_key(chain, tmp_path, body, problem):
     config = tmp_path / "bad.yaml"
@@ -565,3 +567,29 @@ def test_score_and_train_refuse_a_folder_of_plots(chain, tmp_path):
     assert code == 1 and "Traceback" not in err
     assert error.startswith("convlstm-ae: error:") and str(plots / "scores.png") in error
     assert not (tmp_path / "run" / "model").exists()
+
+
+def test_score_refuses_a_single_frame_video(chain, tmp_path):
+    video = write_avi(tmp_path / "one.avi", random_frames((1, 64, 64)))
+    code, _, err = run_cli("score", chain["model"], video, "--out", tmp_path / "s.csv",
+                           "--device", "cpu")
+    assert_user_error(code, err, video, "a single frame")
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for index in range(3):
+        np.save(videos / f"v{index}.npy", random_frames((1500, 64, 64), index))
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    child = subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "score", chain["model"],
+                              videos, "--out", out / "s.csv", "--device", "cpu"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert "frames, min regularity" in child.stdout.readline()  # the first video is scored
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and "convlstm-ae: interrupted" in err, err
+    assert list(out.iterdir()) == []

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +42,11 @@ def cmd_mnist_generate(args: argparse.Namespace) -> None:
         print(f"{scenario}: {path}")
 
 
+def _check_devices(devices: int) -> None:
+    if devices < 1:
+        raise ConfigError(f"--devices must be at least 1, got {devices}")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.train import run_configs, train_run, training_source
 
@@ -52,6 +60,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                                                              scoring)
     if not 0 < args.quantile < 1:
         raise ConfigError(f"--quantile must lie in (0, 1), got {args.quantile}")
+    _check_devices(args.devices)
     writable_folder(args.out)
     source = training_source(args.data, model_config.frame_size, args.cache_dir)
     train_run(source, model_config, train_config, args.out, scoring=scoring_config,
@@ -105,6 +114,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.score import read_score_table
     from convlstm_ae.viz.plots import plot_roc, plot_score_grid
 
+    if not 0 < args.fps < math.inf:
+        raise ConfigError(f"--fps must be positive and finite, got {args.fps}")
+    if args.plot_videos < 0:
+        raise ConfigError(f"--plot-videos must be >= 0, got {args.plot_videos}")
     writable_folder(args.out)
     scores = read_score_table(args.scores)
     metrics, labels = evaluate_score_table(scores, args.labels, args.scores)
@@ -146,6 +159,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     from convlstm_ae.experiments.real_video import RealVideoExperiment
 
     _quiet_lightning()
+    if "devices" in args:
+        _check_devices(args.devices)
     if args.config:
         kind, experiment = read_experiment(args.config)
         run_experiment(kind, experiment)
@@ -242,10 +257,18 @@ def _progress_bars() -> None:
     progress.report_with(partial(tqdm, mininterval=interval, dynamic_ncols=True, file=sys.stderr))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a command as Ctrl-C does: files being written are removed, exit 130
+    (training installs its own handler that first finishes the step)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _console_logging()
     _progress_bars()
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
     try:
         code = COMMANDS[args.handler](args)
     except ConvLSTMAEError as error:
@@ -261,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             resume = "; run the same command again to continue"
         print(f"convlstm-ae: interrupted{resume}", file=sys.stderr)
         return 130
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return code or 0
 
 
