@@ -3,13 +3,14 @@ user would, each in a fresh temporary folder, and the outcome of each classified
 
 Verdicts: ``one-line error rc 1`` (good: one ``convlstm-ae: error:`` line naming the
 file or flag), ``handled`` (good: the documented outcome, e.g. a warning and rc 0 on a
-truncated video, exit 130 with the resume hint on SIGINT), ``traceback``, ``silent
+truncated video, exit 130 with the resume hint on SIGINT, argparse's usage and one
+error line naming the flag with rc 2), ``traceback``, ``silent
 acceptance`` (rc 0 where an error or a warning was due) and ``wrong outcome`` (anything
 else: several lines, nothing named, another exit code). Prints a table and the counts;
 exits 1 if any try is neither good verdict.
 
     python benchmarks/fault_campaign.py                      # the current checkout
-    python benchmarks/fault_campaign.py --checkout /tmp/fresh-robust --jobs 2
+    python benchmarks/fault_campaign.py --checkout /tmp/fresh-robust --jobs 3
 
 The CLI runs as ``python -m convlstm_ae.cli`` with ``PYTHONPATH=CHECKOUT/src``. One
 ``tiny`` model is trained for 2 steps on synthetic frame folders and shared by every try
@@ -237,6 +238,18 @@ def damaged(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def nan_weights(path: Path) -> None:
+    """The first 64 data bytes of a safetensors file set to 0xFF (float32 NaN)."""
+    data = bytearray(path.read_bytes())
+    start = 8 + int.from_bytes(data[:8], "little")
+    data[start:start + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
 def copy_labels(kind: str) -> Callable[[Path, Path], None]:
     """A damaged label file ``tmp/labels.KIND`` made from a good one of that kind."""
     def prepare(tmp: Path, base: Path) -> None:
@@ -372,7 +385,7 @@ def tries(unwritable: str) -> list[Try]:
             [*train, "--data", "{tmp}/videos"], names=("bad.avi",),
             prepare=video_folder(("bad.avi", garbage))),
         Try("train --data a 1-frame video", [*train, "--data", "{base}/one_frame.avi"],
-            names=("one_frame.avi",)),
+            names=("1 frame",)),
         Try("train --data the PNG plots folder", [*train, "--data", "{base}/plots"],
             names=("scores.png",)),
         Try("train --data a .txt file", [*train, "--data", "{tmp}/notes.txt"],
@@ -409,7 +422,8 @@ def tries(unwritable: str) -> list[Try]:
             names=("c.yaml", "bogus"), prepare=write("c.yaml", "train:\n  bogus: 1\n")),
         Try("train --config wrong type", [*train, "--data", footage, "--config",
                                           "{tmp}/c.yaml"],
-            names=("c.yaml", "batch_size"), prepare=write("c.yaml", "train:\n  batch_size: two\n")),
+            names=("c.yaml", "checkpoint_every"),
+            prepare=write("c.yaml", "train:\n  checkpoint_every: two\n")),
         Try("train --config a list", [*train, "--data", footage, "--config", "{tmp}/c.yaml"],
             names=("c.yaml",), prepare=write("c.yaml", "- 1\n- 2\n")),
         Try("train --config section not a mapping", [*train, "--data", footage, "--config",
@@ -424,8 +438,11 @@ def tries(unwritable: str) -> list[Try]:
             names=("nomodel",)),
         Try("score, a folder that is not a model", ["score", "{base}/footage", "{base}/clip.avi"],
             names=("footage",)),
-        Try("score, corrupt weights", ["score", "{tmp}/model", "{base}/clip.avi"],
-            names=("model",), prepare=both(copy_model, lambda tmp, base: damaged(
+        Try("score, truncated weights", ["score", "{tmp}/model", "{base}/clip.avi"],
+            names=("model.safetensors",), prepare=both(copy_model, lambda tmp, base: truncate(
+                tmp / "model" / "model.safetensors"))),
+        Try("score, NaN bytes in the weights", ["score", "{tmp}/model", "{base}/clip.avi"],
+            names=("model.safetensors",), prepare=both(copy_model, lambda tmp, base: nan_weights(
                 tmp / "model" / "model.safetensors"))),
         Try("score, config.json not JSON", ["score", "{tmp}/model", "{base}/clip.avi"],
             names=("config.json",), prepare=both(copy_model, write("model/config.json", "{x"))),
@@ -488,26 +505,26 @@ def tries(unwritable: str) -> list[Try]:
             "handled", check=rc0_with("m.onnx"), prepare=write("m.onnx", "old"),
             expected="replaced, rc 0"),
         # ---- evaluate
-        Try("evaluate, non-number CSV labels", [*evaluate[:3], "--labels", "{tmp}/l.csv",
+        Try("evaluate, non-number CSV labels", [*evaluate[:2], "--labels", "{tmp}/l.csv",
                                                 "--out", "{tmp}/ev"],
             names=("l.csv",), prepare=write("l.csv", "video,frame,label\ncam_a,0,abc\n")),
-        Try("evaluate, CSV labels missing columns", [*evaluate[:3], "--labels", "{tmp}/l.csv",
+        Try("evaluate, CSV labels missing columns", [*evaluate[:2], "--labels", "{tmp}/l.csv",
                                                      "--out", "{tmp}/ev"],
             names=("l.csv",), prepare=write("l.csv", "video,label\ncam_a,0\n")),
-        Try("evaluate, labels file missing", [*evaluate[:3], "--labels", "{tmp}/no.json",
+        Try("evaluate, labels file missing", [*evaluate[:2], "--labels", "{tmp}/no.json",
                                               "--out", "{tmp}/ev"], names=("no.json",)),
-        Try("evaluate, mismatched frame counts", [*evaluate[:3], "--labels", "{tmp}/l.json",
+        Try("evaluate, mismatched frame counts", [*evaluate[:2], "--labels", "{tmp}/l.json",
                                                   "--out", "{tmp}/ev"],
             names=("cam_a",), prepare=write("l.json", json.dumps({"cam_a": [0, 1] * 10,
                                                                   "cam_b": [0] * 40}))),
-        Try("evaluate, a video without labels", [*evaluate[:3], "--labels", "{tmp}/l.json",
+        Try("evaluate, a video without labels", [*evaluate[:2], "--labels", "{tmp}/l.json",
                                                  "--out", "{tmp}/ev"],
             names=("cam_b",), prepare=write("l.json", json.dumps({"cam_a": [0, 1] * 20}))),
-        Try("evaluate, labels of one class only", [*evaluate[:3], "--labels", "{tmp}/l.json",
+        Try("evaluate, labels of one class only", [*evaluate[:2], "--labels", "{tmp}/l.json",
                                                    "--out", "{tmp}/ev"],
             names=("l.json",), prepare=write("l.json", json.dumps({"cam_a": [0] * 40,
                                                                    "cam_b": [0] * 40}))),
-        Try("evaluate, labels not 0/1", [*evaluate[:3], "--labels", "{tmp}/l.json",
+        Try("evaluate, labels not 0/1", [*evaluate[:2], "--labels", "{tmp}/l.json",
                                          "--out", "{tmp}/ev"],
             names=("l.json",), prepare=write("l.json", json.dumps({"cam_a": [0, 7] * 20,
                                                                    "cam_b": [0] * 40}))),
@@ -529,13 +546,13 @@ def tries(unwritable: str) -> list[Try]:
             names=("scores.csv",), prepare=scores_table(lambda lines: lines[:1])),
         Try("evaluate, scores missing", ["evaluate", "{tmp}/none.csv", "--labels", labels,
                                          "--out", "{tmp}/ev"], names=("none.csv",)),
-        Try("evaluate, damaged .json labels", [*evaluate[:3], "--labels", "{tmp}/labels.json",
+        Try("evaluate, damaged .json labels", [*evaluate[:2], "--labels", "{tmp}/labels.json",
                                                "--out", "{tmp}/ev"],
             names=("labels.json",), prepare=copy_labels("json")),
-        Try("evaluate, damaged .mat labels", [*evaluate[:3], "--labels", "{tmp}/labels.mat",
+        Try("evaluate, damaged .mat labels", [*evaluate[:2], "--labels", "{tmp}/labels.mat",
                                               "--out", "{tmp}/ev"],
             names=("labels.mat",), prepare=copy_labels("mat")),
-        Try("evaluate, damaged .npy labels", [*evaluate[:3], "--labels", "{tmp}/labels.npy",
+        Try("evaluate, damaged .npy labels", [*evaluate[:2], "--labels", "{tmp}/labels.npy",
                                               "--out", "{tmp}/ev"],
             names=("labels.npy",), prepare=copy_labels("npy")),
         Try("evaluate --out an existing file", [*evaluate[:4], "--out", "{tmp}/f"],
@@ -756,6 +773,9 @@ def classify(attempt: Try, done: Outcome, tmp: Path, names: list[str]) -> tuple[
             return "one-line error rc 1", f"rc 1: {problems[0][:90]}"
         return "wrong outcome", f"rc {done.code}, {len(problems)} problem line(s), " \
                                 f"not naming {unnamed}: {text[:70]}"
+    if done.code == 2 and lines and "error: argument" in lines[-1] \
+            and all(n in lines[-1] for n in names):
+        return "handled", f"argparse usage, rc 2: {lines[-1][:80]}"
     unnamed = [n for n in names if n not in (errors[0] if errors else "")]
     if done.code == 1 and len(errors) == 1 and lines[-1] == errors[0] and not unnamed:
         return "one-line error rc 1", f"rc 1: {errors[0][20:110]}"
@@ -775,7 +795,7 @@ def main() -> int:
     parser.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[1],
                         help="repository whose src/ is tried (default: this one)")
     parser.add_argument("--python", default=sys.executable, help="interpreter with the deps")
-    parser.add_argument("--jobs", type=int, default=2, help="tries run at once")
+    parser.add_argument("--jobs", type=int, default=3, help="tries run at once")
     parser.add_argument("--only", default="", help="run the tries whose name holds this")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
