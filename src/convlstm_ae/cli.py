@@ -6,7 +6,10 @@ import argparse
 import importlib.util
 import json
 import logging
+import math
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +43,11 @@ def cmd_mnist_generate(args: argparse.Namespace) -> None:
         print(f"{scenario}: {path}")
 
 
+def _check_devices(devices: int) -> None:
+    if devices < 1:
+        raise ConfigError(f"--devices must be at least 1, got {devices}")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.train import run_configs, train_run, training_source
 
@@ -53,6 +61,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                                                              scoring)
     if not 0 < args.quantile < 1:
         raise ConfigError(f"--quantile must lie in (0, 1), got {args.quantile}")
+    _check_devices(args.devices)
     writable_folder(args.out)
     source = training_source(args.data, model_config.frame_size, args.cache_dir)
     train_run(source, model_config, train_config, args.out, scoring=scoring_config,
@@ -220,6 +229,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.score import read_score_table
     from convlstm_ae.viz.plots import plot_roc, plot_score_grid
 
+    if not 0 < args.fps < math.inf:
+        raise ConfigError(f"--fps must be positive and finite, got {args.fps}")
+    if args.plot_videos < 0:
+        raise ConfigError(f"--plot-videos must be >= 0, got {args.plot_videos}")
     writable_folder(args.out)
     scores = read_score_table(args.scores)
     metrics, labels = evaluate_score_table(scores, args.labels, args.scores)
@@ -261,6 +274,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     from convlstm_ae.experiments.real_video import RealVideoExperiment
 
     _quiet_lightning()
+    if "devices" in args:
+        _check_devices(args.devices)
     if args.config:
         kind, experiment = read_experiment(args.config)
         run_experiment(kind, experiment)
@@ -376,10 +391,18 @@ TRAIN_PACKAGES = {"torch", "pytorch_lightning", "lightning", "safetensors", "skl
                   "matplotlib", "scipy", "mlxtend", "onnx"}
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a command as Ctrl-C does: files being written are removed, exit 130
+    (training installs its own handler that first finishes the step)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _console_logging()
     _progress_bars()
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
     try:
         code = COMMANDS[args.handler](args)
     except ConvLSTMAEError as error:
@@ -401,6 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             resume = "; run the same command again to continue"
         print(f"convlstm-ae: interrupted{resume}", file=sys.stderr)
         return 130
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return code or 0
 
 
