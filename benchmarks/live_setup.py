@@ -1,0 +1,100 @@
+"""What the `watch` benchmarks share: a synthetic video, a released random model with a
+calibration fitted on that video, the Watch wiring of `convlstm-ae watch`, and RSS.
+
+Nothing is downloaded: the video is drawn here and the model has random weights (speed
+and memory do not depend on them). The calibration is fitted on the model's own errors
+on the video, so events are as rare as on normal footage (about 1 % of frames above
+the threshold), not an artefact of random weights.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from convlstm_ae.config import ScoringConfig
+from convlstm_ae.data.video_io import model_frame, video_frames
+from convlstm_ae.live.events import RELEASE_BELOW, EventRules
+from convlstm_ae.live.watch import Scoring, model_scoring
+from convlstm_ae.model.presets import create_model
+from convlstm_ae.release import load_model, save_calibration, save_model
+from convlstm_ae.scoring.calibration import DeploymentCalibration
+
+FPS = 25
+T_PRIME = 10
+
+
+def write_video(path: Path, frames: int, width: int = 320, height: int = 240,
+                fps: int = FPS, seed: int = 0) -> Path:
+    """An MJPG video of moving shapes (two discs, a bar) on a noisy gradient."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError("OpenCV cannot write MJPG here")
+    rng = np.random.default_rng(seed)
+    base = np.linspace(40, 160, width, dtype=np.float32)[None, :].repeat(height, 0)
+    for index in range(frames):
+        image = base + rng.normal(0, 6, base.shape).astype(np.float32)
+        gray = image.clip(0, 255).astype(np.uint8)
+        x = int((index * 4) % (width + 60)) - 30
+        y = int(height / 2 + height / 4 * np.sin(index / 15))
+        cv2.circle(gray, (x, y), 18, 230, -1)
+        cv2.circle(gray, (width - x, height - y), 12, 20, -1)
+        bar = int((index * 2) % height)
+        cv2.rectangle(gray, (width // 3, bar), (width // 3 + 40, bar + 10), 200, -1)
+        writer.write(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def release_model(preset: str, folder: Path, video: Path, device: str = "cpu",
+                  frames: int = 200, seed: int = 0) -> Path:
+    """Release a random ``preset`` model into ``folder`` and calibrate it on ``frames``
+    frames of ``video`` (one stream, plain eager step on ``device``: no compilation)."""
+    import torch
+
+    from convlstm_ae.scoring.stream import StreamScorer
+
+    torch.manual_seed(seed)
+    save_model(create_model(preset), folder, ScoringConfig(t_prime=T_PRIME))
+    model = load_model(folder, device)
+    size = model.config.frame_size
+    scorer = StreamScorer(model, 1, t_prime=T_PRIME, plain=True)
+    errors, patches, histories = [], [], []
+    for index, image in enumerate(video_frames(video)):
+        if index >= frames:
+            break
+        out = scorer(model_frame(image, size)[None])
+        errors.append(float(out.current[0] + out.previous[0]))
+        patches.append(float(out.patch[0]))
+        histories.append(int(out.history[0]))
+    history = [np.array(histories)]
+    save_calibration(folder, {
+        "frame": DeploymentCalibration.fit([np.array(errors)], T_PRIME, 0.99, history),
+        "patch": DeploymentCalibration.fit([np.array(patches)], T_PRIME, 0.99, history)})
+    return folder
+
+
+def watch_scoring(model_dir: Path) -> tuple[Scoring, EventRules]:
+    """Scoring and event rules as `convlstm-ae watch MODEL` builds them by default."""
+    scoring = model_scoring(model_dir)
+    return scoring, EventRules(scoring.threshold, scoring.threshold - RELEASE_BELOW)
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB (Linux: /proc/self/statm)."""
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def machine_line() -> str:
+    """CPU count and load average now: the machine is shared, so every CPU figure
+    carries them."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"nproc {os.cpu_count()}, load average {load} (shared machine), "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
