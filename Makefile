@@ -1,10 +1,12 @@
 # Two commands: `make demo` (set up, then the Moving-MNIST experiment on the CPU)
 # and `make test` (set up, then the test suite).
+# `make rtsp-test-deps` (optional, best effort, root + apt-get) installs the RTSP server
+# that tests/test_live_rtsp.py runs; without it that test skips, saying why.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean rtsp-test-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,21 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# GStreamer's RTSP server for the system python3 (tests/rtsp_server.py); never fails:
+# without root or apt-get it says so and the RTSP test skips.
+RTSP_TEST_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good
+rtsp-test-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(RTSP_TEST_PACKAGES) >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(RTSP_TEST_PACKAGES); } \
+		|| echo "rtsp-test-deps: could not install $(RTSP_TEST_PACKAGES); the RTSP test will skip"; \
+	else \
+		echo "rtsp-test-deps: needs root and apt-get to install $(RTSP_TEST_PACKAGES);" \
+			"the RTSP test will skip"; \
+	fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

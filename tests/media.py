@@ -46,3 +46,20 @@ def write_idx(path: Path, images: np.ndarray, magic: int = 2051) -> Path:
     raw = struct.pack(">iiii", magic, count, rows, cols) + images.astype(np.uint8).tobytes()
     path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
     return path
+
+
+def write_plots(folder: Path) -> Path:
+    """Two matplotlib figures in colour, of different sizes and not numbered: roc.png
+    (400x400) and scores.png (800x300), as ``evaluate`` writes beside its metrics."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, size in (("roc.png", (4, 4)), ("scores.png", (8, 3))):
+        figure, axes = plt.subplots(figsize=size, dpi=100)
+        axes.plot([0, 0.2, 1], [0, 0.8, 1], color="tab:red")
+        figure.savefig(folder / name)
+        plt.close(figure)
+    return folder

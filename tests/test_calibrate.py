@@ -99,3 +99,13 @@ def test_bad_arguments_are_one_line_errors(model, tmp_path):
         code, _, err = run_cli(*args)
         assert_user_error(code, err, name)
     assert (model["dir"] / "calibration.json").read_bytes() == before
+
+
+def test_calibrate_a_model_that_had_no_calibration(model, tmp_path):
+    torch.manual_seed(0)
+    model_dir = save_model(create_model("tiny"), tmp_path / "model", ScoringConfig(t_prime=10))
+    code, out, err = run_cli("calibrate", model_dir, model["new"] / "cam_0", model["new"] / "cam_1")
+    assert code == 0, err
+    assert "no previous calibration" in out and "written to" in out
+    assert (model_dir / "calibration.json").is_file()
+    assert not (model_dir / "calibration.previous.json").exists()

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -26,7 +27,7 @@ from convlstm_ae.cli import main
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.release import load_model
 from convlstm_ae.training.loss import reconstruction_loss
-from media import random_frames, write_avi, write_frames, write_idx
+from media import random_frames, write_avi, write_frames, write_idx, write_plots
 
 SCORE_COLUMNS = ["video", "frame", "error", "patch_error", "regularity", "patch_regularity",
                  "current_term", "previous_term", "history"]
@@ -450,6 +451,7 @@ def test_train_from_a_config_file(chain, tmp_path):
     ("model:\n  depth: 3\n", "unknown model field 'depth'"),
     ("train:\n  speed: 3\n", "unknown key 'speed'"),
     ("optimizer: sgd\n", "unknown section 'optimizer'"),
+    ("train: 3\n", "section 'train' must be a mapping"),
 ])
 def test_config_file_errors_name_the_file_and_key(chain, tmp_path, body, problem):
     config = tmp_path / "bad.yaml"
@@ -560,3 +562,43 @@ def test_export_writes_the_step_and_the_live_scoring_step(chain, tmp_path):
     assert code == 0, err
     assert (model / "model_step.onnx").is_file() and (model / "model_score.onnx").is_file()
     assert "live scoring step" in out
+
+
+def test_score_and_train_refuse_a_folder_of_plots(chain, tmp_path):
+    plots = write_plots(tmp_path / "plots")
+    scores = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", chain["model"], plots, "--out", scores, "--device", "cpu")
+    assert_user_error(code, err, plots / "scores.png", "800x300", "roc.png is 400x400")
+    assert not scores.exists()
+    code, _, err = run_cli("train", "--data", plots, "--out", tmp_path / "run", *TRAIN,
+                           "--max-steps", 1, "--cache-dir", tmp_path / "cache")
+    error = err.splitlines()[-1]  # after the frame cache's progress bar
+    assert code == 1 and "Traceback" not in err
+    assert error.startswith("convlstm-ae: error:") and str(plots / "scores.png") in error
+    assert not (tmp_path / "run" / "model").exists()
+
+
+def test_score_refuses_a_single_frame_video(chain, tmp_path):
+    video = write_avi(tmp_path / "one.avi", random_frames((1, 64, 64)))
+    code, _, err = run_cli("score", chain["model"], video, "--out", tmp_path / "s.csv",
+                           "--device", "cpu")
+    assert_user_error(code, err, video, "a single frame")
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for index in range(3):
+        np.save(videos / f"v{index}.npy", random_frames((1500, 64, 64), index))
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    child = subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "score", chain["model"],
+                              videos, "--out", out / "s.csv", "--device", "cpu"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert "frames, min regularity" in child.stdout.readline()  # the first video is scored
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and "convlstm-ae: interrupted" in err, err
+    assert list(out.iterdir()) == []

@@ -19,6 +19,10 @@ BAD_TRAINING = {
     "--batch-size 0": (["--batch-size", 0], "batch_size"),
     "--batch-size -2": (["--batch-size", -2], "batch_size"),
     "--learning-rate -1": (["--learning-rate", -1], "learning_rate"),
+    "--learning-rate inf": (["--learning-rate", "inf"], "learning_rate"),
+    "--seed -1": (["--seed", -1], "seed"),
+    "--devices 0": (["--devices", 0], "--devices"),
+    "--devices -1": (["--devices", -1], "--devices"),
     "--num-workers -1": (["--num-workers", -1], "num_workers"),
     "--max-steps 0": (["--max-steps", 0], "max_steps"),
     "--max-steps -1": (["--max-steps", -1], "max_steps"),
@@ -78,3 +82,12 @@ def test_resume_from_a_bad_checkpoint(chain, tmp_path, damage):  # noqa: F811
         args[args.index("tiny")] = "conv-ae-tiny"
     code, _, err = run_cli(*args)
     assert_user_error(code, err, last)
+
+
+@pytest.mark.parametrize("extra, named", [(["--fps", 0], "--fps"), (["--fps", "nan"], "--fps"),
+                                          (["--plot-videos", -1], "--plot-videos")])
+def test_bad_evaluation_arguments(chain, tmp_path, extra, named):  # noqa: F811
+    code, _, err = run_cli("evaluate", chain["scores"], "--labels",
+                           chain["data"] / "appearance.npz", "--out", tmp_path / "ev", *extra)
+    assert_user_error(code, err, named)
+    assert not (tmp_path / "ev" / "metrics.json").exists()

@@ -289,3 +289,18 @@ def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_pat
     for path in (tmp_path / "out").rglob("*.*"):
         assert SECRET not in path.name and (path.suffix == ".png" or
                                             SECRET not in path.read_text())
+
+
+def test_score_overlay_draws_every_frame_and_alarms(media, tmp_path):
+    code, out, err = run_cli("score", media["model"], media["folder"], "--out",
+                             tmp_path / "s.csv", "--overlay", tmp_path / "ov.avi")
+    assert code == 0, err
+    for name, frames in (("a", 30), ("b", 20)):
+        capture = cv2.VideoCapture(str(tmp_path / f"ov-{name}.avi"))
+        count = 0
+        while capture.read()[0]:
+            count += 1
+        assert count == frames
+    code, _, err = run_cli("score", media["model"], media["video"], "--out",
+                           tmp_path / "t.csv", "--overlay", tmp_path / "ov.gif")
+    assert_user_error(code, err, ".mp4 or .avi")

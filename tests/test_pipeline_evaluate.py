@@ -1,11 +1,21 @@
 """Readings of error records: Eq. 4 with the first-frame rule, and a deployment
 protocol that sees no statistic of the test videos."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from convlstm_ae.pipeline.evaluate import READINGS, Reading, evaluate_record, reading_scores, smooth
+from convlstm_ae.errors import ConfigError
+from convlstm_ae.pipeline.evaluate import (
+    READINGS,
+    Reading,
+    evaluate_record,
+    evaluate_score_table,
+    reading_scores,
+    smooth,
+)
 from convlstm_ae.scoring.reconstruction import FrameErrors
 from convlstm_ae.scoring.records import ErrorRecord
 
@@ -59,3 +69,11 @@ def test_smoothing_keeps_a_constant_and_spreads_a_spike():
     assert smooth([np.full(7, 3.0)], 2.0)[0] == pytest.approx(np.full(7, 3.0))
     spike = smooth([np.eye(1, 21, 10)[0]], 2.0)[0]
     assert spike.argmax() == 10 and spike.sum() == pytest.approx(1.0) and spike[10] < 0.3
+
+
+def test_labels_of_one_class_name_the_label_file(tmp_path):
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"a": [0] * 4}))
+    columns = {"error": np.arange(4.0), "patch_error": np.arange(4.0)}
+    with pytest.raises(ConfigError, match="labels.json: labels hold only normal frames"):
+        evaluate_score_table({"a": columns}, labels, tmp_path / "scores.csv")

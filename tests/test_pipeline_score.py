@@ -49,6 +49,12 @@ def test_bad_tables_name_the_file(tmp_path):
     path.write_text("video,frame,error\n")
     with pytest.raises(ConfigError, match="missing column"):
         read_score_table(path)
+    path.write_text("video,frame,error,patch_error\na,0,nan,1\n")
+    with pytest.raises(ConfigError, match="scores.csv: line 2: NaN or infinite values"):
+        read_score_table(path)
+    path.write_text("video,frame,error,patch_error\n")
+    with pytest.raises(ConfigError, match="scores.csv: holds no scored frames"):
+        read_score_table(path)
 
 
 def test_atomic_path_renames_on_success_and_cleans_up_on_error(tmp_path):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import CheckpointError
@@ -52,6 +53,16 @@ def test_corrupt_weights(saved):
     _, folder = saved
     (folder / "model.safetensors").write_bytes(b"\x80\x04garbage that is a pickle maybe")
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_model(folder)
+
+
+def test_weights_holding_nan_name_the_tensor(saved):
+    model, folder = saved
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[name].view(-1)[1] = float("nan")
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=f"tensor '{name}' holds NaN or infinite"):
         load_model(folder)
 
 

@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                        help="onnx: the exported step under ONNX Runtime on the CPU")
     score.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    score.add_argument("--overlay", type=Path, metavar="OUT.mp4",
+                       help="also draw each video with its error heat map, score curve and "
+                       "alarms (OUT-VIDEO.mp4 per video when there are several)")
     score.add_argument("--strict", action="store_true",
                        help="a video that decodes fewer frames than its header promises is "
                        "an error, not a warning")
@@ -174,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--no-realtime", dest="realtime", action="store_false",
                        help="files: as fast as scoring goes, every frame (default: at their "
                        "frame rate, dropping frames when scoring falls behind)")
-    watch.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    watch.add_argument("--backend", choices=("torch", "onnx"),
+                       help="default: torch where PyTorch is installed, else onnx")
     watch.add_argument("--device", help="torch: cpu or cuda (default: cuda if present)")
     watch.add_argument("--threads", type=int, help="CPU threads of the backend")
     watch.add_argument("--threshold", type=float,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
+import math
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +43,11 @@ def cmd_mnist_generate(args: argparse.Namespace) -> None:
         print(f"{scenario}: {path}")
 
 
+def _check_devices(devices: int) -> None:
+    if devices < 1:
+        raise ConfigError(f"--devices must be at least 1, got {devices}")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.train import run_configs, train_run, training_source
 
@@ -52,6 +61,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                                                              scoring)
     if not 0 < args.quantile < 1:
         raise ConfigError(f"--quantile must lie in (0, 1), got {args.quantile}")
+    _check_devices(args.devices)
     writable_folder(args.out)
     source = training_source(args.data, model_config.frame_size, args.cache_dir)
     train_run(source, model_config, train_config, args.out, scoring=scoring_config,
@@ -60,11 +70,20 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
+    from convlstm_ae.pipeline.overlay import overlay_path, write_score_overlay
     from convlstm_ae.pipeline.score import open_scorer, read_inputs, score_video, write_score_table
+    from convlstm_ae.viz.overlay import OverlayVideo
+
+    if args.overlay:
+        OverlayVideo(args.overlay, 1)  # checks the suffix before any work
 
     scorer = open_scorer(args.model, device=args.device, backend=args.backend, plain=args.plain,
                          t_prime=args.t_prime if "t_prime" in args else "model",
                          windows=getattr(args, "windows", None), error=getattr(args, "error", None))
+
+    if args.overlay and scorer.calibration is None:
+        raise ConfigError(f"{args.model}: --overlay needs the model's calibration, for these "
+                          "windows and error (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
 
     def scored():
         config = scorer.model.config
@@ -75,6 +94,10 @@ def cmd_score(args: argparse.Namespace) -> None:
                       if "alarm" in columns else "")
             print(f"{name}: {len(frames)} frames, min regularity at frame "
                   f"{int(columns['regularity'].argmin())}{alarms}", flush=True)
+            if args.overlay:
+                path = overlay_path(args.overlay, name, folder=args.input.is_dir())
+                write_score_overlay(args.model, frames, columns, path, args.device)
+                print(f"{name}: overlay -> {path}", flush=True)
             yield name, columns
 
     if args.out.is_file():
@@ -114,7 +137,8 @@ def cmd_watch(args: argparse.Namespace) -> None:
     rules = EventRules(scoring.threshold,
                        scoring.threshold - RELEASE_BELOW if args.release is None else args.release,
                        args.release_frames, args.min_frames)
-    engine = open_engine(args.model, len(args.sources), backend=args.backend,
+    backend = args.backend or ("torch" if importlib.util.find_spec("torch") else "onnx")
+    engine = open_engine(args.model, len(args.sources), backend=backend,
                          device=args.device, threads=args.threads, maps=bool(args.overlay))
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue)
@@ -132,7 +156,10 @@ def cmd_watch(args: argparse.Namespace) -> None:
     if args.overlay:
         print(f"overlay video -> {args.overlay}")
     if args.demo:
-        _watch_report(args)
+        try:
+            _watch_report(args)
+        except ModuleNotFoundError as error:  # the light runtime draws no report
+            print(f"no report.html: it needs {error.name} (pip install 'convlstm-ae[train]')")
 
 
 def _watch_demo(args: argparse.Namespace) -> None:
@@ -202,6 +229,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.score import read_score_table
     from convlstm_ae.viz.plots import plot_roc, plot_score_grid
 
+    if not 0 < args.fps < math.inf:
+        raise ConfigError(f"--fps must be positive and finite, got {args.fps}")
+    if args.plot_videos < 0:
+        raise ConfigError(f"--plot-videos must be >= 0, got {args.plot_videos}")
     writable_folder(args.out)
     scores = read_score_table(args.scores)
     metrics, labels = evaluate_score_table(scores, args.labels, args.scores)
@@ -243,6 +274,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     from convlstm_ae.experiments.real_video import RealVideoExperiment
 
     _quiet_lightning()
+    if "devices" in args:
+        _check_devices(args.devices)
     if args.config:
         kind, experiment = read_experiment(args.config)
         run_experiment(kind, experiment)
@@ -352,14 +385,34 @@ def _progress_bars() -> None:
     progress.report_with(partial(tqdm, mininterval=interval, dynamic_ncols=True, file=sys.stderr))
 
 
+# what `pip install convlstm-ae` (the light runtime: watch with an exported model) leaves
+# out and `convlstm-ae[train]` adds
+TRAIN_PACKAGES = {"torch", "pytorch_lightning", "lightning", "safetensors", "sklearn",
+                  "matplotlib", "scipy", "mlxtend", "onnx"}
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a command as Ctrl-C does: files being written are removed, exit 130
+    (training installs its own handler that first finishes the step)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _console_logging()
     _progress_bars()
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
     try:
         code = COMMANDS[args.handler](args)
     except ConvLSTMAEError as error:
         print(f"convlstm-ae: error: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.split(".")[0] not in TRAIN_PACKAGES:
+            raise
+        print(f"convlstm-ae: error: {args.handler.replace('_', ' ')} needs {error.name}, which "
+              "this light install lacks: pip install 'convlstm-ae[train]'", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         resume = ""
@@ -371,6 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             resume = "; run the same command again to continue"
         print(f"convlstm-ae: interrupted{resume}", file=sys.stderr)
         return 130
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return code or 0
 
 

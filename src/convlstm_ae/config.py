@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -82,8 +83,11 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
         if not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise ConfigError(f"num_workers must be a whole number >= 0, got {self.num_workers!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not 0 < self.learning_rate < math.inf:
+            raise ConfigError(f"learning_rate must be positive and finite, got "
+                              f"{self.learning_rate!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be a whole number in [0, 2**32), got {self.seed!r}")
         if not self.weight_decay >= 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not self.sampling_strides or min(self.sampling_strides) < 1:
@@ -164,6 +168,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(data) - {"preset", "model", "train", "scoring"})
     if unknown:
         raise ConfigError(f"{path}: unknown section {unknown[0]!r}")
+    for section in ("model", "train", "scoring"):
+        if not isinstance(data.get(section, {}), dict):
+            raise ConfigError(f"{path}: section {section!r} must be a mapping of settings")
     return data
 
 

@@ -84,6 +84,11 @@ def load_model(
         state = load_file(str(weights))
     except (SafetensorError, OSError) as error:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({error})") from None
+    bad = next((name for name, tensor in state.items()
+                if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{weights}: tensor {bad!r} holds NaN or infinite values "
+                              "(corrupt file or diverged training)")
     model = build_model(model_config)
     try:
         model.load_state_dict(state)

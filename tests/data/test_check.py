@@ -36,6 +36,7 @@ from tqdm import tqdm
 from convlstm_ae import progress
 from convlstm_ae.data.check import check_dataset
 from convlstm_ae.errors import ConfigError
+from media import write_plots
 
 MAKERS = {
     "frames": make_frames,
@@ -147,7 +148,16 @@ def test_frame_of_another_size(tmp_path):
     odd = root / "Train" / "Train002" / "003.tif"
     assert cv2.imwrite(str(odd), np.zeros((20, 30), np.uint8))
     problem = one_problem(root)
-    assert problem.startswith(f"{odd}: frame is 30x20 but the video's first frame is 24x16")
+    assert problem.startswith(f"{odd}: image is 30x20 but the folder's first image 001.tif "
+                              "is 24x16")
+
+
+def test_a_folder_of_matplotlib_plots_is_not_a_frame_video(tmp_path):
+    plots = write_plots(tmp_path / "plots")
+    report = check_dataset(plots)
+    assert report.problems == [
+        f"{plots / 'scores.png'}: image is 800x300 but the folder's first image roc.png is "
+        "400x400; a frame folder's images must share one size (is this a folder of frames?)"]
 
 
 def test_corrupt_and_truncated_images(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
-from media import random_frames, write_avi, write_frames
+from media import random_frames, write_avi, write_frames, write_plots
 
 WIDTH, HEIGHT = 40, 30  # the test video, deliberately not square
 NUM_FRAMES = 12
@@ -245,9 +245,18 @@ def test_read_folder_with_frames_of_mixed_sizes(tmp_path):
     folder = write_frames(tmp_path / "clip", [np.zeros((8, 8), np.uint8),
                                               np.zeros((8, 8), np.uint8),
                                               np.zeros((9, 8), np.uint8)])
-    with pytest.raises(VideoReadError, match="frame 2 is 8x9 but frame 0 is 8x8") as error:
+    with pytest.raises(VideoReadError, match="image is 8x9 but the folder's first image "
+                                             "000.png is 8x8") as error:
         read_frames(folder, 8)
-    assert_one_line_naming(error, folder)
+    assert_one_line_naming(error, folder / "002.png")
+
+
+def test_read_a_folder_of_matplotlib_plots_names_the_plot_of_another_size(tmp_path):
+    plots = write_plots(tmp_path / "plots")
+    with pytest.raises(VideoReadError, match="must share one size") as error:
+        read_frames(plots, 8)
+    assert_one_line_naming(error, plots / "scores.png")
+    assert "800x300" in str(error.value) and "roc.png is 400x400" in str(error.value)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

@@ -32,7 +32,7 @@ def test_unknown_settings_and_experiments_name_the_file(tmp_path):
     with pytest.raises(ConfigError, match=r"bad.yaml: unknown setting 'batch'"):
         read_experiment(path)
     path.write_text("experiment: ped9\n")
-    with pytest.raises(ConfigError, match="experiment 'ped9' is unknown"):
+    with pytest.raises(ConfigError, match="bad.yaml: experiment 'ped9' is unknown"):
         read_experiment(path)
 
 

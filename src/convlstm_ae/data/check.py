@@ -23,6 +23,7 @@ from convlstm_ae.data.video_io import (
     image_files,
     read_header,
     read_image,
+    size_mismatch,
     video_frames,
 )
 from convlstm_ae.errors import DatasetLayoutError
@@ -165,8 +166,9 @@ def _decode_all(paths: list[Path]) -> dict[Path, _Source]:
                 for p in paths}
 
 
-def _size_problem(where: str, size: tuple[int, int], first: tuple[int, int]) -> str:
-    return (f"{where} is {size[0]}x{size[1]} but the video's first frame is "
+def _size_problem(path: Path, index: int, size: tuple[int, int],
+                  first: tuple[int, int]) -> str:
+    return (f"{path}: frame {index} is {size[0]}x{size[1]} but the video's first frame is "
             f"{first[0]}x{first[1]}; frames of one video must share a size")
 
 
@@ -175,15 +177,15 @@ def _decode_folder(folder: Path, pool: ThreadPoolExecutor, bar: Any) -> _Source:
     if not files:
         return _Source(problems=[f"{folder}: folder holds no image frames"])
     source = _Source(len(files))
-    bad, mixed = [], []
+    bad, mixed, first = [], [], files[0]
     for file, result in zip(files, pool.map(_decode_image, files), strict=True):
         bar.update()
         if isinstance(result, str):
             bad.append(result)
         elif source.size is None:
-            source.size = result
+            source.size, first = result, file
         elif result != source.size:
-            mixed.append(_size_problem(f"{file}: frame", result, source.size))
+            mixed.append(size_mismatch(file, result, first, source.size))
     for found in (bad, mixed):
         if found:
             more = f" (and {len(found) - 1} more in this folder)" if len(found) > 1 else ""
@@ -225,7 +227,7 @@ def _decode_video(path: Path, bar: Any) -> _Source:
         if source.size is None:
             source.size = size
         elif size != source.size and mixed is None:
-            mixed = _size_problem(f"{path}: frame {source.frames}", size, source.size)
+            mixed = _size_problem(path, source.frames, size, source.size)
         source.frames += 1
         bar.update()
     if source.frames == 0:

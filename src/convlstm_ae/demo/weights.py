@@ -6,7 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from convlstm_ae.errors import CheckpointError
-from convlstm_ae.release import WEIGHTS
+from convlstm_ae.release_files import WEIGHTS
 
 
 def demo_model_dir() -> Path:

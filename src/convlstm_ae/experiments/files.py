@@ -56,7 +56,10 @@ def read_experiment(path: Path) -> tuple[str, Any]:
     if not isinstance(values, dict) or "experiment" not in values:
         raise ConfigError(f"{path}: expected a mapping with an 'experiment' key")
     kind = str(values.pop("experiment"))
-    cls = experiment_class(kind)
+    try:
+        cls = experiment_class(kind)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     hints = get_type_hints(cls)
     unknown = sorted(set(values) - set(hints))
     if unknown:

@@ -178,8 +178,11 @@ def evaluate_score_table(scores: Mapping[str, Mapping[str, np.ndarray]], labels_
             raise ConfigError(f"{labels_path}: video {name!r} has {len(by_video[name])} labels "
                               f"but {length} scored frames")
         labels.append(np.asarray(by_video[name]))
-    metrics = {kind: evaluate_frames([1 - s for s in table_regularity(scores, kind)], labels)
-               for kind in TABLE_COLUMNS}
+    try:  # the labels and scores are checked, so what is left is the labels' classes
+        metrics = {kind: evaluate_frames([1 - s for s in table_regularity(scores, kind)],
+                                         labels) for kind in TABLE_COLUMNS}
+    except ConfigError as error:
+        raise ConfigError(f"{labels_path}: {error}") from None
     return metrics, labels
 
 

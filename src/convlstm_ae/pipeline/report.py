@@ -26,7 +26,7 @@ from convlstm_ae.live.outputs import file_label
 from convlstm_ae.metrics import FrameMetrics, abnormal_runs, evaluate_frames, roc_points
 from convlstm_ae.pipeline.evaluate import read_label_file
 from convlstm_ae.pipeline.report_inputs import Event, ReportInput, watch_video_name
-from convlstm_ae.release import load_calibration, read_model_config
+from convlstm_ae.release_files import load_calibration, read_model_config
 from convlstm_ae.viz.plots import plot_roc, plot_timeline
 
 # score name -> (column, whether higher means more regular)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +104,9 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
     """(name, frames (N, S, S) uint8) of every video under ``path``: a video, a frame
     folder, a folder of either, or a Moving-MNIST ``.npz``. With ``skip_bad`` an
     unreadable video is logged (``skipped: FILE: problem``) and left out; ``strict`` turns a
-    truncated video into an error. A video shorter than ``min_frames`` (T) is scored with
-    a warning: no window of the training length fits it."""
+    truncated video into an error. A single frame is an error (Eq. 3 compares a frame
+    with the one before); a video shorter than ``min_frames`` (T) is scored with a
+    warning: no window of the training length fits it."""
     if path.suffix == ".npz":
         recipes = MovingMNIST.load(path)
         if recipes.frame_size != frame_size:
@@ -116,6 +118,9 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
     for video in list_videos(path):
         try:
             frames = read_frames(video, frame_size, strict)
+            if len(frames) < 2:
+                raise VideoReadError(f"{video}: a single frame; a video needs at least 2 "
+                                     "(Eq. 3 compares each frame with the one before)")
         except (VideoReadError, DatasetLayoutError) as error:
             if not skip_bad:
                 raise
@@ -197,4 +202,8 @@ def _read_score_csv(path: Path) -> dict[str, dict[str, np.ndarray]]:
                     entry[column].append(float(row[column]))
             except (TypeError, ValueError):
                 raise ConfigError(f"{path}: line {line}: values are not numbers") from None
+            if not all(math.isfinite(entry[column][-1]) for column in columns):
+                raise ConfigError(f"{path}: line {line}: NaN or infinite values")
+    if not videos:
+        raise ConfigError(f"{path}: holds no scored frames")
     return {name: {c: np.asarray(v) for c, v in entry.items()} for name, entry in videos.items()}
