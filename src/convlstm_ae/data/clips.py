@@ -56,7 +56,7 @@ class ClipDataset(Dataset):
                     rows.append((video, stride, starts))
         if not rows:
             longest = max((source.num_frames(v) for v in range(len(source))), default=0)
-            raise ConfigError(f"no training video holds a clip of {clip_length} frames at "
+            raise ConfigError(f"no video holds a clip of {clip_length} frames at "
                               f"strides {strides}: the longest has {longest} frame(s)")
         self._clips = np.array(rows, dtype=np.int64)
         self._cumulative = np.cumsum(self._clips[:, 2])
