@@ -148,7 +148,7 @@ def test_frames_of_another_size_are_resized(array_videos):
 @pytest.mark.parametrize("lengths", [(3, 2, 3), ()])
 def test_no_video_holding_a_clip_is_a_config_error(coded, lengths):
     longest = max(lengths, default=0)
-    with pytest.raises(ConfigError, match=f"no training video holds a clip of 4 frames.*the longest "
+    with pytest.raises(ConfigError, match=f"no video holds a clip of 4 frames.*the longest "
                                           f"has {longest} frame"):
         ClipDataset(coded(lengths), clip_length=T, strides=STRIDES, frame_size=8)
 
