@@ -35,8 +35,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from media import write_avi, write_frames, write_plots  # noqa: E402  the tests' writers
 
 GOOD = ("one-line error rc 1", "handled")
 TRAIN = ["--preset", "tiny", "--max-steps", "2", "--batch-size", "2", "--num-workers", "0"]
@@ -90,23 +92,6 @@ def moving_frames(count: int, seed: int = 0) -> np.ndarray:
     return np.stack([np.roll(base, index, axis=1) for index in range(count)])
 
 
-def write_folder(folder: Path, frames: np.ndarray, pattern: str = "{:03d}.png") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, frame in enumerate(frames):
-        cv2.imwrite(str(folder / pattern.format(index)), frame)
-    return folder
-
-
-def write_avi(path: Path, frames: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
-    return path
-
-
 def write_truncated_avi(path: Path) -> Path:
     """An MJPG video cut at 60 % of its bytes: its header still promises 40 frames."""
     write_avi(path, moving_frames(40, seed=3))
@@ -115,27 +100,11 @@ def write_truncated_avi(path: Path) -> Path:
     return path
 
 
-def write_plots(folder: Path) -> Path:
-    """Two colour matplotlib figures of different sizes, names not numbered."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, size in (("roc.png", (4, 4)), ("scores.png", (8, 3))):
-        figure, axes = plt.subplots(figsize=size, dpi=100)
-        axes.plot([0, 0.3, 1], [0, 0.7, 1], color="tab:red")
-        figure.savefig(folder / name)
-        plt.close(figure)
-    return folder
-
-
 def write_frames_dataset(root: Path) -> Path:
     """The frames layout: 1 training and 2 test clips of 12 frames, labels.json."""
-    write_folder(root / "training" / "frames" / "01", moving_frames(12, 1))
+    write_frames(root / "training" / "frames" / "01", moving_frames(12, 1))
     for clip in ("01", "02"):
-        write_folder(root / "testing" / "frames" / clip, moving_frames(12, 2))
+        write_frames(root / "testing" / "frames" / clip, moving_frames(12, 2))
     (root / "labels.json").write_text(json.dumps({"01": [0] * 6 + [1] * 6, "02": [0] * 12}))
     return root
 
@@ -143,7 +112,7 @@ def write_frames_dataset(root: Path) -> Path:
 def build_fixtures(base: Path, cli: Callable[..., Outcome]) -> None:
     """Shared inputs, a 2-step ``tiny`` run, its scores and their labels."""
     for name, seed in (("cam_a", 0), ("cam_b", 1)):
-        write_folder(base / "footage" / name, moving_frames(40, seed))
+        write_frames(base / "footage" / name, moving_frames(40, seed))
     write_avi(base / "clip.avi", moving_frames(30, 4))
     np.save(base / "clip.npy", moving_frames(30, 5))
     write_truncated_avi(base / "truncated.avi")
@@ -397,7 +366,7 @@ def tries(unwritable: str) -> list[Try]:
         Try("train --data a .npz that is not Moving-MNIST", [*train, "--data", "{tmp}/x.npz"],
             names=("x.npz",), prepare=write("x.npz", garbage)),
         Try("train --data training/frames without testing/", [*train, "--data", "{tmp}/ds"],
-            names=("{tmp}/ds",), prepare=lambda tmp, base: write_folder(
+            names=("{tmp}/ds",), prepare=lambda tmp, base: write_frames(
                 tmp / "ds" / "training" / "frames" / "01", moving_frames(12))),
         # ---- resume
         Try("train --resume, corrupt last.ckpt", [*train, "--data", footage, "--resume"],
