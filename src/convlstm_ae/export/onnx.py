@@ -71,20 +71,36 @@ def export_onnx(model: nn.Module, path: str | Path) -> Path:
     frame = torch.rand(1, model.config.in_channels, size, size, generator=generator)
     h = torch.rand(_state_shape(model, 1), generator=generator) - 0.5
     c = torch.rand(_state_shape(model, 1), generator=generator) - 0.5
+    return _export_checked(_Step(model), path, ("frame", "h", "c"),
+                           ("current", "previous", "h_next", "c_next"), (frame, h, c),
+                           [(frame, h, c)], relative=False)
+
+
+def _export_checked(module: nn.Module, path: Path, input_names: tuple[str, ...],
+                    output_names: tuple[str, ...], trace: tuple[Tensor, ...],
+                    checks: list[tuple[Tensor, ...]], *, relative: bool) -> Path:
+    """Export ``module`` traced on ``trace``, then run every example of ``checks`` under
+    ONNX Runtime and PyTorch; the largest difference (``relative``: to each output's
+    largest value, at least 1) must stay within :data:`TOLERANCE`.
+
+    Raises:
+        ExportError: ONNX Runtime disagrees with PyTorch.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation
-        torch.onnx.export(
-            _Step(model), (frame, h, c), str(path), dynamo=False, opset_version=17,
-            input_names=["frame", "h", "c"],
-            output_names=["current", "previous", "h_next", "c_next"],
-        )
+        torch.onnx.export(module, trace, str(path), dynamo=False, opset_version=17,
+                          input_names=list(input_names), output_names=list(output_names))
     session = open_session(path)
-    outputs = session.run(None, {"frame": frame.numpy(), "h": h.numpy(), "c": c.numpy()})
-    with torch.no_grad():
-        expected = _Step(model)(frame, h, c)
-    error = max(float(np.abs(o - e.numpy()).max()) for o, e in zip(outputs, expected, strict=True))
-    if error > TOLERANCE:
-        raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {error:.2g}")
+    for example in checks:
+        outputs = session.run(None, {n: t.numpy() for n, t in zip(input_names, example,
+                                                                   strict=True)})
+        with torch.no_grad():
+            expected = module(*example)
+        error = max(float(np.abs(o - e.numpy()).max()
+                          / (max(1.0, float(e.abs().max())) if relative else 1.0))
+                    for o, e in zip(outputs, expected, strict=True))
+        if error > TOLERANCE:
+            raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {error:.2g}")
     return path
 
 
@@ -126,25 +142,10 @@ def export_score_graph(model: nn.Module, path: str | Path, patch_size: int | Non
                 torch.rand(state, generator=generator) - 0.5,
                 torch.rand(state, generator=generator) - 0.5)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation
-        torch.onnx.export(
-            step, inputs(1.0, 0), str(path), dynamo=False, opset_version=17,
-            input_names=list(SCORE_INPUTS), output_names=list(SCORE_OUTPUTS),
-        )
-    session = open_session(path)
-    for keep in (0.0, 1.0):  # a memory reset and a kept memory
-        example = inputs(keep, 1)
-        outputs = session.run(None, {n: t.numpy() for n, t in zip(SCORE_INPUTS, example,
-                                                                   strict=True)})
-        with torch.no_grad():
-            expected = step(*example)
-        # relative to the size of each output: the frame sums run into the thousands
-        error = max(float(np.abs(o - e.numpy()).max() / max(1.0, float(e.abs().max())))
-                    for o, e in zip(outputs, expected, strict=True))
-        if error > TOLERANCE:
-            raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {error:.2g}")
-    return path
+    # a memory reset and a kept memory; relative to each output's size, since the frame
+    # sums run into the thousands
+    return _export_checked(step, path, SCORE_INPUTS, SCORE_OUTPUTS, inputs(1.0, 0),
+                           [inputs(0.0, 1), inputs(1.0, 1)], relative=True)
 
 
 class OnnxStepModel(FrameModel):
