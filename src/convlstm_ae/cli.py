@@ -70,12 +70,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from convlstm_ae.pipeline.overlay import overlay_path, write_score_overlay
+    from convlstm_ae.pipeline.overlay import write_score_overlay
     from convlstm_ae.pipeline.score import open_scorer, read_inputs, score_video, write_score_table
-    from convlstm_ae.viz.overlay import OverlayVideo
+    from convlstm_ae.viz.overlay import check_overlay_path, overlay_path
 
     if args.overlay:
-        OverlayVideo(args.overlay, 1)  # checks the suffix before any work
+        check_overlay_path(args.overlay)  # before any work
 
     scorer = open_scorer(args.model, device=args.device, backend=args.backend, plain=args.plain,
                          t_prime=args.t_prime if "t_prime" in args else "model",
@@ -95,7 +95,7 @@ def cmd_score(args: argparse.Namespace) -> None:
             print(f"{name}: {len(frames)} frames, min regularity at frame "
                   f"{int(columns['regularity'].argmin())}{alarms}", flush=True)
             if args.overlay:
-                path = overlay_path(args.overlay, name, folder=args.input.is_dir())
+                path = overlay_path(args.overlay, Path(name).stem, several=args.input.is_dir())
                 write_score_overlay(args.model, frames, columns, path, args.device)
                 print(f"{name}: overlay -> {path}", flush=True)
             yield name, columns

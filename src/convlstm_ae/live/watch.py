@@ -34,7 +34,13 @@ from convlstm_ae.live.outputs import EventLog, FrameLog, Notifier, file_label, w
 from convlstm_ae.live.sources import Frame, Source
 from convlstm_ae.release_files import load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
-from convlstm_ae.viz.overlay import OverlayVideo, draw_overlay, heat_limit, upscale
+from convlstm_ae.viz.overlay import (
+    OverlayVideo,
+    draw_overlay,
+    heat_limit,
+    overlay_path,
+    upscale,
+)
 
 log = logging.getLogger(__name__)
 MAX_WAIT = 1.0
@@ -140,7 +146,7 @@ class Watch:
         self._stale = [False] * len(self.sources)
         self._logs: list[FrameLog] = []
         self._events: EventLog | None = None
-        self._videos = [OverlayVideo(_overlay_path(overlay, label, len(labels)), OVERLAY_FPS)
+        self._videos = [OverlayVideo(overlay_path(overlay, label, len(labels) > 1), OVERLAY_FPS)
                         for label in labels] if overlay else []
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
         self._status = _Status(self.sources)
@@ -264,10 +270,6 @@ class Watch:
             for report, source in zip(self.reports, self.sources, strict=True):
                 report.drops, report.reconnects = source.drops, source.reconnects
                 report.error = source.error
-
-
-def _overlay_path(path: Path, label: str, sources: int) -> Path:
-    return path if sources == 1 else path.with_name(f"{path.stem}-{label}{path.suffix}")
 
 
 def _unique(labels: list[str]) -> list[str]:

@@ -19,15 +19,6 @@ from convlstm_ae.live.watch import CURVE_FRAMES, OVERLAY_FPS, model_scoring
 from convlstm_ae.viz.overlay import OverlayVideo, draw_overlay, upscale
 
 
-def overlay_path(path: Path, video: str, folder: bool) -> Path:
-    """``path`` for a single video, else (a folder's videos) ``path``'s stem with the
-    video's name added."""
-    if not folder:
-        return path
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(video).stem)
-    return path.with_name(f"{path.stem}-{stem}{path.suffix}")
-
-
 def write_score_overlay(model_dir: Path, frames: np.ndarray, columns: dict[str, np.ndarray],
                         path: Path, device: str | None = None) -> Path:
     """Draw one scored video (uint8 frames (N, S, S) and its score-table columns).

@@ -109,14 +109,32 @@ def _score_strip(scores: Sequence[float], threshold: float, width: int, alarm: b
     return strip
 
 
+def overlay_path(path: Path, name: str, several: bool) -> Path:
+    """Where one video's overlay goes: ``path`` itself, or with several videos (sources
+    or files of a folder) ``path``'s stem with ``name`` added, as a safe file name."""
+    if not several:
+        return path
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return path.with_name(f"{path.stem}-{safe}{path.suffix}")
+
+
+def check_overlay_path(path: Path) -> Path:
+    """``path`` if OpenCV can write an overlay video there by its suffix.
+
+    Raises:
+        ConfigError: not ``.mp4`` or ``.avi``.
+    """
+    if path.suffix.lower() not in (".mp4", ".avi"):
+        raise ConfigError(f"{path}: the overlay video must end in .mp4 or .avi")
+    return path
+
+
 class OverlayVideo:
     """An overlay video file written frame by frame (OpenCV's writer; ``.mp4`` or
     ``.avi``), opened on the first frame, when its size is known."""
 
     def __init__(self, path: str | Path, fps: float) -> None:
-        self.path = Path(path)
-        if self.path.suffix.lower() not in (".mp4", ".avi"):
-            raise ConfigError(f"{self.path}: the overlay video must end in .mp4 or .avi")
+        self.path = check_overlay_path(Path(path))
         self.fps = fps if fps and fps > 0 else 25.0
         self._writer: cv2.VideoWriter | None = None
 
