@@ -149,6 +149,7 @@ class Watch:
         self._videos = [OverlayVideo(overlay_path(overlay, label, len(labels) > 1), OVERLAY_FPS)
                         for label in labels] if overlay else []
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
+        self._patch = scoring.patch_size or default_patch_size(engine.frame_size)
         self._status = _Status(self.sources)
 
     def stop(self) -> None:
@@ -219,9 +220,8 @@ class Watch:
 
     def _draw(self, index: int, frame: Frame, error_map: np.ndarray) -> None:
         """The frame's overlay: heat map on the calibrated scale, score curve, event."""
-        patch = self.scoring.patch_size or default_patch_size(self.engine.frame_size)
         image = draw_overlay(upscale(frame.image), error_map, limit=self.scoring.heat_limit,
-                             patch_size=patch, scores=self._curves[index],
+                             patch_size=self._patch, scores=self._curves[index],
                              threshold=self.rules.threshold,
                              alarm=self._detectors[index].active,
                              label=f"{self.sources[index].name} {frame.time:.1f}s")
