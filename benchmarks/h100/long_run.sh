@@ -2,7 +2,9 @@
 # Steps of a Table 1 / Table 2 run that outlives one lent GPU machine (see relay.sh).
 # Each step is one call of the device tool; jobs run detached on a frozen copy of src/
 # under KEEP, so they outlive the call, and only results (no weights) come back in $OUT.
-#   bash benchmarks/h100/long_run.sh data              copy carried gpu_data/ into KEEP
+#   bash benchmarks/h100/long_run.sh data              copy carried gpu_data/ into KEEP: Ped2 in
+#     parts that fit a call beside the tree (train_a: training videos 01-08, train_b: 09-16,
+#     test_a: test videos 01-06, test_b: 07-12, labels.json), mnist/ (the IDX file)
 #   bash benchmarks/h100/long_run.sh mm PRESETS [ARGS] Table 1: experiment moving-mnist
 #   bash benchmarks/h100/long_run.sh ped2 PRESET ARGS  Table 2: train (resumes a relayed checkpoint)
 #   bash benchmarks/h100/long_run.sh ped2-score PRESET ARGS   score once training has finished
@@ -28,7 +30,9 @@ step=$1; shift
 case $step in
   data)
     for part in gpu_data/ped2/train_*; do [ -d $part ] && cp -r $part/frames/* $keep/ped2/training/frames/; done
-    [ -d gpu_data/ped2/testing ] && cp -r gpu_data/ped2/testing $keep/ped2/
+    for part in gpu_data/ped2/test_*; do
+      [ -d $part ] && mkdir -p $keep/ped2/testing/frames && cp -r $part/frames/* $keep/ped2/testing/frames/
+    done
     [ -f gpu_data/ped2/labels.json ] && cp gpu_data/ped2/labels.json $keep/ped2/
     [ -d gpu_data/mnist ] && cp gpu_data/mnist/* $keep/mnist/
     echo "training videos: $(ls $keep/ped2/training/frames | wc -l)"; nvidia-smi -L ;;
