@@ -35,6 +35,8 @@ from convlstm_ae.live.sources import Frame, Source
 from convlstm_ae.release_files import load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.viz.overlay import (
+    CURVE_FRAMES,
+    OVERLAY_FPS,
     OverlayVideo,
     draw_overlay,
     heat_limit,
@@ -47,8 +49,6 @@ MAX_WAIT = 1.0
 STATUS_EVERY = 1.0  # seconds between status-line refreshes
 EVENTS_FILE = "events.jsonl"
 SNAPSHOT_DIR = "snapshots"
-OVERLAY_FPS = 25.0
-CURVE_FRAMES = 200  # scores shown in the overlay's running curve
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import numpy as np
 from convlstm_ae.config import default_patch_size
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.engine import open_engine
-from convlstm_ae.live.watch import CURVE_FRAMES, OVERLAY_FPS, model_scoring
-from convlstm_ae.viz.overlay import OverlayVideo, draw_overlay, upscale
+from convlstm_ae.live.watch import model_scoring
+from convlstm_ae.viz.overlay import CURVE_FRAMES, OVERLAY_FPS, OverlayVideo, draw_overlay, upscale
 
 
 def write_score_overlay(model_dir: Path, frames: np.ndarray, columns: dict[str, np.ndarray],

@@ -23,6 +23,8 @@ ALARM_BGR = (40, 40, 230)
 CURVE_BGR = (80, 220, 255)
 THRESHOLD_BGR = (160, 160, 160)
 DISPLAY_SIDE = 320  # model-size frames are shown at least this large
+OVERLAY_FPS = 25.0
+CURVE_FRAMES = 200  # scores shown in the overlay's running curve
 
 
 def heat_limit(patch_mean: Sequence[float], patch_std: Sequence[float], threshold: float
