@@ -9,15 +9,8 @@ import yaml
 from convlstm_ae.cli import main
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.experiments.files import EXPERIMENT_FILE, experiment_to_yaml, read_experiment
-from media import random_frames, write_idx
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "paper"
-
-
-@pytest.fixture
-def idx_file(tmp_path):
-    """An MNIST IDX image file of 60 random 28x28 'digits'."""
-    return write_idx(tmp_path / "digits-idx3-ubyte", random_frames((60, 28, 28)))
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)

@@ -11,9 +11,11 @@ from convlstm_ae.config import ModelConfig, TrainConfig
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.train import training_history
+from convlstm_ae.release import MODEL_DIR, SNAPSHOT_DIR
 from convlstm_ae.viz.plots import plot_training_loss
 
 FAMILIES = {"convlstm_ae": "ConvLSTM-AE", "conv_ae": "Conv-AE"}
+FINAL = "final"  # the last weights of a run; its snapshots are named step_NNNNNN
 
 
 def preset_run_configs(preset: str, train: Mapping[str, Any]) -> tuple[ModelConfig, TrainConfig]:
@@ -24,6 +26,15 @@ def preset_run_configs(preset: str, train: Mapping[str, Any]) -> tuple[ModelConf
         return model_config, dataclasses.replace(train_config, **train)
     except TypeError as error:
         raise ConfigError(f"training overrides: {error}") from None
+
+
+def released_models(run_dir: Path) -> dict[str, Path]:
+    """The released models of a run: ``final`` (the last weights), then its snapshots
+    by step."""
+    dirs = {FINAL: run_dir / MODEL_DIR}
+    for snapshot in sorted((run_dir / SNAPSHOT_DIR).glob("step_*")):
+        dirs[snapshot.name] = snapshot
+    return dirs
 
 
 def check_devices(devices: int, presets: Sequence[str]) -> None:

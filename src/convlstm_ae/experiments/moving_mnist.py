@@ -4,12 +4,14 @@ Generates the data, trains each preset (ConvLSTM-AE and the Conv-AE baseline) on
 normal training sequences with a fixed schedule, and scores, with the last weights,
 the two test scenarios, a validation copy of each (drawn from the training digits with
 other seeds), held-out normal sequences and appearance sets with larger boxes, under
-several window schemes and T' (``WINDOW_GRID``), into error records.
+several window schemes and T' (``WINDOW_GRID``), into error records. Snapshots
+(``--snapshots``) are scored on the validation and normal sets only.
 
-Every choice of reading (window scheme, T', sum or sqrt, whole frame or patch,
-smoothing) is made on the validation scenarios, by their mean micro AUC, and only
-then read on the test scenarios; the paper's text and the authors' released reading
-are reported beside it, fixed. Every stage is skipped when its output exists, and
+Every choice of reading (training length when there are snapshots, window scheme, T',
+sum or sqrt, whole frame or patch, smoothing) is made on the validation scenarios, by
+their mean micro AUC, and only then read on the test scenarios (a chosen snapshot is
+scored on them then); the paper's text and the authors' released reading of the last
+weights are reported beside it, fixed. Every stage is skipped when its output exists, and
 training resumes from its last checkpoint, so an interrupted experiment is continued
 by running the same command again.
 """
@@ -32,11 +34,13 @@ from convlstm_ae.config import DEFAULT_T_PRIME, ERRORS, ScoringConfig
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
 from convlstm_ae.data.video_io import resize_frames
 from convlstm_ae.experiments.common import (
+    FINAL,
     check_devices,
     family,
     method_name,
     plot_training_losses,
     preset_run_configs,
+    released_models,
 )
 from convlstm_ae.metrics import evaluate_frames, roc_points
 from convlstm_ae.model.presets import preset_configs
@@ -54,9 +58,9 @@ BOX_SIZES = (7, 15, 28)  # larger occluders than the paper's 3x3 (28: a digit), 
 # (scheme, T') the ConvLSTM-AE is scored with; T' = 20 keeps the memory all sequence long
 WINDOW_GRID = (("reset", 10), ("overlap", 10), ("reset", 20))
 SIGMAS = (0.0, 1.0, 2.0)  # temporal Gaussians tried on validation (beyond the paper)
-FIXED = {  # readings reported whatever validation prefers
-    "paper": ("reset", 10, "sum", "frame", 0.0),
-    "released": ("overlap", 10, "sqrt", "frame", 0.0),
+FIXED = {  # readings of the last weights reported whatever validation prefers
+    "paper": (FINAL, "reset", 10, "sum", "frame", 0.0),
+    "released": (FINAL, "overlap", 10, "sqrt", "frame", 0.0),
 }
 PAPER_TABLE_1 = {
     "Conv-AE": {"appearance": 0.743, "motion": 0.940},
@@ -135,25 +139,33 @@ def prepare_data(experiment: MovingMNISTExperiment) -> dict[str, Path]:
     return paths
 
 
-def record_path(out_dir: Path, preset: str, scheme: str, t_prime: int, name: str) -> Path:
-    return out_dir / preset / "records" / f"t{t_prime}" / f"{scheme}_{name}.npz"
+def record_path(out_dir: Path, preset: str, scheme: str, t_prime: int, name: str,
+                model: str = FINAL) -> Path:
+    """A record of the last weights (``PRESET/records/tT'/``) or of a snapshot
+    (``PRESET/records/step_N/tT'/``)."""
+    records = out_dir / preset / "records"
+    if model != FINAL:
+        records = records / model
+    return records / f"t{t_prime}" / f"{scheme}_{name}.npz"
 
 
 def score_preset(experiment: MovingMNISTExperiment, preset: str, model_dir: Path,
-                 sets: dict[str, MovingMNIST]) -> None:
-    """Error records of one trained preset on every set under every (scheme, T')."""
+                 sets: dict[str, MovingMNIST], model_name: str = FINAL) -> None:
+    """Error records of one released model of a preset on ``sets`` under every
+    (scheme, T')."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = None
     grid = (("clips", 10),) if family(preset) == "Conv-AE" else WINDOW_GRID
     steps = read_model_config(model_dir).get("steps")
     for (scheme, t_prime), (name, sequences) in itertools.product(grid, sets.items()):
-        path = record_path(experiment.out_dir, preset, scheme, t_prime, name)
+        path = record_path(experiment.out_dir, preset, scheme, t_prime, name, model_name)
         if path.is_file():
             continue
         model = model or load_model(model_dir, device)
         size = model.config.frame_size
         frames = (resize_frames(sequences.render(i), size) for i in range(len(sequences)))
-        errors = score_videos(model, frames, t_prime, f"{preset} {scheme} T'={t_prime} {name}",
+        errors = score_videos(model, frames, t_prime,
+                              f"{preset} {model_name} {scheme} T'={t_prime} {name}",
                               "reset" if scheme == "clips" else scheme,
                               experiment.score_batch, len(sequences))
         promised = 0 if scheme == "clips" else plan_promise(scheme, t_prime)
@@ -165,12 +177,19 @@ def score_preset(experiment: MovingMNISTExperiment, preset: str, model_dir: Path
         ).save(path)
 
 
-def _candidates(preset: str):
-    """Every reading validation chooses among: (scheme, T', error, kind, sigma)."""
+def scored_models(out_dir: Path, preset: str) -> list[str]:
+    """The released models of a preset with records: the last weights, then the
+    snapshots by step."""
+    snapshots = sorted(p.name for p in (out_dir / preset / "records").glob("step_*"))
+    return [FINAL, *snapshots]
+
+
+def _candidates(out_dir: Path, preset: str):
+    """Every reading validation chooses among: (model, scheme, T', error, kind, sigma)."""
     grid = (("clips", 10),) if family(preset) == "Conv-AE" else WINDOW_GRID
-    for (scheme, t_prime), error, kind, sigma in itertools.product(grid, ERRORS, SCORE_KINDS,
-                                                                  SIGMAS):
-        yield scheme, t_prime, error, kind, sigma
+    for model, (scheme, t_prime), error, kind, sigma in itertools.product(
+            scored_models(out_dir, preset), grid, ERRORS, SCORE_KINDS, SIGMAS):
+        yield model, scheme, t_prime, error, kind, sigma
 
 
 def _micro_auc(record: ErrorRecord, reading: Reading, kind: str) -> float:
@@ -178,25 +197,31 @@ def _micro_auc(record: ErrorRecord, reading: Reading, kind: str) -> float:
 
 
 def choose_reading(out_dir: Path, preset: str) -> tuple[tuple, dict[str, float]]:
-    """The reading with the best mean micro AUC over the two validation scenarios."""
-    scores = {}
-    for scheme, t_prime, error, kind, sigma in _candidates(preset):
-        aucs = [_micro_auc(ErrorRecord.load(record_path(out_dir, preset, scheme, t_prime, name)),
-                           Reading(scheme, error, sigma), kind) for name in VALIDATION]
-        scores[(scheme, t_prime, error, kind, sigma)] = float(np.mean(aucs))
+    """The reading (released model included) with the best mean micro AUC over the two
+    validation scenarios; on a tie the last weights, then the earlier candidate."""
+    scores, records = {}, {}
+    for candidate in _candidates(out_dir, preset):
+        model, scheme, t_prime, error, kind, sigma = candidate
+        aucs = []
+        for name in VALIDATION:
+            path = record_path(out_dir, preset, scheme, t_prime, name, model)
+            if path not in records:
+                records[path] = ErrorRecord.load(path)
+            aucs.append(_micro_auc(records[path], Reading(scheme, error, sigma), kind))
+        scores[candidate] = float(np.mean(aucs))
     best = max(scores, key=scores.get)
     return best, {"/".join(map(str, k)): v for k, v in scores.items()}
 
 
 def _evaluate_reading(out_dir: Path, preset: str, choice: tuple) -> dict:
-    scheme, t_prime, error, kind, sigma = choice
+    model, scheme, t_prime, error, kind, sigma = choice
     if family(preset) == "Conv-AE":
         scheme, t_prime = "clips", 10
-    normal = ErrorRecord.load(record_path(out_dir, preset, scheme, t_prime, "normal"))
-    result = {"scheme": scheme, "t_prime": t_prime, "error": error, "kind": kind,
-              "sigma": sigma}
+    normal = ErrorRecord.load(record_path(out_dir, preset, scheme, t_prime, "normal", model))
+    result = {"model": model, "steps": normal.meta.get("steps"), "scheme": scheme,
+              "t_prime": t_prime, "error": error, "kind": kind, "sigma": sigma}
     for name in (*TEST_SCENARIOS, *VALIDATION, *(f"appearance_box{b}" for b in BOX_SIZES)):
-        record = ErrorRecord.load(record_path(out_dir, preset, scheme, t_prime, name))
+        record = ErrorRecord.load(record_path(out_dir, preset, scheme, t_prime, name, model))
         metrics = evaluate_record(record, Reading(scheme, error, sigma), normal)[kind]
         result[name] = {protocol: m.as_dict() for protocol, m in metrics.items()}
     return result
@@ -221,6 +246,20 @@ def build_results(out_dir: Path, presets: tuple[str, ...], settings: dict) -> di
     return results
 
 
+def _score_snapshots(experiment: MovingMNISTExperiment, preset: str,
+                     sets: dict[str, MovingMNIST]) -> None:
+    """Snapshots on the validation and normal sets; the one validation chooses, if
+    any, then on every set, so that the test figures of the choice exist."""
+    snapshots = released_models(experiment.out_dir / preset)
+    del snapshots[FINAL]
+    checks = {name: sets[name] for name in (*VALIDATION, "normal")}
+    for name, model_dir in snapshots.items():
+        score_preset(experiment, preset, model_dir, checks, name)
+    chosen = choose_reading(experiment.out_dir, preset)[0][0] if snapshots else FINAL
+    if chosen != FINAL:
+        score_preset(experiment, preset, snapshots[chosen], sets, chosen)
+
+
 def run(experiment: MovingMNISTExperiment) -> dict:
     """Run the whole experiment; returns what ``results.json`` holds."""
     check_devices(experiment.devices, experiment.presets)
@@ -237,6 +276,7 @@ def run(experiment: MovingMNISTExperiment) -> dict:
             return {}  # an extra process of a multi-GPU run
         if experiment.stage != "train":
             score_preset(experiment, preset, model_dir, scored)
+            _score_snapshots(experiment, preset, scored)
     if experiment.stage == "train":
         return {}
     settings = {k: (str(v) if isinstance(v, Path) else v)
@@ -251,7 +291,8 @@ def run(experiment: MovingMNISTExperiment) -> dict:
 
 def _reading_title(reading: dict) -> str:
     sigma = f", Gaussian {reading['sigma']:g}" if reading["sigma"] else ""
-    return (f"{reading['scheme']} T'={reading['t_prime']}, {reading['error']}, "
+    steps = "" if reading["model"] == FINAL else f"{reading['steps']} steps, "
+    return (f"{steps}{reading['scheme']} T'={reading['t_prime']}, {reading['error']}, "
             f"{reading['kind']}{sigma}")
 
 
@@ -261,7 +302,8 @@ def format_table(results: dict) -> str:
     header = (f"{'model':<24}{'reading':<12}{'how':<36}{'appearance':>11}{'motion':>9}"
               f"{'val (mean)':>11}   macro (app/mot)   deployment AUC (app/mot)")
     lines = ["Table 1: frame-level ROC AUC on Moving-MNIST (micro; Eq. 4 per sequence). "
-             "'validated': the reading with the best mean AUC on the validation scenarios",
+             "'validated': the reading (and snapshot, if any) with the best mean AUC on the "
+             "validation scenarios",
              header, "-" * len(header)]
     for name, row in PAPER_TABLE_1.items():
         lines.append(f"{name + ' [paper]':<24}{'published':<12}{'':<36}"
@@ -298,7 +340,8 @@ def write_figures(out_dir: Path, results: dict) -> None:
         readings[preset] = Reading(chosen["scheme"], chosen["error"], chosen["sigma"])
         records[preset] = {
             name: (ErrorRecord.load(record_path(out_dir, preset, chosen["scheme"],
-                                                chosen["t_prime"], name)), chosen["kind"])
+                                                chosen["t_prime"], name, chosen["model"])),
+                   chosen["kind"])
             for name in (*TEST_SCENARIOS, "normal", *(f"appearance_box{b}" for b in BOX_SIZES))
         }
     panels = []

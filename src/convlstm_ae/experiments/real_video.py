@@ -34,10 +34,15 @@ from convlstm_ae.atomic import writable_folder
 from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
 from convlstm_ae.data.layouts import Dataset, open_dataset
-from convlstm_ae.experiments.common import check_devices, family, preset_run_configs
+from convlstm_ae.experiments.common import (
+    check_devices,
+    family,
+    preset_run_configs,
+    released_models,
+)
 from convlstm_ae.experiments.real_video_tables import build_results, format_table, write_figures
 from convlstm_ae.pipeline.train import split_holdout, train_run
-from convlstm_ae.release import MODEL_DIR, SNAPSHOT_DIR, load_model, read_model_config
+from convlstm_ae.release import load_model, read_model_config
 from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.scoring.records import ErrorRecord
 from convlstm_ae.scoring.windows import plan_promise
@@ -79,14 +84,6 @@ def _train(experiment: RealVideoExperiment, configs: tuple[ModelConfig, TrainCon
                      resume=None, devices=experiment.devices, plain=experiment.plain)
 
 
-def model_dirs(run_dir: Path) -> dict[str, Path]:
-    """The released models of a run: ``final`` (the last weights) and its snapshots."""
-    dirs = {"final": run_dir / MODEL_DIR}
-    for snapshot in sorted((run_dir / SNAPSHOT_DIR).glob("step_*")):
-        dirs[snapshot.name] = snapshot
-    return dirs
-
-
 def window_schemes(preset: str, t_prime: int | None) -> tuple[str, ...]:
     """Schemes a preset is scored with: Conv-AE has one (its sliding clips)."""
     if family(preset) == "Conv-AE":
@@ -108,7 +105,7 @@ def score_preset(experiment: RealVideoExperiment, model_config: ModelConfig, dat
         "test": ([r.name for r in dataset.test], test, [r.labels for r in dataset.test]),
         "holdout": ([f"tail_{i:02d}" for i in range(len(tails))], tails, None),
     }
-    for name, model_dir in model_dirs(run_dir).items():
+    for name, model_dir in released_models(run_dir).items():
         model = None
         for scheme in window_schemes(preset, dataset.t_prime):
             windows = "reset" if scheme == "clips" else scheme
