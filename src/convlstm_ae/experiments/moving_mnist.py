@@ -227,11 +227,13 @@ def _evaluate_reading(out_dir: Path, preset: str, choice: tuple) -> dict:
     return result
 
 
-def build_results(out_dir: Path, presets: tuple[str, ...], settings: dict) -> dict:
-    """Table 1 from the records: the fixed readings and the one validation chose."""
+def build_results(out_dir: Path, presets: tuple[str, ...], settings: dict,
+                  choices: dict[str, tuple[tuple, dict[str, float]]] | None = None) -> dict:
+    """Table 1 from the records: the fixed readings and the one validation chose
+    (``choose_reading``'s answer per preset, computed here unless ``choices`` has it)."""
     results: dict = {"settings": settings, "paper_table_1": PAPER_TABLE_1, "models": {}}
     for preset in presets:
-        choice, validation = choose_reading(out_dir, preset)
+        choice, validation = (choices or {}).get(preset) or choose_reading(out_dir, preset)
         model_dir = out_dir / preset / "model"
         released = read_model_config(model_dir) if model_dir.is_dir() else {}
         results["models"][preset] = {
@@ -247,17 +249,22 @@ def build_results(out_dir: Path, presets: tuple[str, ...], settings: dict) -> di
 
 
 def _score_snapshots(experiment: MovingMNISTExperiment, preset: str,
-                     sets: dict[str, MovingMNIST]) -> None:
+                     sets: dict[str, MovingMNIST]) -> tuple[tuple, dict[str, float]] | None:
     """Snapshots on the validation and normal sets; the one validation chooses, if
-    any, then on every set, so that the test figures of the choice exist."""
+    any, then on every set, so that the test figures of the choice exist. Returns
+    ``choose_reading``'s answer when there are snapshots."""
     snapshots = released_models(experiment.out_dir / preset)
     del snapshots[FINAL]
+    if not snapshots:
+        return None
     checks = {name: sets[name] for name in (*VALIDATION, "normal")}
     for name, model_dir in snapshots.items():
         score_preset(experiment, preset, model_dir, checks, name)
-    chosen = choose_reading(experiment.out_dir, preset)[0][0] if snapshots else FINAL
+    choice = choose_reading(experiment.out_dir, preset)
+    chosen = choice[0][0]
     if chosen != FINAL:
         score_preset(experiment, preset, snapshots[chosen], sets, chosen)
+    return choice
 
 
 def run(experiment: MovingMNISTExperiment) -> dict:
@@ -267,6 +274,7 @@ def run(experiment: MovingMNISTExperiment) -> dict:
     paths = prepare_data(experiment)
     train_set = MovingMNIST.load(paths["train"])
     scored = {name: MovingMNIST.load(path) for name, path in paths.items() if name != "train"}
+    choices = {}  # choose_reading's answers made while scoring snapshots, not made twice
     for preset in experiment.presets:
         model_config, train_config = preset_run_configs(preset, experiment.train)
         model_dir = train_run(train_set, model_config, train_config, experiment.out_dir / preset,
@@ -276,12 +284,14 @@ def run(experiment: MovingMNISTExperiment) -> dict:
             return {}  # an extra process of a multi-GPU run
         if experiment.stage != "train":
             score_preset(experiment, preset, model_dir, scored)
-            _score_snapshots(experiment, preset, scored)
+            choice = _score_snapshots(experiment, preset, scored)
+            if choice is not None:
+                choices[preset] = choice
     if experiment.stage == "train":
         return {}
     settings = {k: (str(v) if isinstance(v, Path) else v)
                 for k, v in dataclasses.asdict(experiment).items()}
-    results = build_results(experiment.out_dir, experiment.presets, settings)
+    results = build_results(experiment.out_dir, experiment.presets, settings, choices)
     (experiment.out_dir / "results.json").write_text(json.dumps(results, indent=2))
     write_figures(experiment.out_dir, results)
     log.info("%s\nresults: %s; figures: %s/fig*.png", format_table(results),
