@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from convlstm_ae.errors import ExportError
-from convlstm_ae.export.onnx import OnnxStepModel, export_onnx
+from convlstm_ae.export.onnx import OnnxStepModel, export_onnx, export_score_graph
 from convlstm_ae.model.presets import create_model
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 
@@ -28,9 +28,11 @@ def test_onnx_runtime_scores_like_pytorch(tmp_path, preset):
         torch.testing.assert_close(actual.patch, expected.patch, rtol=1e-4, atol=1e-4)
 
 
-def test_conv_ae_has_no_step_to_export(tmp_path):
-    with pytest.raises(ExportError, match="only ConvLSTM-AE"):
-        export_onnx(create_model("conv-ae-tiny"), tmp_path / "x.onnx")
+@pytest.mark.parametrize("export", [export_onnx, export_score_graph])
+def test_conv_ae_has_no_step_to_export(tmp_path, export):
+    with pytest.raises(ExportError, match="x.onnx: only ConvLSTM-AE"):
+        export(create_model("conv-ae-tiny"), tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
 
 
 def test_unreadable_onnx_file(tmp_path):

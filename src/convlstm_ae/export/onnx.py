@@ -61,11 +61,7 @@ def export_onnx(model: nn.Module, path: str | Path) -> Path:
     Raises:
         ExportError: for a Conv-AE, or if ONNX Runtime disagrees with PyTorch.
     """
-    if not isinstance(model, ConvLSTMAE):
-        raise ExportError(f"{path}: only ConvLSTM-AE has a step function to export")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = _plain_cpu_twin(model)
+    model, path = _export_target(model, path, "a step function")
     size = model.config.frame_size
     generator = torch.Generator().manual_seed(0)
     frame = torch.rand(1, model.config.in_channels, size, size, generator=generator)
@@ -74,6 +70,19 @@ def export_onnx(model: nn.Module, path: str | Path) -> Path:
     return _export_checked(_Step(model), path, ("frame", "h", "c"),
                            ("current", "previous", "h_next", "c_next"), (frame, h, c),
                            [(frame, h, c)], relative=False)
+
+
+def _export_target(model: nn.Module, path: str | Path, what: str) -> tuple[ConvLSTMAE, Path]:
+    """The plain CPU twin of a ConvLSTM-AE to export, and ``path`` with its folder made.
+
+    Raises:
+        ExportError: for a Conv-AE, which has no ``what`` to export.
+    """
+    if not isinstance(model, ConvLSTMAE):
+        raise ExportError(f"{path}: only ConvLSTM-AE has {what} to export")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _plain_cpu_twin(model), path
 
 
 def _export_checked(module: nn.Module, path: Path, input_names: tuple[str, ...],
@@ -126,11 +135,8 @@ def export_score_graph(model: nn.Module, path: str | Path, patch_size: int | Non
     Raises:
         ExportError: for a Conv-AE, or if ONNX Runtime disagrees with PyTorch.
     """
-    if not isinstance(model, ConvLSTMAE):
-        raise ExportError(f"{path}: only ConvLSTM-AE has a live scoring step to export")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    step = _ScoreStep(_plain_cpu_twin(model), patch_size)
+    model, path = _export_target(model, path, "a live scoring step")
+    step = _ScoreStep(model, patch_size)
 
     def inputs(keep: float, seed: int) -> tuple[Tensor, ...]:
         generator = torch.Generator().manual_seed(seed)
