@@ -41,19 +41,16 @@ def test_a_failed_or_empty_table_leaves_no_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["scores.csv"]
 
 
-def test_bad_tables_name_the_file(tmp_path):
+@pytest.mark.parametrize(("text", "problem"), [
+    ("video,frame,error,patch_error\na,0,x,1\n", "scores.csv: line 2: values are not numbers"),
+    ("video,frame,error\n", "scores.csv: missing column"),
+    ("video,frame,error,patch_error\na,0,nan,1\n", "scores.csv: line 2: NaN or infinite values"),
+    ("video,frame,error,patch_error\n", "scores.csv: holds no scored frames"),
+])
+def test_bad_tables_name_the_file(tmp_path, text, problem):
     path = tmp_path / "scores.csv"
-    path.write_text("video,frame,error,patch_error\na,0,x,1\n")
-    with pytest.raises(ConfigError, match="scores.csv: line 2: values are not numbers"):
-        read_score_table(path)
-    path.write_text("video,frame,error\n")
-    with pytest.raises(ConfigError, match="missing column"):
-        read_score_table(path)
-    path.write_text("video,frame,error,patch_error\na,0,nan,1\n")
-    with pytest.raises(ConfigError, match="scores.csv: line 2: NaN or infinite values"):
-        read_score_table(path)
-    path.write_text("video,frame,error,patch_error\n")
-    with pytest.raises(ConfigError, match="scores.csv: holds no scored frames"):
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=problem):
         read_score_table(path)
 
 
