@@ -109,3 +109,55 @@ def test_calibrate_a_model_that_had_no_calibration(model, tmp_path):
     assert "no previous calibration" in out and "written to" in out
     assert (model_dir / "calibration.json").is_file()
     assert not (model_dir / "calibration.previous.json").exists()
+
+
+def test_calibrate_for_the_authors_reading_makes_it_the_default_and_watch_refuses_it(
+        model, tmp_path):
+    authors = tmp_path / "authors"
+    code, out, err = run_cli("calibrate", model["dir"], model["new"], "--windows", "overlap",
+                             "--error", "sqrt", "--out", authors)
+    assert code == 0, err
+    assert "scored with overlap windows and sqrt errors (the model's were reset and sum" in out
+    assert "was for other windows or errors" in out and "written to" in out
+    scoring = json.loads((authors / "config.json").read_text())["scoring"]
+    assert (scoring["windows"], scoring["error"], scoring["t_prime"]) == ("overlap", "sqrt", 10)
+    frame = json.loads((authors / "calibration.json").read_text())["frame"]
+    assert (frame["windows"], frame["error"]) == ("overlap", "sqrt")
+    scores = tmp_path / "scores.csv"
+    # the model's default is now the calibrated scheme: calibrated columns, sqrt errors
+    code, _, err = run_cli("score", authors, model["new"] / "cam_0", "--out", scores)
+    assert code == 0, err
+    with open(scores, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert "alarm" in rows[0]
+    for row in rows:
+        total = float(row["current_term"]) + float(row["previous_term"])
+        assert float(row["error"]) == pytest.approx(total**0.5, rel=1e-4)
+    code, out, err = run_cli("score", authors, model["new"] / "cam_0", "--out", scores,
+                             "--windows", "reset", "--error", "sum")
+    assert code == 0 and "no calibrated columns" in out, err
+    # watch scores reset windows: one line that says how to calibrate a copy for it
+    code, _, err = run_cli("watch", authors, model["new"] / "cam_0", "--out", tmp_path / "w")
+    assert_user_error(code, err, authors, "calibrated with overlap windows", "--windows reset")
+    live = tmp_path / "live"
+    code, out, err = run_cli("calibrate", authors, model["new"], "--windows", "reset",
+                             "--error", "sum", "--out", live)
+    assert code == 0, err
+    code, _, err = run_cli("watch", live, model["new"] / "cam_0", "--out", tmp_path / "w",
+                           "--no-realtime")
+    assert code == 0, err
+
+
+def test_a_calibration_written_without_its_scheme_change_gives_no_calibrated_columns(
+        model, tmp_path):
+    """Calibrate writes the calibration, then the model's default scheme: stopped between
+    the two, the model must not read an overlap calibration as a reset one."""
+    authors = tmp_path / "authors"
+    run_cli("calibrate", model["dir"], model["new"], "--windows", "overlap", "--out", authors)
+    (authors / "config.json").write_bytes((model["dir"] / "config.json").read_bytes())
+    scores = tmp_path / "scores.csv"
+    code, out, err = run_cli("score", authors, model["new"] / "cam_0", "--out", scores)
+    assert code == 0, err
+    assert "no calibrated columns: the model was calibrated with overlap windows" in out
+    with open(scores, newline="") as handle:
+        assert "alarm" not in next(csv.DictReader(handle))

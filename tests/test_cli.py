@@ -433,6 +433,27 @@ def test_train_on_own_footage_calibrates_alarms_and_score_uses_them(tmp_path):
     assert deployment["recall"] == pytest.approx(recall)
 
 
+def test_train_stores_and_calibrates_the_authors_reading(tmp_path):
+    footage = tmp_path / "normal"
+    base = np.random.default_rng(1).integers(0, 200, (48, 64), dtype=np.uint8)
+    write_frames(footage / "cam", [np.roll(base, index, axis=1) for index in range(80)])
+    run = tmp_path / "run"
+    code, _, err = run_cli("train", "--preset", "tiny", "--data", footage, "--out", run,
+                           "--max-steps", 2, "--batch-size", 2, "--num-workers", 0,
+                           "--windows", "overlap", "--error", "sqrt", "--t-prime", 10,
+                           "--cache-dir", tmp_path / "cache")
+    assert code == 0, err
+    scoring = json.loads((run / "model" / "config.json").read_text())["scoring"]
+    assert (scoring["windows"], scoring["error"]) == ("overlap", "sqrt")
+    frame = json.loads((run / "model" / "calibration.json").read_text())["frame"]
+    assert (frame["windows"], frame["error"]) == ("overlap", "sqrt")
+    scores = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", run / "model", footage / "cam", "--out", scores)
+    assert code == 0, err
+    with open(scores, newline="") as handle:
+        assert "alarm" in next(csv.DictReader(handle))
+
+
 def test_train_from_a_config_file(chain, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("preset: tiny\nmodel:\n  lstm_channels: 16\n"

@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="steps between training checkpoints (default: 500)")
     train.add_argument("--t-prime", type=_t_prime, default=argparse.SUPPRESS,
                        help="T' stored with the model for scoring: frames, or 'video'")
+    train.add_argument("--windows", choices=WINDOWS, default=argparse.SUPPRESS,
+                       help=WINDOWS_HELP + "; stored with the model, calibrated with it "
+                       "(default: reset)")
+    train.add_argument("--error", choices=ERRORS, default=argparse.SUPPRESS,
+                       help=ERROR_HELP + "; stored and calibrated likewise (default: sum)")
     train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--logger", choices=("csv", "tensorboard"), default="csv")
@@ -147,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="write a copy of the model folder here (default: update MODEL, "
                            "the old calibration kept as calibration.previous.json)")
     calibrate.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+    calibrate.add_argument("--windows", choices=WINDOWS,
+                           help=WINDOWS_HELP + "; default: the model's. Another one becomes "
+                           "the model's default (watch scores with reset windows only)")
+    calibrate.add_argument("--error", choices=ERRORS,
+                           help=ERROR_HELP + "; default: the model's, and likewise stored")
     calibrate.set_defaults(handler="calibrate")
 
     export = commands.add_parser("export", help="ONNX step function and live scoring step, "

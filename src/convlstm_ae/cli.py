@@ -56,7 +56,8 @@ def cmd_train(args: argparse.Namespace) -> None:
              ("max_steps", "batch_size", "num_workers", "seed", "learning_rate",
               "checkpoint_every")
              if getattr(args, name) is not None}
-    scoring = {"t_prime": args.t_prime} if "t_prime" in args else {}
+    scoring = {name: getattr(args, name) for name in ("t_prime", "windows", "error")
+               if name in args}
     model_config, train_config, scoring_config = run_configs(args.preset, args.config, train,
                                                              scoring)
     if not 0 < args.quantile < 1:
@@ -188,14 +189,23 @@ def _watch_report(args: argparse.Namespace) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.calibrate import recalibrate
 
-    summary = recalibrate(args.model, args.footage, args.quantile, args.out, args.device)
+    summary = recalibrate(args.model, args.footage, args.quantile, args.out, args.device,
+                          args.windows, args.error)
+    windows, error = summary.scheme
+    was = (f" (the model's were {summary.previous_scheme[0]} and {summary.previous_scheme[1]};"
+           " these are now its default)" if summary.previous_scheme else "")
+    print(f"scored with {windows} windows and {error} errors{was}")
     counts = ", ".join(f"{p}: {n}" for p, n in summary.position_counts.items())
     print(f"{summary.frames} normal frames from {summary.videos} video(s); frames per "
           f"window position: {counts}")
     if summary.pooled:
         print("too few frames at some window position: one mean and spread for all positions")
-    old = (f"{summary.above_old:.2%} above the old threshold {summary.old_threshold:.3g}, "
-           if summary.old_threshold is not None else "no previous calibration, ")
+    if summary.old_threshold is None:
+        old = "no previous calibration, "
+    elif summary.above_old is None:
+        old = f"the old threshold {summary.old_threshold:.3g} was for other windows or errors, "
+    else:
+        old = f"{summary.above_old:.2%} above the old threshold {summary.old_threshold:.3g}, "
     print(f"alarm threshold {summary.threshold:.3g} (quantile {args.quantile:g}); of these "
           f"frames {old}{summary.above_new:.2%} above the new one")
     written = "written to" if summary.changed else "unchanged in"

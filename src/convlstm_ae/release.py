@@ -27,6 +27,7 @@ from convlstm_ae.release_files import (  # noqa: F401  (re-exported: the public 
     load_scoring_config,
     read_model_config,
     save_calibration,
+    save_scoring_config,
     write_atomically,
 )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from convlstm_ae.atomic import atomic_path
-from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict
+from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict, config_to_dict
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 
@@ -51,6 +51,13 @@ def load_scoring_config(directory: str | Path) -> ScoringConfig:
     """The scoring settings stored beside a released model."""
     config = read_model_config(directory)
     return config_from_dict(ScoringConfig, config.get("scoring", {}), str(Path(directory) / CONFIG))
+
+
+def save_scoring_config(directory: str | Path, scoring: ScoringConfig) -> None:
+    """Replace the scoring settings stored beside a released model."""
+    config = {**read_model_config(directory), "scoring": config_to_dict(scoring)}
+    write_atomically(Path(directory) / CONFIG,
+                     lambda p: p.write_text(json.dumps(config, indent=2)))
 
 
 def save_calibration(directory: str | Path, calibrations: dict[str, DeploymentCalibration]) -> Path:

@@ -68,12 +68,15 @@ class Scoring:
         return float(self.calibration.score(np.array([error]), np.array([history]))[0])
 
 
-def model_scoring(model_dir: Path, threshold: float | None = None) -> Scoring:
+def model_scoring(model_dir: Path, threshold: float | None = None, live: bool = True
+                  ) -> Scoring:
     """The scoring stored with a released model: its e(t) and frame calibration; the
-    threshold is the calibrated one unless given.
+    threshold is the calibrated one unless given. ``live``: the errors come from the
+    stream, whose memory resets every T' (reset windows), so the calibration must too.
 
     Raises:
-        ConfigError: no calibration and no ``threshold``.
+        ConfigError: no calibration and no ``threshold``; a live calibration fitted
+            with other windows or errors.
     """
     stored = load_scoring_config(model_dir)
     calibrations = load_calibration(model_dir) or {}
@@ -81,6 +84,13 @@ def model_scoring(model_dir: Path, threshold: float | None = None) -> Scoring:
     if calibration is None and threshold is None:
         raise ConfigError(f"{model_dir}: no calibration.json (train with a hold-out to "
                           "calibrate); pass --threshold on the raw error e(t)")
+    fitted = calibration.scheme((stored.windows, stored.error)) if calibration else None
+    if live and fitted and fitted != ("reset", stored.error):
+        raise ConfigError(
+            f"{model_dir}: calibrated with {fitted[0]} windows and {fitted[1]} errors, but "
+            f"watch scores reset windows with {stored.error} errors; calibrate a copy for "
+            f"it: convlstm-ae calibrate MODEL NORMAL_FOOTAGE --windows reset --error "
+            f"{stored.error} --out MODEL-live")
     limit = None
     if "patch" in calibrations:  # the patch score's alarm level, back to squared errors
         patch = calibrations["patch"]

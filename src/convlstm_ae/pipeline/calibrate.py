@@ -5,6 +5,7 @@ refits it on new footage of a camera without retraining."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -17,7 +18,15 @@ import numpy as np
 from convlstm_ae.atomic import atomic_path, writable_folder
 from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
 from convlstm_ae.pipeline.score import Scorer, open_scorer, read_inputs, score_video
-from convlstm_ae.release import CALIBRATION, WEIGHTS, read_model_config, save_calibration
+from convlstm_ae.release import (
+    CALIBRATION,
+    WEIGHTS,
+    load_calibration,
+    load_scoring_config,
+    read_model_config,
+    save_calibration,
+    save_scoring_config,
+)
 from convlstm_ae.scoring.calibration import WARMUP_POSITIONS, DeploymentCalibration
 
 PREVIOUS_CALIBRATION = "calibration.previous.json"
@@ -35,9 +44,12 @@ class CalibrationSummary:
     pooled: bool  # too few frames at some position: one mean and spread for all
     threshold: float
     old_threshold: float | None  # None: the model had no calibration
-    above_old: float | None  # fraction of the footage above the old threshold
+    above_old: float | None  # fraction of the footage above the old threshold (None: no
+    # old calibration, or one for other windows or errors)
     above_new: float  # ... and above the new one
     changed: bool  # False: calibration.json already held this calibration
+    scheme: tuple[str, str]  # (windows, error) the footage was scored with
+    previous_scheme: tuple[str, str] | None  # the model's before, if the scheme changed
 
 
 def fit_calibrations(scorer: Scorer, videos: Iterable[np.ndarray], quantile: float = 0.99
@@ -50,9 +62,12 @@ def fit_calibrations(scorer: Scorer, videos: Iterable[np.ndarray], quantile: flo
     """
     tables = [score_video(scorer, frames) for frames in videos]
     histories = [table["history"].astype(int) for table in tables]
+    scoring = scorer.scoring
     calibrations = {
-        kind: DeploymentCalibration.fit([table[column] for table in tables],
-                                        scorer.scoring.t_prime, quantile, histories)
+        kind: dataclasses.replace(
+            DeploymentCalibration.fit([table[column] for table in tables], scoring.t_prime,
+                                      quantile, histories),
+            windows=scoring.windows, error=scoring.error)
         for kind, column in KINDS.items()}
     return calibrations, tables
 
@@ -124,15 +139,19 @@ def copy_model(model_dir: Path, out: Path) -> Path:
 
 
 def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99,
-                out: Path | None = None, device: str | None = None) -> CalibrationSummary:
+                out: Path | None = None, device: str | None = None,
+                windows: str | None = None, error: str | None = None) -> CalibrationSummary:
     """Refit a released model's calibration on new normal footage, without retraining.
 
     The new ``calibration.json`` replaces the old one atomically, which is kept as
     ``calibration.previous.json`` (in ``model_dir``, or in ``out``: a copy of the model
-    folder). A calibration equal to the stored one is not written again.
+    folder). A calibration equal to the stored one is not written again. ``windows``
+    and ``error`` (default: the model's) score the footage; a new scheme is then stored
+    as the model's default too, after the calibration, which records its own scheme.
     """
     target = check_arguments(model_dir, footage, quantile, out)
-    scorer = open_scorer(model_dir, device=device)
+    scorer = open_scorer(model_dir, device=device, windows=windows, error=error)
+    old = (load_calibration(model_dir) or {}).get("frame")  # before it is replaced
     config = scorer.model.config
     videos = read_footage(footage, config.frame_size, config.clip_length,
                           min_calibration_frames(quantile, config.clip_length))
@@ -140,20 +159,27 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
     if target != model_dir:
         copy_model(model_dir, target)
     changed = _store(target, calibrations)
+    stored = load_scoring_config(model_dir)
+    scheme = (scorer.scoring.windows, scorer.scoring.error)
+    previous_scheme = (stored.windows, stored.error)
+    if scheme != previous_scheme:
+        save_scoring_config(target, dataclasses.replace(stored, windows=scheme[0],
+                                                        error=scheme[1]))
     new = calibrations["frame"]
     histories = [table["history"].astype(int) for table in tables]
     new_scores = np.concatenate([new.score(table["error"], history)
                                  for table, history in zip(tables, histories, strict=True)])
     positions, counts = np.unique(np.minimum(np.concatenate(histories), WARMUP_POSITIONS - 1),
                                   return_counts=True)
-    old = scorer.calibration["frame"] if scorer.calibration else None
     return CalibrationSummary(
         model_dir=target, videos=len(videos), frames=len(new_scores),
         position_counts=dict(zip(positions.tolist(), counts.tolist(), strict=True)),
         pooled=len(new.position.mean) == 1 and len(positions) > 1,
         threshold=new.threshold, old_threshold=old.threshold if old else None,
-        above_old=float(np.mean(np.concatenate([t["alarm"] for t in tables]))) if old else None,
-        above_new=float(np.mean(new_scores > new.threshold)), changed=changed)
+        above_old=float(np.mean(np.concatenate([t["alarm"] for t in tables])))
+        if scorer.calibration else None,
+        above_new=float(np.mean(new_scores > new.threshold)), changed=changed,
+        scheme=scheme, previous_scheme=previous_scheme if scheme != previous_scheme else None)
 
 
 def _store(model_dir: Path, calibrations: dict[str, DeploymentCalibration]) -> bool:

@@ -26,7 +26,7 @@ def write_score_overlay(model_dir: Path, frames: np.ndarray, columns: dict[str, 
     Raises:
         ConfigError: the model has no calibration (no fixed colour scale, no score).
     """
-    scoring = model_scoring(model_dir)
+    scoring = model_scoring(model_dir, live=False)  # scores: the table's
     if scoring.heat_limit is None or "calibrated_error" not in columns:
         raise ConfigError(f"{model_dir}: --overlay needs the model's calibration "
                           "(convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")

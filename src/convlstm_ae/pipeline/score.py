@@ -68,10 +68,10 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
         windows=windows or stored.windows, error=error or stored.error,
         patch_size=stored.patch_size)
     calibration = load_calibration(model_dir)
-    if calibration and (scoring.windows, scoring.error) != (stored.windows, stored.error):
+    fitted = calibration["frame"].scheme((stored.windows, stored.error)) if calibration else None
+    if fitted and (scoring.windows, scoring.error) != fitted:
         log.info("no calibrated columns: the model was calibrated with %s windows and %s "
-                 "errors, not %s and %s", stored.windows, stored.error, scoring.windows,
-                 scoring.error)
+                 "errors, not %s and %s", *fitted, scoring.windows, scoring.error)
         calibration = None
     return Scorer(model, scoring, calibration)
 

@@ -109,6 +109,9 @@ class DeploymentCalibration:
     position: PositionCalibration
     threshold: float
     quantile: float
+    # the scheme the normal errors were scored with; None: the model's (older files)
+    windows: str | None = None
+    error: str | None = None
 
     @classmethod
     def fit(
@@ -130,11 +133,17 @@ class DeploymentCalibration:
         """Deployment anomaly score of one video's per-frame errors (higher = worse)."""
         return self.position.standardize(errors, history)
 
+    def scheme(self, stored: tuple[str, str]) -> tuple[str, str]:
+        """(windows, error) the calibration was fitted with; ``stored``, the model's, for
+        a file that does not say."""
+        return self.windows or stored[0], self.error or stored[1]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "mean": self.position.mean.tolist(), "std": self.position.std.tolist(),
             "t_prime": self.position.t_prime, "threshold": self.threshold,
             "quantile": self.quantile,
+            **({"windows": self.windows, "error": self.error} if self.windows else {}),
         }
 
     @classmethod
@@ -143,7 +152,8 @@ class DeploymentCalibration:
             position = PositionCalibration(
                 np.asarray(data["mean"], float), np.asarray(data["std"], float), data["t_prime"]
             )
-            return cls(position, float(data["threshold"]), float(data["quantile"]))
+            return cls(position, float(data["threshold"]), float(data["quantile"]),
+                       data.get("windows"), data.get("error"))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"calibration: missing or bad field ({error})") from None
 
