@@ -85,6 +85,9 @@ def test_bad_arguments_are_one_line_errors(model, tmp_path):
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "x.txt").write_text("x")
+    torch.manual_seed(0)
+    unbounded = save_model(create_model("tiny"), tmp_path / "unbounded",
+                           ScoringConfig(t_prime=None))
     cases = [
         (("calibrate", tmp_path / "nomodel", model["new"]), "nomodel"),
         (("calibrate", model["dir"], tmp_path / "absent"), "absent"),
@@ -93,6 +96,8 @@ def test_bad_arguments_are_one_line_errors(model, tmp_path):
         (("calibrate", model["dir"], model["new"], "--quantile", 1.5), "--quantile"),
         (("calibrate", model["dir"], model["new"], "--quantile", 0), "--quantile"),
         (("calibrate", model["dir"], model["new"], "--out", busy), "busy"),
+        (("calibrate", unbounded, model["new"], "--windows", "overlap"),
+         "unbounded: overlap windows need a finite T'"),  # its T' is the whole video
     ]
     before = (model["dir"] / "calibration.json").read_bytes()
     for args, name in cases:
@@ -119,6 +124,7 @@ def test_calibrate_for_the_authors_reading_makes_it_the_default_and_watch_refuse
     assert code == 0, err
     assert "scored with overlap windows and sqrt errors (the model's were reset and sum" in out
     assert "was for other windows or errors" in out and "written to" in out
+    assert "no calibrated columns" not in out  # that is score's message
     scoring = json.loads((authors / "config.json").read_text())["scoring"]
     assert (scoring["windows"], scoring["error"], scoring["t_prime"]) == ("overlap", "sqrt", 10)
     frame = json.loads((authors / "calibration.json").read_text())["frame"]

@@ -378,7 +378,7 @@ def test_score_with_sliding_windows(chain, tmp_path):
     assert [r["error"] for r in sliding[10:20]] != [r["error"] for r in reset[10:20]]
     code, _, err = run_cli("score", chain["model"], chain["data"] / "appearance.npz",
                            "--out", out, "--windows", "sliding", "--t-prime", "video")
-    assert_user_error(code, err, "sliding windows need a finite T'")
+    assert_user_error(code, err, chain["model"], "sliding windows need a finite T'")
 
 
 def test_score_with_the_authors_overlap_windows_and_sqrt_errors(chain, tmp_path):

@@ -150,7 +150,7 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
     as the model's default too, after the calibration, which records its own scheme.
     """
     target = check_arguments(model_dir, footage, quantile, out)
-    scorer = open_scorer(model_dir, device=device, windows=windows, error=error)
+    scorer = open_scorer(model_dir, device=device, windows=windows, error=error, explain=False)
     old = (load_calibration(model_dir) or {}).get("frame")  # before it is replaced
     config = scorer.model.config
     videos = read_footage(footage, config.frame_size, config.clip_length,

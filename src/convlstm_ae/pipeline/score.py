@@ -47,11 +47,12 @@ class Scorer:
 
 def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "torch",
                 plain: bool = False, t_prime: int | None | str = "model",
-                windows: str | None = None, error: str | None = None) -> Scorer:
+                windows: str | None = None, error: str | None = None,
+                explain: bool = True) -> Scorer:
     """Load a released model; T', windows and error default to the ones stored with it.
 
     The calibrated columns need the scheme the model was calibrated with: with another
-    one the scorer carries no calibration (and says so).
+    one the scorer carries no calibration (and says so, if ``explain``).
     """
     device = check_device(device) if device else ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(model_dir, device, plain=plain or backend == "onnx")
@@ -63,15 +64,19 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
             export_onnx(model, path)
         model = OnnxStepModel(model.cpu(), path)
     stored = load_scoring_config(model_dir)
-    scoring = ScoringConfig(
-        t_prime=stored.t_prime if t_prime == "model" else t_prime,
-        windows=windows or stored.windows, error=error or stored.error,
-        patch_size=stored.patch_size)
+    try:
+        scoring = ScoringConfig(
+            t_prime=stored.t_prime if t_prime == "model" else t_prime,
+            windows=windows or stored.windows, error=error or stored.error,
+            patch_size=stored.patch_size)
+    except ConfigError as problem:
+        raise ConfigError(f"{model_dir}: {problem}") from None
     calibration = load_calibration(model_dir)
     fitted = calibration["frame"].scheme((stored.windows, stored.error)) if calibration else None
     if fitted and (scoring.windows, scoring.error) != fitted:
-        log.info("no calibrated columns: the model was calibrated with %s windows and %s "
-                 "errors, not %s and %s", *fitted, scoring.windows, scoring.error)
+        if explain:
+            log.info("no calibrated columns: the model was calibrated with %s windows and %s "
+                     "errors, not %s and %s", *fitted, scoring.windows, scoring.error)
         calibration = None
     return Scorer(model, scoring, calibration)
 
