@@ -54,6 +54,14 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
     The calibrated columns need the scheme the model was calibrated with: with another
     one the scorer carries no calibration (and says so, if ``explain``).
     """
+    stored = load_scoring_config(model_dir)
+    try:
+        scoring = ScoringConfig(
+            t_prime=stored.t_prime if t_prime == "model" else t_prime,
+            windows=windows or stored.windows, error=error or stored.error,
+            patch_size=stored.patch_size)
+    except ConfigError as problem:
+        raise ConfigError(f"{model_dir}: {problem}") from None
     device = check_device(device) if device else ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_model(model_dir, device, plain=plain or backend == "onnx")
     if backend == "onnx":
@@ -63,14 +71,6 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
         if not path.is_file():
             export_onnx(model, path)
         model = OnnxStepModel(model.cpu(), path)
-    stored = load_scoring_config(model_dir)
-    try:
-        scoring = ScoringConfig(
-            t_prime=stored.t_prime if t_prime == "model" else t_prime,
-            windows=windows or stored.windows, error=error or stored.error,
-            patch_size=stored.patch_size)
-    except ConfigError as problem:
-        raise ConfigError(f"{model_dir}: {problem}") from None
     calibration = load_calibration(model_dir)
     fitted = calibration["frame"].scheme((stored.windows, stored.error)) if calibration else None
     if fitted and (scoring.windows, scoring.error) != fitted:
