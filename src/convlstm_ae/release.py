@@ -4,7 +4,6 @@ The JSON files are :mod:`convlstm_ae.release_files`' (torch-free), re-exported h
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from convlstm_ae.release_files import (  # noqa: F401  (re-exported: the public 
     save_calibration,
     save_scoring_config,
     write_atomically,
+    write_model_config,
 )
 
 # a run folder: the released model, its snapshots, Lightning's training checkpoint
@@ -59,7 +59,7 @@ def save_model(
         "scoring": config_to_dict(scoring or ScoringConfig()),
         **(extra or {}),
     }
-    write_atomically(directory / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2)))
+    write_model_config(directory, config)
     return directory
 
 

@@ -53,11 +53,16 @@ def load_scoring_config(directory: str | Path) -> ScoringConfig:
     return config_from_dict(ScoringConfig, config.get("scoring", {}), str(Path(directory) / CONFIG))
 
 
-def save_scoring_config(directory: str | Path, scoring: ScoringConfig) -> None:
-    """Replace the scoring settings stored beside a released model."""
-    config = {**read_model_config(directory), "scoring": config_to_dict(scoring)}
+def write_model_config(directory: str | Path, config: dict[str, Any]) -> None:
+    """Write ``config.json`` of a released model atomically."""
     write_atomically(Path(directory) / CONFIG,
                      lambda p: p.write_text(json.dumps(config, indent=2)))
+
+
+def save_scoring_config(directory: str | Path, scoring: ScoringConfig) -> None:
+    """Replace the scoring settings stored beside a released model."""
+    write_model_config(directory, {**read_model_config(directory),
+                                   "scoring": config_to_dict(scoring)})
 
 
 def save_calibration(directory: str | Path, calibrations: dict[str, DeploymentCalibration]) -> Path:

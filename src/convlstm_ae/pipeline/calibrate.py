@@ -152,6 +152,10 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
     target = check_arguments(model_dir, footage, quantile, out)
     scorer = open_scorer(model_dir, device=device, windows=windows, error=error, explain=False)
     old = (load_calibration(model_dir) or {}).get("frame")  # before it is replaced
+    stored = load_scoring_config(model_dir)
+    scheme = (scorer.scoring.windows, scorer.scoring.error)
+    model_scheme = (stored.windows, stored.error)
+    previous_scheme = model_scheme if model_scheme != scheme else None
     config = scorer.model.config
     videos = read_footage(footage, config.frame_size, config.clip_length,
                           min_calibration_frames(quantile, config.clip_length))
@@ -159,10 +163,7 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
     if target != model_dir:
         copy_model(model_dir, target)
     changed = _store(target, calibrations)
-    stored = load_scoring_config(model_dir)
-    scheme = (scorer.scoring.windows, scorer.scoring.error)
-    previous_scheme = (stored.windows, stored.error)
-    if scheme != previous_scheme:
+    if previous_scheme:  # after the calibration, which records its own scheme
         save_scoring_config(target, dataclasses.replace(stored, windows=scheme[0],
                                                         error=scheme[1]))
     new = calibrations["frame"]
@@ -179,7 +180,7 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
         above_old=float(np.mean(np.concatenate([t["alarm"] for t in tables])))
         if scorer.calibration else None,
         above_new=float(np.mean(new_scores > new.threshold)), changed=changed,
-        scheme=scheme, previous_scheme=previous_scheme if scheme != previous_scheme else None)
+        scheme=scheme, previous_scheme=previous_scheme)
 
 
 def _store(model_dir: Path, calibrations: dict[str, DeploymentCalibration]) -> bool:
