@@ -62,6 +62,21 @@ def test_macro_skips_videos_of_one_class():
     assert micro == pytest.approx(5 / 8)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_macro_equals_sklearn_per_video_auc_with_ties(seed):
+    # Scores rounded to one decimal tie often, within and across classes; the
+    # per-video AUC must still be sklearn's (a tied pair counts one half).
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    scores = [np.round(rng.random(n), 1) for n in rng.integers(2, 40, size=30)]
+    labels = [rng.permutation(np.arange(s.size) < rng.integers(1, s.size)) for s in scores]
+    labels = [lab.astype(float) for lab in labels]
+    _, macro = frame_auc(scores, labels)
+    expected = np.mean([roc_auc_score(lab, s) for s, lab in zip(scores, labels)])
+    assert macro == pytest.approx(expected, abs=1e-12)
+
+
 def test_macro_is_nan_when_no_video_holds_both_classes():
     micro, macro = frame_auc(_arrays([0.1, 0.2], [0.8]), _arrays([0, 0], [1]))
     assert micro == 1.0

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from convlstm_ae.errors import ConfigError
@@ -234,12 +235,23 @@ def _micro_macro_auc(scores: list[np.ndarray], labels: list[np.ndarray]) -> tupl
     """(pooled AUC, mean per-video AUC) of validated arrays."""
     micro = float(roc_auc_score(np.concatenate(labels), np.concatenate(scores)))
     per_video = [
-        roc_auc_score(video_labels, video_scores)
+        _rank_auc(video_scores, video_labels)
         for video_scores, video_labels in zip(scores, labels, strict=True)
         if 0 < video_labels.sum() < video_labels.size
     ]
     macro = float(np.mean(per_video)) if per_video else float("nan")
     return micro, macro
+
+
+def _rank_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ROC AUC of one video holding both classes, by the Mann-Whitney rank sum (ties count
+    one half, as in ``roc_auc_score``): the same number without its per-call input
+    checks, which cost milliseconds a video, minutes over thousands of sequences."""
+    positive = labels.astype(bool)
+    num_positive = int(positive.sum())
+    num_negative = positive.size - num_positive
+    rank_sum = float(rankdata(scores)[positive].sum())
+    return (rank_sum - num_positive * (num_positive + 1) / 2) / (num_positive * num_negative)
 
 
 def _pooled_roc(
