@@ -73,7 +73,7 @@ def test_macro_equals_sklearn_per_video_auc_with_ties(seed):
     labels = [rng.permutation(np.arange(s.size) < rng.integers(1, s.size)) for s in scores]
     labels = [lab.astype(float) for lab in labels]
     _, macro = frame_auc(scores, labels)
-    expected = np.mean([roc_auc_score(lab, s) for s, lab in zip(scores, labels)])
+    expected = np.mean([roc_auc_score(lab, s) for s, lab in zip(scores, labels, strict=True)])
     assert macro == pytest.approx(expected, abs=1e-12)
 
 
