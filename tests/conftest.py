@@ -5,7 +5,8 @@ videos and IDX files) live in ``tests/media.py``: ``tests/`` has no ``__init__.p
 pytest's default import mode puts it on ``sys.path`` and test modules ``import media``.
 """
 
-from collections.abc import Sequence
+import signal
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -33,3 +34,12 @@ class ArrayVideos:
 def array_videos() -> type[ArrayVideos]:
     """Makes in-memory FrameSources: ``array_videos(videos)``, one (N, H, W) array each."""
     return ArrayVideos
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt in this test, as in a terminal, also where the suite
+    was started in the background (``make test &``), where Python inherits SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

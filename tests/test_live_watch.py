@@ -182,7 +182,7 @@ class FakeEngine:
         return EngineOutput(mean, np.zeros_like(mean), mean, history, None)
 
 
-def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog):
+def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_c_raises):
     values = [0] * 5 + [200] * 20  # an event under way at the interrupt
     names = [f"rtsp://admin:{SECRET}@10.0.0.1/a", f"front=http://cam/x?password={SECRET}"]
     sources = [IterableSource(n, (np.full((8, 8), v, np.uint8) for v in values), 8)

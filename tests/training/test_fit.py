@@ -107,7 +107,7 @@ class _SignalAt(pl.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos):
+def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos, ctrl_c_raises):
     """SIGINT or SIGTERM at random steps: the run stops after the current step with its
     checkpoint saved, and --resume ends with the weights of an uninterrupted run."""
     model_config, train_config = _configs(checkpoint_every=100, max_steps=6)
