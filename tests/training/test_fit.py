@@ -1,11 +1,13 @@
 """The training loop: resume equals an uninterrupted run; checkpoints are atomic."""
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,6 +109,33 @@ class _SignalAt(pl.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+class _SleepAt(pl.Callback):
+    """Sleeps ``seconds`` when the given step starts: training time a clock must count."""
+
+    def __init__(self, step: int, seconds: float) -> None:
+        self.step, self.seconds = step, seconds
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            time.sleep(self.seconds)
+
+
+def test_training_seconds_add_up_over_a_stop_and_resume(tmp_path, videos, ctrl_c_raises):
+    """The released model's train_seconds counts the stopped start too (it travels in the
+    checkpoint), not only the start that finished."""
+    model_config, train_config = _configs(max_steps=4)
+    begun = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        fit(videos, model_config, train_config, tmp_path, progress=False,
+            callbacks=[_SleepAt(1, 3.0), _SignalAt(2, signal.SIGTERM)])
+    resumed = time.perf_counter()
+    model_dir = fit(videos, model_config, train_config, tmp_path, resume=True, progress=False)
+    ended = time.perf_counter()
+    seconds = read_model_config(model_dir)["train_seconds"]
+    assert 3.0 <= seconds <= ended - begun
+    assert seconds > ended - resumed  # more than the start that finished
+
+
 def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos, ctrl_c_raises):
     """SIGINT or SIGTERM at random steps: the run stops after the current step with its
     checkpoint saved, and --resume ends with the weights of an uninterrupted run."""
@@ -168,3 +197,16 @@ def test_sigkill_while_checkpointing_leaves_a_checkpoint_to_resume(tmp_path, vid
                       dataclasses.replace(train_config, max_steps=step + 2), run, resume=True,
                       progress=False)
         assert read_model_config(resumed)["steps"] == step + 2
+
+
+def test_train_seconds_reads_the_released_model_then_an_older_runs_file(tmp_path):
+    from convlstm_ae.pipeline.train import train_seconds
+
+    older = Path(__file__).resolve().parents[2] / "docs/results/moving-mnist-h100/paper"
+    assert train_seconds(older) == float((older / "train_seconds.txt").read_text())
+    config = json.loads((older / "model/config.json").read_text()) | {"train_seconds": 12.5}
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model/config.json").write_text(json.dumps(config))
+    (tmp_path / "train_seconds.txt").write_text("3.0\n")
+    assert train_seconds(tmp_path) == 12.5
+    assert train_seconds(tmp_path / "absent") is None

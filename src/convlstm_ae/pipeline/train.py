@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from convlstm_ae.release import (
 from convlstm_ae.viz.plots import read_metrics_csv
 
 log = logging.getLogger(__name__)
-TRAIN_SECONDS = "train_seconds.txt"
+LAST_START_SECONDS = "train_seconds.txt"  # written by releases before 2026-12
 
 
 def training_source(path: Path, frame_size: int, cache_dir: Path | None = None) -> FrameSource:
@@ -133,12 +132,10 @@ def train_run(
     log.info("%s: training %d steps of batch %d, lr %g%s%s", model_config.preset,
              train_config.max_steps, train_config.batch_size, train_config.learning_rate, note,
              " (resuming)" if resume else "")
-    start = time.perf_counter()
     model_dir = fit(source, model_config, train_config, run_dir, scoring=scoring,
                     devices=devices, resume=resume, logger=logger, plain=plain)
     if model_dir is None:  # an extra process of a multi-GPU run
         return None
-    (run_dir / TRAIN_SECONDS).write_text(f"{time.perf_counter() - start:.1f}\n")
     log.info("model: %s", model_dir)
     if isinstance(source, VideoHeads) and not tails:
         log.info("no alarm calibration: the held-out tails are shorter than T = %d frames; "
@@ -151,8 +148,13 @@ def train_run(
 
 
 def train_seconds(run_dir: Path) -> float | None:
-    """Wall-clock training time of the last (re)start, if recorded."""
-    path = run_dir / TRAIN_SECONDS
+    """Wall-clock training time over every (re)start, from the released model; runs
+    released before it was recorded there give their ``train_seconds.txt`` (the last
+    start only), if any."""
+    model_dir = run_dir / MODEL_DIR
+    if model_dir.is_dir() and "train_seconds" in (config := read_model_config(model_dir)):
+        return float(config["train_seconds"])
+    path = run_dir / LAST_START_SECONDS
     return float(path.read_text()) if path.is_file() else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,29 @@ class Snapshots(pl.Callback):
         if step in self.steps and trainer.is_global_zero:
             save_model(pl_module.model, snapshot_dir(self.run_dir, step), self.scoring,
                        extra={"train": config_to_dict(self.train_config), "steps": step})
+
+
+class TrainingClock(pl.Callback):
+    """Wall-clock seconds of training over every (re)start: kept in the training
+    checkpoint, so a run resumed here or relayed to another machine adds to it."""
+
+    def __init__(self) -> None:
+        self._before = 0.0  # seconds of the earlier starts, from the checkpoint
+        self._started: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        running = time.perf_counter() - self._started if self._started is not None else 0.0
+        return self._before + running
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.perf_counter()
+
+    def state_dict(self) -> dict[str, float]:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._before = float(state_dict["seconds"])
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -197,6 +221,7 @@ def fit(
     use_cuda = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     log_cls = CSVLogger if logger == "csv" else TensorBoardLogger
     stop = GracefulStop(last)
+    clock = TrainingClock()
     trainer = pl.Trainer(
         accelerator="gpu" if use_cuda else "cpu",
         devices=devices,
@@ -215,6 +240,7 @@ def fit(
             *([StepProgressBar()] if progress else []),
             Snapshots(train_config.snapshot_steps, run_dir, scoring, train_config),
             stop,
+            clock,
             *callbacks,
         ],
         plugins=[AtomicCheckpointIO()],
@@ -236,6 +262,7 @@ def fit(
     model_dir = run_dir / MODEL_DIR
     save_model(
         module.model, model_dir, scoring,
-        extra={"train": config_to_dict(train_config), "steps": trainer.global_step},
+        extra={"train": config_to_dict(train_config), "steps": trainer.global_step,
+               "train_seconds": round(clock.seconds, 1)},
     )
     return model_dir
