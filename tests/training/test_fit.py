@@ -132,7 +132,7 @@ def test_training_seconds_add_up_over_a_stop_and_resume(tmp_path, videos, ctrl_c
     model_dir = fit(videos, model_config, train_config, tmp_path, resume=True, progress=False)
     ended = time.perf_counter()
     seconds = read_model_config(model_dir)["train_seconds"]
-    assert 3.0 <= seconds <= ended - begun
+    assert 3.0 <= seconds <= ended - begun + 0.05  # config.json keeps tenths of a second
     assert seconds > ended - resumed  # more than the start that finished
 
 
