@@ -1,6 +1,8 @@
-"""Streaming one camera on the CPU: eager PyTorch step vs the exported step on ONNX Runtime.
+"""Streaming one camera on the CPU: the scoring step in eager PyTorch vs its exported
+graph on ONNX Runtime.
 
-One frame at a time with explicit (h, c), as `score` and live streams run. Random
+One frame at a time through the one streaming engine (Eq. 3, patch maxima and cell means
+included), as `watch` and `score --backend onnx` run it. Random
 weights (speed does not depend on them). Prints a table; rerun with:
 
     .venv/bin/python benchmarks/cpu_stream.py [--presets tiny,paper] [--frames 200]
@@ -18,8 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from convlstm_ae.export.onnx import OnnxStepModel, export_onnx
+from convlstm_ae.export.onnx import export_score_graph
+from convlstm_ae.export.session import open_session
 from convlstm_ae.model.presets import create_model
+from convlstm_ae.scoring.onnx_stream import OnnxStreamScorer
+from convlstm_ae.scoring.stream import StreamScorer
 
 REAL_TIME_FPS = 25
 
@@ -38,22 +43,19 @@ def measure(preset: str, frames: int, warmup: int) -> tuple[float, float]:
     torch.manual_seed(0)
     model = create_model(preset).eval()
     size = model.config.frame_size
-    video = torch.rand(frames + warmup, 1, 1, size, size)
-    state = {"eager": None}
+    video = np.random.default_rng(0).integers(0, 256, (frames + warmup, 1, size, size),
+                                              dtype=np.uint8)
+    scorer = StreamScorer(model, 1, plain=True)
 
-    @torch.no_grad()
     def eager(index: int) -> None:
-        _, _, state["eager"] = model.step(video[index], state["eager"])
+        scorer(video[index])
 
     with tempfile.TemporaryDirectory() as folder:
-        twin = OnnxStepModel(model, export_onnx(model, Path(folder) / "step.onnx"))
-        shape = (1, *twin._shape)
-        onnx_state = {"h": np.zeros(shape, np.float32), "c": np.zeros(shape, np.float32)}
-        frames_np = video.numpy()
+        graph = export_score_graph(model, Path(folder) / "score.onnx")
+        onnx_scorer = OnnxStreamScorer(open_session(graph), 1, scorer.t_prime)
 
         def onnx(index: int) -> None:
-            out = twin.session.run(None, {"frame": frames_np[index], **onnx_state})
-            onnx_state["h"], onnx_state["c"] = out[2], out[3]
+            onnx_scorer(video[index])
 
         return time_per_frame(eager, frames, warmup), time_per_frame(onnx, frames, warmup)
 

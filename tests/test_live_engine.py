@@ -34,12 +34,12 @@ def model_dir(tmp_path_factory):
 
 
 def feed(engine, video: np.ndarray) -> list:
-    """Feed (B, N, S, S) frame by frame; one EngineOutput per frame."""
+    """Feed (B, N, S, S) frame by frame; one FrameErrors per frame."""
     return [engine(video[:, t]) for t in range(video.shape[1])]
 
 
 def stacked(outputs: list, name: str) -> np.ndarray:
-    return np.stack([getattr(o, name) for o in outputs], 1)
+    return np.stack([np.asarray(getattr(o, name)) for o in outputs], 1)
 
 
 def test_torch_engine_matches_offline_scoring_with_reset_windows(model_dir):
@@ -53,18 +53,24 @@ def test_torch_engine_matches_offline_scoring_with_reset_windows(model_dir):
         np.testing.assert_allclose(stacked(outputs, name), getattr(offline, name).numpy(),
                                    rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(stacked(outputs, "history"), offline.history.numpy())
-    frame = np.stack([o.frame() for o in outputs], 1)
+    frame = stacked(outputs, "frame")
     np.testing.assert_allclose(frame, offline.frame.numpy(), rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(np.stack([o.frame("sqrt") for o in outputs], 1),
+    np.testing.assert_allclose(np.stack([o.select("frame", "sqrt") for o in outputs], 1),
                                np.sqrt(frame), rtol=1e-6)
 
 
 def test_maps_add_up_to_the_frame_terms(model_dir):
     engine = open_engine(model_dir, 2, device="cpu", maps=True)
-    for output in feed(engine, random_frames((2, 3, 64, 64), seed=1)):
-        assert output.maps.shape == (2, 64, 64) and output.maps.dtype == np.float32
-        np.testing.assert_allclose(output.maps.sum(axis=(1, 2)), output.frame(), rtol=1e-5)
-    assert open_engine(model_dir, 1, device="cpu")(random_frames((1, 64, 64))).maps is None
+    for frames in random_frames((3, 2, 64, 64), seed=1):
+        output = engine(frames)
+        maps = np.asarray(engine.maps)
+        assert maps.shape == (2, 64, 64) and maps.dtype == np.float32
+        np.testing.assert_allclose(maps.sum(axis=(1, 2)), output.frame, rtol=1e-5)
+        cells = np.asarray(output.cells)  # default cell side: round(64 / 25) = 3 px
+        np.testing.assert_allclose(cells[:, 0, 0], maps[:, :3, :3].mean(axis=(1, 2)), rtol=1e-5)
+        np.testing.assert_allclose(cells[:, -1, -1], maps[:, -1:, -1:].mean(axis=(1, 2)),
+                                   rtol=1e-5)  # the last cell, 1 px, stays inside the frame
+    assert open_engine(model_dir, 1, device="cpu").maps is None
 
 
 def test_reset_zeroes_the_history_of_the_given_streams(model_dir):
@@ -80,8 +86,8 @@ def test_reset_zeroes_the_history_of_the_given_streams(model_dir):
 
 def test_bad_frames_and_options_are_one_line_errors(model_dir):
     engine = open_engine(model_dir, 2, device="cpu")
-    with pytest.raises(ConfigError, match=r"expected frames of shape \(2, 64, 64\)"):
-        engine(np.zeros((2, 1, 64, 64), np.uint8))
+    with pytest.raises(ConfigError, match=r"expected frames of shape \(2, 1, 64, 64\)"):
+        engine(np.zeros((2, 1, 32, 32), np.uint8))
     with pytest.raises(ConfigError, match="expected uint8"):
         engine(np.zeros((2, 64, 64), np.float32))
     with pytest.raises(ConfigError, match="backend"):
@@ -100,9 +106,10 @@ def test_onnx_engine_matches_the_torch_engine_through_resets(model_dir):
             for engine in engines:
                 engine.reset([0])
         expected, actual = (engine(video[:, t]) for engine in engines)
-        for name in ("current", "previous", "patch", "maps"):
+        for name in ("current", "previous", "patch", "cells"):
             np.testing.assert_allclose(getattr(actual, name), getattr(expected, name),
                                        rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(*(engine.maps for engine in engines), rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(actual.history, expected.history)
     assert engines[1].t_prime == T_PRIME and engines[1].frame_size == 64
 
@@ -115,7 +122,7 @@ import numpy as np
 from convlstm_ae.live.engine import open_engine
 frames = np.load(sys.argv[2])
 engine = open_engine(Path(sys.argv[1]), frames.shape[0], backend="onnx")
-print(json.dumps([engine(frames[:, t]).frame().tolist() for t in range(frames.shape[1])]))
+print(json.dumps([engine(frames[:, t]).frame.tolist() for t in range(frames.shape[1])]))
 """
 
 
@@ -131,8 +138,8 @@ def test_the_onnx_engine_scores_without_torch(model_dir, tmp_path):
     open_engine(model_dir, 1, backend="onnx")  # exports the scoring graph (torch is here)
     result = run_without_torch(model_dir, tmp_path / "frames.npy")
     assert result.returncode == 0, result.stderr
-    expected = np.stack([o.frame() for o in feed(open_engine(model_dir, 2, device="cpu"),
-                                                 video)])
+    expected = np.stack([o.frame for o in feed(open_engine(model_dir, 2, device="cpu"),
+                                               video)])
     np.testing.assert_allclose(json.loads(result.stdout), expected, rtol=1e-4, atol=1e-4)
     bare = tmp_path / "bare"
     shutil.copytree(model_dir, bare, ignore=shutil.ignore_patterns("*.onnx"))

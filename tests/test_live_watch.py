@@ -16,13 +16,14 @@ import pytest
 import torch
 
 from convlstm_ae.config import ScoringConfig
-from convlstm_ae.live.engine import EngineOutput, open_engine
+from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import IterableSource, open_source
 from convlstm_ae.live.watch import Scoring, Watch, model_scoring
 from convlstm_ae.model.presets import create_model
 from convlstm_ae.release import save_calibration, save_model
 from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
+from convlstm_ae.scoring.frame_errors import FrameErrors
 from media import write_avi
 from test_cli import assert_user_error, run_cli
 
@@ -162,7 +163,7 @@ def test_bad_watch_arguments_are_one_line_errors(media, tmp_path):
 class FakeEngine:
     """Scores each frame by its mean pixel; simulates Ctrl-C at call ``interrupt_at``."""
 
-    frame_size, t_prime = 8, None
+    frame_size, t_prime, maps = 8, None, None
 
     def __init__(self, streams, interrupt_at, on_interrupt):
         self.streams, self.calls = streams, 0
@@ -179,7 +180,7 @@ class FakeEngine:
             _thread.interrupt_main()
         history, self.position = self.position.copy(), self.position + 1
         mean = frames.reshape(len(frames), -1).mean(1)
-        return EngineOutput(mean, np.zeros_like(mean), mean, history, None)
+        return FrameErrors(mean, np.zeros_like(mean), mean, history)
 
 
 def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_c_raises):

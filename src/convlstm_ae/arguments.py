@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     train.add_argument("--holdout-fraction", type=float, default=0.15,
                        help="videos: last part of each held out to calibrate alarms (0: none)")
+    train.add_argument("--holdout-videos", type=int, default=None,
+                       help="whole videos held out to calibrate alarms (default: a quarter "
+                       "of them with 4 or more videos; 0: the --holdout-fraction tails)")
     train.add_argument("--quantile", type=float, default=0.99,
                        help="alarm threshold: this quantile of held-out normal scores")
     train.add_argument("--cache-dir", type=Path,
@@ -129,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--error", choices=ERRORS, default=argparse.SUPPRESS,
                        help=ERROR_HELP + "; default: the model's")
     score.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                       help="onnx: the exported step under ONNX Runtime on the CPU")
+                       help="onnx: the exported scoring step under ONNX Runtime on the CPU")
     score.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     score.add_argument("--overlay", type=Path, metavar="OUT.mp4",
                        help="also draw each video with its error heat map, score curve and "
@@ -159,12 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help=ERROR_HELP + "; default: the model's, and likewise stored")
     calibrate.set_defaults(handler="calibrate")
 
-    export = commands.add_parser("export", help="ONNX step function and live scoring step, "
+    export = commands.add_parser("export", help="the live scoring step as an ONNX graph, "
                                  "checked under ONNX Runtime")
     export.add_argument("model", type=Path, help="released model folder")
-    export.add_argument("--out", type=Path, help="the step function's file, default: "
-                        "MODEL/model_step.onnx; the live scoring step goes beside it as "
-                        "model_score.onnx")
+    export.add_argument("--out", type=Path, help="the graph's file, default: "
+                        "MODEL/model_score.onnx (where watch and score --backend onnx look)")
     export.set_defaults(handler="export")
 
     watch = commands.add_parser(
@@ -263,6 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
         real.add_argument("--stage", choices=("all", "train"), default="all",
                           help="train: train only (test videos may be absent)")
         real.set_defaults(handler="experiment")
+    live = experiments.add_parser(
+        "live-score", help="the located live score (beyond the paper): designs chosen on "
+        "held-out videos with synthetic anomalies, then measured on the test videos")
+    live.add_argument("model", type=Path, help="released model trained without the held-out "
+                      "videos (train --holdout-videos)")
+    live.add_argument("root", type=Path, help="dataset folder: training and labelled test videos")
+    live.add_argument("--held-out", help="comma-separated training videos the model never "
+                      "saw (default: the model's record of them)")
+    live.add_argument("--layout", help="skip detection: frames, ucsd, avenue, ...")
+    live.add_argument("--out", type=Path, default=Path("runs/live-score"))
+    live.set_defaults(handler="live_score")
     tables = commands.add_parser(
         "tables", help="rebuild an experiment's tables and figures from its error records")
     tables.add_argument("run", type=Path, help="experiment output folder (PRESET/records/...)")

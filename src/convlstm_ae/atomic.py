@@ -5,6 +5,7 @@ so an interrupted write never leaves a truncated file under the final name."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,3 +58,8 @@ def writable_file(path: str | Path) -> Path:
     if path.exists() and not os.access(path, os.W_OK):
         raise ConfigError(f"{path}: output file is not writable")
     return path
+
+
+def file_label(name: str) -> str:
+    """A name (a source's, already redacted) as a safe file-name stem."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.") or "source"

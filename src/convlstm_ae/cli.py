@@ -66,13 +66,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     writable_folder(args.out)
     source = training_source(args.data, model_config.frame_size, args.cache_dir)
     train_run(source, model_config, train_config, args.out, scoring=scoring_config,
-              holdout_fraction=args.holdout_fraction, quantile=args.quantile,
-              resume=args.resume, devices=args.devices, logger=args.logger, plain=args.plain)
+              holdout_fraction=args.holdout_fraction, holdout_videos=args.holdout_videos,
+              quantile=args.quantile, resume=args.resume, devices=args.devices,
+              logger=args.logger, plain=args.plain)
 
 
 def cmd_score(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.overlay import write_score_overlay
     from convlstm_ae.pipeline.score import open_scorer, read_inputs, score_video, write_score_table
+    from convlstm_ae.release_files import LOCATED
     from convlstm_ae.viz.overlay import check_overlay_path, overlay_path
 
     if args.overlay:
@@ -82,22 +84,25 @@ def cmd_score(args: argparse.Namespace) -> None:
                          t_prime=args.t_prime if "t_prime" in args else "model",
                          windows=getattr(args, "windows", None), error=getattr(args, "error", None))
 
-    if args.overlay and scorer.calibration is None:
-        raise ConfigError(f"{args.model}: --overlay needs the model's calibration, for these "
-                          "windows and error (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
+    located = (scorer.calibration or {}).get(LOCATED)
+    if args.overlay and located is None:
+        raise ConfigError(f"{args.model}: --overlay needs the model's located calibration "
+                          "(convlstm-ae calibrate MODEL NORMAL_FOOTAGE, two videos or more)")
 
     def scored():
         config = scorer.model.config
         for name, frames in read_inputs(args.input, config.frame_size, args.skip_bad,
                                         args.strict, config.clip_length):
-            columns = score_video(scorer, frames)
-            alarms = (f", {int(columns['alarm'].sum())} alarm frame(s)"
-                      if "alarm" in columns else "")
+            scores = score_video(scorer, frames)
+            columns = scores.columns
+            alarms = "".join(f", {int(columns[c].sum())} {what} alarm frame(s)"
+                             for c, what in (("alarm", "whole-frame"), ("live_alarm", "live"))
+                             if c in columns)
             print(f"{name}: {len(frames)} frames, min regularity at frame "
                   f"{int(columns['regularity'].argmin())}{alarms}", flush=True)
             if args.overlay:
                 path = overlay_path(args.overlay, Path(name).stem, several=args.input.is_dir())
-                write_score_overlay(args.model, frames, columns, path, args.device)
+                write_score_overlay(frames, scores, located, path)
                 print(f"{name}: overlay -> {path}", flush=True)
             yield name, columns
 
@@ -213,18 +218,12 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from convlstm_ae.export.onnx import export_onnx, export_score_graph
-    from convlstm_ae.export.paths import ONNX_SCORE, ONNX_STEP
-    from convlstm_ae.release import load_model, load_scoring_config
+    from convlstm_ae.export.paths import ONNX_SCORE
+    from convlstm_ae.release import export_scoring_graph
 
-    path = writable_file(args.out or Path(args.model) / ONNX_STEP)
-    scoring = writable_file(path.parent / ONNX_SCORE)
-    model = load_model(args.model)
-    path = export_onnx(model, path)
-    print(f"step function (frame, h, c) -> (current, previous, h, c): {path}")
-    scoring = export_score_graph(model, scoring, load_scoring_config(args.model).patch_size)
-    print(f"live scoring step (frame, last, keep, h, c) -> Eq. 3 terms, patch error, map, "
-          f"h, c, normalised frame: {scoring}")
+    path = export_scoring_graph(args.model, writable_file(args.out or args.model / ONNX_SCORE))
+    print(f"live scoring step (frame, last, keep, h, c) -> Eq. 3 terms, patch error, error "
+          f"map, cell means, h, c, normalised frame: {path}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -308,6 +307,21 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     run_experiment(kind, experiment)
 
 
+def cmd_live_score(args: argparse.Namespace) -> None:
+    from convlstm_ae.experiments.live_score import held_out_names, run_live_score
+
+    held_out = held_out_names(args.model, args.held_out)
+    results = run_live_score(args.model, args.root, held_out, args.out, args.layout)
+    chosen, live = results["chosen"], results["test"]["live"]
+    print(f"chosen on validation: {chosen['design']}, cells of {chosen['cell_size']} px, "
+          f"alarm quantile {chosen['quantile']} (validation AUC {chosen['validation_auc']:.3f})")
+    print(f"test: live AUC {live['auc']:.3f}, {live['false_alarms_per_minute']:.2f} false "
+          f"alarms/min, {live['events_alarmed']:.0%} of {live['events']} events alarmed "
+          f"within {live['within']:g} s; Eq. 4 (authors' reading) "
+          f"{results['test']['eq4_authors_reading_micro_macro'][0]:.3f}")
+    print(f"records -> {args.out}")
+
+
 def cmd_tables(args: argparse.Namespace) -> None:
     """Rebuild an experiment's results, table and figures from its error records."""
     if not args.run.is_dir():
@@ -360,7 +374,7 @@ COMMANDS = {
     "calibrate": cmd_calibrate,
     "export": cmd_export, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
     "tables": cmd_tables, "report": cmd_report, "data_check": cmd_data_check,
-    "watch": cmd_watch,
+    "watch": cmd_watch, "live_score": cmd_live_score,
 }
 
 

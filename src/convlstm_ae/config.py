@@ -102,6 +102,13 @@ def default_patch_size(frame_size: int) -> int:
     the image area one ConvLSTM cell of the paper model sees (encoder stride 8)."""
     return max(3, round(frame_size / 28))
 
+
+def default_cell_size(frame_size: int) -> int:
+    """Cell side of the located live score (beyond the paper): 1/25 of the frame, 9 px at
+    225 px, one cell per 9x9 pixels; at least 2 px."""
+    return max(2, round(frame_size / 25))
+
+
 @dataclass(frozen=True)
 class ScoringConfig:
     """How test videos are scored (Sec. 3.3)."""
@@ -113,10 +120,15 @@ class ScoringConfig:
     windows: str = "reset"
     error: str = "sum"  # e(t): Eq. 3 ("sum"), or its square root ("sqrt", the authors' code)
     patch_size: int | None = None  # localized score's patch side; None: 1/28 of the frame
+    cell_size: int | None = None  # located live score's cell side; None: 1/25 of the frame
 
     def __post_init__(self) -> None:
         _check_choice("windows", self.windows, WINDOWS)
         _check_choice("error", self.error, ERRORS)
+        for name in ("patch_size", "cell_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive number of pixels or null, "
+                                  f"got {getattr(self, name)}")
         if self.windows != "reset" and self.t_prime is None:
             raise ConfigError(f"{self.windows} windows need a finite T' (t_prime), "
                               "not the whole video")

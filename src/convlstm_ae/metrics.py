@@ -145,6 +145,11 @@ class DeploymentMetrics:
     false_alarms: int  # runs of alarm frames that touch no abnormal frame
     false_alarms_per_minute: float  # per minute of normal test video
     normal_minutes: float
+    alarmed_normal: float  # share of normal frames alarmed
+    events: int  # anomalous events: runs of abnormal frames
+    events_alarmed: float  # share of them alarmed within ``within`` seconds of their start
+    median_delay: float  # seconds from an alarmed event's start to its first alarm
+    within: float
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -158,15 +163,19 @@ def abnormal_runs(labels: np.ndarray) -> list[tuple[int, int]]:
 
 
 def evaluate_deployment(
-    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], threshold: float, fps: float
+    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], threshold: float, fps: float,
+    within: float = 1.0,
 ) -> DeploymentMetrics:
-    """Frame-level precision, recall and F1 of ``score > threshold``, and false alarms.
+    """Frame-level precision, recall and F1 of ``score > threshold``, false alarms, and
+    event-level figures.
 
     Args:
         scores: per-video calibrated anomaly scores (higher = more abnormal).
         labels: per-video 0/1 ground truth.
         threshold: alarm threshold, fixed beforehand on normal footage.
-        fps: frame rate, for false alarms per minute of normal video.
+        fps: frame rate, for false alarms per minute of normal video and delays.
+        within: an anomalous event counts as alarmed when an alarm falls on one of its
+            frames within this many seconds of its start.
     """
     checked_scores, checked_labels = _validated(scores, labels)
     pooled_scores = np.concatenate(checked_scores)
@@ -183,6 +192,13 @@ def evaluate_deployment(
         if not video_labels[start:stop].any()
     )
     normal_minutes = float((pooled_labels == 0).sum()) / fps / 60
+    delays = []  # seconds to the first alarm of each event, inf without one
+    for video_scores, video_labels in zip(checked_scores, checked_labels, strict=True):
+        for start, stop in abnormal_runs(video_labels):
+            hits = np.flatnonzero(video_scores[start:stop] > threshold)
+            delays.append(hits[0] / fps if len(hits) else np.inf)
+    delays = np.asarray(delays)
+    alarmed = delays[np.isfinite(delays)]
     return DeploymentMetrics(
         auc=float(roc_auc_score(pooled_labels, pooled_scores)),
         threshold=float(threshold),
@@ -192,6 +208,11 @@ def evaluate_deployment(
         false_alarms=false_alarms,
         false_alarms_per_minute=false_alarms / normal_minutes if normal_minutes else float("nan"),
         normal_minutes=normal_minutes,
+        alarmed_normal=float(alarms[pooled_labels == 0].mean()),
+        events=len(delays),
+        events_alarmed=float((delays <= within).mean()) if len(delays) else float("nan"),
+        median_delay=float(np.median(alarmed)) if len(alarmed) else float("nan"),
+        within=within,
     )
 
 

@@ -13,7 +13,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from convlstm_ae.config import ScoringConfig, config_to_dict
-from convlstm_ae.errors import CheckpointError
+from convlstm_ae.errors import CheckpointError, ConfigError
+from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
 from convlstm_ae.model.acceleration import accelerate, use_fast_path
 from convlstm_ae.model.presets import build_model
 from convlstm_ae.release_files import (  # noqa: F401  (re-exported: the public names stay here)
@@ -101,3 +102,34 @@ def load_model(
     if use_fast_path(device, plain):
         accelerate(model)
     return model
+
+
+def default_device(device: str | None = None) -> str:
+    """``device``, checked, or CUDA when this machine has it, else the CPU.
+
+    Raises:
+        ConfigError: unknown, or CUDA without a CUDA device.
+    """
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        kind = None
+    if kind not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {device!r} is unknown; expected cpu or cuda")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA device here (this torch build or machine "
+                          "has none); use --device cpu")
+    return device
+
+
+def export_scoring_graph(model_dir: str | Path, path: str | Path | None = None) -> Path:
+    """Export the live scoring step of a released model, with its stored patch and cell
+    sizes, to ``path`` (default: where :class:`OnnxStreamScorer` looks for it)."""
+    from convlstm_ae.export.onnx import export_score_graph
+
+    model_dir = Path(model_dir)
+    scoring = load_scoring_config(model_dir)
+    return export_score_graph(load_model(model_dir), path or onnx_path(model_dir, ONNX_SCORE),
+                              scoring.patch_size, scoring.cell_size)

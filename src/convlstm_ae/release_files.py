@@ -11,6 +11,7 @@ from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ModelConfig, ScoringConfig, config_from_dict, config_to_dict
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.scoring.located import LocatedCalibration
 
 FORMAT = "convlstm-ae/1"
 WEIGHTS = "model.safetensors"
@@ -65,21 +66,27 @@ def save_scoring_config(directory: str | Path, scoring: ScoringConfig) -> None:
                                    "scoring": config_to_dict(scoring)})
 
 
-def save_calibration(directory: str | Path, calibrations: dict[str, DeploymentCalibration]) -> Path:
-    """Write the deployment calibration of each score kind beside a released model."""
+Calibrations = dict[str, DeploymentCalibration | LocatedCalibration]
+LOCATED = "located"  # the located live score's key in calibration.json
+
+
+def save_calibration(directory: str | Path, calibrations: Calibrations) -> Path:
+    """Write the deployment calibration of each score kind beside a released model: the
+    whole-frame ``frame`` and ``patch`` ones and, where fitted, the located live score's."""
     path = Path(directory) / CALIBRATION
     data = {kind: calibration.to_dict() for kind, calibration in calibrations.items()}
     write_atomically(path, lambda p: p.write_text(json.dumps(data, indent=2)))
     return path
 
 
-def load_calibration(directory: str | Path) -> dict[str, DeploymentCalibration] | None:
-    """The deployment calibration stored beside a released model, or None if it has none."""
+def load_calibration(directory: str | Path) -> Calibrations | None:
+    """The deployment calibrations stored beside a released model, or None if it has none."""
     path = Path(directory) / CALIBRATION
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text())
-        return {kind: DeploymentCalibration.from_dict(values) for kind, values in data.items()}
+        return {kind: (LocatedCalibration if kind == LOCATED else DeploymentCalibration
+                       ).from_dict(values) for kind, values in data.items()}
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ConfigError) as error:
         raise CheckpointError(f"{path}: not a valid calibration ({error})") from None

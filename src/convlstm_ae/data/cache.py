@@ -199,6 +199,11 @@ class CachedVideos:
         """Number of cached frames of video ``video``."""
         return self._num_frames[video]
 
+    def name(self, video: int) -> str:
+        """The name of video ``video``: its file's stem, or its frame folder's name."""
+        source = self.sources[video][0]
+        return source.stem if source.is_file() else source.name
+
     def video(self, index: int) -> np.ndarray:
         """All cached frames of video ``index``: (N, S, S) uint8, read-only memory map."""
         mapped = self._videos[index]

@@ -134,9 +134,42 @@ class VideoHeads:
         return self.source.frames(video, indices)
 
 
+class VideoSubset:
+    """A FrameSource showing only the videos ``indices`` of ``source``."""
+
+    def __init__(self, source: FrameSource, indices: list[int]) -> None:
+        self.source = source
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def num_frames(self, video: int) -> int:
+        return self.source.num_frames(self.indices[video])
+
+    def frames(self, video: int, indices: np.ndarray) -> np.ndarray:
+        return self.source.frames(self.indices[video], indices)
+
+
+def held_out_videos(count: int, held: int) -> list[int]:
+    """Which ``held`` of ``count`` videos calibrate instead of training: the last of each
+    of ``held`` equal groups, spread over the footage (16 and 4: the 4th, 8th, 12th and
+    16th).
+
+    Raises:
+        ConfigError: ``held`` is not in [1, count - 1].
+    """
+    if not 1 <= held < count:
+        raise ConfigError(f"holdout videos must lie in [1, {count - 1}] for {count} videos, "
+                          f"got {held}")
+    return [round((i + 1) * count / held) - 1 for i in range(held)]
+
+
 def holdout_split(source: FrameSource, fraction: float, clip_length: int) -> list[int]:
     """Frames of each video kept for training; the last ``fraction`` is held out
-    (for calibration on normal footage). Every video keeps at least one clip."""
+    (for calibration on normal footage), after a gap of ``clip_length`` frames that
+    neither training nor calibration sees, so no training clip touches a held-out frame's
+    neighbours. Every video keeps at least one clip."""
     if not 0 <= fraction < 1:
         raise ConfigError(f"holdout fraction must lie in [0, 1), got {fraction}")
     return [
@@ -146,9 +179,11 @@ def holdout_split(source: FrameSource, fraction: float, clip_length: int) -> lis
 
 
 def held_out_tails(source: FrameSource, lengths: list[int], min_length: int) -> list[np.ndarray]:
-    """The frames of each video past ``lengths[i]`` (see :func:`holdout_split`), keeping
-    the tails of at least ``min_length`` frames (T: one clip)."""
-    tails = [source.frames(i, np.arange(n, source.num_frames(i))) for i, n in enumerate(lengths)]
+    """The frames of each video from ``lengths[i] + min_length`` on (see
+    :func:`holdout_split`: a gap of one clip after the training frames), keeping the tails
+    of at least ``min_length`` frames (T: one clip)."""
+    tails = [source.frames(i, np.arange(n + min_length, source.num_frames(i)))
+             for i, n in enumerate(lengths)]
     return [tail for tail in tails if len(tail) >= min_length]
 
 

@@ -11,7 +11,6 @@ from convlstm_ae.atomic import writable_folder
 from convlstm_ae.data.cache import default_cache_dir
 from convlstm_ae.release_files import CONFIG, WEIGHTS
 
-ONNX_STEP = "model_step.onnx"  # the model's step: (frame, h, c) -> (current, previous, h, c)
 ONNX_SCORE = "model_score.onnx"  # the whole live scoring step, Eq. 3 included
 
 log = logging.getLogger(__name__)

@@ -1,45 +1,27 @@
 """The live scoring engine: what ``convlstm-ae watch`` calls once per frame of B streams.
 
-An :class:`Engine` keeps each stream's ConvLSTM memory, forgets it every T' frames of the
-stream (or on :meth:`Engine.reset`) and returns the terms of Eq. 3 per stream. Two
-backends share this interface: ``torch`` (:class:`~convlstm_ae.live.torch_engine.TorchEngine`,
-CPU or CUDA) and ``onnx`` (:class:`~convlstm_ae.live.onnx_engine.OnnxEngine`, ONNX Runtime
-on the CPU, without PyTorch). This module imports neither.
+An engine is the one streaming step of :mod:`convlstm_ae.scoring`, on one of two
+backends: ``torch`` (:class:`~convlstm_ae.scoring.stream.StreamScorer`, CPU or CUDA) or
+``onnx`` (:class:`~convlstm_ae.scoring.onnx_stream.OnnxStreamScorer`, ONNX Runtime on
+the CPU, without PyTorch). Both keep a :class:`~convlstm_ae.scoring.stream_state.StreamState`
+and return :class:`~convlstm_ae.scoring.frame_errors.FrameErrors`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from convlstm_ae.config import ERRORS
 from convlstm_ae.errors import ConfigError
-from convlstm_ae.release_files import load_model_config
+from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
+from convlstm_ae.release_files import load_model_config, load_scoring_config
+from convlstm_ae.scoring.frame_errors import FrameErrors
+from convlstm_ae.scoring.onnx_stream import OnnxStreamScorer
 
 BACKENDS = ("torch", "onnx")
-
-
-@dataclass(frozen=True)
-class EngineOutput:
-    """The errors of one frame of each of B streams, on the CPU."""
-
-    current: np.ndarray  # (B,) float, current-frame term of Eq. 3
-    previous: np.ndarray  # (B,) float, previous-frame term; 0 right after a reset
-    patch: np.ndarray  # (B,) float, worst-patch error
-    history: np.ndarray  # (B,) int, frames of memory each frame had (0 right after a reset)
-    maps: np.ndarray | None  # (B, S, S) float32 per-pixel Eq. 3 error, if asked
-
-    def frame(self, error: str = "sum") -> np.ndarray:
-        """Eq. 3 per stream, as the sum of its terms (``sum``) or its square root (``sqrt``,
-        as ``ScoringConfig.error``)."""
-        if error not in ERRORS:
-            raise ConfigError(f"error {error!r} is unknown; expected one of {', '.join(ERRORS)}")
-        values = self.current + self.previous
-        return np.sqrt(values) if error == "sqrt" else values
 
 
 class Engine(Protocol):
@@ -48,27 +30,14 @@ class Engine(Protocol):
     streams: int
     frame_size: int
     t_prime: int | None  # frames between memory resets of a stream; None never resets
+    maps: Any  # (B, S, S) per-pixel Eq. 3 error of the last call, if kept
 
     def reset(self, streams: Sequence[int] | None = None) -> None:
         """Forget the memory of the given streams (all by default), e.g. a new camera."""
 
-    def __call__(self, frames: np.ndarray) -> EngineOutput:
-        """Score uint8 gray frames (B, S, S) at ``frame_size``, one per stream."""
-
-
-def check_frames(frames: np.ndarray, streams: int, frame_size: int) -> np.ndarray:
-    """``frames`` as a uint8 (B, S, S) array.
-
-    Raises:
-        ConfigError: another shape or dtype.
-    """
-    frames = np.asarray(frames)
-    expected = (streams, frame_size, frame_size)
-    if frames.shape != expected:
-        raise ConfigError(f"expected frames of shape {expected}, got {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise ConfigError(f"expected uint8 frames, got {frames.dtype}")
-    return frames
+    def __call__(self, frames: np.ndarray) -> FrameErrors:
+        """Score uint8 gray frames (B, S, S) at ``frame_size``, one per stream: (B,)
+        errors and (B, S / cell, S / cell) cell means on the CPU."""
 
 
 def open_engine(model_dir: Path, streams: int, *, backend: str = "torch",
@@ -76,7 +45,7 @@ def open_engine(model_dir: Path, streams: int, *, backend: str = "torch",
                 threads: int | None = None) -> Engine:
     """Open a released model folder for live scoring of ``streams`` streams.
 
-    T' and the patch size are the ones stored with the model.
+    T', the patch size and the cell size are the ones stored with the model.
 
     Args:
         model_dir: a released model folder (``config.json`` and weights or ONNX graph).
@@ -84,8 +53,8 @@ def open_engine(model_dir: Path, streams: int, *, backend: str = "torch",
         backend: ``torch`` or ``onnx`` (CPU, needs no PyTorch once exported).
         device: ``cpu`` or ``cuda`` for ``torch``; default CUDA if there is one.
             ``onnx`` runs on the CPU.
-        maps: also return each frame's per-pixel error map.
-        threads: CPU threads of the backend; default its own.
+        maps: also keep each frame's per-pixel error map (``engine.maps``).
+        threads: CPU threads of the backend (for ``torch``, the process's); default its own.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"backend {backend!r} is unknown; expected one of {', '.join(BACKENDS)}")
@@ -93,16 +62,35 @@ def open_engine(model_dir: Path, streams: int, *, backend: str = "torch",
         raise ConfigError(f"streams must be positive, got {streams}")
     if threads is not None and threads < 1:
         raise ConfigError(f"threads must be positive, got {threads}")
+    model_dir = Path(model_dir)
     channels = load_model_config(model_dir).in_channels
     if channels != 1:
         raise ConfigError(f"{model_dir}: live engines score gray frames; the model takes "
                           f"{channels} channels")
     if backend == "onnx":
-        from convlstm_ae.live.onnx_engine import OnnxEngine
-
         if device not in (None, "cpu"):
             raise ConfigError(f"device {device!r}: the onnx backend runs on the CPU")
-        return OnnxEngine.open(Path(model_dir), streams, maps=maps, threads=threads)
-    from convlstm_ae.live.torch_engine import TorchEngine
+        if not onnx_path(model_dir, ONNX_SCORE).is_file():
+            _export_with_torch(model_dir)
+        return OnnxStreamScorer.open(model_dir, streams, maps=maps, threads=threads)
+    import torch
 
-    return TorchEngine.open(Path(model_dir), streams, device=device, maps=maps, threads=threads)
+    from convlstm_ae.release import default_device, load_model
+    from convlstm_ae.scoring.stream import StreamScorer
+
+    if threads:
+        torch.set_num_threads(threads)
+    scoring = load_scoring_config(model_dir)
+    model = load_model(model_dir, default_device(device))
+    return StreamScorer(model, streams, t_prime=scoring.t_prime, patch_size=scoring.patch_size,
+                        cell_size=scoring.cell_size, maps=maps)
+
+
+def _export_with_torch(model_dir: Path) -> None:
+    """Export a model's missing scoring graph where PyTorch is; else the graph is an error
+    :meth:`OnnxStreamScorer.open` reports."""
+    try:
+        from convlstm_ae.release import export_scoring_graph
+    except ImportError:
+        return
+    export_scoring_graph(model_dir)

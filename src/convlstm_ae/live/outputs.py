@@ -9,7 +9,6 @@ import csv
 import json
 import logging
 import queue
-import re
 import shlex
 import subprocess
 import threading
@@ -25,11 +24,6 @@ from convlstm_ae.live.sources import redact
 log = logging.getLogger(__name__)
 FRAME_COLUMNS = ("time", "video", "frame", "history", "error", "patch_error", "score", "alarm")
 NOTIFY_TIMEOUT = 10.0
-
-
-def file_label(name: str) -> str:
-    """A source name (already redacted) as a safe file-name stem."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.") or "source"
 
 
 class FrameLog:

@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from convlstm_ae import progress
-from convlstm_ae.atomic import writable_folder
+from convlstm_ae.atomic import file_label, writable_folder
 from convlstm_ae.config import default_patch_size
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import Event, EventDetector, EventRules
-from convlstm_ae.live.outputs import EventLog, FrameLog, Notifier, file_label, write_snapshot
+from convlstm_ae.live.outputs import EventLog, FrameLog, Notifier, write_snapshot
 from convlstm_ae.live.sources import Frame, Source
 from convlstm_ae.release_files import load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
@@ -218,15 +218,17 @@ class Watch:
             if frame is not None:
                 batch[index] = frame.image
         output = self.engine(batch)
-        errors = output.frame(self.scoring.error)
-        patches = np.sqrt(output.patch) if self.scoring.error == "sqrt" else output.patch
+        errors, patches, history = (np.asarray(values) for values in (
+            output.select("frame", self.scoring.error), output.select("patch", self.scoring.error),
+            output.history))
+        maps = None if self.engine.maps is None else np.asarray(self.engine.maps)
         for index, frame in enumerate(frames):
             self._stale[index] = frame is None
             if frame is not None:
                 self._record(index, frame, float(errors[index]), float(patches[index]),
-                             int(output.history[index]))
-                if self._videos and output.maps is not None:
-                    self._draw(index, frame, output.maps[index])
+                             int(history[index]))
+                if self._videos and maps is not None:
+                    self._draw(index, frame, maps[index])
 
     def _draw(self, index: int, frame: Frame, error_map: np.ndarray) -> None:
         """The frame's overlay: heat map on the calibrated scale, score curve, event."""

@@ -9,7 +9,7 @@ import dataclasses
 import json
 import math
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from convlstm_ae.atomic import atomic_path, writable_folder
 from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
+from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.pipeline.score import Scorer, open_scorer, read_inputs, score_video
 from convlstm_ae.release import (
     CALIBRATION,
@@ -27,7 +28,9 @@ from convlstm_ae.release import (
     save_calibration,
     save_scoring_config,
 )
+from convlstm_ae.release_files import LOCATED, Calibrations
 from convlstm_ae.scoring.calibration import WARMUP_POSITIONS, DeploymentCalibration
+from convlstm_ae.scoring.located import DEFAULT_DESIGN, fit_located
 
 PREVIOUS_CALIBRATION = "calibration.previous.json"
 KINDS = {"frame": "error", "patch": "patch_error"}  # score kind: its score-table column
@@ -52,15 +55,18 @@ class CalibrationSummary:
     previous_scheme: tuple[str, str] | None  # the model's before, if the scheme changed
 
 
-def fit_calibrations(scorer: Scorer, videos: Iterable[np.ndarray], quantile: float = 0.99
-                     ) -> tuple[dict[str, DeploymentCalibration], list[dict[str, np.ndarray]]]:
+def fit_calibrations(scorer: Scorer, videos: Sequence[np.ndarray], quantile: float = 0.99,
+                     names: Sequence[str] | None = None
+                     ) -> tuple[Calibrations, list[dict[str, np.ndarray]]]:
     """Score normal videos (uint8 (N, S, S) each) as ``scorer`` scores, and fit the
-    whole-frame and patch calibrations on their errors, per frames of history.
+    whole-frame and patch calibrations on their errors, per frames of history; with two
+    videos or more, also the located live score's (beyond the paper), on their live
+    errors (reset windows), each video's threshold scores from statistics of the others.
 
     Returns:
         The calibrations by score kind, and the score-table columns of each video.
     """
-    tables = [score_video(scorer, frames) for frames in videos]
+    tables = [score_video(scorer, frames).columns for frames in videos]
     histories = [table["history"].astype(int) for table in tables]
     scoring = scorer.scoring
     calibrations = {
@@ -69,14 +75,21 @@ def fit_calibrations(scorer: Scorer, videos: Iterable[np.ndarray], quantile: flo
                                       quantile, histories),
             windows=scoring.windows, error=scoring.error)
         for kind, column in KINDS.items()}
+    if len(videos) >= 2 and isinstance(scorer.model, ConvLSTMAE):
+        live = [scorer.errors(frames, windows="reset") for frames in videos]
+        calibrations[LOCATED] = fit_located(
+            [np.asarray(e.cells[0]) for e in live], [np.asarray(e.history[0]) for e in live],
+            DEFAULT_DESIGN, scorer.cell_size, quantile,
+            names or [f"video {i + 1}" for i in range(len(videos))])
     return calibrations, tables
 
 
 def calibrate_model(model_dir: Path, normal_videos: Sequence[np.ndarray],
-                    quantile: float = 0.99) -> dict[str, DeploymentCalibration]:
-    """Fit the calibration of a released model on normal videos it did not train on and
-    store it beside the model (``calibration.json``)."""
-    calibrations, _ = fit_calibrations(open_scorer(model_dir), normal_videos, quantile)
+                    quantile: float = 0.99, names: Sequence[str] | None = None
+                    ) -> Calibrations:
+    """Fit the calibration of a released model on normal videos it did not train on
+    (named ``names``) and store it beside the model (``calibration.json``)."""
+    calibrations, _ = fit_calibrations(open_scorer(model_dir), normal_videos, quantile, names)
     save_calibration(model_dir, calibrations)
     return calibrations
 
@@ -183,7 +196,7 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
         scheme=scheme, previous_scheme=previous_scheme)
 
 
-def _store(model_dir: Path, calibrations: dict[str, DeploymentCalibration]) -> bool:
+def _store(model_dir: Path, calibrations: Calibrations) -> bool:
     """Write the calibration, keeping the old file as ``calibration.previous.json``;
     False (nothing written) when the stored calibration is the same."""
     current = model_dir / CALIBRATION

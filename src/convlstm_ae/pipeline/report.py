@@ -20,9 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from convlstm_ae.atomic import atomic_path, writable_file
+from convlstm_ae.atomic import atomic_path, file_label, writable_file
 from convlstm_ae.errors import ConfigError
-from convlstm_ae.live.outputs import file_label
 from convlstm_ae.metrics import FrameMetrics, abnormal_runs, evaluate_frames, roc_points
 from convlstm_ae.pipeline.evaluate import read_label_file
 from convlstm_ae.pipeline.report_inputs import Event, ReportInput, watch_video_name

@@ -15,21 +15,32 @@ import torch
 from torch import nn
 
 from convlstm_ae.atomic import atomic_path, writable_file
-from convlstm_ae.config import ScoringConfig
+from convlstm_ae.config import ScoringConfig, default_cell_size
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
-from convlstm_ae.export.paths import ONNX_STEP, onnx_path
-from convlstm_ae.release import load_calibration, load_model, load_scoring_config
+from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
+from convlstm_ae.release import (
+    default_device,
+    export_scoring_graph,
+    load_calibration,
+    load_model,
+    load_scoring_config,
+)
+from convlstm_ae.release_files import LOCATED
 from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.scoring.frame_errors import FrameErrors
+from convlstm_ae.scoring.located import located_scores
+from convlstm_ae.scoring.onnx_stream import OnnxStreamScorer
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from convlstm_ae.scoring.regularity import reference_frames, regularity_score
-from convlstm_ae.scoring.windows import plan_promise
+from convlstm_ae.scoring.windows import plan_promise, plan_windows
 
 log = logging.getLogger(__name__)
 COLUMNS = ("error", "patch_error", "regularity", "patch_regularity", "current_term",
            "previous_term", "history")
 CALIBRATED_COLUMNS = ("calibrated_error", "calibrated_patch_error", "alarm")
+LIVE_COLUMNS = ("live_score", "live_alarm")  # the located live score, where calibrated
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,24 @@ class Scorer:
     model: nn.Module
     scoring: ScoringConfig
     calibration: dict[str, DeploymentCalibration] | None
+    stream: OnnxStreamScorer | None = None  # backend onnx: the scoring graph runs the plan
+
+    @property
+    def cell_size(self) -> int:
+        return self.scoring.cell_size or default_cell_size(self.model.config.frame_size)
+
+    def errors(self, frames: np.ndarray, windows: str | None = None) -> FrameErrors:
+        """Errors of one video's uint8 frames (N, S, S) under the scoring settings (or
+        other ``windows``), cell means included for a ConvLSTM-AE."""
+        scoring = self.scoring
+        windows = windows or scoring.windows
+        if self.stream is not None:
+            return self.stream.score_video(frames, plan_windows(len(frames), scoring.t_prime,
+                                                                windows))
+        video = torch.from_numpy(frames).unsqueeze(1).to(self.device)  # (N, 1, S, S)
+        return reconstruction_errors(self.model, video, t_prime=scoring.t_prime,
+                                     patch_size=scoring.patch_size, windows=windows,
+                                     cell_size=self.cell_size)
 
     @property
     def device(self) -> torch.device:
@@ -62,15 +91,12 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
             patch_size=stored.patch_size)
     except ConfigError as problem:
         raise ConfigError(f"{model_dir}: {problem}") from None
-    device = check_device(device) if device else ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_model(model_dir, device, plain=plain or backend == "onnx")
+    model = load_model(model_dir, default_device(device), plain=plain or backend == "onnx")
+    stream = None
     if backend == "onnx":
-        from convlstm_ae.export.onnx import OnnxStepModel, export_onnx
-
-        path = onnx_step_path(Path(model_dir))
-        if not path.is_file():
-            export_onnx(model, path)
-        model = OnnxStepModel(model.cpu(), path)
+        if not onnx_path(Path(model_dir), ONNX_SCORE).is_file():
+            export_scoring_graph(model_dir)
+        stream = OnnxStreamScorer.open(Path(model_dir), 1)
     calibration = load_calibration(model_dir)
     fitted = calibration["frame"].scheme((stored.windows, stored.error)) if calibration else None
     if fitted and (scoring.windows, scoring.error) != fitted:
@@ -78,30 +104,7 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
             log.info("no calibrated columns: the model was calibrated with %s windows and %s "
                      "errors, not %s and %s", *fitted, scoring.windows, scoring.error)
         calibration = None
-    return Scorer(model, scoring, calibration)
-
-
-def onnx_step_path(model_dir: Path) -> Path:
-    """Where the exported step of a model lives (see :func:`onnx_path`)."""
-    return onnx_path(model_dir, ONNX_STEP)
-
-
-def check_device(device: str) -> str:
-    """A device name torch knows and this machine has.
-
-    Raises:
-        ConfigError: unknown, or CUDA without a CUDA device.
-    """
-    try:
-        kind = torch.device(device).type
-    except RuntimeError:
-        kind = None
-    if kind not in ("cpu", "cuda"):
-        raise ConfigError(f"--device {device!r} is unknown; expected cpu or cuda")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: no CUDA device here (this torch build or machine "
-                          "has none); use --device cpu")
-    return device
+    return Scorer(model, scoring, calibration, stream)
 
 
 def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: bool = False,
@@ -137,25 +140,42 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
         yield video.stem if video.is_file() else video.name, frames
 
 
-def score_video(scorer: Scorer, frames: np.ndarray) -> dict[str, np.ndarray]:
-    """The score-table columns of one video's uint8 frames (N, S, S)."""
+@dataclass(frozen=True)
+class VideoScores:
+    """One scored video: its score-table columns and, with a located calibration, the
+    maps of how unusual each cell was (N, H / cell, W / cell), what the live score and
+    the overlay's heat map are made of."""
+
+    columns: dict[str, np.ndarray]
+    maps: np.ndarray | None = None
+
+
+def score_video(scorer: Scorer, frames: np.ndarray) -> VideoScores:
+    """Score one video's uint8 frames (N, S, S) in one pass of the model (two when the
+    model's windows are not the live ones and a located calibration asks for them)."""
     scoring = scorer.scoring
-    video = torch.from_numpy(frames).unsqueeze(1).to(scorer.device)  # (N, 1, S, S)
-    errors = reconstruction_errors(scorer.model, video, t_prime=scoring.t_prime,
-                                   patch_size=scoring.patch_size, windows=scoring.windows)
-    frame = errors.select("frame", scoring.error)[0].numpy()
-    patch = errors.select("patch", scoring.error)[0].numpy()
-    history = errors.history[0].numpy()
+    errors = scorer.errors(frames)
+    frame, patch, current, previous, history = (np.asarray(values[0]) for values in (
+        errors.select("frame", scoring.error), errors.select("patch", scoring.error),
+        errors.current, errors.previous, errors.history))
     reference = reference_frames(history, plan_promise(scoring.windows, scoring.t_prime))
     columns = dict(zip(COLUMNS, (
         frame, patch, regularity_score(frame, reference), regularity_score(patch, reference),
-        errors.current[0].numpy(), errors.previous[0].numpy(), history), strict=True))
+        current, previous, history), strict=True))
     if scorer.calibration:  # beyond the paper: no statistic of the scored video needed
         calibrated = scorer.calibration["frame"].score(frame, history)
         columns["calibrated_error"] = calibrated
         columns["calibrated_patch_error"] = scorer.calibration["patch"].score(patch, history)
         columns["alarm"] = calibrated > scorer.calibration["frame"].threshold
-    return columns
+        located = scorer.calibration.get(LOCATED)
+        if located is not None:  # the live score: reset windows, as watch scores
+            live = errors if scoring.windows == "reset" else scorer.errors(frames, "reset")
+            scores, maps = located_scores(np.asarray(live.cells[0]),
+                                          np.asarray(live.history[0]), located.statistics,
+                                          located.design)
+            columns.update(zip(LIVE_COLUMNS, (scores, scores > located.threshold), strict=True))
+            return VideoScores(columns, maps)
+    return VideoScores(columns)
 
 
 def write_score_table(path: Path, videos: Iterable[tuple[str, dict[str, np.ndarray]]],

@@ -19,7 +19,14 @@ from convlstm_ae.config import (
     read_config_file,
 )
 from convlstm_ae.data.cache import CachedVideos, default_cache_dir
-from convlstm_ae.data.clips import FrameSource, VideoHeads, held_out_tails, holdout_split
+from convlstm_ae.data.clips import (
+    FrameSource,
+    VideoHeads,
+    VideoSubset,
+    held_out_tails,
+    held_out_videos,
+    holdout_split,
+)
 from convlstm_ae.data.layouts import open_dataset
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import is_video
@@ -30,6 +37,7 @@ from convlstm_ae.release import (
     LAST_CHECKPOINT,
     MODEL_DIR,
     read_model_config,
+    write_model_config,
 )
 from convlstm_ae.viz.plots import read_metrics_csv
 
@@ -74,12 +82,32 @@ def run_configs(preset: str | None, config_file: Path | None, train: dict[str, A
             config_from_dict(ScoringConfig, scoring_fields, source))
 
 
+MIN_VIDEOS_FOR_WHOLE_HOLDOUT = 4  # fewer training videos: held-out tails instead
+HELD_OUT_VIDEOS = "held_out_videos"  # config.json: the training videos held out
+
+
 def split_holdout(videos: FrameSource, fraction: float, clip_length: int
                   ) -> tuple[VideoHeads, list[np.ndarray]]:
     """The training part of each video and the held-out normal tails (of at least one
     clip) that calibrate alarms: what training sees and what it must not."""
     lengths = holdout_split(videos, fraction, clip_length)
     return VideoHeads(videos, lengths), held_out_tails(videos, lengths, clip_length)
+
+
+def split_videos(videos: CachedVideos, held: int
+                 ) -> tuple[VideoSubset, list[np.ndarray], list[str]]:
+    """Whole videos held out: the training videos, and the held-out videos' frames and
+    names (beyond the paper: new recordings, unlike tails of training videos)."""
+    held_indices = held_out_videos(len(videos), held)
+    kept = [i for i in range(len(videos)) if i not in held_indices]
+    frames = [videos.frames(i, np.arange(videos.num_frames(i))) for i in held_indices]
+    return VideoSubset(videos, kept), frames, [videos.name(i) for i in held_indices]
+
+
+def default_holdout_videos(count: int) -> int:
+    """A quarter of the training videos, where there are at least
+    :data:`MIN_VIDEOS_FOR_WHOLE_HOLDOUT`; else none (tails)."""
+    return max(1, round(count / 4)) if count >= MIN_VIDEOS_FOR_WHOLE_HOLDOUT else 0
 
 
 def train_run(
@@ -90,6 +118,7 @@ def train_run(
     *,
     scoring: ScoringConfig | None = None,
     holdout_fraction: float = 0.15,
+    holdout_videos: int | None = None,
     quantile: float = 0.99,
     resume: bool | None = False,
     devices: int = 1,
@@ -98,9 +127,10 @@ def train_run(
 ) -> Path | None:
     """Train on ``source`` and release the model as ``run_dir/model``.
 
-    Videos (not Moving-MNIST recipes) keep the last ``holdout_fraction`` of each out of
-    training; after training they are scored and calibrate the alarm threshold
-    (``calibration.json``), at the ``quantile`` of their calibrated errors.
+    Videos (not Moving-MNIST recipes) keep normal footage out of training: whole videos
+    (``holdout_videos``; None: a quarter of them where there are at least 4), else the
+    last ``holdout_fraction`` of each. After training it is scored and calibrates the
+    alarm thresholds (``calibration.json``), at the ``quantile`` of their scores.
 
     Args:
         resume: continue from the last checkpoint; None: whatever the folder holds (a
@@ -124,11 +154,17 @@ def train_run(
             return model_dir
         resume = (run_dir / LAST_CHECKPOINT).is_file()
     tails: list[np.ndarray] = []
+    names: list[str] = []
     note = ""
-    if isinstance(source, CachedVideos) and holdout_fraction > 0:
-        source, tails = split_holdout(source, holdout_fraction, model_config.clip_length)
-        note = (f" on {sum(source.lengths)} frames ({len(source)} videos, last "
-                f"{holdout_fraction:.0%} of each held out)")
+    if isinstance(source, CachedVideos):
+        held = default_holdout_videos(len(source)) if holdout_videos is None else holdout_videos
+        if held:
+            source, tails, names = split_videos(source, held)
+            note = f" on {len(source)} videos ({', '.join(names)} held out)"
+        elif holdout_fraction > 0:
+            source, tails = split_holdout(source, holdout_fraction, model_config.clip_length)
+            note = (f" on {sum(source.lengths)} frames ({len(source)} videos, last "
+                    f"{holdout_fraction:.0%} of each held out after a gap of one clip)")
     log.info("%s: training %d steps of batch %d, lr %g%s%s", model_config.preset,
              train_config.max_steps, train_config.batch_size, train_config.learning_rate, note,
              " (resuming)" if resume else "")
@@ -140,8 +176,11 @@ def train_run(
     if isinstance(source, VideoHeads) and not tails:
         log.info("no alarm calibration: the held-out tails are shorter than T = %d frames; "
                  "raise --holdout-fraction", model_config.clip_length)
+    if names:  # which videos training never saw: calibration and validation footage
+        write_model_config(model_dir, {**read_model_config(model_dir),
+                                       HELD_OUT_VIDEOS: names})
     if tails:
-        calibration = calibrate_model(model_dir, tails, quantile)
+        calibration = calibrate_model(model_dir, tails, quantile, names or None)
         log.info("calibrated on %d held-out normal frames: alarm when the calibrated error "
                  "exceeds %.3g", sum(map(len, tails)), calibration["frame"].threshold)
     return model_dir

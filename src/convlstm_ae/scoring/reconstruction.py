@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 import torch
@@ -18,38 +18,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from convlstm_ae import progress
-from convlstm_ae.config import DEFAULT_T_PRIME, ERRORS, ScoringConfig, default_patch_size
+from convlstm_ae.config import DEFAULT_T_PRIME, ScoringConfig, default_patch_size
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.model.conv_ae import ConvAE
+from convlstm_ae.scoring.frame_errors import FrameErrors
 from convlstm_ae.scoring.windows import WindowPlan, plan_windows
-
-
-@dataclass(frozen=True)
-class FrameErrors:
-    """Per-frame errors of a batch of videos, each (B, N) on the CPU.
-
-    ``current`` and ``previous`` are the two terms of Eq. (3) summed over the frame;
-    ``patch`` (beyond the paper) is the maximum over patches of the mean of their
-    per-pixel sum; ``history`` counts the frames of memory each frame was scored with.
-    """
-
-    current: Tensor  # ||I_t - I^R_{t,t}||^2
-    previous: Tensor  # ||I_{t-1} - I^R_{t,t-1}||^2; 0 where the frame had no history
-    patch: Tensor
-    history: Tensor
-
-    @property
-    def frame(self) -> Tensor:
-        """Eq. (3): both terms, summed over the whole frame."""
-        return self.current + self.previous
-
-    def select(self, kind: str = "frame", error: str = "sum") -> Tensor:
-        """The whole-frame (``frame``) or patch (``patch``) error, as Eq. 3 (``sum``) or
-        its square root (``sqrt``, as the authors' released test code)."""
-        if error not in ERRORS:
-            raise ConfigError(f"error {error!r} is unknown; expected one of {', '.join(ERRORS)}")
-        values = {"frame": self.frame, "patch": self.patch}[kind]
-        return values.sqrt() if error == "sqrt" else values
 
 
 def eq3_maps(frames: Tensor, current: Tensor, previous_frames: Tensor, previous: Tensor,
@@ -71,14 +44,19 @@ def eq3_maps(frames: Tensor, current: Tensor, previous_frames: Tensor, previous:
     return current_term, previous_term * has_previous[..., None, None].to(previous_term.dtype)
 
 
-def reduce_maps(current_term: Tensor, previous_term: Tensor, patch_size: int
-                ) -> tuple[Tensor, Tensor, Tensor]:
-    """(B, N, H, W) terms -> whole-frame current and previous terms and patch maxima, (B, N)."""
+def reduce_maps(current_term: Tensor, previous_term: Tensor, patch_size: int,
+                cell_size: int | None = None) -> tuple[Tensor, ...]:
+    """(B, N, H, W) terms -> whole-frame current and previous terms and patch maxima, (B, N),
+    and with ``cell_size`` the error map's cell means, (B, N, H / cell, W / cell)."""
     error_map = current_term + previous_term
-    pooled = F.avg_pool2d(error_map.flatten(0, 1).unsqueeze(1), patch_size,
-                          max(1, patch_size // 2))
+    flat = error_map.flatten(0, 1).unsqueeze(1)
+    pooled = F.avg_pool2d(flat, patch_size, max(1, patch_size // 2))
     patch = pooled.flatten(1).amax(dim=1).view(error_map.shape[:2])
-    return current_term.sum(dim=(-2, -1)), previous_term.sum(dim=(-2, -1)), patch
+    reduced = (current_term.sum(dim=(-2, -1)), previous_term.sum(dim=(-2, -1)), patch)
+    if cell_size is None:
+        return reduced
+    cells = F.avg_pool2d(flat, cell_size, cell_size, ceil_mode=True)
+    return (*reduced, cells.view(*error_map.shape[:2], *cells.shape[-2:]))
 
 
 def _autocast(device: torch.device):
@@ -87,10 +65,11 @@ def _autocast(device: torch.device):
     return nullcontext()
 
 
-def _memory_runs(model: nn.Module, clips: Tensor, patch: int, chunk: int
-                 ) -> tuple[Tensor, Tensor, Tensor]:
+def _memory_runs(model: nn.Module, clips: Tensor, patch: int, chunk: int,
+                 cell: int | None) -> tuple[Tensor, ...]:
     """Run normalised clips (G, L, C, H, W) through the ConvLSTM from a zero state, at
-    most ``chunk`` frames at a time; per-frame terms and patch maxima, (G, L) each."""
+    most ``chunk`` frames at a time; per-frame terms and patch maxima, (G, L) each, and
+    with ``cell`` the cell means (G, L, H / cell, W / cell)."""
     g, length = clips.shape[:2]
     step = max(1, chunk // g)
     state, last = None, None
@@ -105,17 +84,18 @@ def _memory_runs(model: nn.Module, clips: Tensor, patch: int, chunk: int
             has_previous[:, 0] = 0
         maps = eq3_maps(part, current, torch.cat([before, part[:, :-1]], 1), previous,
                         has_previous)
-        outputs.append(reduce_maps(*maps, patch))
+        outputs.append(reduce_maps(*maps, patch, cell))
         last = part[:, -1:]
     return tuple(torch.cat(values, 1) for values in zip(*outputs, strict=True))
 
 
-def _window_errors(model: nn.Module, video: Tensor, plan: WindowPlan, patch: int, chunk: int
-                   ) -> FrameErrors:
+def _window_errors(model: nn.Module, video: Tensor, plan: WindowPlan, patch: int, chunk: int,
+                   cell: int | None) -> FrameErrors:
     """Errors of every frame under ``plan``: windows of equal length run together,
     about ``chunk`` frames per forward pass."""
     b, n = video.shape[:2]
     values = torch.zeros((3, b, n), device=video.device)
+    cells = None
     history = torch.zeros(n, dtype=torch.int64)
     lengths = plan.stops - plan.starts
     for length in np.unique(lengths).tolist():
@@ -125,17 +105,25 @@ def _window_errors(model: nn.Module, video: Tensor, plan: WindowPlan, patch: int
             windows = group[first : first + per_call]
             indices = plan.starts[windows, None] + np.arange(length)  # (G, L)
             clips = model.normalize(video[:, torch.from_numpy(indices).to(video.device)])
-            terms = _memory_runs(model, clips.flatten(0, 1), patch, chunk)  # (B*G, L) each
+            terms = _memory_runs(model, clips.flatten(0, 1), patch, chunk, cell)
             scored = indices >= plan.scored_from[windows, None]
             frames = torch.from_numpy(indices[scored]).to(video.device)
             mask = torch.from_numpy(scored).to(video.device)
-            for row, term in zip(values, terms, strict=True):
+            for row, term in zip(values, terms[:3], strict=True):
                 row[:, frames] = term.view(b, len(windows), length)[:, mask]
+            if cell is not None:
+                grid = terms[3].shape[-2:]
+                if cells is None:
+                    cells = torch.zeros((b, n, *grid), device=video.device)
+                cells[:, frames] = terms[3].view(b, len(windows), length, *grid)[:, mask]
             history[torch.from_numpy(indices[scored])] = torch.from_numpy(
                 (indices - plan.starts[windows, None])[scored])
     source = torch.from_numpy(plan.source)
     current, previous, patch_max = values[:, :, source.to(video.device)].float().cpu()
-    return FrameErrors(current, previous, patch_max, history[source].expand(b, n).clone())
+    if cells is not None:
+        cells = cells[:, source.to(video.device)].float().cpu()
+    return FrameErrors(current, previous, patch_max, history[source].expand(b, n).clone(),
+                       cells)
 
 
 def _conv_ae_errors(model: ConvAE, video: Tensor, patch: int):
@@ -168,6 +156,7 @@ def reconstruction_errors(
     patch_size: int | None = None,
     chunk: int = 64,
     windows: str = "reset",
+    cell_size: int | None = None,
 ) -> FrameErrors:
     """Per-frame reconstruction errors of one or a batch of equal-length videos.
 
@@ -180,6 +169,8 @@ def reconstruction_errors(
         chunk: frames pushed through the network at once.
         windows: which windows score which frames, one of
             :data:`~convlstm_ae.scoring.windows.SCHEMES` (see that module).
+        cell_size: also keep each frame's error map averaged over cells of this side
+            (``FrameErrors.cells``, for the located live score); ConvLSTM-AE only.
     Returns:
         :class:`FrameErrors` with (B, N) tensors, or (1, N) for a single video.
     """
@@ -202,12 +193,13 @@ def reconstruction_errors(
     model.eval()
     if isinstance(model, ConvAE):
         return _conv_ae_errors(model, video, patch)
-    return _window_errors(model, video, plan, patch, chunk)
+    return _window_errors(model, video, plan, patch, chunk, cell_size)
 
 
 def score_videos(
     model: nn.Module, videos: Iterable[np.ndarray], t_prime: int | None, desc: str = "score",
     windows: str = "reset", batch: int = 1, total: int | None = None,
+    cell_size: int | None = None,
 ) -> list[FrameErrors]:
     """Per-frame errors of videos of any lengths on the model's device, up to ``batch``
     consecutive videos of equal length at once.
@@ -215,6 +207,8 @@ def score_videos(
     Args:
         videos: uint8 frames (N, S, S) each, at the model's frame size.
         total: how many videos there are, for the progress bar of an iterator.
+        cell_size: also keep the cell means of the error maps (see
+            :func:`reconstruction_errors`).
     Returns:
         One :class:`FrameErrors` of shape (1, N) per video.
     """
@@ -224,10 +218,11 @@ def score_videos(
 
     def flush() -> None:
         video = torch.from_numpy(np.stack(pending)).unsqueeze(2).to(device)  # (B, N, 1, S, S)
-        errors = reconstruction_errors(model, video, t_prime=t_prime, windows=windows)
+        errors = reconstruction_errors(model, video, t_prime=t_prime, windows=windows,
+                                       cell_size=cell_size)
         for i in range(len(pending)):
-            results.append(FrameErrors(*(getattr(errors, f.name)[i : i + 1]
-                                         for f in fields(FrameErrors))))
+            values = (getattr(errors, f.name) for f in fields(FrameErrors))
+            results.append(FrameErrors(*(None if v is None else v[i : i + 1] for v in values)))
         pending.clear()
 
     for frames in progress.bar(videos, desc=desc, unit="video", leave=False, total=total):

@@ -1,0 +1,284 @@
+"""The located live score chosen on validation, then measured once on the test videos.
+
+Beyond the paper. The recipe, fixed before any test label is read:
+
+1. Whole training videos are held out (never trained on): the model's calibration
+   footage, and the validation footage.
+2. Validation, leave one held-out video out: per-cell statistics from the others score
+   the left-out video, and copies of it with synthetic anomalies
+   (:mod:`convlstm_ae.data.synthetic`, all kinds, starting after a warm-up and from the
+   first frame). Every design of :data:`DESIGNS` at every cell size of
+   :data:`CELL_FACTORS` gets a pooled AUC; the best one is chosen, and then the alarm
+   quantile: the lowest of :data:`QUANTILES` with at most :data:`MAX_FALSE_ALARMS` false
+   alarm runs per minute of the left-out normal videos.
+3. The chosen score, with statistics and threshold from all held-out videos, is measured
+   on the test videos: pooled AUC, alarms at the threshold, events; Eq. 4 beside it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from convlstm_ae.data.synthetic import AnomalousVideo, synthetic_set
+from convlstm_ae.errors import ConfigError
+from convlstm_ae.metrics import evaluate_deployment, frame_auc
+from convlstm_ae.scoring.calibration import PositionCalibration
+from convlstm_ae.scoring.frame_errors import FrameErrors
+from convlstm_ae.scoring.located import (
+    LocatedDesign,
+    fit_located,
+    fit_statistics,
+    held_out_scores,
+    located_scores,
+)
+from convlstm_ae.scoring.reconstruction import score_videos
+from convlstm_ae.scoring.regularity import regularity_score
+
+SEED = 0  # of the synthetic anomalies
+CELL_FACTORS = (1, 2, 4, 8)  # cell sides, in base cells
+QUANTILES = (0.99, 0.995, 0.999, 1.0)
+MAX_FALSE_ALARMS = 1.0  # false-alarm runs per minute of normal validation video
+DESIGNS = tuple(
+    LocatedDesign(unusual, aggregate, adapt, smoothing)
+    for unusual, aggregate, adapt, smoothing in itertools.product(
+        ("excess", "z"), ("sum", "max", "top"), ("none", "frame", "stream"), (1.0, 0.5, 0.25))
+    if not (unusual == "z" and aggregate == "sum")  # a sum of z-scores is the whole frame
+)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Validation figures of one design at one cell size."""
+
+    cell_size: int
+    design: LocatedDesign
+    auc: float  # pooled over every fold's normal video and its synthetic copies
+    auc_by_kind: dict[str, float]
+    false_alarms: dict[float, float]  # per minute of normal video, by alarm quantile
+    events_alarmed: dict[float, float]  # within 1 s of their start, by alarm quantile
+
+
+def pool_cells(cells: np.ndarray, factor: int) -> np.ndarray:
+    """(N, H, W) cell means -> means over ``factor`` x ``factor`` blocks (edges kept)."""
+    if factor == 1:
+        return cells
+    n, h, w = cells.shape
+    padded_h, padded_w = -(-h // factor) * factor, -(-w // factor) * factor
+    total = np.zeros((n, padded_h, padded_w))
+    count = np.zeros((padded_h, padded_w))
+    total[:, :h, :w], count[:h, :w] = cells, 1
+    shape = (n, padded_h // factor, factor, padded_w // factor, factor)
+    return (total.reshape(shape).sum(axis=(2, 4))
+            / count.reshape(shape[1:]).sum(axis=(1, 3)))
+
+
+def video_errors(model: nn.Module, videos: Sequence[np.ndarray], t_prime: int | None,
+                 cell_size: int, desc: str) -> list[FrameErrors]:
+    """Live errors (reset windows, as ``watch`` scores) with cell means, as numpy."""
+    errors = score_videos(model, videos, t_prime, desc, windows="reset", cell_size=cell_size)
+    return [FrameErrors(*(np.asarray(getattr(e, name)[0]) for name in
+                          ("current", "previous", "patch", "history", "cells")))
+            for e in errors]
+
+
+def validation_copies(videos: Sequence[np.ndarray]) -> list[list[AnomalousVideo]]:
+    """Per held-out video, its synthetic copies: every kind, after a warm-up and from the
+    first frame."""
+    late = synthetic_set(videos, SEED)
+    early = synthetic_set(videos, SEED + 1, from_first_frame=True)
+    per_video = len(late) // len(videos)
+    return [late[i * per_video:(i + 1) * per_video] + early[i * per_video:(i + 1) * per_video]
+            for i in range(len(videos))]
+
+
+def validate(normal: Sequence[FrameErrors], copies: Sequence[Sequence[FrameErrors]],
+             copy_labels: Sequence[Sequence[np.ndarray]], kinds: Sequence[Sequence[str]],
+             base_cell: int, fps: float) -> list[Validation]:
+    """Every design at every cell size, leave one held-out video out (see module)."""
+    rows = []
+    for factor, design in itertools.product(CELL_FACTORS, DESIGNS):
+        cells = [pool_cells(e.cells, factor) for e in normal]
+        copy_cells = [[pool_cells(c.cells, factor) for c in video] for video in copies]
+        scores, labels, kind_of, thresholds = [], [], [], {q: [] for q in QUANTILES}
+        for left in range(len(normal)):
+            others = [i for i in range(len(normal)) if i != left]
+            statistics = fit_statistics([cells[i] for i in others],
+                                        [normal[i].history for i in others], design)
+            held = np.concatenate(held_out_scores([cells[i] for i in others],
+                                                  [normal[i].history for i in others], design))
+            for q in QUANTILES:  # thresholds from the other videos' held-out scores
+                thresholds[q].append(float(np.quantile(held, q)))
+            fold = [(located_scores(cells[left], normal[left].history, statistics, design)[0],
+                     np.zeros(len(cells[left]), np.uint8), "normal")]
+            for c, copy_labels_, kind in zip(copy_cells[left], copy_labels[left], kinds[left],
+                                             strict=True):
+                fold.append((located_scores(c, normal[left].history, statistics, design)[0],
+                             copy_labels_.astype(np.uint8), kind))
+            scores.append([f[0] for f in fold])
+            labels.append([f[1] for f in fold])
+            kind_of.append([f[2] for f in fold])
+        rows.append(_figures(scores, labels, kind_of, thresholds, base_cell * factor, design,
+                             fps))
+    return rows
+
+
+def _figures(scores, labels, kind_of, thresholds, cell_size, design, fps) -> Validation:
+    flat_scores = [s for fold in scores for s in fold]
+    flat_labels = [lab for fold in labels for lab in fold]
+    flat_kinds = [k for fold in kind_of for k in fold]
+    auc = frame_auc(flat_scores, flat_labels)[0]
+    by_kind = {}
+    for kind in sorted(set(flat_kinds) - {"normal"}):
+        chosen = [i for i, k in enumerate(flat_kinds) if k in (kind, "normal")]
+        by_kind[kind] = frame_auc([flat_scores[i] for i in chosen],
+                                  [flat_labels[i] for i in chosen])[0]
+    false_alarms, alarmed = {}, {}
+    for q, per_fold in thresholds.items():  # each fold's scores over its own threshold
+        relative = [s / max(t, 1e-12) for fold, t in zip(scores, per_fold, strict=True)
+                    for s in fold]
+        metrics = evaluate_deployment(relative, flat_labels, 1.0, fps)
+        false_alarms[q], alarmed[q] = metrics.false_alarms_per_minute, metrics.events_alarmed
+    return Validation(cell_size, design, auc, by_kind, false_alarms, alarmed)
+
+
+def choose(rows: Sequence[Validation]) -> tuple[Validation, float]:
+    """The design with the best validation AUC, and its alarm quantile: the lowest with at
+    most :data:`MAX_FALSE_ALARMS` per minute (else the highest)."""
+    best = max(rows, key=lambda row: row.auc)
+    allowed = [q for q in QUANTILES if best.false_alarms[q] <= MAX_FALSE_ALARMS]
+    return best, min(allowed) if allowed else max(QUANTILES)
+
+
+def whole_frame_baseline(normal: Sequence[FrameErrors], test: Sequence[FrameErrors]
+                         ) -> list[np.ndarray]:
+    """Today's deployment score: the whole-frame Eq. 3, standardised per window position
+    on the held-out videos."""
+    calibration = PositionCalibration.fit([e.frame for e in normal], None,
+                                          [e.history for e in normal])
+    return [calibration.standardize(e.frame, e.history) for e in test]
+
+
+def eq4_aucs(test: Sequence[FrameErrors], labels: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Eq. 4 (min-max per test video) of the same live errors: micro and macro AUC."""
+    scores = [1 - regularity_score(e.frame) for e in test]
+    return frame_auc(scores, labels)
+
+
+def write_json(path: Path, value) -> None:
+    path.write_text(json.dumps(value, indent=1, sort_keys=True, default=_plain) + "\n")
+
+
+def _plain(value):
+    if isinstance(value, LocatedDesign):
+        return asdict(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value))
+
+
+def base_cell_size(frame_size: int) -> int:
+    """The finest cell validated: 1/32 of the frame (2 px at 64 px, 7 px at 225 px)."""
+    return max(1, round(frame_size / 32))
+
+
+def held_out_names(model_dir: Path, given: str | None) -> list[str]:
+    """The training videos the model never saw: ``given`` (comma-separated), else the
+    model's own record of them (``train --holdout-videos``).
+
+    Raises:
+        ConfigError: neither names them.
+    """
+    from convlstm_ae.pipeline.train import HELD_OUT_VIDEOS
+    from convlstm_ae.release import read_model_config
+
+    if given:
+        return [name.strip() for name in given.split(",") if name.strip()]
+    recorded = read_model_config(model_dir).get(HELD_OUT_VIDEOS)
+    if not recorded:
+        raise ConfigError(f"{model_dir}: the model records no held-out videos (trained with "
+                          "tails); name them with --held-out")
+    return list(recorded)
+
+
+def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Path,
+                   layout: str | None = None) -> dict:
+    """The whole recipe of the module docstring on one dataset; writes ``out``.
+
+    Args:
+        model_dir: a released ConvLSTM-AE trained without the ``held_out`` videos.
+        root: the dataset folder (training videos, labelled test videos).
+        held_out: names of the training videos the model never saw.
+    Returns:
+        The results written to ``out/results.json``.
+    """
+    from convlstm_ae.data.layouts import open_dataset
+    from convlstm_ae.data.video_io import read_frames
+    from convlstm_ae.release import load_model, load_scoring_config
+
+    model = load_model(model_dir, "cpu")
+    t_prime = load_scoring_config(model_dir).t_prime
+    size = model.config.frame_size
+    dataset = open_dataset(root, layout=layout)
+    train = {r.name: r for r in dataset.train}
+    missing = [name for name in held_out if name not in train]
+    if missing:
+        raise ConfigError(f"{root}: no training video {missing[0]!r} to hold out")
+    base = base_cell_size(size)
+    held_frames = [read_frames(train[name].source, size) for name in held_out]
+    normal = video_errors(model, held_frames, t_prime, base, "held-out")
+    copies = validation_copies(held_frames)
+    copy_errors = [video_errors(model, [c.frames for c in video], t_prime, base, "synthetic")
+                   for video in copies]
+    rows = validate(normal, copy_errors, [[c.labels for c in video] for video in copies],
+                    [[c.kind for c in video] for video in copies], base, dataset.fps)
+    best, quantile = choose(rows)
+    factor = best.cell_size // base
+    calibration = fit_located([pool_cells(e.cells, factor) for e in normal],
+                              [e.history for e in normal], best.design, best.cell_size,
+                              quantile, held_out)
+    tests = [r for r in dataset.test if r.labels is not None]
+    test_frames = [read_frames(r.source, size)[r.start:r.stop] for r in tests]
+    labels = [r.labels for r in tests]
+    test = video_errors(model, test_frames, t_prime, base, "test")
+    live = [located_scores(pool_cells(e.cells, factor), e.history, calibration.statistics,
+                           calibration.design)[0] for e in test]
+    deployment = evaluate_deployment(live, labels, calibration.threshold, dataset.fps)
+    baseline = whole_frame_baseline(normal, test)
+    authors = score_videos(model, test_frames, t_prime, "authors' reading", windows="overlap")
+    authors_scores = [1 - regularity_score(np.sqrt(np.asarray(e.frame[0]))) for e in authors]
+    results = {
+        "recipe": {"held_out": list(held_out), "seed": SEED, "base_cell_size": base,
+                   "fps": dataset.fps, "quantiles": QUANTILES,
+                   "max_false_alarms_per_minute": MAX_FALSE_ALARMS},
+        "chosen": {"cell_size": best.cell_size, "design": best.design, "quantile": quantile,
+                   "validation_auc": best.auc, "validation_auc_by_kind": best.auc_by_kind,
+                   "validation_false_alarms_per_minute": best.false_alarms[quantile],
+                   "validation_events_alarmed": best.events_alarmed[quantile]},
+        "test": {"live": deployment.as_dict(),
+                 "whole_frame_calibrated_auc": frame_auc(baseline, labels)[0],
+                 "eq4_reset_micro_macro": eq4_aucs(test, labels),
+                 "eq4_authors_reading_micro_macro": frame_auc(authors_scores, labels)},
+        "calibration": {"threshold": calibration.threshold, "spread": calibration.spread},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "validation.json", [
+        {"cell_size": r.cell_size, "design": r.design, "auc": r.auc,
+         "auc_by_kind": r.auc_by_kind, "false_alarms_per_minute": r.false_alarms,
+         "events_alarmed": r.events_alarmed} for r in rows])
+    write_json(out / "results.json", results)
+    write_json(out / "calibration.json", calibration.to_dict())
+    np.savez_compressed(out / "test_scores.npz", names=[r.name for r in tests],
+                        lengths=[len(s) for s in live], live=np.concatenate(live),
+                        labels=np.concatenate(labels),
+                        frame=np.concatenate([e.frame for e in test]),
+                        history=np.concatenate([e.history for e in test]),
+                        cells=np.concatenate([pool_cells(e.cells, factor) for e in test]
+                                             ).astype(np.float16))
+    return results

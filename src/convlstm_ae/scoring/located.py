@@ -1,0 +1,275 @@
+"""The located live score (beyond the paper): where in the frame the error is unusual.
+
+Eq. 4 rescales each test video by its own minimum and maximum, which no camera can do,
+and the whole-frame error rises and falls with how many people a scene holds. This score
+reads the Eq. 3 error map averaged over square cells (``FrameErrors.cells``) and asks, per
+cell, how unusual that error is *for that place*, against statistics of normal videos the
+model never trained on:
+
+1. the window-position effect of the memory resets is divided out (a frame right after a
+   reset has no previous-frame term);
+2. optionally, a recording-wide level is divided out (``adapt``): ``frame`` by the
+   median over cells of each cell's error relative to its normal mean, in the frame
+   itself; ``stream`` by a causal running mean of that median (state per stream);
+3. each cell's unusualness: its excess over its normal ``CELL_QUANTILE`` in units of its
+   normal spread (``excess``), or its z-score (``z``);
+4. the frame's score aggregates the cells (``sum`` of excesses, ``max``, or the mean of
+   the top ``TOP_FRACTION`` of cells), then a causal exponential smoothing.
+
+Everything is causal: a frame's score depends on its own and earlier frames only, so
+:class:`LocatedScorer` gives live (``watch``) and offline (``score``) the same numbers.
+Which variant is used is a :class:`LocatedDesign`, chosen on validation videos with
+synthetic anomalies (``convlstm_ae.experiments.live_score``), never on test labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from convlstm_ae.errors import ConfigError
+
+CELL_QUANTILE = 0.99  # a cell's normal level: this quantile of its normal errors
+TOP_FRACTION = 0.02  # aggregate "top": mean of this fraction of the cells
+MIN_RELATIVE_SPREAD = 0.05  # a cell's spread is at least 5 % of the mean over cells
+HEAT_LIMITS = {"excess": 3.0, "z": 6.0}  # full red: 3 spreads above the cell's quantile
+ADAPTS = ("none", "frame", "stream")
+UNUSUAL = ("excess", "z")
+AGGREGATES = ("sum", "max", "top")
+
+
+@dataclass(frozen=True)
+class LocatedDesign:
+    """One variant of the located score; see the module docstring."""
+
+    unusual: str = "excess"
+    aggregate: str = "sum"
+    adapt: str = "frame"
+    smoothing: float = 1.0  # weight of the new frame in the running score; 1: none
+    stream_frames: int = 50  # adapt "stream": frames of the running level's memory
+
+    def __post_init__(self) -> None:
+        for name, choices in (("unusual", UNUSUAL), ("aggregate", AGGREGATES),
+                              ("adapt", ADAPTS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"located score: {name} {getattr(self, name)!r} is unknown; "
+                                  f"expected one of {', '.join(choices)}")
+        if not 0 < self.smoothing <= 1:
+            raise ConfigError(f"located score: smoothing must lie in (0, 1], got {self.smoothing}")
+        if self.stream_frames < 1:
+            raise ConfigError("located score: stream_frames must be positive")
+
+
+# the design calibrations use; see convlstm_ae.experiments.live_score for its choice
+DEFAULT_DESIGN = LocatedDesign()
+
+
+@dataclass(frozen=True, eq=False)
+class CellStatistics:
+    """Per-cell statistics of normal footage, after the position and level corrections."""
+
+    position_gain: np.ndarray  # (P,) mean error at each window position / over all frames
+    reference: np.ndarray  # (H, W) mean cell error before the level correction
+    mean: np.ndarray  # (H, W)
+    std: np.ndarray  # (H, W)
+    quantile: np.ndarray  # (H, W), CELL_QUANTILE of each cell
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: value.tolist() for name, value in vars(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellStatistics:
+        return cls(**{name: np.asarray(data[name], dtype=np.float64)
+                      for name in ("position_gain", "reference", "mean", "std", "quantile")})
+
+
+def _positions(history: np.ndarray, count: int) -> np.ndarray:
+    return np.minimum(np.asarray(history, dtype=np.int64), count - 1)
+
+
+def _level(cells: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Recording level of each frame: median over cells of error / normal mean; (...,)."""
+    ratio = cells / np.maximum(reference, 1e-12)
+    return np.median(ratio.reshape(*cells.shape[:-2], -1), axis=-1)
+
+
+def fit_statistics(cells: Sequence[np.ndarray], histories: Sequence[np.ndarray],
+                   design: LocatedDesign) -> CellStatistics:
+    """Per-cell statistics of normal videos' cell errors (N, H, W) and their histories (N,).
+
+    Raises:
+        ConfigError: no frames, mismatched shapes, or non-finite errors.
+    """
+    if not cells:
+        raise ConfigError("located calibration needs the cell errors of one or more videos")
+    shapes = {c.shape[1:] for c in cells}
+    if len(shapes) != 1 or any(c.ndim != 3 or len(c) != len(h)
+                               for c, h in zip(cells, histories, strict=True)):
+        raise ConfigError("located calibration: cell errors must be (N, H, W) of one grid, "
+                          "with one history per frame")
+    values = np.concatenate(cells).astype(np.float64)
+    history = np.concatenate(histories)
+    if not np.isfinite(values).all():
+        raise ConfigError("located calibration: cell errors contain NaN or infinite values")
+    count = int(history.max()) + 1
+    frame_means = values.mean(axis=(1, 2))
+    overall = max(float(frame_means.mean()), 1e-12)
+    gain = np.array([frame_means[history == p].mean() / overall if (history == p).any()
+                     else 1.0 for p in range(count)])
+    values = values / gain[_positions(history, count), None, None]
+    reference = values.mean(axis=0)
+    if design.adapt != "none":  # "stream" is fitted on whole frames, as "frame"
+        values = values / np.maximum(_level(values, reference), 1e-12)[:, None, None]
+    floor = MIN_RELATIVE_SPREAD * max(float(values.mean()), 1e-12)
+    return CellStatistics(gain, reference, values.mean(axis=0),
+                          np.maximum(values.std(axis=0), floor),
+                          np.quantile(values, CELL_QUANTILE, axis=0))
+
+
+class LocatedScorer:
+    """The located score of ``streams`` streams, one frame of each per call, causally.
+
+    Args:
+        statistics: per-cell statistics of normal footage.
+        design: the variant.
+        streams: B.
+    """
+
+    def __init__(self, statistics: CellStatistics, design: LocatedDesign, streams: int = 1
+                 ) -> None:
+        self.statistics = statistics
+        self.design = design
+        self.level = np.full(streams, np.nan)  # running recording level ("stream")
+        self.score = np.full(streams, np.nan)  # running smoothed score
+
+    def reset(self, streams: Sequence[int] | None = None) -> None:
+        """Forget the running level and score of the given streams (all by default)."""
+        index = slice(None) if streams is None else list(streams)
+        self.level[index] = np.nan
+        self.score[index] = np.nan
+
+    def __call__(self, cells: np.ndarray, history: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (B,) and unusualness maps (B, H, W) of one frame of each stream.
+
+        Args:
+            cells: the frames' cell errors, (B, H, W).
+            history: their frames of memory, (B,).
+        """
+        stats, design = self.statistics, self.design
+        cells = np.asarray(cells, dtype=np.float64)
+        if cells.shape[1:] != stats.mean.shape:
+            raise ConfigError(f"located score: cells of shape {cells.shape[1:]}, but the "
+                              f"calibration has {stats.mean.shape}")
+        gain = stats.position_gain[_positions(history, len(stats.position_gain))]
+        values = cells / gain[:, None, None]
+        if design.adapt != "none":
+            level = _level(values, stats.reference)
+            if design.adapt == "stream":
+                rate = 1.0 / design.stream_frames
+                level = np.where(np.isnan(self.level), level,
+                                 (1 - rate) * self.level + rate * level)
+                self.level = level
+            values = values / np.maximum(level, 1e-12)[:, None, None]
+        if design.unusual == "excess":
+            unusual = np.maximum(values - stats.quantile, 0) / stats.std
+        else:
+            unusual = (values - stats.mean) / stats.std
+        flat = unusual.reshape(len(unusual), -1)
+        if design.aggregate == "sum":
+            frame = flat.sum(axis=1)
+        elif design.aggregate == "max":
+            frame = flat.max(axis=1)
+        else:
+            top = max(1, round(TOP_FRACTION * flat.shape[1]))
+            frame = np.sort(flat, axis=1)[:, -top:].mean(axis=1)
+        alpha = design.smoothing
+        self.score = np.where(np.isnan(self.score), frame,
+                              alpha * frame + (1 - alpha) * self.score)
+        return self.score.copy(), unusual
+
+
+def located_scores(cells: np.ndarray, history: np.ndarray, statistics: CellStatistics,
+                   design: LocatedDesign) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (N,) and unusualness maps (N, H, W) of one video's cell errors (N, H, W),
+    frame by frame as :class:`LocatedScorer` gives them live."""
+    scorer = LocatedScorer(statistics, design)
+    scores, maps = zip(*(scorer(cells[i, None], np.asarray(history)[i, None])
+                         for i in range(len(cells))), strict=True)
+    return np.concatenate(scores), np.concatenate(maps)
+
+
+@dataclass(frozen=True, eq=False)
+class LocatedCalibration:
+    """A located score ready for alarms: statistics, design and threshold, and the
+    normal videos they came from."""
+
+    statistics: CellStatistics
+    design: LocatedDesign
+    threshold: float
+    quantile: float
+    cell_size: int
+    videos: tuple[str, ...]
+    spread: float  # largest / smallest per-video ``quantile`` of the held-out scores
+
+    def scorer(self, streams: int = 1) -> LocatedScorer:
+        return LocatedScorer(self.statistics, self.design, streams)
+
+    @property
+    def heat_limit(self) -> float:
+        """The top of a heat map's colour scale, in the map's units: a cell this unusual
+        is full red."""
+        return HEAT_LIMITS[self.design.unusual]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"statistics": self.statistics.to_dict(), "design": asdict(self.design),
+                "threshold": self.threshold, "quantile": self.quantile,
+                "cell_size": self.cell_size, "videos": list(self.videos),
+                "spread": self.spread}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LocatedCalibration:
+        try:
+            return cls(CellStatistics.from_dict(data["statistics"]),
+                       LocatedDesign(**data["design"]), float(data["threshold"]),
+                       float(data["quantile"]), int(data["cell_size"]),
+                       tuple(data["videos"]), float(data["spread"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"located calibration: missing or bad field ({error})") from None
+
+
+def held_out_scores(cells: Sequence[np.ndarray], histories: Sequence[np.ndarray],
+                    design: LocatedDesign) -> list[np.ndarray]:
+    """Each video's scores under statistics fitted on the *other* videos (leave one video
+    out), so each is scored as footage the statistics never saw; needs two videos."""
+    if len(cells) < 2:
+        raise ConfigError("located calibration: leave-one-video-out needs at least 2 videos")
+    scores = []
+    for i in range(len(cells)):
+        others = [j for j in range(len(cells)) if j != i]
+        statistics = fit_statistics([cells[j] for j in others],
+                                    [histories[j] for j in others], design)
+        scores.append(located_scores(cells[i], histories[i], statistics, design)[0])
+    return scores
+
+
+def fit_located(cells: Sequence[np.ndarray], histories: Sequence[np.ndarray],
+                design: LocatedDesign, cell_size: int, quantile: float,
+                videos: Sequence[str]) -> LocatedCalibration:
+    """Statistics from all normal videos; the threshold is ``quantile`` of their
+    leave-one-video-out scores (each video scored as new footage).
+
+    Raises:
+        ConfigError: fewer than 2 videos, a quantile outside (0, 1], bad cell errors.
+    """
+    if not 0 < quantile <= 1:
+        raise ConfigError(f"quantile must lie in (0, 1], got {quantile}")
+    scores = held_out_scores(cells, histories, design)
+    per_video = [float(np.quantile(s, quantile)) for s in scores]
+    return LocatedCalibration(fit_statistics(cells, histories, design), design,
+                              float(np.quantile(np.concatenate(scores), quantile)), quantile,
+                              cell_size, tuple(videos),
+                              max(per_video) / max(min(per_video), 1e-12))

@@ -1,0 +1,114 @@
+"""The live scoring step under ONNX Runtime on the CPU, without PyTorch.
+
+It runs the scoring graph that :func:`convlstm_ae.export.onnx.export_score_graph`
+traces from :meth:`StreamScorer.compute <convlstm_ae.scoring.stream.StreamScorer.compute>`
+(Eq. 3, patch maxima and cell means included), one stream at a time, and keeps the
+streams in the same :class:`~convlstm_ae.scoring.stream_state.StreamState` as the
+PyTorch step. Everything it reads is ``config.json`` and the ``.onnx`` file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from convlstm_ae.errors import CheckpointError
+from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
+from convlstm_ae.export.session import open_session
+from convlstm_ae.release_files import load_model_config, load_scoring_config
+from convlstm_ae.scoring.frame_errors import FrameErrors
+from convlstm_ae.scoring.stream_state import StreamState, check_frames
+from convlstm_ae.scoring.windows import WindowPlan
+
+SCORE_INPUTS = ("frame", "last", "keep", "h", "c")
+SCORE_OUTPUTS = ("current", "previous", "patch", "map", "cells", "h_next", "c_next",
+                 "normalized")
+
+
+class OnnxStreamScorer:
+    """Live scoring of ``streams`` streams under ONNX Runtime (CPU), one stream at a time.
+
+    Args:
+        session: an ONNX Runtime session of the scoring graph.
+        streams: B, the number of streams.
+        t_prime: T', frames between memory resets of a stream; None never resets.
+        maps: keep the per-pixel Eq. 3 error of each call's frames in :attr:`maps`.
+    """
+
+    def __init__(self, session, streams: int, t_prime: int | None, maps: bool = False) -> None:
+        self.session = session
+        inputs = {i.name: i.shape for i in session.get_inputs()}
+        self.frame_size = inputs["frame"][-1]
+        self.state = StreamState(streams, t_prime)
+        self.state.h = np.zeros((streams, *inputs["h"][1:]), np.float32)
+        self.state.c = np.zeros_like(self.state.h)
+        self.state.last = np.zeros((streams, *inputs["last"][1:]), np.float32)
+        self.keep_maps = maps
+        self.maps: np.ndarray | None = None  # (B, H, W), the last call's, if kept
+
+    @classmethod
+    def open(cls, model_dir: Path, streams: int, *, maps: bool = False,
+             threads: int | None = None) -> OnnxStreamScorer:
+        """The released model in ``model_dir`` with its stored T', from its scoring graph.
+
+        Raises:
+            CheckpointError: the model has no scoring graph (``convlstm-ae export``).
+        """
+        load_model_config(model_dir)  # a model folder of ours
+        path = onnx_path(model_dir, ONNX_SCORE)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: not found; run 'convlstm-ae export {model_dir}' "
+                                  "where PyTorch is")
+        t_prime = load_scoring_config(model_dir).t_prime
+        return cls(open_session(path, threads), streams, t_prime, maps)
+
+    @property
+    def streams(self) -> int:
+        return self.state.streams
+
+    @property
+    def t_prime(self) -> int | None:
+        return self.state.t_prime
+
+    def reset(self, streams: Sequence[int] | None = None) -> None:
+        """Forget the memory of the given streams (all by default)."""
+        self.state.reset(streams)
+
+    def __call__(self, frames: np.ndarray) -> FrameErrors:
+        """Score uint8 gray frames (B, S, S), one per stream; numpy :class:`FrameErrors`."""
+        frames = check_frames(frames, self.streams, self.frame_size)
+        state, keep = self.state, self.state.keep()
+        results = []
+        for i in range(self.streams):
+            results.append(self.session.run(None, {
+                "frame": frames[i, None, None], "last": state.last[i : i + 1],
+                "keep": keep[i : i + 1], "h": state.h[i : i + 1], "c": state.c[i : i + 1]}))
+        current, previous, patch, maps, cells, h, c, x = (
+            np.concatenate(values) for values in zip(*results, strict=True))
+        state.store(h, c, x)
+        if self.keep_maps:
+            self.maps = maps
+        return FrameErrors(current, previous, patch, state.tick(), cells)
+
+    def score_video(self, frames: np.ndarray, plan: WindowPlan) -> FrameErrors:
+        """Offline errors of one video's uint8 frames (N, S, S) under a window plan, as
+        :func:`~convlstm_ae.scoring.reconstruction.reconstruction_errors` gives them:
+        each window is a run of stream 0 from a reset. Needs a scorer of one stream.
+
+        Returns:
+            numpy :class:`FrameErrors` of shape (1, N) (cells (1, N, H / cell, W / cell)).
+        """
+        if self.streams != 1:
+            raise ValueError("score_video needs a scorer of one stream")
+        scored: dict[int, FrameErrors] = {}
+        for start, stop, first in zip(plan.starts, plan.stops, plan.scored_from, strict=True):
+            self.reset()
+            for index in range(start, stop):
+                errors = self(frames[index, None])
+                if index >= first:
+                    scored[index] = errors
+        rows = [scored[int(source)] for source in plan.source]
+        return FrameErrors(*(np.stack([getattr(r, name) for r in rows], axis=1)
+                             for name in ("current", "previous", "patch", "history", "cells")))

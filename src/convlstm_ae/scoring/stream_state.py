@@ -1,0 +1,77 @@
+"""The state of B live streams, the one memory clock of every streaming backend.
+
+Each stream keeps the ConvLSTM's (h, c), its last normalised frame and how many of its
+frames the memory has seen; the memory is forgotten every T' frames (Sec. 3.3) or when
+a stream restarts. The PyTorch step (:class:`~convlstm_ae.scoring.stream.StreamScorer`,
+CPU, CUDA or CUDA graph) and the ONNX Runtime step
+(:class:`~convlstm_ae.scoring.onnx_stream.OnnxStreamScorer`) both hold one of these, so
+the clock is written once. Torch-free: the buffers are the backend's arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from convlstm_ae.errors import ConfigError
+
+
+class StreamState:
+    """Memory of ``streams`` streams, reset every ``t_prime`` frames (None: never).
+
+    ``h``, ``c`` and ``last`` are (B, ...) buffers of the backend (tensors on the device,
+    or numpy arrays), set by :meth:`store`; None until the first frame.
+    """
+
+    def __init__(self, streams: int, t_prime: int | None) -> None:
+        if streams < 1:
+            raise ConfigError(f"streams must be positive, got {streams}")
+        if t_prime is not None and t_prime < 1:
+            raise ConfigError(f"t_prime must be a positive number of frames or None, got {t_prime}")
+        self.streams = streams
+        self.t_prime = t_prime
+        self.position = np.zeros(streams, dtype=np.int64)  # frames seen since each reset
+        self.h: Any = None
+        self.c: Any = None
+        self.last: Any = None
+
+    def reset(self, streams: Sequence[int] | None = None) -> None:
+        """Forget the memory of the given streams (all by default), e.g. a new camera."""
+        self.position[slice(None) if streams is None else list(streams)] = 0
+
+    def keep(self) -> np.ndarray:
+        """(B,) float32: 0 for a stream whose memory starts at this frame, else 1."""
+        return (self.position > 0).astype(np.float32)
+
+    def store(self, h: Any, c: Any, last: Any) -> None:
+        """Write the next state into the buffers (in place, so a captured graph sees it)."""
+        self.h[...] = h
+        self.c[...] = c
+        self.last[...] = last
+
+    def tick(self) -> np.ndarray:
+        """The frames of memory this frame had, (B,); then the clock moves on one frame."""
+        history = self.position.copy()
+        self.position += 1
+        if self.t_prime is not None:
+            self.position %= self.t_prime
+        return history
+
+
+def check_frames(frames: Any, streams: int, frame_size: int) -> np.ndarray:
+    """``frames`` as a uint8 (B, S, S) array, one gray frame per stream.
+
+    Raises:
+        ConfigError: another shape or dtype.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim == 4 and frames.shape[1] == 1:
+        frames = frames[:, 0]
+    expected = (streams, frame_size, frame_size)
+    if frames.shape != expected:
+        raise ConfigError(f"expected frames of shape {expected}, got {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise ConfigError(f"expected uint8 frames, got {frames.dtype}")
+    return frames

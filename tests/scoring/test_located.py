@@ -1,0 +1,117 @@
+"""The located live score: per-cell statistics, causal scoring, calibration round trip."""
+
+import numpy as np
+import pytest
+
+from convlstm_ae.errors import ConfigError
+from convlstm_ae.scoring.located import (
+    CELL_QUANTILE,
+    LocatedCalibration,
+    LocatedDesign,
+    LocatedScorer,
+    fit_located,
+    fit_statistics,
+    located_scores,
+)
+
+T_PRIME = 5
+
+
+def normal_cells(seed: int, frames: int = 60, level: float = 1.0) -> tuple[np.ndarray, ...]:
+    """(N, 4, 6) cell errors: a busy band in rows 1-2, a position effect at reset frames."""
+    rng = np.random.default_rng(seed)
+    base = np.full((4, 6), 1.0)
+    base[1:3] = 5.0
+    history = np.arange(frames) % T_PRIME
+    cells = base * rng.gamma(20, 1 / 20, (frames, 4, 6)) * level
+    cells[history == 0] *= 0.5
+    return cells, history
+
+
+def test_statistics_match_a_plain_loop():
+    videos = [normal_cells(seed) for seed in range(3)]
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos],
+                           LocatedDesign(adapt="none"))
+    cells = np.concatenate([v[0] for v in videos])
+    history = np.concatenate([v[1] for v in videos])
+    overall = cells.mean()
+    for p in range(T_PRIME):
+        assert stats.position_gain[p] == pytest.approx(cells[history == p].mean() / overall)
+    corrected = cells / stats.position_gain[history][:, None, None]
+    for row in range(4):
+        for column in range(6):
+            values = corrected[:, row, column]
+            assert stats.mean[row, column] == pytest.approx(values.mean())
+            assert stats.std[row, column] == pytest.approx(values.std())
+            assert stats.quantile[row, column] == pytest.approx(
+                np.quantile(values, CELL_QUANTILE))
+
+
+def test_a_located_anomaly_raises_the_score_and_a_normal_video_does_not():
+    videos = [normal_cells(seed) for seed in range(3)]
+    design = LocatedDesign()  # excess, sum, frame level
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], design)
+    cells, history = normal_cells(7)
+    normal, _ = located_scores(cells, history, stats, design)
+    anomalous = cells.copy()
+    anomalous[40:50, 0, 0] *= 6  # a quiet cell becomes busy: unusual for that place
+    scores, maps = located_scores(anomalous, history, stats, design)
+    assert scores[40:50].min() > 3 * normal.max()
+    np.testing.assert_array_equal(scores[:40], normal[:40])  # causal
+    assert maps[45].argmax() == 0  # the map says where
+
+
+def test_the_frame_level_cancels_a_recording_wide_shift():
+    videos = [normal_cells(seed) for seed in range(3)]
+    for adapt, cancelled in (("frame", True), ("none", False)):
+        design = LocatedDesign(adapt=adapt)
+        stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], design)
+        cells, history = normal_cells(9)
+        plain = located_scores(cells, history, stats, design)[0]
+        brighter = located_scores(cells * 2, history, stats, design)[0]
+        assert np.allclose(plain, brighter) == cancelled
+
+
+@pytest.mark.parametrize("design", [LocatedDesign(adapt="stream", smoothing=0.5),
+                                    LocatedDesign("z", "top", "none", 0.25)])
+def test_streams_scored_together_equal_streams_scored_alone(design):
+    videos = [normal_cells(seed) for seed in range(3)]
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], design)
+    (a, history), (b, _) = normal_cells(10), normal_cells(11, level=1.5)
+    scorer = LocatedScorer(stats, design, streams=2)
+    together = np.stack([scorer(np.stack([a[t], b[t]]), history[[t, t]])[0]
+                         for t in range(len(a))], axis=1)
+    np.testing.assert_allclose(together[0], located_scores(a, history, stats, design)[0])
+    np.testing.assert_allclose(together[1], located_scores(b, history, stats, design)[0])
+    scorer.reset([1])
+    assert np.isnan(scorer.score[1]) and not np.isnan(scorer.score[0])
+
+
+def test_fit_located_holds_each_video_out_for_its_threshold_and_round_trips():
+    videos = [normal_cells(seed) for seed in range(4)]
+    calibration = fit_located([v[0] for v in videos], [v[1] for v in videos], LocatedDesign(),
+                              9, 0.99, ["a", "b", "c", "d"])
+    in_sample = np.concatenate([located_scores(v[0], v[1], calibration.statistics,
+                                               calibration.design)[0] for v in videos])
+    assert calibration.threshold >= np.quantile(in_sample, 0.99)  # new footage scores higher
+    assert calibration.spread >= 1 and calibration.videos == ("a", "b", "c", "d")
+    again = LocatedCalibration.from_dict(calibration.to_dict())
+    assert again.threshold == calibration.threshold and again.design == calibration.design
+    np.testing.assert_array_equal(again.statistics.quantile, calibration.statistics.quantile)
+
+
+def test_bad_inputs_are_one_line_errors():
+    cells, history = normal_cells(0)
+    with pytest.raises(ConfigError, match="at least 2 videos"):
+        fit_located([cells], [history], LocatedDesign(), 9, 0.99, ["a"])
+    with pytest.raises(ConfigError, match="quantile"):
+        fit_located([cells, cells], [history, history], LocatedDesign(), 9, 1.5, ["a", "b"])
+    with pytest.raises(ConfigError, match="aggregate 'mean' is unknown"):
+        LocatedDesign(aggregate="mean")
+    with pytest.raises(ConfigError, match="NaN"):
+        fit_statistics([np.full((3, 2, 2), np.nan)], [np.zeros(3, int)], LocatedDesign())
+    with pytest.raises(ConfigError, match="missing or bad field"):
+        LocatedCalibration.from_dict({"threshold": 1})
+    stats = fit_statistics([cells], [history], LocatedDesign())
+    with pytest.raises(ConfigError, match=r"cells of shape \(3, 3\)"):
+        LocatedScorer(stats, LocatedDesign())(np.ones((1, 3, 3)), np.zeros(1, int))
