@@ -408,11 +408,13 @@ def test_train_on_own_footage_calibrates_alarms_and_score_uses_them(tmp_path):
     run = tmp_path / "run"
     code, out, err = run_cli("train", "--preset", "tiny", "--data", footage, "--out", run,
                              "--max-steps", 3, "--batch-size", 2, "--num-workers", 0,
-                             "--cache-dir", tmp_path / "cache")
+                             "--cache-dir", tmp_path / "cache", "--holdout-fraction", 0.3)
     assert code == 0, err
     calibration = json.loads((run / "model" / "calibration.json").read_text())
-    assert set(calibration) == {"frame", "patch"} and calibration["frame"]["quantile"] == 0.99
-    assert "calibrated on 24 held-out normal frames" in out  # the last 15% of 2 x 80
+    # two videos: tails, and the located score's leave-one-video-out has its two
+    assert set(calibration) == {"frame", "patch", "located"}
+    assert calibration["frame"]["quantile"] == 0.99
+    assert "calibrated on 28 held-out normal frames" in out  # 2 x (80 - 56 - a gap of 10)
     scores = tmp_path / "scores.csv"
     code, out, err = run_cli("score", run / "model", footage / "cam_a", "--out", scores)
     assert code == 0, err

@@ -115,3 +115,32 @@ def test_bad_inputs_are_one_line_errors():
     stats = fit_statistics([cells], [history], LocatedDesign())
     with pytest.raises(ConfigError, match=r"cells of shape \(3, 3\)"):
         LocatedScorer(stats, LocatedDesign())(np.ones((1, 3, 3)), np.zeros(1, int))
+
+
+def test_live_offline_and_onnx_give_the_same_located_scores(tmp_path):
+    import torch
+
+    from convlstm_ae.config import ScoringConfig
+    from convlstm_ae.live.engine import open_engine
+    from convlstm_ae.model.presets import create_model
+    from convlstm_ae.pipeline.calibrate import calibrate_model
+    from convlstm_ae.pipeline.score import open_scorer, score_video
+    from convlstm_ae.release import save_model
+    from media import random_frames
+
+    torch.manual_seed(0)
+    model_dir = save_model(create_model("tiny").eval(), tmp_path / "model",
+                           ScoringConfig(t_prime=T_PRIME))
+    calibration = calibrate_model(model_dir, [random_frames((12, 64, 64), seed=s)
+                                              for s in range(3)], names=["a", "b", "c"])
+    located = calibration["located"]
+    assert located.videos == ("a", "b", "c")
+    video = random_frames((11, 64, 64), seed=9)
+    offline = score_video(open_scorer(model_dir, device="cpu"), video).columns["live_score"]
+    for backend in ("torch", "onnx"):
+        engine, scorer = open_engine(model_dir, 1, backend=backend), located.scorer()
+        live = []
+        for frame in video:
+            errors = engine(frame[None])
+            live.append(scorer(np.asarray(errors.cells), np.asarray(errors.history))[0][0])
+        np.testing.assert_allclose(live, offline, rtol=1e-4, atol=1e-4, err_msg=backend)

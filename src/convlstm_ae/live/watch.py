@@ -32,8 +32,9 @@ from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import Event, EventDetector, EventRules
 from convlstm_ae.live.outputs import EventLog, FrameLog, Notifier, write_snapshot
 from convlstm_ae.live.sources import Frame, Source
-from convlstm_ae.release_files import load_calibration, load_scoring_config
+from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.scoring.located import LocatedCalibration
 from convlstm_ae.viz.overlay import (
     CURVE_FRAMES,
     OVERLAY_FPS,
@@ -53,14 +54,16 @@ SNAPSHOT_DIR = "snapshots"
 
 @dataclass(frozen=True)
 class Scoring:
-    """How errors become scores: e(t) kind, calibration (None: the raw error) and the
-    alarm threshold."""
+    """How errors become scores, and the alarm threshold: the located live score where
+    the model has one (beyond the paper), else e(t) standardised by its calibration
+    (None: the raw error)."""
 
     error: str
     calibration: DeploymentCalibration | None
     threshold: float
-    heat_limit: float | None = None  # top of the overlay's colour scale, Eq. 3 per pixel
+    heat_limit: float | None = None  # top of the overlay's colour scale, in the map's units
     patch_size: int | None = None  # None: the default for the model's frame size
+    located: LocatedCalibration | None = None
 
     def score(self, error: float, history: int) -> float:
         if self.calibration is None:
@@ -70,16 +73,21 @@ class Scoring:
 
 def model_scoring(model_dir: Path, threshold: float | None = None, live: bool = True
                   ) -> Scoring:
-    """The scoring stored with a released model: its e(t) and frame calibration; the
-    threshold is the calibrated one unless given. ``live``: the errors come from the
-    stream, whose memory resets every T' (reset windows), so the calibration must too.
+    """The scoring stored with a released model: its located live score if calibrated,
+    else its e(t) and frame calibration; the threshold is the calibrated one unless
+    given. ``live``: the errors come from the stream, whose memory resets every T' (reset
+    windows), so a whole-frame calibration must too.
 
     Raises:
-        ConfigError: no calibration and no ``threshold``; a live calibration fitted
-            with other windows or errors.
+        ConfigError: no calibration and no ``threshold``; a live whole-frame calibration
+            fitted with other windows or errors.
     """
     stored = load_scoring_config(model_dir)
     calibrations = load_calibration(model_dir) or {}
+    located = calibrations.get(LOCATED)
+    if located is not None:
+        return Scoring(stored.error, None, located.threshold if threshold is None else threshold,
+                       located.heat_limit, 1, located)
     calibration = calibrations.get("frame")
     if calibration is None and threshold is None:
         raise ConfigError(f"{model_dir}: no calibration.json (train with a hold-out to "
@@ -160,6 +168,7 @@ class Watch:
                         for label in labels] if overlay else []
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
         self._patch = scoring.patch_size or default_patch_size(engine.frame_size)
+        self._located = scoring.located.scorer(len(self.sources)) if scoring.located else None
         self._status = _Status(self.sources)
 
     def stop(self) -> None:
@@ -212,6 +221,8 @@ class Watch:
         restart = [i for i, f in enumerate(frames) if f and (f.reset or self._stale[i])]
         if restart:
             self.engine.reset(restart)
+            if self._located is not None:
+                self._located.reset(restart)
         size = self.engine.frame_size
         batch = np.zeros((len(frames), size, size), dtype=np.uint8)
         for index, frame in enumerate(frames):
@@ -221,17 +232,21 @@ class Watch:
         errors, patches, history = (np.asarray(values) for values in (
             output.select("frame", self.scoring.error), output.select("patch", self.scoring.error),
             output.history))
-        maps = None if self.engine.maps is None else np.asarray(self.engine.maps)
+        if self._located is not None:  # the located live score, all streams at once
+            scores, maps = self._located(np.asarray(output.cells), history)
+        else:
+            scores = [self.scoring.score(e, h) for e, h in zip(errors, history, strict=True)]
+            maps = None if self.engine.maps is None else np.asarray(self.engine.maps)
         for index, frame in enumerate(frames):
             self._stale[index] = frame is None
             if frame is not None:
                 self._record(index, frame, float(errors[index]), float(patches[index]),
-                             int(history[index]))
+                             int(history[index]), float(scores[index]))
                 if self._videos and maps is not None:
                     self._draw(index, frame, maps[index])
 
     def _draw(self, index: int, frame: Frame, error_map: np.ndarray) -> None:
-        """The frame's overlay: heat map on the calibrated scale, score curve, event."""
+        """The frame's overlay: the score's map on the calibrated scale, score curve, event."""
         image = draw_overlay(upscale(frame.image), error_map, limit=self.scoring.heat_limit,
                              patch_size=self._patch, scores=self._curves[index],
                              threshold=self.rules.threshold,
@@ -240,8 +255,7 @@ class Watch:
         self._videos[index].write(image)
 
     def _record(self, index: int, frame: Frame, error: float, patch: float,
-                history: int) -> None:
-        score = self.scoring.score(error, history)
+                history: int, score: float) -> None:
         self._logs[index].write(frame.time, frame.video, frame.index, history, error, patch,
                                 score, score > self.rules.threshold)
         self.reports[index].frames += 1
