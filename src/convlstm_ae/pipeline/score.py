@@ -62,7 +62,7 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
             patch_size=stored.patch_size)
     except ConfigError as problem:
         raise ConfigError(f"{model_dir}: {problem}") from None
-    device = check_device(device) if device else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = check_device(device)
     model = load_model(model_dir, device, plain=plain or backend == "onnx")
     if backend == "onnx":
         from convlstm_ae.export.onnx import OnnxStepModel, export_onnx
@@ -86,12 +86,15 @@ def onnx_step_path(model_dir: Path) -> Path:
     return onnx_path(model_dir, ONNX_STEP)
 
 
-def check_device(device: str) -> str:
-    """A device name torch knows and this machine has.
+def check_device(device: str | None = None) -> str:
+    """A device name torch knows and this machine has; by default CUDA if there is one,
+    else the CPU.
 
     Raises:
         ConfigError: unknown, or CUDA without a CUDA device.
     """
+    if not device:
+        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
         kind = torch.device(device).type
     except RuntimeError:
