@@ -18,7 +18,7 @@ from convlstm_ae.live.engine import EngineOutput, open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import IterableSource, open_source
 from convlstm_ae.live.watch import Scoring, Watch, model_scoring
-from convlstm_ae.release import save_calibration
+from convlstm_ae.release_files import save_calibration
 from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
 from media import write_avi
 from test_cli import assert_user_error, run_cli

@@ -215,7 +215,8 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from convlstm_ae.export.onnx import export_onnx, export_score_graph
     from convlstm_ae.export.paths import ONNX_SCORE, ONNX_STEP
-    from convlstm_ae.release import load_model, load_scoring_config
+    from convlstm_ae.release import load_model
+    from convlstm_ae.release_files import load_scoring_config
 
     path = writable_file(args.out or Path(args.model) / ONNX_STEP)
     scoring = writable_file(path.parent / ONNX_SCORE)

@@ -17,7 +17,8 @@ import torch
 
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.presets import preset_configs
-from convlstm_ae.release import load_model, read_model_config
+from convlstm_ae.release import load_model
+from convlstm_ae.release_files import read_model_config
 from convlstm_ae.training import fit as fit_module
 from convlstm_ae.training.fit import TrainingClock, fit
 from media import random_frames

@@ -34,7 +34,8 @@ from convlstm_ae.pipeline.evaluate import (
 )
 from convlstm_ae.pipeline.records import CLIPS, record_path
 from convlstm_ae.pipeline.train import train_seconds
-from convlstm_ae.release import MODEL_DIR, read_model_config
+from convlstm_ae.release import MODEL_DIR
+from convlstm_ae.release_files import read_model_config
 from convlstm_ae.scoring.records import ErrorRecord
 
 MOVING_MNIST = "moving-mnist"

@@ -10,7 +10,8 @@ import torch
 
 from convlstm_ae.live.engine import EngineOutput, check_frames
 from convlstm_ae.pipeline.score import check_device
-from convlstm_ae.release import load_model, load_scoring_config
+from convlstm_ae.release import load_model
+from convlstm_ae.release_files import load_scoring_config
 from convlstm_ae.scoring.stream import StreamScorer
 
 

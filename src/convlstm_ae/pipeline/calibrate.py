@@ -18,7 +18,7 @@ import numpy as np
 from convlstm_ae.atomic import atomic_path, writable_folder
 from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
 from convlstm_ae.pipeline.score import Scorer, open_scorer, read_inputs, score_video
-from convlstm_ae.release import (
+from convlstm_ae.release_files import (
     CALIBRATION,
     WEIGHTS,
     load_calibration,

@@ -12,7 +12,8 @@ import numpy as np
 
 from convlstm_ae.data.video_io import resize_frames
 from convlstm_ae.pipeline.score import check_device
-from convlstm_ae.release import load_model, read_model_config
+from convlstm_ae.release import load_model
+from convlstm_ae.release_files import read_model_config
 from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.scoring.records import ErrorRecord
 from convlstm_ae.scoring.windows import plan_promise

@@ -20,7 +20,8 @@ from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
 from convlstm_ae.export.paths import ONNX_STEP, onnx_path
-from convlstm_ae.release import load_calibration, load_model, load_scoring_config
+from convlstm_ae.release import load_model
+from convlstm_ae.release_files import load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from convlstm_ae.scoring.regularity import reference_frames, regularity_score
