@@ -21,7 +21,8 @@ from convlstm_ae.data.video_io import model_frame, video_frames
 from convlstm_ae.live.events import RELEASE_BELOW, EventRules
 from convlstm_ae.live.watch import Scoring, model_scoring
 from convlstm_ae.model.presets import create_model
-from convlstm_ae.release import load_model, save_calibration, save_model
+from convlstm_ae.release import load_model, save_model
+from convlstm_ae.release_files import save_calibration
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 
 FPS = 25

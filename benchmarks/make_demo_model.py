@@ -32,7 +32,8 @@ from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.calibrate import calibrate_model
 from convlstm_ae.pipeline.score import open_scorer, score_video
 from convlstm_ae.pipeline.train import train_run
-from convlstm_ae.release import CALIBRATION, CONFIG, WEIGHTS, export_scoring_graph
+from convlstm_ae.release import export_scoring_graph
+from convlstm_ae.release_files import CALIBRATION, CONFIG, WEIGHTS
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "convlstm_ae" / "demo" / "model"
 FRAME_SIZE = 64

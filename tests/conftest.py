@@ -6,10 +6,16 @@ pytest's default import mode puts it on ``sys.path`` and test modules ``import m
 """
 
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+from convlstm_ae.config import ScoringConfig
+from convlstm_ae.model.presets import create_model
+from convlstm_ae.release import save_model
 
 
 class ArrayVideos:
@@ -34,6 +40,23 @@ class ArrayVideos:
 def array_videos() -> type[ArrayVideos]:
     """Makes in-memory FrameSources: ``array_videos(videos)``, one (N, H, W) array each."""
     return ArrayVideos
+
+
+def _release_tiny(folder: Path, t_prime: int | None = 10, patch_size: int | None = None,
+                  **overrides) -> Path:
+    torch.manual_seed(0)
+    model = create_model("tiny", **overrides).eval()
+    if model.config.normalization == "mean_frame":
+        model.mean_frame.copy_(torch.rand_like(model.mean_frame) * 0.5)
+    return save_model(model, folder, ScoringConfig(t_prime=t_prime, patch_size=patch_size))
+
+
+@pytest.fixture(scope="session")
+def release_tiny() -> Callable[..., Path]:
+    """Releases an untrained tiny model (seed 0) into a folder and returns it:
+    ``release_tiny(folder, t_prime=10, patch_size=None, **model_overrides)``; with
+    ``normalization="mean_frame"`` its mean frame is random in [0, 0.5)."""
+    return _release_tiny
 
 
 @pytest.fixture

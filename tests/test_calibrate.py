@@ -5,13 +5,9 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from convlstm_ae.config import ScoringConfig
-from convlstm_ae.model.presets import create_model
 from convlstm_ae.pipeline.calibrate import calibrate_model
 from convlstm_ae.pipeline.score import read_inputs
-from convlstm_ae.release import save_model
 from media import write_frames
 from test_cli import assert_user_error, run_cli
 
@@ -28,11 +24,10 @@ def rolling_footage(folder, seed: int, videos: int = 2, frames: int = 60, noise:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
+def model(tmp_path_factory, release_tiny):
     """A tiny untrained model, calibrated on one camera's footage."""
     root = tmp_path_factory.mktemp("calibrate")
-    torch.manual_seed(0)
-    model_dir = save_model(create_model("tiny"), root / "model", ScoringConfig(t_prime=10))
+    model_dir = release_tiny(root / "model")
     first = rolling_footage(root / "first", seed=1)
     calibrate_model(model_dir, [f for _, f in read_inputs(first, 64)])
     return {"dir": model_dir, "root": root, "new": rolling_footage(root / "new", 2, noise=60)}
@@ -79,15 +74,13 @@ def test_calibrate_in_place_then_score_uses_the_new_threshold(model, tmp_path):
     assert alarms.mean() <= 0.1
 
 
-def test_bad_arguments_are_one_line_errors(model, tmp_path):
+def test_bad_arguments_are_one_line_errors(model, tmp_path, release_tiny):
     short = write_frames(tmp_path / "short", [np.zeros((64, 64), np.uint8)] * 30)
     (tmp_path / "empty").mkdir()
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "x.txt").write_text("x")
-    torch.manual_seed(0)
-    unbounded = save_model(create_model("tiny"), tmp_path / "unbounded",
-                           ScoringConfig(t_prime=None))
+    unbounded = release_tiny(tmp_path / "unbounded", t_prime=None)
     cases = [
         (("calibrate", tmp_path / "nomodel", model["new"]), "nomodel"),
         (("calibrate", model["dir"], tmp_path / "absent"), "absent"),
@@ -106,9 +99,8 @@ def test_bad_arguments_are_one_line_errors(model, tmp_path):
     assert (model["dir"] / "calibration.json").read_bytes() == before
 
 
-def test_calibrate_a_model_that_had_no_calibration(model, tmp_path):
-    torch.manual_seed(0)
-    model_dir = save_model(create_model("tiny"), tmp_path / "model", ScoringConfig(t_prime=10))
+def test_calibrate_a_model_that_had_no_calibration(model, tmp_path, release_tiny):
+    model_dir = release_tiny(tmp_path / "model")
     code, out, err = run_cli("calibrate", model_dir, model["new"] / "cam_0", model["new"] / "cam_1")
     assert code == 0, err
     assert "no previous calibration" in out and "written to" in out

@@ -8,7 +8,7 @@ from convlstm_ae.demo import demo_model_dir, write_demo_video
 from convlstm_ae.demo.video import demo_frames
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.pipeline.score import open_scorer, score_video
-from convlstm_ae.release import load_calibration, read_model_config
+from convlstm_ae.release_files import load_calibration, read_model_config
 
 FPS = 25
 

@@ -11,12 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.export.paths import ONNX_SCORE
 from convlstm_ae.live.engine import open_engine
-from convlstm_ae.model.presets import create_model
-from convlstm_ae.release import save_model
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from media import random_frames
 
@@ -24,13 +21,10 @@ T_PRIME = 4
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def model_dir(tmp_path_factory, release_tiny):
     """A tiny 64 px model subtracting a mean frame, released with T' = 4."""
-    torch.manual_seed(0)
-    model = create_model("tiny", normalization="mean_frame").eval()
-    model.mean_frame.copy_(torch.rand_like(model.mean_frame) * 0.5)
-    return save_model(model, tmp_path_factory.mktemp("live") / "model",
-                      ScoringConfig(t_prime=T_PRIME, patch_size=6))
+    return release_tiny(tmp_path_factory.mktemp("live") / "model", T_PRIME, 6,
+                        normalization="mean_frame")
 
 
 def feed(engine, video: np.ndarray) -> list:

@@ -20,13 +20,13 @@ from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import open_source
 from convlstm_ae.live.watch import Watch, model_scoring
 from media import write_avi
-from test_live_watch import SECRET, clip, read_csv, tiny_model, wait_for
+from test_live_watch import SECRET, clip, noise_calibrated, read_csv, wait_for
 
 SERVER = Path(__file__).with_name("rtsp_server.py")
 
 
 @pytest.fixture(scope="module")
-def rtsp_media(tmp_path_factory):
+def rtsp_media(tmp_path_factory, release_tiny):
     missing = rtsp_server.available()
     if missing:
         pytest.skip(missing)
@@ -35,7 +35,8 @@ def rtsp_media(tmp_path_factory):
     stream = np.full((400, 80, 96), 100, np.uint8)
     return {"stream": write_avi(root / "stream.avi", stream),
             "local": write_avi(root / "local.avi", clip(80, noisy=())),  # 8 s at 10 fps
-            "model": tiny_model(root / "model", None)}  # T' = video: history never wraps
+            # T' = video: history never wraps
+            "model": noise_calibrated(release_tiny(root / "model", None), None)}
 
 
 def free_port():

@@ -13,15 +13,12 @@ import time
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from convlstm_ae.config import ScoringConfig
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import IterableSource, open_source
 from convlstm_ae.live.watch import Scoring, Watch, model_scoring
-from convlstm_ae.model.presets import create_model
-from convlstm_ae.release import save_calibration, save_model
+from convlstm_ae.release_files import save_calibration
 from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from media import write_avi
@@ -30,10 +27,9 @@ from test_cli import assert_user_error, run_cli
 SECRET = "s3cr3t-pw"
 
 
-def tiny_model(folder, t_prime):
-    """A random tiny model whose calibration makes noise frames score far above 3."""
-    torch.manual_seed(0)
-    save_model(create_model("tiny"), folder, ScoringConfig(t_prime=t_prime))
+def noise_calibrated(folder, t_prime):
+    """Give the released tiny model in ``folder`` (T' = ``t_prime``) a calibration that
+    makes noise frames score far above 3."""
     mean = np.array([617.5, 1234.3, 1234.3, 1234.3])  # its errors on flat gray frames
     calibration = DeploymentCalibration(PositionCalibration(mean, np.full(4, 50.0), t_prime),
                                         3.0, 0.99)
@@ -51,13 +47,13 @@ def clip(length=30, noisy=range(12, 20), seed=0):
 
 
 @pytest.fixture(scope="module")
-def media(tmp_path_factory):
+def media(tmp_path_factory, release_tiny):
     root = tmp_path_factory.mktemp("live")
     folder = root / "clips"
     write_avi(folder / "a.avi", clip())
     write_avi(folder / "b.avi", clip(20, noisy=(), seed=1))
-    return {"model": tiny_model(root / "model", 4), "video": folder / "a.avi",
-            "folder": folder, "root": root}
+    return {"model": noise_calibrated(release_tiny(root / "model", 4), 4),
+            "video": folder / "a.avi", "folder": folder, "root": root}
 
 
 def read_csv(path):
@@ -249,10 +245,11 @@ def wait_for(condition, timeout=60.0):
         time.sleep(0.05)
 
 
-def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_path):
+def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_path, release_tiny):
     root = media["root"]
     write_avi(root / "web/stream.avi", clip(40, noisy=()))
-    model = tiny_model(root / "model-unbounded", None)  # T' = video: history never wraps
+    # T' = video: history never wraps
+    model = noise_calibrated(release_tiny(root / "model-unbounded", None), None)
     size = (root / "web/stream.avi").stat().st_size
     first = serve(root / "web", size // 40, cut=size // 2)
     url = f"http://viewer:{SECRET}@127.0.0.1:{first.server_port}/stream.avi"

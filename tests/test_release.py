@@ -9,7 +9,8 @@ from safetensors.torch import save_file
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.presets import create_model
-from convlstm_ae.release import load_model, load_scoring_config, save_model
+from convlstm_ae.release import load_model, save_model
+from convlstm_ae.release_files import load_scoring_config
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import numpy as np
 
 from convlstm_ae.metrics import abnormal_runs
 from convlstm_ae.pipeline.score import COLUMNS, write_score_table
-from convlstm_ae.release import load_calibration, load_scoring_config
+from convlstm_ae.release_files import load_calibration, load_scoring_config
 from convlstm_ae.scoring.records import ErrorRecord
 from convlstm_ae.scoring.regularity import regularity_score
 

@@ -324,25 +324,14 @@ def cmd_live_score(args: argparse.Namespace) -> None:
 
 def cmd_tables(args: argparse.Namespace) -> None:
     """Rebuild an experiment's results, table and figures from its error records."""
+    from convlstm_ae.experiments.results import build_results
+    from convlstm_ae.experiments.tables import publish
+
     if not args.run.is_dir():
         raise ConfigError(f"{args.run}: not a folder; expected an experiment's output folder")
     writable_folder(args.run)
-    if list(args.run.glob("*/records/t*")):  # Moving-MNIST: records per T'
-        from convlstm_ae.experiments import moving_mnist as experiment
-
-        presets = tuple(sorted(p.parent.parent.name for p in args.run.glob("*/records/t10")))
-        results = experiment.build_results(args.run, presets, {"records": str(args.run)})
-        table = experiment.format_table(results)
-    else:
-        from convlstm_ae.experiments import real_video_tables as experiment
-
-        results = experiment.build_results(args.run, quantile=args.quantile)
-        if not results["models"]:
-            raise ConfigError(f"{args.run}: no error records (PRESET/records/...) found")
-        table = experiment.format_table(results, ("frame", "patch") if args.patch else ("frame",))
-    (args.run / "results.json").write_text(json.dumps(results, indent=2))
-    experiment.write_figures(args.run, results)
-    print(table)
+    results = build_results(args.run, quantile=args.quantile)
+    print(publish(args.run, results, ("frame", "patch") if args.patch else ("frame",)))
     print(f"results: {args.run / 'results.json'}; figures: {args.run}/*.png")
 
 

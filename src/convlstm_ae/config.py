@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,8 +25,18 @@ OUTPUT_ACTIVATIONS = ("linear", "tanh")
 # Sec. 4.2: T' = 10 (Avenue, Ped1, Ped2); the whole video (None) for Subway
 DEFAULT_T_PRIME = 10
 T_PRIME_BY_LAYOUT: dict[str, int | None] = {"subway": None}
-WINDOWS = ("reset", "sliding", "overlap")  # see scoring/windows.py
+WINDOWS = ("reset", "sliding", "overlap")  # T' window schemes, see scoring/windows.py
 ERRORS = ("sum", "sqrt")
+CACHE_ENV = "CONVLSTM_AE_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """Where decoded frames and ONNX graphs are cached: ``$CONVLSTM_AE_CACHE`` if set,
+    else ``~/.cache/convlstm-ae``."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path.home() / ".cache" / "convlstm-ae"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Released models: ``model.safetensors``, ``config.json`` and ``calibration.json`` beside
 them; no pickle, no Lightning. It sits above ``model`` and ``scoring``, which it bundles.
-The JSON files are :mod:`convlstm_ae.release_files`' (torch-free), re-exported here."""
+The JSON files are :mod:`convlstm_ae.release_files`' (torch-free)."""
 
 from __future__ import annotations
 
@@ -17,17 +17,12 @@ from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
 from convlstm_ae.model.acceleration import accelerate, use_fast_path
 from convlstm_ae.model.presets import build_model
-from convlstm_ae.release_files import (  # noqa: F401  (re-exported: the public names stay here)
-    CALIBRATION,
+from convlstm_ae.release_files import (
     CONFIG,
     FORMAT,
     WEIGHTS,
-    load_calibration,
     load_model_config,
     load_scoring_config,
-    read_model_config,
-    save_calibration,
-    save_scoring_config,
     write_atomically,
     write_model_config,
 )

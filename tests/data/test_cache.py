@@ -21,8 +21,8 @@ import torch
 from tqdm import tqdm
 
 from convlstm_ae import progress
-from convlstm_ae.data import cache, video_io
-from convlstm_ae.data.cache import CachedVideos, cache_key, cached_frames, default_cache_dir
+from convlstm_ae.data import video_io
+from convlstm_ae.data.cache import CachedVideos, cache_key, cached_frames
 from convlstm_ae.data.clips import ClipDataset
 from convlstm_ae.errors import ConfigError, VideoReadError
 from media import random_frames, write_avi, write_frames
@@ -264,14 +264,6 @@ def test_progress_bar_shows_frames_per_second_only_while_decoding(
     forbid_decoding(monkeypatch)
     CachedVideos(three_videos, SIZE, cache_dir, progress=True)
     assert capsys.readouterr().err == ""
-
-
-def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "c"))
-    assert default_cache_dir() == tmp_path / "c"
-    monkeypatch.delenv(cache.CACHE_ENV)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert default_cache_dir() == tmp_path / ".cache" / "convlstm-ae"
 
 
 def test_sigkill_while_caching_leaves_nothing_corrupt(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from convlstm_ae.experiments.real_video import RealVideoExperiment, run
-from convlstm_ae.experiments.real_video_tables import build_results
+from convlstm_ae.experiments.results import build_results
 from convlstm_ae.scoring.records import ErrorRecord
 
 PED2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "ucsd_ped2"

@@ -9,12 +9,13 @@ import pytest
 
 from convlstm_ae.cli import main
 from convlstm_ae.experiments.common import FINAL
-from convlstm_ae.experiments.moving_mnist import (
+from convlstm_ae.experiments.results import (
     VALIDATION,
     WINDOW_GRID,
     choose_reading,
-    record_path,
+    records_folder,
 )
+from convlstm_ae.pipeline.records import record_path
 from convlstm_ae.scoring.records import ErrorRecord
 
 SNAPSHOT = "step_000002"
@@ -31,7 +32,7 @@ def write_validation(out: Path, model: str, separation: float, seed: int) -> Non
         ErrorRecord([f"{i:05d}" for i in range(8)], np.full(8, FRAMES), current,
                     np.zeros(labels.size), current, np.full(labels.size, 9), labels,
                     meta={"promised_history": 0}).save(
-                        record_path(out, "tiny", scheme, t_prime, name, model))
+                        record_path(records_folder(out / "tiny", model, t_prime), scheme, name))
 
 
 def test_validation_alone_chooses_a_better_snapshot(tmp_path):
@@ -69,8 +70,8 @@ def test_snapshots_enter_the_choice_and_the_chosen_one_is_scored_on_the_tests(
     scores = results["models"]["tiny"]["validation_mean_auc"]
     assert any(key.startswith(SNAPSHOT) for key in scores)
     assert max(scores, key=scores.get).startswith(validated["model"])
-    tested = record_path(out, "tiny", validated["scheme"], validated["t_prime"], "motion",
-                         validated["model"])
+    tested = record_path(records_folder(out / "tiny", validated["model"], validated["t_prime"]),
+                         validated["scheme"], "motion")
     assert tested.is_file()
     if validated["model"] == FINAL:  # an unchosen snapshot never sees the test sets
         assert not (snapshot / "t10" / "reset_motion.npz").exists()
@@ -79,5 +80,5 @@ def test_snapshots_enter_the_choice_and_the_chosen_one_is_scored_on_the_tests(
 @pytest.mark.parametrize("model, parts", [(FINAL, ("records", "t10")),
                                            (SNAPSHOT, ("records", SNAPSHOT, "t10"))])
 def test_record_paths_keep_the_last_weights_where_committed_results_have_them(model, parts):
-    path = record_path(Path("run"), "paper", "overlap", 10, "motion", model)
+    path = record_path(records_folder(Path("run", "paper"), model, 10), "overlap", "motion")
     assert path == Path("run", "paper", *parts, "overlap_motion.npz")

@@ -1,6 +1,7 @@
 """The training loop: resume equals an uninterrupted run; checkpoints are atomic."""
 
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -16,8 +17,10 @@ import torch
 
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.presets import preset_configs
-from convlstm_ae.release import load_model, read_model_config
-from convlstm_ae.training.fit import fit
+from convlstm_ae.release import load_model
+from convlstm_ae.release_files import read_model_config
+from convlstm_ae.training import fit as fit_module
+from convlstm_ae.training.fit import TrainingClock, fit
 from media import random_frames
 
 
@@ -109,31 +112,32 @@ class _SignalAt(pl.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-class _SleepAt(pl.Callback):
-    """Sleeps ``seconds`` when the given step starts: training time a clock must count."""
+class _StepTimer(pl.Callback):
+    """A fake clock for TrainingClock that each training step moves ``seconds`` ahead."""
 
-    def __init__(self, step: int, seconds: float) -> None:
-        self.step, self.seconds = step, seconds
+    def __init__(self, seconds: float) -> None:
+        self.now, self.seconds = 0.0, seconds
+
+    def __call__(self) -> float:
+        return self.now
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.step:
-            time.sleep(self.seconds)
+        self.now += self.seconds
 
 
-def test_training_seconds_add_up_over_a_stop_and_resume(tmp_path, videos, ctrl_c_raises):
+def test_training_seconds_add_up_over_a_stop_and_resume(tmp_path, videos, ctrl_c_raises,
+                                                        monkeypatch):
     """The released model's train_seconds counts the stopped start too (it travels in the
-    checkpoint), not only the start that finished."""
+    checkpoint), not only the start that finished: 10 s a step, 3 steps then 1."""
+    timer = _StepTimer(10.0)
+    monkeypatch.setattr(fit_module, "TrainingClock", functools.partial(TrainingClock, timer))
     model_config, train_config = _configs(max_steps=4)
-    begun = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="stopped at step 3"):
         fit(videos, model_config, train_config, tmp_path, progress=False,
-            callbacks=[_SleepAt(1, 3.0), _SignalAt(2, signal.SIGTERM)])
-    resumed = time.perf_counter()
-    model_dir = fit(videos, model_config, train_config, tmp_path, resume=True, progress=False)
-    ended = time.perf_counter()
-    seconds = read_model_config(model_dir)["train_seconds"]
-    assert 3.0 <= seconds <= ended - begun + 0.05  # config.json keeps tenths of a second
-    assert seconds > ended - resumed  # more than the start that finished
+            callbacks=[timer, _SignalAt(2, signal.SIGTERM)])
+    model_dir = fit(videos, model_config, train_config, tmp_path, resume=True, progress=False,
+                    callbacks=[timer])
+    assert read_model_config(model_dir)["train_seconds"] == 40.0
 
 
 def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos, ctrl_c_raises):
@@ -161,7 +165,8 @@ def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos, ctr
 TRAIN_FOREVER = """
 import sys, dataclasses, numpy as np
 from convlstm_ae.model.presets import preset_configs
-from convlstm_ae.training.fit import fit
+from convlstm_ae.training import fit as fit_module
+from convlstm_ae.training.fit import TrainingClock, fit
 
 class Videos:
     videos = np.random.default_rng(0).integers(0, 256, (3, 9, 32, 32), dtype=np.uint8)

@@ -7,7 +7,7 @@ Decoding JPEG folders or compressed videos dominates a training step's data time
 of the source's path and file statistics, the frame size and the slice, so changing the
 source (editing, touching, adding or removing a frame) leads to a fresh decode::
 
-    ~/.cache/convlstm-ae/
+    ~/.cache/convlstm-ae/    (config.default_cache_dir)
       3f2c...e1.npy      (N, S, S) uint8, frames [start, stop) of one video
 
 Not in the paper: an engineering aid for training speed.
@@ -16,7 +16,6 @@ Not in the paper: an engineering aid for training speed.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,17 +26,8 @@ from convlstm_ae.data import video_io
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
 from convlstm_ae.progress import bar as progress_bar
 
-CACHE_ENV = "CONVLSTM_AE_CACHE"
 # Part of every key: bump it when read_frames changes its output, to retire old entries.
 CACHE_FORMAT = "convlstm-ae frames v1"
-
-
-def default_cache_dir() -> Path:
-    """``$CONVLSTM_AE_CACHE`` if set, else ``~/.cache/convlstm-ae``."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path.home() / ".cache" / "convlstm-ae"
 
 
 def _source_stats(source: Path) -> tuple[int, ...]:

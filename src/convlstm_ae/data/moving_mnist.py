@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +185,10 @@ class MovingMNIST:
         first, y, x, size = self.boxes[index].tolist()
         frames[first:first + self.box_frames, y:y + size, x:x + size] = 255
         return frames
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """The frames of every sequence, drawn one sequence at a time: (L, H, W) uint8."""
+        return (self.render(index) for index in range(len(self)))
 
     def num_frames(self, video: int) -> int:
         """Frames of one sequence (all have L); with :meth:`frames`, a ``FrameSource``."""

@@ -4,9 +4,9 @@ Each preset is trained on the normal training videos, except the last
 ``holdout_fraction`` of every training video, which is held out. The last weights
 (and the snapshots, if any) score the test videos and the held-out frames under every
 window scheme (``scoring/windows.py``: reset, overlap, sliding; Conv-AE always slides
-its clips) into error records (``scoring/records.py``), from which every reading
-(``evaluation.READINGS``: the paper's text, the authors' released code, ...) is
-evaluated twice:
+its clips) into error records (``pipeline/records.py``), from which
+``experiments/results.py`` evaluates every reading (``pipeline/evaluate.READINGS``: the
+paper's text, the authors' released code, ...) twice:
 
 - paper protocol: Eq. 4 min-max per test video, frame-level ROC AUC (micro, the
   paper's; macro) and EER;
@@ -23,16 +23,13 @@ whose outputs exist are skipped, so an interrupted run continues where it stoppe
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from convlstm_ae.atomic import writable_folder
-from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig
-from convlstm_ae.data.cache import CachedVideos, default_cache_dir
+from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig, default_cache_dir
+from convlstm_ae.data.cache import CachedVideos
 from convlstm_ae.data.layouts import Dataset, open_dataset
 from convlstm_ae.experiments.common import (
     check_devices,
@@ -40,12 +37,10 @@ from convlstm_ae.experiments.common import (
     preset_run_configs,
     released_models,
 )
-from convlstm_ae.experiments.real_video_tables import build_results, format_table, write_figures
+from convlstm_ae.experiments.results import build_results, records_folder
+from convlstm_ae.experiments.tables import publish
+from convlstm_ae.pipeline.records import CLIPS, VideoSet, score_records
 from convlstm_ae.pipeline.train import split_holdout, train_run
-from convlstm_ae.release import load_model, read_model_config
-from convlstm_ae.scoring.reconstruction import score_videos
-from convlstm_ae.scoring.records import ErrorRecord
-from convlstm_ae.scoring.windows import plan_promise
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +82,7 @@ def _train(experiment: RealVideoExperiment, configs: tuple[ModelConfig, TrainCon
 def window_schemes(preset: str, t_prime: int | None) -> tuple[str, ...]:
     """Schemes a preset is scored with: Conv-AE has one (its sliding clips)."""
     if family(preset) == "Conv-AE":
-        return ("clips",)
+        return (CLIPS,)
     return ("reset",) if t_prime is None else ("reset", "overlap", "sliding")
 
 
@@ -97,32 +92,19 @@ def score_preset(experiment: RealVideoExperiment, model_config: ModelConfig, dat
     test videos and the held-out training tails; existing records are kept."""
     preset = model_config.preset
     run_dir = experiment.out_dir / preset
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     _, tails = split_holdout(train_videos, experiment.holdout_fraction,
                              model_config.clip_length)
-    test = [test_videos.video(i) for i in range(len(test_videos))]
-    splits = {
-        "test": ([r.name for r in dataset.test], test, [r.labels for r in dataset.test]),
-        "holdout": ([f"tail_{i:02d}" for i in range(len(tails))], tails, None),
+    meta = {"dataset": experiment.name, "fps": dataset.fps}
+    sets = {
+        "test": VideoSet([r.name for r in dataset.test],
+                         [test_videos.video(i) for i in range(len(test_videos))],
+                         [r.labels for r in dataset.test], meta),
+        "holdout": VideoSet([f"tail_{i:02d}" for i in range(len(tails))], tails, None, meta),
     }
     for name, model_dir in released_models(run_dir).items():
-        model = None
-        for scheme in window_schemes(preset, dataset.t_prime):
-            windows = "reset" if scheme == "clips" else scheme
-            for split, (names, videos, labels) in splits.items():
-                path = run_dir / "records" / name / f"{scheme}_{split}.npz"
-                if path.is_file():
-                    continue
-                model = model or load_model(model_dir, device)
-                errors = score_videos(model, videos, dataset.t_prime, f"{name} {scheme} {split}",
-                                      windows)
-                promised = 0 if scheme == "clips" else plan_promise(scheme, dataset.t_prime)
-                ErrorRecord.from_errors(
-                    names, errors, labels, scheme=scheme, t_prime=dataset.t_prime,
-                    promised_history=promised, preset=preset, model=name,
-                    steps=read_model_config(model_dir).get("steps"), dataset=experiment.name,
-                    split=split, fps=dataset.fps,
-                ).save(path)
+        score_records(model_dir, records_folder(run_dir, name), sets,
+                      window_schemes(preset, dataset.t_prime), dataset.t_prime, desc=name,
+                      preset=preset, model=name)
 
 
 def run(experiment: RealVideoExperiment) -> dict:
@@ -146,10 +128,8 @@ def run(experiment: RealVideoExperiment) -> dict:
         score_preset(experiment, model_config, dataset, train_by_size[size], test_by_size[size])
     settings = {k: (str(v) if isinstance(v, Path) else v)
                 for k, v in dataclasses.asdict(experiment).items()}
-    results = build_results(experiment.out_dir, experiment.presets, experiment.name,
-                            experiment.quantile, settings)
-    (experiment.out_dir / "results.json").write_text(json.dumps(results, indent=2))
-    write_figures(experiment.out_dir, results)
-    log.info("%s\nresults: %s; figures: %s/*.png", format_table(results),
+    results = build_results(experiment.out_dir, experiment.name, experiment.presets, settings,
+                            experiment.quantile)
+    log.info("%s\nresults: %s; figures: %s/*.png", publish(experiment.out_dir, results),
              experiment.out_dir / "results.json", experiment.out_dir)
     return results

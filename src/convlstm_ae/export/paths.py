@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from convlstm_ae.atomic import writable_folder
-from convlstm_ae.data.cache import default_cache_dir
+from convlstm_ae.config import default_cache_dir
 from convlstm_ae.release_files import CONFIG, WEIGHTS
 
 ONNX_SCORE = "model_score.onnx"  # the whole live scoring step, Eq. 3 included

@@ -19,16 +19,17 @@ from convlstm_ae.atomic import atomic_path, writable_folder
 from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.pipeline.score import Scorer, open_scorer, read_inputs, score_video
-from convlstm_ae.release import (
+from convlstm_ae.release_files import (
     CALIBRATION,
+    LOCATED,
     WEIGHTS,
+    Calibrations,
     load_calibration,
     load_scoring_config,
     read_model_config,
     save_calibration,
     save_scoring_config,
 )
-from convlstm_ae.release_files import LOCATED, Calibrations
 from convlstm_ae.scoring.calibration import WARMUP_POSITIONS, DeploymentCalibration
 from convlstm_ae.scoring.located import DEFAULT_DESIGN, fit_located
 

@@ -16,9 +16,10 @@ from convlstm_ae.config import (
     ScoringConfig,
     TrainConfig,
     config_from_dict,
+    default_cache_dir,
     read_config_file,
 )
-from convlstm_ae.data.cache import CachedVideos, default_cache_dir
+from convlstm_ae.data.cache import CachedVideos
 from convlstm_ae.data.clips import (
     FrameSource,
     VideoHeads,
@@ -33,12 +34,8 @@ from convlstm_ae.data.video_io import is_video
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.calibrate import calibrate_model
-from convlstm_ae.release import (
-    LAST_CHECKPOINT,
-    MODEL_DIR,
-    read_model_config,
-    write_model_config,
-)
+from convlstm_ae.release import LAST_CHECKPOINT, MODEL_DIR
+from convlstm_ae.release_files import read_model_config, write_model_config
 from convlstm_ae.viz.plots import read_metrics_csv
 
 log = logging.getLogger(__name__)

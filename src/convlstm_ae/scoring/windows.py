@@ -13,8 +13,8 @@ overlap. Three readings, each a :class:`WindowPlan`:
   are scored, so every scored frame has at least T'//2 frames of history. The first
   T'//2 frames of a video take the errors of frames T'//2 .. 2(T'//2) - 1.
 
-A plan also says how much history its scheme promises (:attr:`promised_history`):
-Eq. 4's min and max are taken over the frames that have it (see
+:func:`plan_promise` says how much history a scheme promises: Eq. 4's min and max are
+taken over the frames that have it (see
 :func:`convlstm_ae.scoring.regularity.regularity_score`).
 """
 
@@ -24,9 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convlstm_ae.config import WINDOWS
 from convlstm_ae.errors import ConfigError
-
-SCHEMES = ("reset", "sliding", "overlap")
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,7 +41,6 @@ class WindowPlan:
     stops: np.ndarray
     scored_from: np.ndarray
     source: np.ndarray
-    promised_history: int  # frames of history every frame has, once the video allows it
 
     @property
     def num_frames(self) -> int:
@@ -56,10 +54,10 @@ def plan_windows(num_frames: int, t_prime: int | None, scheme: str = "reset") ->
         num_frames: N >= 1.
         t_prime: T', the window length; None is one window over the whole video
             (``reset`` only).
-        scheme: one of :data:`SCHEMES`.
+        scheme: one of :data:`convlstm_ae.config.WINDOWS`.
     """
-    if scheme not in SCHEMES:
-        raise ConfigError(f"windows {scheme!r} is unknown; expected one of {', '.join(SCHEMES)}")
+    if scheme not in WINDOWS:
+        raise ConfigError(f"windows {scheme!r} is unknown; expected one of {', '.join(WINDOWS)}")
     if num_frames < 1:
         raise ConfigError("a video needs at least one frame")
     if t_prime is None and scheme != "reset":
@@ -71,17 +69,17 @@ def plan_windows(num_frames: int, t_prime: int | None, scheme: str = "reset") ->
     if scheme == "reset":
         length = n if t_prime is None else t_prime
         starts = np.arange(0, n, length)
-        return WindowPlan(starts, np.minimum(starts + length, n), starts, frames, 0)
+        return WindowPlan(starts, np.minimum(starts + length, n), starts, frames)
     if scheme == "sliding":
         starts = np.maximum(frames - t_prime + 1, 0)
-        return WindowPlan(starts, frames + 1, frames, frames, t_prime - 1)
+        return WindowPlan(starts, frames + 1, frames, frames)
     length = min(t_prime, n)
     history = length // 2
     stride = t_prime - t_prime // 2 if n >= t_prime else length - history
     starts = np.arange(0, max(1, n - history), stride)
     source = frames.copy()
     source[:history] += history  # the first frames take the errors of the next ones
-    return WindowPlan(starts, np.minimum(starts + length, n), starts + history, source, history)
+    return WindowPlan(starts, np.minimum(starts + length, n), starts + history, source)
 
 
 def plan_promise(scheme: str, t_prime: int | None) -> int:

@@ -6,7 +6,7 @@ import importlib.util
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +50,18 @@ class TrainingClock(pl.Callback):
     """Wall-clock seconds of training over every (re)start: kept in the training
     checkpoint, so a run resumed here or relayed to another machine adds to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, timer: Callable[[], float] = time.perf_counter) -> None:
+        self._timer = timer  # seconds since any fixed point
         self._before = 0.0  # seconds of the earlier starts, from the checkpoint
         self._started: float | None = None
 
     @property
     def seconds(self) -> float:
-        running = time.perf_counter() - self._started if self._started is not None else 0.0
+        running = self._timer() - self._started if self._started is not None else 0.0
         return self._before + running
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._started = time.perf_counter()
+        self._started = self._timer()
 
     def state_dict(self) -> dict[str, float]:
         return {"seconds": self.seconds}
