@@ -213,6 +213,14 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
         old = f"{summary.above_old:.2%} above the old threshold {summary.old_threshold:.3g}, "
     print(f"alarm threshold {summary.threshold:.3g} (quantile {args.quantile:g}); of these "
           f"frames {old}{summary.above_new:.2%} above the new one")
+    if summary.located is None:
+        print("no located live score: it needs two videos or more (each is scored from "
+              "statistics of the others)")
+    else:
+        located = summary.located
+        print(f"located live score (watch's): cells of {located.cell_size} px, alarm threshold "
+              f"{located.threshold:.3g} (quantile {located.quantile:g} of each video scored "
+              f"from the others); videos differ by {located.spread:.2f}x at that quantile")
     written = "written to" if summary.changed else "unchanged in"
     print(f"calibration {written} {summary.model_dir}")
 

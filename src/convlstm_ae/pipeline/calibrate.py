@@ -31,7 +31,7 @@ from convlstm_ae.release_files import (
     save_scoring_config,
 )
 from convlstm_ae.scoring.calibration import WARMUP_POSITIONS, DeploymentCalibration
-from convlstm_ae.scoring.located import DEFAULT_DESIGN, fit_located
+from convlstm_ae.scoring.located import DEFAULT_DESIGN, LocatedCalibration, fit_located
 
 PREVIOUS_CALIBRATION = "calibration.previous.json"
 KINDS = {"frame": "error", "patch": "patch_error"}  # score kind: its score-table column
@@ -54,6 +54,7 @@ class CalibrationSummary:
     changed: bool  # False: calibration.json already held this calibration
     scheme: tuple[str, str]  # (windows, error) the footage was scored with
     previous_scheme: tuple[str, str] | None  # the model's before, if the scheme changed
+    located: LocatedCalibration | None  # the located live score's (two videos or more)
 
 
 def fit_calibrations(scorer: Scorer, videos: Sequence[np.ndarray], quantile: float = 0.99,
@@ -126,21 +127,21 @@ def check_arguments(model_dir: Path, footage: Sequence[Path], quantile: float,
 
 
 def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int,
-                 needed: int) -> list[np.ndarray]:
-    """Every video under the footage paths, as ``score`` reads them.
+                 needed: int) -> tuple[list[np.ndarray], list[str]]:
+    """Every video under the footage paths, as ``score`` reads them, and their names.
 
     Raises:
         VideoReadError: no readable video, or fewer than ``needed`` frames in all.
     """
-    videos = [frames for path in footage
-              for _, frames in read_inputs(path, frame_size, min_frames=clip_length)]
-    names = ", ".join(map(str, footage))
-    if not videos:
-        raise VideoReadError(f"{names}: no readable video")
-    frames = sum(map(len, videos))
+    named = [video for path in footage
+             for video in read_inputs(path, frame_size, min_frames=clip_length)]
+    paths = ", ".join(map(str, footage))
+    if not named:
+        raise VideoReadError(f"{paths}: no readable video")
+    frames = sum(len(video) for _, video in named)
     if frames < needed:
-        raise VideoReadError(f"{names}: {frames} frames; calibrating takes at least {needed}")
-    return videos
+        raise VideoReadError(f"{paths}: {frames} frames; calibrating takes at least {needed}")
+    return [video for _, video in named], [name for name, _ in named]
 
 
 def copy_model(model_dir: Path, out: Path) -> Path:
@@ -171,9 +172,9 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
     model_scheme = (stored.windows, stored.error)
     previous_scheme = model_scheme if model_scheme != scheme else None
     config = scorer.model.config
-    videos = read_footage(footage, config.frame_size, config.clip_length,
-                          min_calibration_frames(quantile, config.clip_length))
-    calibrations, tables = fit_calibrations(scorer, videos, quantile)
+    videos, names = read_footage(footage, config.frame_size, config.clip_length,
+                                 min_calibration_frames(quantile, config.clip_length))
+    calibrations, tables = fit_calibrations(scorer, videos, quantile, names)
     if target != model_dir:
         copy_model(model_dir, target)
     changed = _store(target, calibrations)
@@ -194,7 +195,7 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
         above_old=float(np.mean(np.concatenate([t["alarm"] for t in tables])))
         if scorer.calibration else None,
         above_new=float(np.mean(new_scores > new.threshold)), changed=changed,
-        scheme=scheme, previous_scheme=previous_scheme)
+        scheme=scheme, previous_scheme=previous_scheme, located=calibrations.get(LOCATED))
 
 
 def _store(model_dir: Path, calibrations: Calibrations) -> bool:
