@@ -1,6 +1,8 @@
 """Output files and folders: checked before any work starts, and files written whole or
 not at all (first under a temporary name in the same folder, then renamed into place),
-so an interrupted write never leaves a truncated file under the final name."""
+so an interrupted write never leaves a truncated file under the final name. A new file
+gets the mode the umask gives (0644 under the usual 022), whatever mode the writer gave
+its temporary file; a replaced file keeps its mode."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from pathlib import Path
 
 from convlstm_ae.errors import ConfigError
 
+_UMASK = os.umask(0o022)  # read once, at import (setting it is process-wide)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -21,6 +26,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield temporary
+        mode = path.stat().st_mode if path.exists() else 0o666 & ~_UMASK
+        os.chmod(temporary, mode & 0o7777)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
