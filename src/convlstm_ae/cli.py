@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import math
 import signal
@@ -15,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from convlstm_ae.arguments import build_parser
-from convlstm_ae.atomic import writable_file, writable_folder
+from convlstm_ae.atomic import writable_file, writable_folder, write_json
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 log = logging.getLogger("convlstm_ae")
@@ -259,7 +258,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
               f"{deployment.precision:.3f}, recall {deployment.recall:.3f}, F1 "
               f"{deployment.f1:.3f}, {deployment.false_alarms_per_minute:.2f} false alarms "
               f"per minute of normal video at {args.fps:g} fps")
-    (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
+    write_json(args.out / "metrics.json", results)
     regularity = {kind: table_regularity(scores, kind) for kind in TABLE_COLUMNS}
     curves = {}
     for kind, per_video in regularity.items():
@@ -326,10 +325,11 @@ def cmd_tables(args: argparse.Namespace) -> None:
         if not results["models"]:
             raise ConfigError(f"{args.run}: no error records (PRESET/records/...) found")
         table = experiment.format_table(results, ("frame", "patch") if args.patch else ("frame",))
-    (args.run / "results.json").write_text(json.dumps(results, indent=2))
+    written = write_json(args.run / "results.json", results)
     experiment.write_figures(args.run, results)
     print(table)
-    print(f"results: {args.run / 'results.json'}; figures: {args.run}/*.png")
+    print(f"results: {args.run / 'results.json'} ({'written' if written else 'unchanged'}); "
+          f"figures: {args.run}/*.png")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
