@@ -34,7 +34,7 @@ def model(tmp_path_factory):
     torch.manual_seed(0)
     model_dir = save_model(create_model("tiny"), root / "model", ScoringConfig(t_prime=10))
     first = rolling_footage(root / "first", seed=1)
-    calibrate_model(model_dir, [f for _, f in read_inputs(first, 64)])
+    calibrate_model(model_dir, [f for _, f, _ in read_inputs(first, 64)])
     return {"dir": model_dir, "root": root, "new": rolling_footage(root / "new", 2, noise=60)}
 
 

@@ -23,7 +23,7 @@ from convlstm_ae.live.watch import Scoring, Watch, model_scoring
 from convlstm_ae.model.presets import create_model
 from convlstm_ae.release import save_calibration, save_model
 from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
-from media import write_avi
+from media import write_avi, write_frames
 from test_cli import assert_user_error, run_cli
 
 SECRET = "s3cr3t-pw"
@@ -85,6 +85,33 @@ def test_watch_writes_frames_events_snapshots_and_runs_the_event_command(media, 
         time.sleep(0.05)
     assert json.loads(received.read_text()) == event
     assert "a: 30 frames scored, 1 event(s), 0 dropped" in out
+
+
+def test_a_ucsd_frame_folder_is_10_fps_in_watch_score_and_evaluate(media, tmp_path):
+    """UCSD Ped1/Ped2 are 10 fps: frame 12 is 1.2 s (not 0.48 s at 25 fps), and a minute
+    of normal video is 600 frames."""
+    root = tmp_path / "UCSDped2"
+    write_frames(root / "Train" / "Train001", clip(10, noisy=()), "{:03d}.tif")
+    test = write_frames(root / "Test" / "Test001", clip(), "{:03d}.tif", first=1)
+    code, _, err = run_cli("watch", media["model"], test, "--no-realtime", "--out",
+                           tmp_path / "out")
+    assert code == 0, err
+    (event,) = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text()
+                .splitlines()]
+    assert (event["start_frame"], event["end_frame"]) == (12, 19)
+    assert (event["start_time"], event["end_time"]) == pytest.approx((1.2, 1.9))
+    scores = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", media["model"], test, "--out", scores)
+    assert code == 0, err
+    assert {row["fps"] for row in read_csv(scores)} == {"10"}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"Test001": [0] * 12 + [1] * 8 + [0] * 10}))
+    code, out, err = run_cli("evaluate", scores, "--labels", labels, "--out", tmp_path / "ev")
+    assert code == 0, err
+    assert "false alarms per minute of normal video at 10 fps" in out
+    deployment = json.loads((tmp_path / "ev/metrics.json").read_text())["deployment"]
+    assert deployment["normal_minutes"] == pytest.approx(22 / 10 / 60, rel=1e-5)
+    assert deployment["threshold"] == 3.0  # the model's, not one rebuilt from the alarms
 
 
 def test_overlay_video_has_every_frame_with_heat_where_the_noise_is(media, tmp_path):

@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "an error, not a warning")
     score.add_argument("--skip-bad", action="store_true",
                        help="a folder: report unreadable videos and score the others")
+    score.add_argument("--fps", type=float,
+                       help="frame rate of the input, stored in the table (default: the "
+                       "video header's, or the dataset layout's for frame folders, else 25)")
     score.set_defaults(handler="score")
 
     calibrate = commands.add_parser(
@@ -187,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--no-realtime", dest="realtime", action="store_false",
                        help="files: as fast as scoring goes, every frame (default: at their "
                        "frame rate, dropping frames when scoring falls behind)")
+    watch.add_argument("--fps", type=float,
+                       help="frame rate of video files and frame folders, for playing and "
+                       "frame times (default: the video header's, or the dataset layout's "
+                       "for frame folders, else 25)")
     watch.add_argument("--backend", choices=("torch", "onnx"),
                        help="default: torch where PyTorch is installed, else onnx")
     watch.add_argument("--device", help="torch: cpu or cuda (default: cuda if present)")
@@ -222,8 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "or a Moving-MNIST .npz")
     evaluate.add_argument("--out", type=Path, default=Path("evaluation"))
     evaluate.add_argument("--plot-videos", type=int, default=4)
-    evaluate.add_argument("--fps", type=float, default=25.0,
-                          help="frame rate, for false alarms per minute (default 25)")
+    evaluate.add_argument("--fps", type=float,
+                          help="frame rate, for false alarms per minute (default: the "
+                          "table's fps column, written by 'score')")
     evaluate.set_defaults(handler="evaluate")
 
     experiment = commands.add_parser("experiment", help="the paper's experiments")

@@ -42,6 +42,11 @@ def cmd_mnist_generate(args: argparse.Namespace) -> None:
         print(f"{scenario}: {path}")
 
 
+def _check_fps(fps: float | None) -> None:
+    if fps is not None and not 0 < fps < math.inf:
+        raise ConfigError(f"--fps must be positive and finite, got {fps}")
+
+
 def _check_devices(devices: int) -> None:
     if devices < 1:
         raise ConfigError(f"--devices must be at least 1, got {devices}")
@@ -71,9 +76,16 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_score(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.overlay import write_score_overlay
-    from convlstm_ae.pipeline.score import open_scorer, read_inputs, score_video, write_score_table
+    from convlstm_ae.pipeline.score import (
+        open_scorer,
+        read_inputs,
+        score_summary,
+        score_video,
+        write_score_table,
+    )
     from convlstm_ae.viz.overlay import check_overlay_path, overlay_path
 
+    _check_fps(args.fps)
     if args.overlay:
         check_overlay_path(args.overlay)  # before any work
 
@@ -87,13 +99,10 @@ def cmd_score(args: argparse.Namespace) -> None:
 
     def scored():
         config = scorer.model.config
-        for name, frames in read_inputs(args.input, config.frame_size, args.skip_bad,
-                                        args.strict, config.clip_length):
-            columns = score_video(scorer, frames)
-            alarms = (f", {int(columns['alarm'].sum())} alarm frame(s)"
-                      if "alarm" in columns else "")
-            print(f"{name}: {len(frames)} frames, min regularity at frame "
-                  f"{int(columns['regularity'].argmin())}{alarms}", flush=True)
+        for name, frames, fps in read_inputs(args.input, config.frame_size, args.skip_bad,
+                                             args.strict, config.clip_length, args.fps):
+            columns = score_video(scorer, frames, fps)
+            print(f"{name}: {score_summary(columns, scorer.scoring)}", flush=True)
             if args.overlay:
                 path = overlay_path(args.overlay, Path(name).stem, several=args.input.is_dir())
                 write_score_overlay(args.model, frames, columns, path, args.device)
@@ -128,6 +137,7 @@ def cmd_watch(args: argparse.Namespace) -> None:
     from convlstm_ae.live.watch import Watch, model_scoring
 
     _watch_numbers(args)
+    _check_fps(args.fps)
     writable_folder(args.out)
     if args.demo:
         _watch_demo(args)
@@ -141,7 +151,7 @@ def cmd_watch(args: argparse.Namespace) -> None:
     engine = open_engine(args.model, len(args.sources), backend=backend,
                          device=args.device, threads=args.threads, maps=bool(args.overlay))
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
-                           max_backoff=args.max_backoff, queue_frames=args.queue)
+                           max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)
     watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, notifier=notifier,
@@ -233,13 +243,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         TABLE_COLUMNS,
         evaluate_score_table,
         evaluate_table_alarms,
+        table_fps,
         table_regularity,
     )
     from convlstm_ae.pipeline.score import read_score_table
     from convlstm_ae.viz.plots import plot_roc, plot_score_grid
 
-    if not 0 < args.fps < math.inf:
-        raise ConfigError(f"--fps must be positive and finite, got {args.fps}")
+    _check_fps(args.fps)
     if args.plot_videos < 0:
         raise ConfigError(f"--plot-videos must be >= 0, got {args.plot_videos}")
     writable_folder(args.out)
@@ -251,13 +261,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{SCORE_KINDS[kind]:<30}{m.micro_auc:>10.3f}{m.macro_auc:>10.3f}{m.eer:>8.3f}")
     print(f"macro AUC: mean over the {both} of {len(labels)} videos holding both classes")
     results = {kind: m.as_dict() for kind, m in metrics.items()}
-    deployment = evaluate_table_alarms(scores, labels, args.fps)
+    fps = table_fps(scores, args.scores, args.fps)
+    deployment = evaluate_table_alarms(scores, labels, fps)
     if deployment is not None:
         results["deployment"] = deployment.as_dict()
-        print(f"calibrated score (deployment): AUC {deployment.auc:.3f}, alarms: precision "
-              f"{deployment.precision:.3f}, recall {deployment.recall:.3f}, F1 "
-              f"{deployment.f1:.3f}, {deployment.false_alarms_per_minute:.2f} false alarms "
-              f"per minute of normal video at {args.fps:g} fps")
+        rates = "/".join(f"{rate:g}" for rate in sorted(set(fps)))
+        print(f"calibrated score (deployment): AUC {deployment.auc:.3f}, alarms at "
+              f"{deployment.threshold:.4g}: precision {deployment.precision:.3f}, recall "
+              f"{deployment.recall:.3f}, F1 {deployment.f1:.3f}, "
+              f"{deployment.false_alarms_per_minute:.2f} false alarms per minute of normal "
+              f"video at {rates} fps")
     write_json(args.out / "metrics.json", results)
     regularity = {kind: table_regularity(scores, kind) for kind in TABLE_COLUMNS}
     curves = {}

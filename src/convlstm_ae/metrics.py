@@ -158,7 +158,8 @@ def abnormal_runs(labels: np.ndarray) -> list[tuple[int, int]]:
 
 
 def evaluate_deployment(
-    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], threshold: float, fps: float
+    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], threshold: float,
+    fps: float | Sequence[float],
 ) -> DeploymentMetrics:
     """Frame-level precision, recall and F1 of ``score > threshold``, and false alarms.
 
@@ -166,7 +167,8 @@ def evaluate_deployment(
         scores: per-video calibrated anomaly scores (higher = more abnormal).
         labels: per-video 0/1 ground truth.
         threshold: alarm threshold, fixed beforehand on normal footage.
-        fps: frame rate, for false alarms per minute of normal video.
+        fps: frame rate (one, or one per video), for false alarms per minute of normal
+            video.
     """
     checked_scores, checked_labels = _validated(scores, labels)
     pooled_scores = np.concatenate(checked_scores)
@@ -182,7 +184,9 @@ def evaluate_deployment(
         for start, stop in abnormal_runs(video_scores > threshold)
         if not video_labels[start:stop].any()
     )
-    normal_minutes = float((pooled_labels == 0).sum()) / fps / 60
+    rates = np.broadcast_to(np.asarray(fps, dtype=np.float64), (len(checked_labels),))
+    normal_minutes = float(sum((video_labels == 0).sum() / rate for video_labels, rate
+                               in zip(checked_labels, rates, strict=True))) / 60
     return DeploymentMetrics(
         auc=float(roc_auc_score(pooled_labels, pooled_scores)),
         threshold=float(threshold),

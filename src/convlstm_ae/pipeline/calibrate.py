@@ -119,7 +119,7 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int,
         VideoReadError: no readable video, or fewer than ``needed`` frames in all.
     """
     videos = [frames for path in footage
-              for _, frames in read_inputs(path, frame_size, min_frames=clip_length)]
+              for _, frames, _ in read_inputs(path, frame_size, min_frames=clip_length)]
     names = ", ".join(map(str, footage))
     if not videos:
         raise VideoReadError(f"{names}: no readable video")
