@@ -126,8 +126,9 @@ def test_overlay_video_has_every_frame_with_heat_where_the_noise_is(media, tmp_p
     assert len(frames) == 30
     height = frames[0].shape[0] - 48  # the score strip under the frame
     colour = [np.abs(f[:height, :, 2].astype(int) - f[:height, :, 0]).mean() for f in frames]
-    # flat gray frames stay gray, the noise frames (12-19) are coloured by the heat map
-    assert min(colour[12:20]) > 4 * max(colour[:10])
+    # flat gray frames stay gray; the noise frames (12-19) are coloured once the event is
+    # open, from its third alarmed frame (MIN_FRAMES) on
+    assert min(colour[14:20]) > 4 * max(colour[:10] + colour[12:14])
 
 
 def test_overlay_refused_without_patch_calibration_or_with_a_bad_suffix(media, tmp_path):
@@ -180,8 +181,8 @@ def test_bad_watch_arguments_are_one_line_errors(media, tmp_path):
     (tmp_path / "file").touch()
     code, _, err = run_cli("watch", media["model"], media["video"], "--out", tmp_path / "file")
     assert_user_error(code, err, "file")
-    code, _, err = run_cli("watch", media["model"], media["video"], "--release", "5")
-    assert_user_error(code, err, "--release")
+    code, _, err = run_cli("watch", media["model"], media["video"], "--release-margin", "5")
+    assert_user_error(code, err, "--release-margin")
     code, _, err = run_cli("watch", media["model"], media["video"], "--backoff", "0")
     assert_user_error(code, err, "--backoff")
 
@@ -221,7 +222,7 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
 
     engine = FakeEngine(2, interrupt_at=12, on_interrupt=read_while_running)
     watch = Watch(engine, sources, tmp_path / "out", scoring=Scoring("sum", None, 100.0),
-                  rules=EventRules(100.0, 50.0, 2, 2))
+                  rules=EventRules(100.0, 0.5, 2, 2))
     with caplog.at_level("INFO"):
         reports = watch.run()
     assert seen["rows"] == [11, 11]  # flushed per frame, before the interrupt
@@ -286,7 +287,7 @@ def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_pat
     sources = [open_source(f"web={url}", 64, backoff=0.1, max_backoff=0.4, queue_frames=64),
                open_source(str(media["video"]), 64, realtime=True)]
     watch = Watch(engine, sources, tmp_path / "out", scoring=model_scoring(model),
-                  rules=EventRules(3.0, 2.0))
+                  rules=EventRules(3.0))
     runner = threading.Thread(target=watch.run)
     runner.start()
     try:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from convlstm_ae.config import ERRORS, WINDOWS
+from convlstm_ae.live.events import MIN_FRAMES, RELEASE_FRAMES, RELEASE_MARGIN
 
 WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start), "
                 "overlap (the authors' code: a window every T'/2 frames, its last half "
@@ -201,12 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--threshold", type=float,
                        help="event start level of the score (default: the model's "
                        "calibrated threshold; without a calibration, on the raw error)")
-    watch.add_argument("--release", type=float,
-                       help="an event ends below this score (default: threshold - 1)")
-    watch.add_argument("--release-frames", type=int, default=5,
-                       help="frames below --release that end an event (default 5)")
-    watch.add_argument("--min-frames", type=int, default=3,
-                       help="shorter events are ignored (default 3)")
+    watch.add_argument("--release-margin", type=float, default=RELEASE_MARGIN,
+                       help="an event's release level lies this fraction of |threshold| below "
+                       f"the threshold (default {RELEASE_MARGIN:g}, chosen on normal footage)")
+    watch.add_argument("--release-frames", type=int, default=RELEASE_FRAMES,
+                       help="frames below the release level that end an event "
+                       f"(default {RELEASE_FRAMES})")
+    watch.add_argument("--min-frames", type=int, default=MIN_FRAMES,
+                       help="alarmed frames a run needs to become an event "
+                       f"(default {MIN_FRAMES}, chosen on normal footage)")
     watch.add_argument("--max-wait", type=float, default=1.0,
                        help="seconds a step waits for a live source's frame (default 1)")
     watch.add_argument("--queue", type=int, default=8,

@@ -131,7 +131,7 @@ def _watch_numbers(args: argparse.Namespace) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> None:
     from convlstm_ae.live.engine import open_engine
-    from convlstm_ae.live.events import RELEASE_BELOW, EventRules
+    from convlstm_ae.live.events import EventRules
     from convlstm_ae.live.outputs import Notifier
     from convlstm_ae.live.sources import open_source
     from convlstm_ae.live.watch import Watch, model_scoring
@@ -144,9 +144,8 @@ def cmd_watch(args: argparse.Namespace) -> None:
     elif args.model is None or not args.sources:
         raise ConfigError("watch needs MODEL and at least one SOURCE (or --demo)")
     scoring = model_scoring(args.model, args.threshold)
-    rules = EventRules(scoring.threshold,
-                       scoring.threshold - RELEASE_BELOW if args.release is None else args.release,
-                       args.release_frames, args.min_frames)
+    rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
+                       args.min_frames)
     backend = args.backend or ("torch" if importlib.util.find_spec("torch") else "onnx")
     engine = open_engine(args.model, len(args.sources), backend=backend,
                          device=args.device, threads=args.threads, maps=bool(args.overlay))
