@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from convlstm_ae.config import ScoringConfig
+from convlstm_ae.demo import demo_model_dir
 from convlstm_ae.live.engine import EngineOutput, open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import IterableSource, open_source
@@ -147,6 +148,10 @@ def test_watch_demo_writes_events_an_overlay_and_a_report(tmp_path):
     anomalies = [range(130, 140), range(167, 177)]  # write_demo_video's second half
     assert events and all(any(e["peak_frame"] in a for a in anomalies) for e in events)
     assert "report ->" in out
+    report = (tmp_path / "demo/report.html").read_text()
+    # the known anomalies are the labels: shaded, and the page shows the AUC
+    assert "AUC micro / macro, EER: calibrated score (deployment)" in report
+    assert "Model: demo/model<" in report and str(demo_model_dir()) not in report
     code, _, err = run_cli("watch", "--demo", "model_dir", "--out", tmp_path / "x")
     assert_user_error(code, err, "takes no MODEL")
 

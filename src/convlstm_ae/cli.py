@@ -173,12 +173,13 @@ def cmd_watch(args: argparse.Namespace) -> None:
 
 def _watch_demo(args: argparse.Namespace) -> None:
     """Point ``args`` at the shipped model and a fresh demo video in the output folder."""
-    from convlstm_ae.demo import demo_model_dir, write_demo_video
+    from convlstm_ae.demo import demo_model_dir, write_demo_labels, write_demo_video
 
     if args.model is not None or args.sources:
         raise ConfigError("watch --demo takes no MODEL or SOURCE")
     video = args.out / "demo.avi"
     anomalies = write_demo_video(video)
+    write_demo_labels(args.out / "labels.json", video, anomalies)  # the report shades them
     args.model, args.sources = demo_model_dir(), [f"demo={video}"]
     args.overlay = args.overlay or args.out / "overlay.mp4"
     args.realtime = False  # every frame, however slow the machine
@@ -192,7 +193,8 @@ def _watch_report(args: argparse.Namespace) -> None:
 
     path = args.out / "report.html"
     data = read_report_input(args.out, events=None, model=args.model)
-    write_report(path, build_report(data, None, title="convlstm-ae watch --demo"))
+    write_report(path, build_report(data, args.out / "labels.json",
+                                    title="convlstm-ae watch --demo"))
     print(f"report -> {path}")
 def cmd_calibrate(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.calibrate import recalibrate

@@ -255,7 +255,8 @@ def _model_section(model_dir: Path, config: dict, calibration: dict | None) -> s
             for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
     rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(_text(v))}</td></tr>"
                    for k, v in flat.items())
-    parts = [f'<section class="card"><h2>Model: {escape(str(model_dir))}</h2>',
+    name = f"{model_dir.parent.name}/{model_dir.name}"  # e.g. demo/model, caffe/model
+    parts = [f'<section class="card"><h2>Model: {escape(name)}</h2>',
              f"<table>{rows}</table>"]
     if calibration:
         cal = "".join(f'<tr><td>{escape(kind)}</td><td class="num">{c.threshold:.4g}</td>'
