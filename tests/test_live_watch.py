@@ -7,8 +7,12 @@ import csv
 import functools
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -86,6 +90,33 @@ def test_watch_writes_frames_events_snapshots_and_runs_the_event_command(media, 
         time.sleep(0.05)
     assert json.loads(received.read_text()) == event
     assert "a: 30 frames scored, 1 event(s), 0 dropped" in out
+
+
+LIGHT_RUNTIME = """
+import sys
+for name in ("torch", "scipy", "sklearn", "matplotlib", "pytorch_lightning", "lightning",
+             "safetensors", "onnx", "mlxtend"):
+    sys.modules[name] = None  # what 'convlstm-ae[train]' adds: any import of it fails
+from convlstm_ae.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_light_runtime_watch_demo_writes_all_but_the_report_and_says_how(tmp_path):
+    out = tmp_path / "demo"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    result = subprocess.run([sys.executable, "-c", LIGHT_RUNTIME, "watch", "--demo", "--out",
+                             str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for name in ("demo.avi", "events.jsonl", "frames-demo.csv", "overlay.mp4", "labels.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert not (out / "report.html").exists()
+    assert (f"after pip install 'convlstm-ae[train]': convlstm-ae report {out} --labels "
+            f"{out / 'labels.json'} -o {out / 'report.html'}") in result.stdout
+    code, _, err = run_cli("report", out, "--labels", out / "labels.json", "-o",
+                           out / "report.html")
+    assert code == 0, err
+    assert "calibrated score (deployment)" in (out / "report.html").read_text()
 
 
 def test_a_ucsd_frame_folder_is_10_fps_in_watch_score_and_evaluate(media, tmp_path):

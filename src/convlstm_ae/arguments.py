@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--demo", action="store_true",
                        help="no MODEL or SOURCE: the shipped demo model watches a generated "
                        "Moving-MNIST video with anomalies, every frame; writes an overlay "
-                       "video and report.html too")
+                       "video and report.html too (the report with the [train] install)")
     watch.add_argument("--overlay", type=Path, metavar="OUT.mp4",
                        help="also write the frames with their error heat map, score curve "
                        "and events (OUT-NAME.mp4 per source when there are several)")

@@ -168,7 +168,9 @@ def cmd_watch(args: argparse.Namespace) -> None:
         try:
             _watch_report(args)
         except ModuleNotFoundError as error:  # the light runtime draws no report
-            print(f"no report.html: it needs {error.name} (pip install 'convlstm-ae[train]')")
+            print(f"no report.html: the light runtime lacks {error.name}; after pip install "
+                  f"'convlstm-ae[train]': convlstm-ae report {args.out} --labels "
+                  f"{args.out / 'labels.json'} -o {args.out / 'report.html'}")
 
 
 def _watch_demo(args: argparse.Namespace) -> None:
@@ -213,10 +215,10 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     if summary.old_threshold is None:
         old = "no previous calibration, "
     elif summary.above_old is None:
-        old = f"the old threshold {summary.old_threshold:.3g} was for other windows or errors, "
+        old = f"the old threshold {summary.old_threshold:.4g} was for other windows or errors, "
     else:
-        old = f"{summary.above_old:.2%} above the old threshold {summary.old_threshold:.3g}, "
-    print(f"alarm threshold {summary.threshold:.3g} (quantile {args.quantile:g}); of these "
+        old = f"{summary.above_old:.2%} above the old threshold {summary.old_threshold:.4g}, "
+    print(f"alarm threshold {summary.threshold:.4g} (quantile {args.quantile:g}); of these "
           f"frames {old}{summary.above_new:.2%} above the new one")
     written = "written to" if summary.changed else "unchanged in"
     print(f"calibration {written} {summary.model_dir}")
