@@ -264,11 +264,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{SCORE_KINDS[kind]:<30}{m.micro_auc:>10.3f}{m.macro_auc:>10.3f}{m.eer:>8.3f}")
     print(f"macro AUC: mean over the {both} of {len(labels)} videos holding both classes")
     results = {kind: m.as_dict() for kind, m in metrics.items()}
-    fps = table_fps(scores, args.scores, args.fps)
-    deployment = evaluate_table_alarms(scores, labels, fps)
+    deployment = evaluate_table_alarms(scores, labels, args.scores, args.fps)
     if deployment is not None:
         results["deployment"] = deployment.as_dict()
-        rates = "/".join(f"{rate:g}" for rate in sorted(set(fps)))
+        rates = "/".join(f"{r:g}" for r in sorted(set(table_fps(scores, args.scores, args.fps))))
         print(f"calibrated score (deployment): AUC {deployment.auc:.3f}, alarms at "
               f"{deployment.threshold:.4g}: precision {deployment.precision:.3f}, recall "
               f"{deployment.recall:.3f}, F1 {deployment.f1:.3f}, "

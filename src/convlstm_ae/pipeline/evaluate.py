@@ -204,16 +204,21 @@ def table_fps(scores: Mapping[str, Mapping[str, np.ndarray]], path: Path,
 
 
 def evaluate_table_alarms(scores: Mapping[str, Mapping[str, np.ndarray]],
-                          labels: Sequence[np.ndarray], fps: Sequence[float]
+                          labels: Sequence[np.ndarray], path: Path, fps: float | None = None
                           ) -> DeploymentMetrics | None:
     """The deployment figures of a score table's calibrated score at the model's
     threshold (its ``threshold`` column), false alarms counted per minute at each
-    video's frame rate ``fps``; None when the model had no calibration."""
+    video's frame rate (:func:`table_fps`); None when the model had no calibration.
+
+    Raises:
+        ConfigError: as :func:`table_fps`.
+    """
     videos = list(scores.values())
     if not all("calibrated_error" in v and "threshold" in v for v in videos):
         return None
     calibrated = [v["calibrated_error"] for v in videos]
-    return evaluate_deployment(calibrated, labels, float(videos[0]["threshold"][0]), fps)
+    return evaluate_deployment(calibrated, labels, float(videos[0]["threshold"][0]),
+                               table_fps(scores, path, fps))
 
 
 def table_regularity(scores: Mapping[str, Mapping[str, np.ndarray]], kind: str
