@@ -18,7 +18,7 @@ import numpy as np
 
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.video_io import model_frame, video_frames
-from convlstm_ae.live.events import RELEASE_BELOW, EventRules
+from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.watch import Scoring, model_scoring
 from convlstm_ae.model.presets import create_model
 from convlstm_ae.release import load_model, save_model
@@ -83,7 +83,7 @@ def release_model(preset: str, folder: Path, video: Path, device: str = "cpu",
 def watch_scoring(model_dir: Path) -> tuple[Scoring, EventRules]:
     """Scoring and event rules as `convlstm-ae watch MODEL` builds them by default."""
     scoring = model_scoring(model_dir)
-    return scoring, EventRules(scoring.threshold, scoring.threshold - RELEASE_BELOW)
+    return scoring, EventRules(scoring.threshold)
 
 
 def rss_mb() -> float:

@@ -29,7 +29,7 @@ def model(tmp_path_factory, release_tiny):
     root = tmp_path_factory.mktemp("calibrate")
     model_dir = release_tiny(root / "model")
     first = rolling_footage(root / "first", seed=1)
-    calibrate_model(model_dir, [f for _, f in read_inputs(first, 64)])
+    calibrate_model(model_dir, [f for _, f, _ in read_inputs(first, 64)])
     return {"dir": model_dir, "root": root, "new": rolling_footage(root / "new", 2, noise=60)}
 
 

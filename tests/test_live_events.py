@@ -1,23 +1,31 @@
-"""Event detection with hysteresis and a minimum duration (live/events.py)."""
+"""Event detection with hysteresis and a minimum of alarmed frames (live/events.py)."""
 
+import importlib.util
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from convlstm_ae.errors import ConfigError
-from convlstm_ae.live.events import EventDetector, EventRules
+from convlstm_ae.live import events
+from convlstm_ae.live.events import EventDetector, EventRules, normal_events
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def detect(scores, **rules):
-    detector = EventDetector("cam", EventRules(**({"threshold": 3.0, "release": 1.0} | rules)))
-    events = [e for i, s in enumerate(scores) if (e := detector.update("v", i, i / 10, s))]
-    return events + ([last] if (last := detector.close()) else [])
+    detector = EventDetector("cam", EventRules(**({"threshold": 3.0, "release_margin": 0.5}
+                                                  | rules)))
+    found = [e for i, s in enumerate(scores) if (e := detector.update("v", i, i / 10, s))]
+    return found + ([last] if (last := detector.close()) else [])
 
 
 def test_an_event_starts_above_the_threshold_and_ends_after_quiet_frames_below_release():
-    scores = [0, 0, 4, 5, 2, 0.5, 6, 2, 0, 0, 0, 0, 0, 0, 0]
+    scores = [0, 0, 4, 5, 2, 0.5, 6, 2, 0, 0, 0, 0, 0, 0, 0]  # release level 1.5
     (event,) = detect(scores, release_frames=3, min_frames=1)
     # 2 stays above the release level; the dip to 0.5 is too short to end it
     assert (event.start_frame, event.end_frame) == (2, 7)
-    assert (event.peak_frame, event.peak_score) == (6, 6)
+    assert (event.peak_frame, event.peak_score, event.alarm_frames) == (6, 6, 3)
     assert (event.start_time, event.end_time) == (0.2, 0.7)
     assert event.source == "cam" and event.video == "v"
 
@@ -26,10 +34,28 @@ def test_scores_between_release_and_threshold_start_nothing():
     assert detect([2.9, 2.0, 2.9, 3.0], min_frames=1) == []
 
 
-def test_short_events_are_dropped():
-    blip = [0, 5, 0, 0, 0, 0, 0, 0]
-    assert detect(blip, min_frames=2, release_frames=2) == []
-    assert len(detect(blip, min_frames=1, release_frames=2)) == 1
+def test_a_one_frame_spike_in_raised_scores_is_no_event():
+    """The Ped2 case: one frame at 2.66 over a threshold of 2.64, then a hundred frames
+    between the release level and the threshold, opened a 104-frame event."""
+    scores = [0.0] * 12 + [2.66] + [2.0] * 103 + [0.0] * 10
+    assert detect(scores, threshold=2.64, release_margin=0.05) == []
+    assert detect(scores, threshold=2.64, release_margin=0.5, min_frames=1)[0].end_frame == 115
+    # with the defaults, two more alarmed frames in the run make it an event
+    scores[20] = scores[30] = 2.7
+    (event,) = detect(scores, threshold=2.64, release_margin=1.0)
+    assert (event.start_frame, event.alarm_frames) == (12, 3)
+
+
+def test_the_release_level_is_near_the_threshold_by_default():
+    rules = EventRules(threshold=2.64)
+    assert rules.release == pytest.approx(2.64 * (1 - events.RELEASE_MARGIN))
+    assert 0 < events.RELEASE_MARGIN <= 0.2 and events.MIN_FRAMES > 1
+    assert EventRules(threshold=-2.0, release_margin=0.5).release == -3.0
+
+
+def test_alarmed_frames_need_not_be_consecutive_but_a_quiet_stretch_ends_the_run():
+    assert len(detect([5, 2, 5, 2, 5], min_frames=3)) == 1
+    assert detect([5, 0, 0, 5, 0, 0, 5], min_frames=3, release_frames=2) == []
 
 
 def test_two_events_after_a_long_enough_quiet_stretch():
@@ -43,6 +69,24 @@ def test_an_event_still_open_at_the_end_is_closed():
     assert (event.start_frame, event.end_frame) == (1, 3)
 
 
-def test_release_above_threshold_is_a_config_error():
-    with pytest.raises(ConfigError, match="release"):
-        EventRules(threshold=1.0, release=2.0)
+def test_a_release_margin_outside_0_1_is_a_config_error():
+    with pytest.raises(ConfigError, match="release-margin"):
+        EventRules(threshold=1.0, release_margin=-0.1)
+
+
+def test_normal_events_counts_and_measures_the_events_of_normal_videos():
+    found = normal_events([np.array([0, 5, 5, 5, 0, 0, 0, 0, 0]), np.zeros(9),
+                           np.array([5.0, 0, 0, 0, 0, 0, 0, 0, 0])], EventRules(3.0))
+    assert (found.videos, found.frames, found.lengths) == (3, 27, (3,))
+    assert found.per_minute(fps=9) == pytest.approx(1 / (27 / 9 / 60))
+
+
+def test_the_defaults_are_the_ones_normal_footage_chooses():
+    """docs/scripts/event_defaults.py on the committed Ped2 hold-out records (normal
+    frames only) picks the defaults; re-decide them there, not here."""
+    path = ROOT / "docs" / "scripts" / "event_defaults.py"
+    spec = importlib.util.spec_from_file_location("event_defaults", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    folds = script.held_out_runs(ROOT / "docs" / "results" / "ped2-h100-full-budget")
+    assert script.choose(folds) == (events.MIN_FRAMES, events.RELEASE_MARGIN)

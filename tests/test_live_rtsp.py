@@ -89,7 +89,7 @@ def test_an_rtsp_stream_whose_server_dies_reconnects_with_a_fresh_memory(
                open_source(f"local={rtsp_media['local']}", 64, realtime=True)]
     out = tmp_path / "out"
     watch = Watch(engine, sources, out, scoring=model_scoring(rtsp_media["model"]),
-                  rules=EventRules(3.0, 2.0))
+                  rules=EventRules(3.0))
     runner = threading.Thread(target=watch.run)
     local = out / "frames-local.csv"
 

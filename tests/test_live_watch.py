@@ -7,13 +7,18 @@ import csv
 import functools
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from convlstm_ae.demo import demo_model_dir
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import IterableSource, open_source
@@ -21,7 +26,7 @@ from convlstm_ae.live.watch import Scoring, Watch, model_scoring
 from convlstm_ae.release_files import save_calibration
 from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
 from convlstm_ae.scoring.frame_errors import FrameErrors
-from media import write_avi
+from media import write_avi, write_frames
 from test_cli import assert_user_error, run_cli
 
 SECRET = "s3cr3t-pw"
@@ -84,6 +89,60 @@ def test_watch_writes_frames_events_snapshots_and_runs_the_event_command(media, 
     assert "a: 30 frames scored, 1 event(s), 0 dropped" in out
 
 
+LIGHT_RUNTIME = """
+import sys
+for name in ("torch", "scipy", "sklearn", "matplotlib", "pytorch_lightning", "lightning",
+             "safetensors", "onnx", "mlxtend"):
+    sys.modules[name] = None  # what 'convlstm-ae[train]' adds: any import of it fails
+from convlstm_ae.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_light_runtime_watch_demo_writes_all_but_the_report_and_says_how(tmp_path):
+    out = tmp_path / "demo"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    result = subprocess.run([sys.executable, "-c", LIGHT_RUNTIME, "watch", "--demo", "--out",
+                             str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for name in ("demo.avi", "events.jsonl", "frames-demo.csv", "overlay.mp4", "labels.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert not (out / "report.html").exists()
+    assert (f"after pip install 'convlstm-ae[train]': convlstm-ae report {out} --labels "
+            f"{out / 'labels.json'} -o {out / 'report.html'}") in result.stdout
+    code, _, err = run_cli("report", out, "--labels", out / "labels.json", "-o",
+                           out / "report.html")
+    assert code == 0, err
+    assert "calibrated score (deployment)" in (out / "report.html").read_text()
+
+
+def test_a_ucsd_frame_folder_is_10_fps_in_watch_score_and_evaluate(media, tmp_path):
+    """UCSD Ped1/Ped2 are 10 fps: frame 12 is 1.2 s (not 0.48 s at 25 fps), and a minute
+    of normal video is 600 frames."""
+    root = tmp_path / "UCSDped2"
+    write_frames(root / "Train" / "Train001", clip(10, noisy=()), "{:03d}.tif")
+    test = write_frames(root / "Test" / "Test001", clip(), "{:03d}.tif", first=1)
+    code, _, err = run_cli("watch", media["model"], test, "--no-realtime", "--out",
+                           tmp_path / "out")
+    assert code == 0, err
+    (event,) = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text()
+                .splitlines()]
+    assert (event["start_frame"], event["end_frame"]) == (12, 19)
+    assert (event["start_time"], event["end_time"]) == pytest.approx((1.2, 1.9))
+    scores = tmp_path / "scores.csv"
+    code, _, err = run_cli("score", media["model"], test, "--out", scores)
+    assert code == 0, err
+    assert {row["fps"] for row in read_csv(scores)} == {"10"}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"Test001": [0] * 12 + [1] * 8 + [0] * 10}))
+    code, out, err = run_cli("evaluate", scores, "--labels", labels, "--out", tmp_path / "ev")
+    assert code == 0, err
+    assert "false alarms per minute of normal video at 10 fps" in out
+    deployment = json.loads((tmp_path / "ev/metrics.json").read_text())["deployment"]
+    assert deployment["normal_minutes"] == pytest.approx(22 / 10 / 60, rel=1e-5)
+    assert deployment["threshold"] == 3.0  # the model's, not one rebuilt from the alarms
+
+
 def test_overlay_video_has_every_frame_with_heat_where_the_noise_is(media, tmp_path):
     overlay = tmp_path / "overlay.avi"
     code, out, err = run_cli("watch", media["model"], media["video"], "--no-realtime",
@@ -96,8 +155,9 @@ def test_overlay_video_has_every_frame_with_heat_where_the_noise_is(media, tmp_p
     assert len(frames) == 30
     height = frames[0].shape[0] - 48  # the score strip under the frame
     colour = [np.abs(f[:height, :, 2].astype(int) - f[:height, :, 0]).mean() for f in frames]
-    # flat gray frames stay gray, the noise frames (12-19) are coloured by the heat map
-    assert min(colour[12:20]) > 4 * max(colour[:10])
+    # flat gray frames stay gray; the noise frames (12-19) are coloured once the event is
+    # open, from its third alarmed frame (MIN_FRAMES) on
+    assert min(colour[14:20]) > 4 * max(colour[:10] + colour[12:14])
 
 
 def test_overlay_refused_without_patch_calibration_or_with_a_bad_suffix(media, tmp_path):
@@ -116,6 +176,10 @@ def test_watch_demo_writes_events_an_overlay_and_a_report(tmp_path):
     anomalies = [range(130, 140), range(167, 177)]  # write_demo_video's second half
     assert events and all(any(e["peak_frame"] in a for a in anomalies) for e in events)
     assert "report ->" in out
+    report = (tmp_path / "demo/report.html").read_text()
+    # the known anomalies are the labels: shaded, and the page shows the AUC
+    assert "AUC micro / macro, EER: calibrated score (deployment)" in report
+    assert "Model: demo/model<" in report and str(demo_model_dir()) not in report
     code, _, err = run_cli("watch", "--demo", "model_dir", "--out", tmp_path / "x")
     assert_user_error(code, err, "takes no MODEL")
 
@@ -150,8 +214,8 @@ def test_bad_watch_arguments_are_one_line_errors(media, tmp_path):
     (tmp_path / "file").touch()
     code, _, err = run_cli("watch", media["model"], media["video"], "--out", tmp_path / "file")
     assert_user_error(code, err, "file")
-    code, _, err = run_cli("watch", media["model"], media["video"], "--release", "5")
-    assert_user_error(code, err, "--release")
+    code, _, err = run_cli("watch", media["model"], media["video"], "--release-margin", "5")
+    assert_user_error(code, err, "--release-margin")
     code, _, err = run_cli("watch", media["model"], media["video"], "--backoff", "0")
     assert_user_error(code, err, "--backoff")
 
@@ -191,7 +255,7 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
 
     engine = FakeEngine(2, interrupt_at=12, on_interrupt=read_while_running)
     watch = Watch(engine, sources, tmp_path / "out", scoring=Scoring("sum", None, 100.0),
-                  rules=EventRules(100.0, 50.0, 2, 2))
+                  rules=EventRules(100.0, 0.5, 2, 2))
     with caplog.at_level("INFO"):
         reports = watch.run()
     assert seen["rows"] == [11, 11]  # flushed per frame, before the interrupt
@@ -257,7 +321,7 @@ def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_pat
     sources = [open_source(f"web={url}", 64, backoff=0.1, max_backoff=0.4, queue_frames=64),
                open_source(str(media["video"]), 64, realtime=True)]
     watch = Watch(engine, sources, tmp_path / "out", scoring=model_scoring(model),
-                  rules=EventRules(3.0, 2.0))
+                  rules=EventRules(3.0))
     runner = threading.Thread(target=watch.run)
     runner.start()
     try:

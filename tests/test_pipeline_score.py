@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from convlstm_ae.atomic import atomic_path
+from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import ConfigError, VideoReadError
-from convlstm_ae.pipeline.score import read_score_table, write_score_table
+from convlstm_ae.pipeline.score import read_score_table, score_summary, write_score_table
 
 
 def _columns(n: int, offset: float = 0.0) -> dict[str, np.ndarray]:
@@ -62,3 +63,17 @@ def test_atomic_path_renames_on_success_and_cleans_up_on_error(tmp_path):
         temporary.write_text("half")
         raise RuntimeError
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+
+
+def test_the_summary_names_the_scheme_and_skips_frames_short_of_its_promised_history():
+    history = np.array([0, 1, 2, 5, 6, 7, 5, 6])  # overlap, T' = 10: 5 frames promised
+    columns = {"error": np.zeros(8), "history": history, "fps": np.full(8, 10.0),
+               "regularity": np.array([0.9, 0.0, 0.1, 0.8, 0.3, 0.9, 0.7, 0.6]),
+               "calibrated_error": np.array([0, 0, 0, 1, 3, 0.5, 0, 0.0]),
+               "alarm": np.array([0, 0, 0, 0, 1, 0, 0, 0])}
+    line = score_summary(columns, ScoringConfig(t_prime=10, windows="overlap"))
+    assert line == ("8 frames at 10 fps; overlap windows (T' 10): min regularity at frame 4; "
+                    "highest calibrated score 3 at frame 4, 1 alarm frame(s)")
+    reset = score_summary({k: v for k, v in columns.items() if k != "alarm"
+                           and k != "calibrated_error"}, ScoringConfig(t_prime=10))
+    assert reset == "8 frames at 10 fps; reset windows (T' 10): min regularity at frame 1"

@@ -1,11 +1,14 @@
 """Released models: safetensors + config.json round trip, and files that are not ours."""
 
 import json
+import os
+import stat
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.presets import create_model
@@ -73,3 +76,25 @@ def test_weights_of_another_architecture(saved, tmp_path):
     (folder / "model.safetensors").write_bytes((tmp_path / "other/model.safetensors").read_bytes())
     with pytest.raises(CheckpointError, match="do not match"):
         load_model(folder)
+
+
+def test_released_files_get_the_umask_mode(tmp_path):
+    """A service account must read a model trained by another user: 0644 under umask 022,
+    though safetensors writes its (temporary) file 0600."""
+    old = os.umask(0o022)
+    try:
+        model = create_model("tiny")
+        save_model(model, tmp_path / "m", ScoringConfig())
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "m").iterdir()}
+    assert modes == {"model.safetensors": 0o644, "config.json": 0o644}
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+    path.chmod(0o600)
+    with atomic_path(path) as temporary:
+        temporary.write_text("new")
+    assert path.read_text() == "new" and stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -40,10 +40,13 @@ def score_columns(record: ErrorRecord, model_dir: Path):
         columns = dict(zip(COLUMNS, (
             frame, patch, regularity_score(frame, reference), regularity_score(patch, reference),
             current, previous, history), strict=True))
+        columns["fps"] = np.full(len(frame), float(record.meta["fps"]))
         if calibration:
+            threshold = calibration["frame"].threshold
             columns["calibrated_error"] = calibration["frame"].score(frame, history)
             columns["calibrated_patch_error"] = calibration["patch"].score(patch, history)
-            columns["alarm"] = columns["calibrated_error"] > calibration["frame"].threshold
+            columns["alarm"] = columns["calibrated_error"] > threshold
+            columns["threshold"] = np.full(len(frame), threshold)
         yield name, columns
 
 
@@ -75,5 +78,5 @@ if __name__ == "__main__":
     rows = write_score_table(out, iter(videos), record_path)
     print(f"{rows} frames -> {out}")
     if len(sys.argv) > 4:
-        count = write_events(videos, Path(sys.argv[4]), out.parent, record.meta.get("fps", 25))
+        count = write_events(videos, Path(sys.argv[4]), out.parent, record.meta["fps"])
         print(f"{count} events -> {out.parent / 'events.jsonl'}")

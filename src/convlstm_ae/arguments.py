@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from convlstm_ae.config import ERRORS, WINDOWS
+from convlstm_ae.live.events import MIN_FRAMES, RELEASE_FRAMES, RELEASE_MARGIN
 
 WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start), "
                 "overlap (the authors' code: a window every T'/2 frames, its last half "
@@ -142,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "an error, not a warning")
     score.add_argument("--skip-bad", action="store_true",
                        help="a folder: report unreadable videos and score the others")
+    score.add_argument("--fps", type=float,
+                       help="frame rate of the input, stored in the table (default: the "
+                       "video header's, or the dataset layout's for frame folders, else 25)")
     score.set_defaults(handler="score")
 
     calibrate = commands.add_parser(
@@ -179,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--demo", action="store_true",
                        help="no MODEL or SOURCE: the shipped demo model watches a generated "
                        "Moving-MNIST video with anomalies, every frame; writes an overlay "
-                       "video and report.html too")
+                       "video and report.html too (the report with the [train] install)")
     watch.add_argument("--overlay", type=Path, metavar="OUT.mp4",
                        help="also write the frames with their error heat map, score curve "
                        "and events (OUT-NAME.mp4 per source when there are several)")
@@ -189,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--no-realtime", dest="realtime", action="store_false",
                        help="files: as fast as scoring goes, every frame (default: at their "
                        "frame rate, dropping frames when scoring falls behind)")
+    watch.add_argument("--fps", type=float,
+                       help="frame rate of video files and frame folders, for playing and "
+                       "frame times (default: the video header's, or the dataset layout's "
+                       "for frame folders, else 25)")
     watch.add_argument("--backend", choices=("torch", "onnx"),
                        help="default: torch where PyTorch is installed, else onnx")
     watch.add_argument("--device", help="torch: cpu or cuda (default: cuda if present)")
@@ -196,12 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--threshold", type=float,
                        help="event start level of the score (default: the model's "
                        "calibrated threshold; without a calibration, on the raw error)")
-    watch.add_argument("--release", type=float,
-                       help="an event ends below this score (default: threshold - 1)")
-    watch.add_argument("--release-frames", type=int, default=5,
-                       help="frames below --release that end an event (default 5)")
-    watch.add_argument("--min-frames", type=int, default=3,
-                       help="shorter events are ignored (default 3)")
+    watch.add_argument("--release-margin", type=float, default=RELEASE_MARGIN,
+                       help="an event's release level lies this fraction of |threshold| below "
+                       f"the threshold (default {RELEASE_MARGIN:g}, chosen on normal footage)")
+    watch.add_argument("--release-frames", type=int, default=RELEASE_FRAMES,
+                       help="frames below the release level that end an event "
+                       f"(default {RELEASE_FRAMES})")
+    watch.add_argument("--min-frames", type=int, default=MIN_FRAMES,
+                       help="alarmed frames a run needs to become an event "
+                       f"(default {MIN_FRAMES}, chosen on normal footage)")
     watch.add_argument("--max-wait", type=float, default=1.0,
                        help="seconds a step waits for a live source's frame (default 1)")
     watch.add_argument("--queue", type=int, default=8,
@@ -224,8 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "or a Moving-MNIST .npz")
     evaluate.add_argument("--out", type=Path, default=Path("evaluation"))
     evaluate.add_argument("--plot-videos", type=int, default=4)
-    evaluate.add_argument("--fps", type=float, default=25.0,
-                          help="frame rate, for false alarms per minute (default 25)")
+    evaluate.add_argument("--fps", type=float,
+                          help="frame rate, for false alarms per minute (default: the "
+                          "table's fps column, written by 'score')")
     evaluate.set_defaults(handler="evaluate")
 
     experiment = commands.add_parser("experiment", help="the paper's experiments")

@@ -1,17 +1,25 @@
 """Output files and folders: checked before any work starts, and files written whole or
 not at all (first under a temporary name in the same folder, then renamed into place),
-so an interrupted write never leaves a truncated file under the final name."""
+so an interrupted write never leaves a truncated file under the final name. A new file
+gets the mode the umask gives (0644 under the usual 022), whatever mode the writer gave
+its temporary file; a replaced file keeps its mode."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from convlstm_ae.errors import ConfigError
+
+JSON_DIGITS = 6  # significant digits of the floats of a written JSON file
+_UMASK = os.umask(0o022)  # read once, at import (setting it is process-wide)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -22,6 +30,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield temporary
+        mode = path.stat().st_mode if path.exists() else 0o666 & ~_UMASK
+        os.chmod(temporary, mode & 0o7777)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -63,3 +73,39 @@ def writable_file(path: str | Path) -> Path:
 def file_label(name: str) -> str:
     """A name (a source's, already redacted) as a safe file-name stem."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.") or "source"
+
+
+def stable_json(data: Any) -> str:
+    """``data`` as indented JSON, floats rounded to :data:`JSON_DIGITS` significant digits:
+    the same text whatever the last bits of a float sum (summation order, BLAS)."""
+    return json.dumps(_rounded(data), indent=2) + "\n"
+
+
+def write_json(path: str | Path, data: Any) -> bool:
+    """Write :func:`stable_json` of ``data`` atomically, only when it differs from what
+    ``path`` holds (read and rounded the same way), so that rebuilding a committed file
+    leaves it untouched.
+
+    Returns:
+        Whether the file was written.
+    """
+    path = Path(path)
+    text = stable_json(data)
+    try:
+        if stable_json(json.loads(path.read_text())) == text:
+            return False
+    except (OSError, ValueError):  # no file yet, or not JSON: write it
+        pass
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+    return True
+
+
+def _rounded(data: Any) -> Any:
+    if isinstance(data, float):
+        return float(f"{data:.{JSON_DIGITS}g}")
+    if isinstance(data, dict):
+        return {key: _rounded(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_rounded(value) for value in data]
+    return data

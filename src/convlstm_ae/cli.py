@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import math
 import signal
@@ -15,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from convlstm_ae.arguments import build_parser
-from convlstm_ae.atomic import writable_file, writable_folder
+from convlstm_ae.atomic import writable_file, writable_folder, write_json
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 log = logging.getLogger("convlstm_ae")
@@ -41,6 +40,11 @@ def cmd_mnist_generate(args: argparse.Namespace) -> None:
     )
     for scenario, path in paths.items():
         print(f"{scenario}: {path}")
+
+
+def _check_fps(fps: float | None) -> None:
+    if fps is not None and not 0 < fps < math.inf:
+        raise ConfigError(f"--fps must be positive and finite, got {fps}")
 
 
 def _check_devices(devices: int) -> None:
@@ -73,10 +77,17 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_score(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.overlay import write_score_overlay
-    from convlstm_ae.pipeline.score import open_scorer, read_inputs, score_video, write_score_table
+    from convlstm_ae.pipeline.score import (
+        open_scorer,
+        read_inputs,
+        score_summary,
+        score_video,
+        write_score_table,
+    )
     from convlstm_ae.release_files import LOCATED
     from convlstm_ae.viz.overlay import check_overlay_path, overlay_path
 
+    _check_fps(args.fps)
     if args.overlay:
         check_overlay_path(args.overlay)  # before any work
 
@@ -91,15 +102,11 @@ def cmd_score(args: argparse.Namespace) -> None:
 
     def scored():
         config = scorer.model.config
-        for name, frames in read_inputs(args.input, config.frame_size, args.skip_bad,
-                                        args.strict, config.clip_length):
-            scores = score_video(scorer, frames)
+        for name, frames, fps in read_inputs(args.input, config.frame_size, args.skip_bad,
+                                             args.strict, config.clip_length, args.fps):
+            scores = score_video(scorer, frames, fps)
             columns = scores.columns
-            alarms = "".join(f", {int(columns[c].sum())} {what} alarm frame(s)"
-                             for c, what in (("alarm", "whole-frame"), ("live_alarm", "live"))
-                             if c in columns)
-            print(f"{name}: {len(frames)} frames, min regularity at frame "
-                  f"{int(columns['regularity'].argmin())}{alarms}", flush=True)
+            print(f"{name}: {score_summary(columns, scorer.scoring)}", flush=True)
             if args.overlay:
                 path = overlay_path(args.overlay, Path(name).stem, several=args.input.is_dir())
                 write_score_overlay(frames, scores, located, path)
@@ -128,26 +135,26 @@ def _watch_numbers(args: argparse.Namespace) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> None:
     from convlstm_ae.live.engine import open_engine
-    from convlstm_ae.live.events import RELEASE_BELOW, EventRules
+    from convlstm_ae.live.events import EventRules
     from convlstm_ae.live.outputs import Notifier
     from convlstm_ae.live.sources import open_source
     from convlstm_ae.live.watch import Watch, model_scoring
 
     _watch_numbers(args)
+    _check_fps(args.fps)
     writable_folder(args.out)
     if args.demo:
         _watch_demo(args)
     elif args.model is None or not args.sources:
         raise ConfigError("watch needs MODEL and at least one SOURCE (or --demo)")
     scoring = model_scoring(args.model, args.threshold)
-    rules = EventRules(scoring.threshold,
-                       scoring.threshold - RELEASE_BELOW if args.release is None else args.release,
-                       args.release_frames, args.min_frames)
+    rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
+                       args.min_frames)
     backend = args.backend or ("torch" if importlib.util.find_spec("torch") else "onnx")
     engine = open_engine(args.model, len(args.sources), backend=backend,
                          device=args.device, threads=args.threads, maps=bool(args.overlay))
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
-                           max_backoff=args.max_backoff, queue_frames=args.queue)
+                           max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)
     watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, notifier=notifier,
@@ -165,17 +172,20 @@ def cmd_watch(args: argparse.Namespace) -> None:
         try:
             _watch_report(args)
         except ModuleNotFoundError as error:  # the light runtime draws no report
-            print(f"no report.html: it needs {error.name} (pip install 'convlstm-ae[train]')")
+            print(f"no report.html: the light runtime lacks {error.name}; after pip install "
+                  f"'convlstm-ae[train]': convlstm-ae report {args.out} --labels "
+                  f"{args.out / 'labels.json'} -o {args.out / 'report.html'}")
 
 
 def _watch_demo(args: argparse.Namespace) -> None:
     """Point ``args`` at the shipped model and a fresh demo video in the output folder."""
-    from convlstm_ae.demo import demo_model_dir, write_demo_video
+    from convlstm_ae.demo import demo_model_dir, write_demo_labels, write_demo_video
 
     if args.model is not None or args.sources:
         raise ConfigError("watch --demo takes no MODEL or SOURCE")
     video = args.out / "demo.avi"
     anomalies = write_demo_video(video)
+    write_demo_labels(args.out / "labels.json", video, anomalies)  # the report shades them
     args.model, args.sources = demo_model_dir(), [f"demo={video}"]
     args.overlay = args.overlay or args.out / "overlay.mp4"
     args.realtime = False  # every frame, however slow the machine
@@ -189,7 +199,8 @@ def _watch_report(args: argparse.Namespace) -> None:
 
     path = args.out / "report.html"
     data = read_report_input(args.out, events=None, model=args.model)
-    write_report(path, build_report(data, None, title="convlstm-ae watch --demo"))
+    write_report(path, build_report(data, args.out / "labels.json",
+                                    title="convlstm-ae watch --demo"))
     print(f"report -> {path}")
 def cmd_calibrate(args: argparse.Namespace) -> None:
     from convlstm_ae.pipeline.calibrate import recalibrate
@@ -208,10 +219,10 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     if summary.old_threshold is None:
         old = "no previous calibration, "
     elif summary.above_old is None:
-        old = f"the old threshold {summary.old_threshold:.3g} was for other windows or errors, "
+        old = f"the old threshold {summary.old_threshold:.4g} was for other windows or errors, "
     else:
-        old = f"{summary.above_old:.2%} above the old threshold {summary.old_threshold:.3g}, "
-    print(f"alarm threshold {summary.threshold:.3g} (quantile {args.quantile:g}); of these "
+        old = f"{summary.above_old:.2%} above the old threshold {summary.old_threshold:.4g}, "
+    print(f"alarm threshold {summary.threshold:.4g} (quantile {args.quantile:g}); of these "
           f"frames {old}{summary.above_new:.2%} above the new one")
     if summary.located is None:
         print("no located live score: it needs two videos or more (each is scored from "
@@ -241,13 +252,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         TABLE_COLUMNS,
         evaluate_score_table,
         evaluate_table_alarms,
+        table_fps,
         table_regularity,
     )
     from convlstm_ae.pipeline.score import read_score_table
     from convlstm_ae.viz.plots import plot_roc, plot_score_grid
 
-    if not 0 < args.fps < math.inf:
-        raise ConfigError(f"--fps must be positive and finite, got {args.fps}")
+    _check_fps(args.fps)
     if args.plot_videos < 0:
         raise ConfigError(f"--plot-videos must be >= 0, got {args.plot_videos}")
     writable_folder(args.out)
@@ -259,14 +270,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{SCORE_KINDS[kind]:<30}{m.micro_auc:>10.3f}{m.macro_auc:>10.3f}{m.eer:>8.3f}")
     print(f"macro AUC: mean over the {both} of {len(labels)} videos holding both classes")
     results = {kind: m.as_dict() for kind, m in metrics.items()}
-    deployment = evaluate_table_alarms(scores, labels, args.fps)
+    deployment = evaluate_table_alarms(scores, labels, args.scores, args.fps)
     if deployment is not None:
         results["deployment"] = deployment.as_dict()
-        print(f"calibrated score (deployment): AUC {deployment.auc:.3f}, alarms: precision "
-              f"{deployment.precision:.3f}, recall {deployment.recall:.3f}, F1 "
-              f"{deployment.f1:.3f}, {deployment.false_alarms_per_minute:.2f} false alarms "
-              f"per minute of normal video at {args.fps:g} fps")
-    (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
+        rates = "/".join(f"{r:g}" for r in sorted(set(table_fps(scores, args.scores, args.fps))))
+        print(f"calibrated score (deployment): AUC {deployment.auc:.3f}, alarms at "
+              f"{deployment.threshold:.4g}: precision {deployment.precision:.3f}, recall "
+              f"{deployment.recall:.3f}, F1 {deployment.f1:.3f}, "
+              f"{deployment.false_alarms_per_minute:.2f} false alarms per minute of normal "
+              f"video at {rates} fps")
+    write_json(args.out / "metrics.json", results)
     regularity = {kind: table_regularity(scores, kind) for kind in TABLE_COLUMNS}
     curves = {}
     for kind, per_video in regularity.items():

@@ -163,8 +163,8 @@ def abnormal_runs(labels: np.ndarray) -> list[tuple[int, int]]:
 
 
 def evaluate_deployment(
-    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], threshold: float, fps: float,
-    within: float = 1.0,
+    scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], threshold: float,
+    fps: float | Sequence[float], within: float = 1.0,
 ) -> DeploymentMetrics:
     """Frame-level precision, recall and F1 of ``score > threshold``, false alarms, and
     event-level figures.
@@ -173,7 +173,8 @@ def evaluate_deployment(
         scores: per-video calibrated anomaly scores (higher = more abnormal).
         labels: per-video 0/1 ground truth.
         threshold: alarm threshold, fixed beforehand on normal footage.
-        fps: frame rate, for false alarms per minute of normal video and delays.
+        fps: frame rate (one, or one per video), for false alarms per minute of normal
+            video and delays.
         within: an anomalous event counts as alarmed when an alarm falls on one of its
             frames within this many seconds of its start.
     """
@@ -191,12 +192,15 @@ def evaluate_deployment(
         for start, stop in abnormal_runs(video_scores > threshold)
         if not video_labels[start:stop].any()
     )
-    normal_minutes = float((pooled_labels == 0).sum()) / fps / 60
+    rates = np.broadcast_to(np.asarray(fps, dtype=np.float64), (len(checked_labels),))
+    normal_minutes = float(sum((video_labels == 0).sum() / rate for video_labels, rate
+                               in zip(checked_labels, rates, strict=True))) / 60
     delays = []  # seconds to the first alarm of each event, inf without one
-    for video_scores, video_labels in zip(checked_scores, checked_labels, strict=True):
+    for video_scores, video_labels, rate in zip(checked_scores, checked_labels, rates,
+                                                strict=True):
         for start, stop in abnormal_runs(video_labels):
             hits = np.flatnonzero(video_scores[start:stop] > threshold)
-            delays.append(hits[0] / fps if len(hits) else np.inf)
+            delays.append(hits[0] / rate if len(hits) else np.inf)
     delays = np.asarray(delays)
     alarmed = delays[np.isfinite(delays)]
     return DeploymentMetrics(

@@ -230,6 +230,22 @@ def test_frames_layout_fps_from_frame_size(tmp_path):
     assert open_dataset(root).fps == 10
 
 
+def test_one_video_knows_its_frame_rate_from_its_header_or_its_layout(tmp_path):
+    ucsd = make_ucsd(tmp_path / "u", "m")
+    assert layouts.frame_rate(ucsd / "Test" / "Test001") == 10
+    assert layouts.frame_rate(ucsd / "Train" / "Train002") == 10
+    frames = make_frames(tmp_path / "f")
+    assert layouts.frame_rate(frames / "testing" / "frames" / "01") is None  # 24x16: unknown
+    assert cv2.imwrite(str(frames / "testing" / "frames" / "01" / "000.jpg"),
+                       np.zeros((240, 360), np.uint8))  # UCSD Ped2's size
+    assert layouts.frame_rate(frames / "testing" / "frames" / "01") == 10
+    shanghaitech = make_shanghaitech(tmp_path / "s")
+    assert layouts.frame_rate(shanghaitech / "testing" / "frames" / "01_0014") == 24
+    assert layouts.frame_rate(write_images(tmp_path / "own" / "cam", 3)) is None
+    video = write_avi(tmp_path / "v.avi", [frame(i) for i in range(3)], fps=15)
+    assert layouts.frame_rate(video) == 15
+
+
 @pytest.mark.parametrize("labels", ["m", "masks"])
 def test_ucsd_layout(tmp_path, labels):
     dataset = open_dataset(make_ucsd(tmp_path, labels))

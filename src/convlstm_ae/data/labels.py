@@ -17,7 +17,6 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from convlstm_ae.data.video_io import DAMAGED_NPY, image_files, read_image
 from convlstm_ae.errors import DatasetLayoutError
@@ -115,7 +114,10 @@ def _load_json(path: Path) -> object:
 
 def _load_mat(path: Path) -> dict:
     """A .mat file read in a child process: SciPy's reader can crash the whole process
-    (a bus error) on a damaged MAT-5 file, which no exception handler can catch."""
+    (a bus error) on a damaged MAT-5 file, which no exception handler can catch. SciPy
+    is imported here, not above: the light runtime (no SciPy) reads layouts, never .mat."""
+    import scipy.io
+
     context = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     try:

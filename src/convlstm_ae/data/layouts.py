@@ -216,13 +216,8 @@ def _parse_frames(root: Path, labels: Path | None) -> tuple[Dataset, list[str]]:
     """
     train = _records(_clip_folders(root / "training" / "frames", "frames"))
     test = _records(_clip_folders(root / "testing" / "frames", "frames"))
-    fps = DEFAULT_FPS
-    for record in test + train:
-        files = image_files(record.source)
-        image = read_image(files[0], gray=False) if files else None
-        if image is not None:
-            fps = FRAMES_FPS.get((image.shape[1], image.shape[0]), DEFAULT_FPS)
-            break
+    rates = (_frames_fps(record.source) for record in test + train)
+    fps = next((rate for rate in rates if rate is not None), DEFAULT_FPS)
     return _labelled("frames", root, train, test, labels or _first(_generic_labels(root)), fps=fps)
 
 
@@ -355,6 +350,33 @@ def _video_files(folder: Path) -> list[Path]:
 
 def _records(sources: list[Path]) -> list[VideoRecord]:
     return [VideoRecord(p.stem if p.is_file() else p.name, p, None) for p in sources]
+
+
+def frame_rate(video: Path) -> float | None:
+    """The frame rate of one video: its header's for a video file; for a frame folder,
+    that of the dataset layout it sits in (a clip folder of UCSD's ``Train/`` or
+    ``Test/``: 10; of the frames layout: by frame size, see :data:`FRAMES_FPS`; of
+    ShanghaiTech's ``testing/frames/``: 24). None where nothing states it (a ``.npy``
+    array, a frame folder of one's own)."""
+    if video.is_file():
+        return _video_header(video)[1] if video.suffix.lower() in VIDEO_SUFFIXES else None
+    parent = video.parent
+    if parent.name in ("Train", "Test") and detect_layout(parent.parent) == "ucsd":
+        return UCSD_FPS
+    if parent.name == "frames" and parent.parent.name in ("training", "testing"):
+        layout = detect_layout(parent.parent.parent)
+        if layout == "shanghaitech":
+            return SHANGHAITECH_FPS
+        if layout == "frames":
+            return _frames_fps(video)
+    return None
+
+
+def _frames_fps(folder: Path) -> float | None:
+    """The frames layout's frame rate, from the size of a clip folder's first frame."""
+    files = image_files(folder)
+    image = read_image(files[0], gray=False) if files else None
+    return None if image is None else FRAMES_FPS.get((image.shape[1], image.shape[0]))
 
 
 def _video_header(path: Path) -> tuple[int | None, float | None]:

@@ -10,7 +10,7 @@ model_dir = demo_model_dir()           # convlstm-ae score MODEL_DIR demo.avi
 ```
 """
 
-from convlstm_ae.demo.video import DemoEvent, write_demo_video
+from convlstm_ae.demo.video import DemoEvent, write_demo_labels, write_demo_video
 from convlstm_ae.demo.weights import demo_model_dir
 
-__all__ = ["DemoEvent", "demo_model_dir", "write_demo_video"]
+__all__ = ["DemoEvent", "demo_model_dir", "write_demo_labels", "write_demo_video"]

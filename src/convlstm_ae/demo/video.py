@@ -3,14 +3,16 @@ of Sec. 4.3: digits that start moving at random (motion) and a white box (appear
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.data.moving_mnist import generate
-from convlstm_ae.data.video_io import write_video
+from convlstm_ae.data.video_io import read_header, write_video
 from convlstm_ae.errors import ConfigError
 
 FRAME_SIZE = 64  # the demo model's
@@ -71,3 +73,15 @@ def write_demo_video(path: str | Path, seconds: float = 8.0, fps: float = 25.0,
     frames, events = demo_frames(round(seconds * fps) // SEQUENCE, seed)
     write_video(path, frames, fps, SCALE)
     return events
+
+
+def write_demo_labels(path: str | Path, video: str | Path, events: list[DemoEvent]) -> Path:
+    """The demo video's frame labels as ``labels.json`` (``{stem: [0/1, ...]}``, 1 at its
+    anomalies), the form ``report --labels`` and ``evaluate --labels`` read."""
+    video = Path(video)
+    labels = [0] * read_header(video).num_frames
+    for event in events:
+        labels[event.first:event.stop] = [1] * (event.stop - event.first)
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps({video.stem: labels}))
+    return Path(path)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from convlstm_ae.atomic import write_json
 from convlstm_ae.data.synthetic import AnomalousVideo, synthetic_set
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import evaluate_deployment, frame_auc
@@ -171,8 +172,9 @@ def eq4_aucs(test: Sequence[FrameErrors], labels: Sequence[np.ndarray]) -> tuple
     return frame_auc(scores, labels)
 
 
-def write_json(path: Path, value) -> None:
-    path.write_text(json.dumps(value, indent=1, sort_keys=True, default=_plain) + "\n")
+def _write(path: Path, value) -> None:
+    """``value`` as stable JSON (see :func:`convlstm_ae.atomic.write_json`)."""
+    write_json(path, json.loads(json.dumps(value, default=_plain)))
 
 
 def _plain(value):
@@ -268,12 +270,12 @@ def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Pa
         "calibration": {"threshold": calibration.threshold, "spread": calibration.spread},
     }
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "validation.json", [
+    _write(out / "validation.json", [
         {"cell_size": r.cell_size, "design": r.design, "auc": r.auc,
          "auc_by_kind": r.auc_by_kind, "false_alarms_per_minute": r.false_alarms,
          "events_alarmed": r.events_alarmed} for r in rows])
-    write_json(out / "results.json", results)
-    write_json(out / "calibration.json", calibration.to_dict())
+    _write(out / "results.json", results)
+    _write(out / "calibration.json", calibration.to_dict())
     np.savez_compressed(out / "test_scores.npz", names=[r.name for r in tests],
                         lengths=[len(s) for s in live], live=np.concatenate(live),
                         labels=np.concatenate(labels),

@@ -4,13 +4,13 @@ ours; and the results published: ``results.json``, the figures and the table."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from convlstm_ae.atomic import write_json
 from convlstm_ae.experiments.common import FINAL
 from convlstm_ae.experiments.figures import write_figures
 from convlstm_ae.experiments.results import (
@@ -22,8 +22,10 @@ from convlstm_ae.experiments.results import (
 
 
 def publish(out_dir: Path, results: dict[str, Any], kinds: Sequence[str] = ("frame",)) -> str:
-    """Write ``results.json`` and the figures into ``out_dir``; returns the table's text."""
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2))
+    """Write ``results.json`` (only when its rounded content changed, so rebuilding a
+    committed folder leaves it as it is) and the figures into ``out_dir``; returns the
+    table's text."""
+    write_json(out_dir / "results.json", results)
     write_figures(out_dir, results)
     return format_table(results, kinds)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convlstm_ae.data.layouts import DEFAULT_FPS, frame_rate
 from convlstm_ae.data.video_io import (
     VIDEO_SUFFIXES,
     Capture,
@@ -35,7 +36,6 @@ from convlstm_ae.data.video_io import (
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError, DatasetLayoutError
 
 log = logging.getLogger(__name__)
-DEFAULT_FPS = 25.0  # frame folders and .npy arrays state no frame rate
 QUEUE_FRAMES = 8
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|auth)=)[^&#\s]*")
@@ -190,19 +190,23 @@ class Source:
 
 class FileSource(Source):
     """Video files (or frame folders, ``.npy`` arrays) played one after another, each
-    from a fresh memory; at their own frame rate when ``realtime``, else as fast as the
-    scorer takes them (no frame dropped)."""
+    from a fresh memory; at their frame rate when ``realtime``, else as fast as the
+    scorer takes them (no frame dropped). Frame times count at the same rate: ``fps``
+    if given, else the video's own (its header, or its dataset layout for a frame
+    folder, see :func:`frame_rate`), else :data:`DEFAULT_FPS`."""
 
     def __init__(self, name: str, videos: list[Path], frame_size: int, *,
-                 realtime: bool = True, queue_frames: int = QUEUE_FRAMES) -> None:
+                 realtime: bool = True, queue_frames: int = QUEUE_FRAMES,
+                 fps: float | None = None) -> None:
         super().__init__(name, frame_size, drop_oldest=realtime, queue_frames=queue_frames)
         self.videos = videos
         self.realtime = realtime
+        self.fps = fps
 
     def _decoded(self) -> Iterator[Frame]:
         for video in self.videos:
             header = read_header(video) if video.is_file() else None
-            fps = header.fps if header and header.fps else DEFAULT_FPS
+            fps = self.fps or frame_rate(video) or DEFAULT_FPS
             if video.is_file() and header is not None:
                 images: Iterable[np.ndarray] = video_frames(video)
             else:
@@ -288,12 +292,14 @@ def split_label(argument: str) -> tuple[str | None, str]:
 
 def open_source(argument: str, frame_size: int, *, realtime: bool = True,
                 backoff: float = 0.5, max_backoff: float = 10.0,
-                queue_frames: int = QUEUE_FRAMES, check: bool = True) -> Source:
+                queue_frames: int = QUEUE_FRAMES, check: bool = True,
+                fps: float | None = None) -> Source:
     """The source a SOURCE argument names: a video file, a folder of videos, a webcam
     index (``0``) or a stream URL (``rtsp://``, ``http://``); ``NAME=SOURCE`` names it.
 
     Args:
         check: open a webcam or URL once now, so a wrong one fails up front.
+        fps: the frame rate of files (see :class:`FileSource`); None: their own.
     Raises:
         ConfigError: a webcam or URL that cannot be opened (named, redacted).
         DatasetLayoutError, VideoReadError: a missing path, or one holding no video.
@@ -317,4 +323,4 @@ def open_source(argument: str, frame_size: int, *, realtime: bool = True,
     if check and path.suffix.lower() in VIDEO_SUFFIXES and read_header(path) is None:
         raise ConfigError(f"{redact(name)}: cannot open video (corrupt, or a codec OpenCV lacks)")
     return FileSource(label or (path.stem if path.is_file() else path.name), videos, frame_size,
-                      realtime=realtime, queue_frames=queue_frames)
+                      realtime=realtime, queue_frames=queue_frames, fps=fps)

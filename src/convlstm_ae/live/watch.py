@@ -265,7 +265,7 @@ class Watch:
         if frame.reset and detector.active:
             self._emit(index, detector.close())
         self._emit(index, detector.update(frame.video, frame.index, frame.time, score))
-        if detector.active and detector.peak_frame == frame.index:
+        if detector.peak_frame == frame.index:
             self._peaks[index] = frame.image
 
     def _emit(self, index: int, event: Event | None) -> None:

@@ -133,8 +133,8 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int,
     Raises:
         VideoReadError: no readable video, or fewer than ``needed`` frames in all.
     """
-    named = [video for path in footage
-             for video in read_inputs(path, frame_size, min_frames=clip_length)]
+    named = [(name, video) for path in footage
+             for name, video, _ in read_inputs(path, frame_size, min_frames=clip_length)]
     paths = ", ".join(map(str, footage))
     if not named:
         raise VideoReadError(f"{paths}: no readable video")

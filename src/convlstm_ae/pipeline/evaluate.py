@@ -186,17 +186,39 @@ def evaluate_score_table(scores: Mapping[str, Mapping[str, np.ndarray]], labels_
     return metrics, labels
 
 
+def table_fps(scores: Mapping[str, Mapping[str, np.ndarray]], path: Path,
+              fps: float | None = None) -> list[float]:
+    """Per video of a score table, its frame rate: ``fps`` if given, else its ``fps``
+    column (written by ``score`` from the video header, the dataset layout or ``--fps``).
+
+    Raises:
+        ConfigError: no ``fps`` given and a video without the column.
+    """
+    if fps is not None:
+        return [fps] * len(scores)
+    missing = [name for name, video in scores.items() if "fps" not in video]
+    if missing:
+        raise ConfigError(f"{path}: no fps column for video {missing[0]!r} (a table of an "
+                          "older 'score'); pass --fps")
+    return [float(video["fps"][0]) for video in scores.values()]
+
+
 def evaluate_table_alarms(scores: Mapping[str, Mapping[str, np.ndarray]],
-                          labels: Sequence[np.ndarray], fps: float) -> DeploymentMetrics | None:
-    """The deployment figures of a score table's calibrated score and alarms (None when
-    the model had no calibration). The threshold is recovered from the alarm column."""
+                          labels: Sequence[np.ndarray], path: Path, fps: float | None = None
+                          ) -> DeploymentMetrics | None:
+    """The deployment figures of a score table's calibrated score at the model's
+    threshold (its ``threshold`` column), false alarms counted per minute at each
+    video's frame rate (:func:`table_fps`); None when the model had no calibration.
+
+    Raises:
+        ConfigError: as :func:`table_fps`.
+    """
     videos = list(scores.values())
-    if not all("calibrated_error" in v and "alarm" in v for v in videos):
+    if not all("calibrated_error" in v and "threshold" in v for v in videos):
         return None
     calibrated = [v["calibrated_error"] for v in videos]
-    quiet = np.concatenate([c[v["alarm"] == 0] for c, v in zip(calibrated, videos, strict=True)])
-    threshold = float(quiet.max()) if quiet.size else -np.inf
-    return evaluate_deployment(calibrated, labels, threshold, fps)
+    return evaluate_deployment(calibrated, labels, float(videos[0]["threshold"][0]),
+                               table_fps(scores, path, fps))
 
 
 def table_regularity(scores: Mapping[str, Mapping[str, np.ndarray]], kind: str

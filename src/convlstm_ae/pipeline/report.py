@@ -74,8 +74,7 @@ def build_report(data: ReportInput, labels_path: Path | None = None,
     evaluation = evaluate(data, labels_path) if labels_path else None
     config = read_model_config(data.model_dir) if data.model_dir else None
     calibration = load_calibration(data.model_dir) if data.model_dir else None
-    threshold = (calibration["frame"].threshold if calibration
-                 else _threshold_from_alarms(data.videos.values()))
+    threshold = _threshold(data.videos.values(), calibration)
     by_video, other_events = _events_by_video(data)
     sources = ", ".join(str(p) for p in data.tables)
     parts = [f"<h1>{escape(title)}</h1>", f'<p class="muted">from {escape(sources)}</p>',
@@ -140,12 +139,14 @@ def evaluate(data: ReportInput, labels_path: Path) -> Evaluation:
     return Evaluation(labels, metrics, curves)
 
 
-def _threshold_from_alarms(videos: Iterable[dict[str, np.ndarray]]) -> float | None:
-    """Without a calibration, the largest calibrated score that raised no alarm."""
-    quiet = [v["calibrated_error"][v["alarm"] == 0] for v in videos
-             if "calibrated_error" in v and "alarm" in v]
-    quiet = np.concatenate(quiet) if quiet else np.empty(0)
-    return float(quiet.max()) if quiet.size else None
+def _threshold(videos: Iterable[dict[str, np.ndarray]], calibration: dict | None
+               ) -> float | None:
+    """The alarm threshold: the score table's (the one its alarms were raised at), else
+    the model's calibrated one."""
+    stored = next((float(v["threshold"][0]) for v in videos if "threshold" in v), None)
+    if stored is not None or not calibration:
+        return stored
+    return calibration["frame"].threshold
 
 
 def _label_key(name: str) -> str:
@@ -174,6 +175,9 @@ def _summary(data: ReportInput, evaluation: Evaluation | None) -> str:
             ("alarm frames", sum(int(a.sum()) for a in alarms) if alarms else "no alarm column"),
             ("alarm runs", sum(len(abnormal_runs(a)) for a in alarms) if alarms else "-"),
             ("events", len(data.events))]
+    rates = sorted({float(v["fps"][0]) for v in videos if "fps" in v})
+    if rates:
+        rows.append(("frame rate", " / ".join(f"{rate:g} fps" for rate in rates)))
     if evaluation:
         for score, m in evaluation.metrics.items():
             rows.append((f"AUC micro / macro, EER: {score}",
@@ -250,7 +254,8 @@ def _model_section(model_dir: Path, config: dict, calibration: dict | None) -> s
             for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
     rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(_text(v))}</td></tr>"
                    for k, v in flat.items())
-    parts = [f'<section class="card"><h2>Model: {escape(str(model_dir))}</h2>',
+    name = f"{model_dir.parent.name}/{model_dir.name}"  # e.g. demo/model, caffe/model
+    parts = [f'<section class="card"><h2>Model: {escape(name)}</h2>',
              f"<table>{rows}</table>"]
     if calibration:
         cal = "".join(f'<tr><td>{escape(kind)}</td><td class="num">{c.threshold:.4g}</td>'

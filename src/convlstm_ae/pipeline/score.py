@@ -16,6 +16,7 @@ from torch import nn
 
 from convlstm_ae.atomic import atomic_path, writable_file
 from convlstm_ae.config import ScoringConfig, default_cell_size
+from convlstm_ae.data.layouts import DEFAULT_FPS, frame_rate
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
@@ -33,8 +34,8 @@ from convlstm_ae.scoring.windows import plan_promise, plan_windows
 log = logging.getLogger(__name__)
 COLUMNS = ("error", "patch_error", "regularity", "patch_regularity", "current_term",
            "previous_term", "history")
-CALIBRATED_COLUMNS = ("calibrated_error", "calibrated_patch_error", "alarm")
-LIVE_COLUMNS = ("live_score", "live_alarm")  # the located live score, where calibrated
+CALIBRATED_COLUMNS = ("calibrated_error", "calibrated_patch_error", "alarm", "threshold")
+LIVE_COLUMNS = ("live_score", "live_alarm", "live_threshold")  # the located live score
 
 
 @dataclass(frozen=True)
@@ -102,20 +103,25 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
 
 
 def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: bool = False,
-                min_frames: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """(name, frames (N, S, S) uint8) of every video under ``path``: a video, a frame
-    folder, a folder of either, or a Moving-MNIST ``.npz``. With ``skip_bad`` an
+                min_frames: int = 1, fps: float | None = None
+                ) -> Iterator[tuple[str, np.ndarray, float]]:
+    """(name, frames (N, S, S) uint8, frame rate) of every video under ``path``: a video,
+    a frame folder, a folder of either, or a Moving-MNIST ``.npz``. With ``skip_bad`` an
     unreadable video is logged (``skipped: FILE: problem``) and left out; ``strict`` turns a
     truncated video into an error. A single frame is an error (Eq. 3 compares a frame
     with the one before); a video shorter than ``min_frames`` (T) is scored with a
-    warning: no window of the training length fits it."""
+    warning: no window of the training length fits it.
+
+    The frame rate is ``fps`` if given, else the video's own (:func:`frame_rate`: its
+    header, or its dataset layout), else :data:`DEFAULT_FPS`.
+    """
     if path.suffix == ".npz":
         recipes = MovingMNIST.load(path)
         if recipes.frame_size != frame_size:
             raise ConfigError(
                 f"{path}: frames are {recipes.frame_size} px; the model takes {frame_size}")
         for index in range(len(recipes)):
-            yield f"{index:05d}", recipes.render(index)
+            yield f"{index:05d}", recipes.render(index), fps or DEFAULT_FPS
         return
     for video in list_videos(path):
         try:
@@ -131,7 +137,8 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
         if len(frames) < min_frames:
             log.warning("%s: %d frame(s), fewer than the %d of a training clip; its scores "
                         "have little history", video, len(frames), min_frames)
-        yield video.stem if video.is_file() else video.name, frames
+        name = video.stem if video.is_file() else video.name
+        yield name, frames, fps or frame_rate(video) or DEFAULT_FPS
 
 
 @dataclass(frozen=True)
@@ -144,9 +151,11 @@ class VideoScores:
     maps: np.ndarray | None = None
 
 
-def score_video(scorer: Scorer, frames: np.ndarray) -> VideoScores:
+def score_video(scorer: Scorer, frames: np.ndarray, fps: float | None = None) -> VideoScores:
     """Score one video's uint8 frames (N, S, S) in one pass of the model (two when the
-    model's windows are not the live ones and a located calibration asks for them)."""
+    model's windows are not the live ones and a located calibration asks for them); with
+    ``fps``, its frame rate as the ``fps`` column, the rate ``evaluate`` and ``report``
+    count time by."""
     scoring = scorer.scoring
     errors = scorer.errors(frames)
     frame, patch, current, previous, history = (np.asarray(values[0]) for values in (
@@ -156,20 +165,50 @@ def score_video(scorer: Scorer, frames: np.ndarray) -> VideoScores:
     columns = dict(zip(COLUMNS, (
         frame, patch, regularity_score(frame, reference), regularity_score(patch, reference),
         current, previous, history), strict=True))
+    if fps is not None:
+        columns["fps"] = np.full(len(frame), float(fps))
     if scorer.calibration:  # beyond the paper: no statistic of the scored video needed
         calibrated = scorer.calibration["frame"].score(frame, history)
         columns["calibrated_error"] = calibrated
         columns["calibrated_patch_error"] = scorer.calibration["patch"].score(patch, history)
-        columns["alarm"] = calibrated > scorer.calibration["frame"].threshold
+        threshold = scorer.calibration["frame"].threshold
+        columns["alarm"] = calibrated > threshold
+        columns["threshold"] = np.full(len(frame), threshold)
         located = scorer.calibration.get(LOCATED)
         if located is not None:  # the live score: reset windows, as watch scores
             live = errors if scoring.windows == "reset" else scorer.errors(frames, "reset")
             scores, maps = located_scores(np.asarray(live.cells[0]),
                                           np.asarray(live.history[0]), located.statistics,
                                           located.design)
-            columns.update(zip(LIVE_COLUMNS, (scores, scores > located.threshold), strict=True))
+            columns.update(zip(LIVE_COLUMNS, (scores, scores > located.threshold,
+                                              np.full(len(frame), located.threshold)),
+                               strict=True))
             return VideoScores(columns, maps)
     return VideoScores(columns)
+
+
+def score_summary(columns: dict[str, np.ndarray], scoring: ScoringConfig) -> str:
+    """One line on a scored video, naming its scheme: the lowest s(t) among the frames
+    the first-frame rule keeps (those scored with the history the scheme promises; under
+    reset windows, where none is promised, that minimum tends to sit just after a reset,
+    where the memory is shortest), and, with a calibration, which has no such artefact,
+    the frame of the highest calibrated score and the alarm count."""
+    promise = plan_promise(scoring.windows, scoring.t_prime)
+    reference = reference_frames(columns["history"], promise)
+    lowest = int(np.argmin(np.where(reference, columns["regularity"], np.inf)))
+    t_prime = "video" if scoring.t_prime is None else scoring.t_prime
+    rate = f" at {columns['fps'][0]:g} fps" if "fps" in columns else ""
+    parts = [f"{len(columns['error'])} frames{rate}", f"{scoring.windows} windows "
+             f"(T' {t_prime}): min regularity at frame {lowest}"]
+    if "calibrated_error" in columns:
+        peak = int(np.argmax(columns["calibrated_error"]))
+        parts.append(f"highest calibrated score {columns['calibrated_error'][peak]:.3g} at "
+                     f"frame {peak}, {int(columns['alarm'].sum())} alarm frame(s)")
+    if "live_score" in columns:
+        peak = int(np.argmax(columns["live_score"]))
+        parts.append(f"live score: highest {columns['live_score'][peak]:.3g} at frame {peak}, "
+                     f"{int(columns['live_alarm'].sum())} alarm frame(s)")
+    return "; ".join(parts)
 
 
 def write_score_table(path: Path, videos: Iterable[tuple[str, dict[str, np.ndarray]]],
