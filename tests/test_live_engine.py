@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.export.paths import ONNX_SCORE
 from convlstm_ae.live.engine import open_engine
+from convlstm_ae.release_files import load_scoring_config, save_scoring_config
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from media import random_frames
 
@@ -60,10 +62,23 @@ def test_maps_add_up_to_the_frame_terms(model_dir):
         maps = np.asarray(engine.maps)
         assert maps.shape == (2, 64, 64) and maps.dtype == np.float32
         np.testing.assert_allclose(maps.sum(axis=(1, 2)), output.frame, rtol=1e-5)
-        cells = np.asarray(output.cells)  # default cell side: round(64 / 25) = 3 px
-        np.testing.assert_allclose(cells[:, 0, 0], maps[:, :3, :3].mean(axis=(1, 2)), rtol=1e-5)
-        np.testing.assert_allclose(cells[:, -1, -1], maps[:, -1:, -1:].mean(axis=(1, 2)),
-                                   rtol=1e-5)  # the last cell, 1 px, stays inside the frame
+        cells = np.asarray(output.cells)  # default cell side: 64 / 8 = 8 px
+        assert cells.shape == (2, 8, 8)
+        np.testing.assert_allclose(cells[:, 0, 0], maps[:, :8, :8].mean(axis=(1, 2)), rtol=1e-5)
+        np.testing.assert_allclose(cells[:, -1, -1], maps[:, -8:, -8:].mean(axis=(1, 2)),
+                                   rtol=1e-5)
+
+
+def test_a_last_cell_past_the_edge_averages_the_pixels_inside(model_dir, tmp_path):
+    other = shutil.copytree(model_dir, tmp_path / "model", ignore=shutil.ignore_patterns("*.onnx"))
+    save_scoring_config(other, ScoringConfig(**{**vars(load_scoring_config(model_dir)),
+                                                "cell_size": 5}))
+    for backend in ("torch", "onnx"):  # 64 = 12 cells of 5 px and one of 4
+        engine = open_engine(other, 1, backend=backend, device="cpu", maps=True)
+        cells = np.asarray(engine(random_frames((1, 64, 64), seed=3)).cells)
+        assert cells.shape == (1, 13, 13)
+        np.testing.assert_allclose(cells[0, -1, -1], np.asarray(engine.maps)[0, 60:, 60:].mean(),
+                                   rtol=1e-5, err_msg=backend)
     assert open_engine(model_dir, 1, device="cpu").maps is None
 
 

@@ -270,15 +270,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{SCORE_KINDS[kind]:<30}{m.micro_auc:>10.3f}{m.macro_auc:>10.3f}{m.eer:>8.3f}")
     print(f"macro AUC: mean over the {both} of {len(labels)} videos holding both classes")
     results = {kind: m.as_dict() for kind, m in metrics.items()}
-    deployment = evaluate_table_alarms(scores, labels, args.scores, args.fps)
-    if deployment is not None:
-        results["deployment"] = deployment.as_dict()
+    for column, key, title in (("calibrated_error", "deployment", "calibrated score (deployment)"),
+                               ("live_score", "live", "located live score (watch's)")):
+        deployment = evaluate_table_alarms(scores, labels, args.scores, args.fps, column)
+        if deployment is None:
+            continue
+        results[key] = deployment.as_dict()
         rates = "/".join(f"{r:g}" for r in sorted(set(table_fps(scores, args.scores, args.fps))))
-        print(f"calibrated score (deployment): AUC {deployment.auc:.3f}, alarms at "
-              f"{deployment.threshold:.4g}: precision {deployment.precision:.3f}, recall "
-              f"{deployment.recall:.3f}, F1 {deployment.f1:.3f}, "
-              f"{deployment.false_alarms_per_minute:.2f} false alarms per minute of normal "
-              f"video at {rates} fps")
+        print(f"{title}: AUC {deployment.auc:.3f}, alarms at {deployment.threshold:.4g}: "
+              f"precision {deployment.precision:.3f}, recall {deployment.recall:.3f}, F1 "
+              f"{deployment.f1:.3f}, {deployment.false_alarms_per_minute:.2f} false alarms per "
+              f"minute of normal video at {rates} fps, {deployment.events_alarmed:.0%} of "
+              f"{deployment.events} anomalous events alarmed within {deployment.within:g} s")
     write_json(args.out / "metrics.json", results)
     regularity = {kind: table_regularity(scores, kind) for kind in TABLE_COLUMNS}
     curves = {}

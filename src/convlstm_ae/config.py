@@ -115,9 +115,10 @@ def default_patch_size(frame_size: int) -> int:
 
 
 def default_cell_size(frame_size: int) -> int:
-    """Cell side of the located live score (beyond the paper): 1/25 of the frame, 9 px at
-    225 px, one cell per 9x9 pixels; at least 2 px."""
-    return max(2, round(frame_size / 25))
+    """Cell side of the located live score (beyond the paper): 1/8 of the frame (8 px at
+    64 px, 28 px at 225 px), chosen on validation (docs/results/ped2-cpu-live); at least
+    2 px."""
+    return max(2, round(frame_size / 8))
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class ScoringConfig:
     windows: str = "reset"
     error: str = "sum"  # e(t): Eq. 3 ("sum"), or its square root ("sqrt", the authors' code)
     patch_size: int | None = None  # localized score's patch side; None: 1/28 of the frame
-    cell_size: int | None = None  # located live score's cell side; None: 1/25 of the frame
+    cell_size: int | None = None  # located live score's cell side; None: 1/8 of the frame
 
     def __post_init__(self) -> None:
         _check_choice("windows", self.windows, WINDOWS)

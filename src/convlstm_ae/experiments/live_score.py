@@ -198,7 +198,7 @@ def held_out_names(model_dir: Path, given: str | None) -> list[str]:
         ConfigError: neither names them.
     """
     from convlstm_ae.pipeline.train import HELD_OUT_VIDEOS
-    from convlstm_ae.release import read_model_config
+    from convlstm_ae.release_files import read_model_config
 
     if given:
         return [name.strip() for name in given.split(",") if name.strip()]
@@ -222,7 +222,8 @@ def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Pa
     """
     from convlstm_ae.data.layouts import open_dataset
     from convlstm_ae.data.video_io import read_frames
-    from convlstm_ae.release import load_model, load_scoring_config
+    from convlstm_ae.release import load_model
+    from convlstm_ae.release_files import load_scoring_config
 
     model = load_model(model_dir, "cpu")
     t_prime = load_scoring_config(model_dir).t_prime

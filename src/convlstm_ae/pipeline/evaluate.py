@@ -203,22 +203,27 @@ def table_fps(scores: Mapping[str, Mapping[str, np.ndarray]], path: Path,
     return [float(video["fps"][0]) for video in scores.values()]
 
 
+# score column: its threshold column (the calibrated whole-frame score, the live score)
+ALARM_SCORES = {"calibrated_error": "threshold", "live_score": "live_threshold"}
+
+
 def evaluate_table_alarms(scores: Mapping[str, Mapping[str, np.ndarray]],
-                          labels: Sequence[np.ndarray], path: Path, fps: float | None = None
-                          ) -> DeploymentMetrics | None:
-    """The deployment figures of a score table's calibrated score at the model's
-    threshold (its ``threshold`` column), false alarms counted per minute at each
-    video's frame rate (:func:`table_fps`); None when the model had no calibration.
+                          labels: Sequence[np.ndarray], path: Path, fps: float | None = None,
+                          column: str = "calibrated_error") -> DeploymentMetrics | None:
+    """The deployment figures of a score table's calibrated (``calibrated_error``) or
+    located live (``live_score``) score at the model's threshold (its threshold column),
+    false alarms counted per minute at each video's frame rate (:func:`table_fps`),
+    events alarmed within a second; None when the model had no such calibration.
 
     Raises:
         ConfigError: as :func:`table_fps`.
     """
     videos = list(scores.values())
-    if not all("calibrated_error" in v and "threshold" in v for v in videos):
+    threshold = ALARM_SCORES[column]
+    if not all(column in v and threshold in v for v in videos):
         return None
-    calibrated = [v["calibrated_error"] for v in videos]
-    return evaluate_deployment(calibrated, labels, float(videos[0]["threshold"][0]),
-                               table_fps(scores, path, fps))
+    return evaluate_deployment([v[column] for v in videos], labels,
+                               float(videos[0][threshold][0]), table_fps(scores, path, fps))
 
 
 def table_regularity(scores: Mapping[str, Mapping[str, np.ndarray]], kind: str

@@ -14,7 +14,8 @@ import numpy as np
 
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.pipeline.score import read_score_table
-from convlstm_ae.release import CONFIG, MODEL_DIR
+from convlstm_ae.release import MODEL_DIR
+from convlstm_ae.release_files import CONFIG
 from convlstm_ae.scoring.regularity import regularity_score
 
 EVENTS_FILE = "events.jsonl"
