@@ -9,7 +9,6 @@ PyTorch step. Everything it reads is ``config.json`` and the ``.onnx`` file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
 from convlstm_ae.export.session import open_session
 from convlstm_ae.release_files import load_model_config, load_scoring_config
 from convlstm_ae.scoring.frame_errors import FrameErrors
-from convlstm_ae.scoring.stream_state import StreamState, check_frames
+from convlstm_ae.scoring.stream_state import StreamBackend, StreamState, check_frames
 from convlstm_ae.scoring.windows import WindowPlan
 
 SCORE_INPUTS = ("frame", "last", "keep", "h", "c")
@@ -27,7 +26,7 @@ SCORE_OUTPUTS = ("current", "previous", "patch", "map", "cells", "h_next", "c_ne
                  "normalized")
 
 
-class OnnxStreamScorer:
+class OnnxStreamScorer(StreamBackend):
     """Live scoring of ``streams`` streams under ONNX Runtime (CPU), one stream at a time.
 
     Args:
@@ -63,18 +62,6 @@ class OnnxStreamScorer:
                                   "where PyTorch is")
         t_prime = load_scoring_config(model_dir).t_prime
         return cls(open_session(path, threads), streams, t_prime, maps)
-
-    @property
-    def streams(self) -> int:
-        return self.state.streams
-
-    @property
-    def t_prime(self) -> int | None:
-        return self.state.t_prime
-
-    def reset(self, streams: Sequence[int] | None = None) -> None:
-        """Forget the memory of the given streams (all by default)."""
-        self.state.reset(streams)
 
     def __call__(self, frames: np.ndarray) -> FrameErrors:
         """Score uint8 gray frames (B, S, S), one per stream; numpy :class:`FrameErrors`."""

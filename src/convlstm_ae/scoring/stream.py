@@ -12,7 +12,6 @@ fused kernels and one launch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import nullcontext
 
 import numpy as np
@@ -25,12 +24,12 @@ from convlstm_ae.model.acceleration import accelerate, is_accelerated, use_fast_
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from convlstm_ae.scoring.reconstruction import eq3_maps, reduce_maps
-from convlstm_ae.scoring.stream_state import StreamState
+from convlstm_ae.scoring.stream_state import StreamBackend, StreamState
 
 WARMUP_STEPS = 3  # uncaptured steps first: cuDNN autotuning and torch.compile
 
 
-class StreamScorer:
+class StreamScorer(StreamBackend):
     """Per-frame errors of ``streams`` live videos, fed one frame of each per call.
 
     Args:
@@ -78,18 +77,6 @@ class StreamScorer:
         if self.fast:
             self._compute_fn = torch.compile(self.compute, dynamic=False)
         self._uncaptured_steps = 0
-
-    @property
-    def streams(self) -> int:
-        return self.state.streams
-
-    @property
-    def t_prime(self) -> int | None:
-        return self.state.t_prime
-
-    def reset(self, streams: Sequence[int] | None = None) -> None:
-        """Forget the memory of the given streams (all by default), e.g. a new camera."""
-        self.state.reset(streams)
 
     def _autocast(self):
         if self.device.type == "cuda":

@@ -60,6 +60,25 @@ class StreamState:
         return history
 
 
+class StreamBackend:
+    """What every streaming backend shares: its :class:`StreamState` (``self.state``) and
+    the stream count, T' and resets read from it."""
+
+    state: StreamState
+
+    @property
+    def streams(self) -> int:
+        return self.state.streams
+
+    @property
+    def t_prime(self) -> int | None:
+        return self.state.t_prime
+
+    def reset(self, streams: Sequence[int] | None = None) -> None:
+        """Forget the memory of the given streams (all by default), e.g. a new camera."""
+        self.state.reset(streams)
+
+
 def check_frames(frames: Any, streams: int, frame_size: int) -> np.ndarray:
     """``frames`` as a uint8 (B, S, S) array, one gray frame per stream.
 
