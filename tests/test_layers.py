@@ -16,7 +16,8 @@ FLOORS = [
     {"pipeline", "demo"},
     {"live"},
     {"experiments"},
-    {"arguments", "cli", "__init__", "__main__"},
+    {"arguments", "cli", "cli_common", "cli_data", "cli_experiments", "cli_live", "cli_models",
+     "__init__", "__main__"},
 ]
 
 

@@ -17,6 +17,7 @@ import scipy.io
 from convlstm_ae.data import layouts
 from convlstm_ae.data.labels import parse_ucsd_m, read_labels
 from convlstm_ae.data.layouts import open_dataset, scan_dataset
+from convlstm_ae.data.records import Dataset
 from convlstm_ae.errors import ConfigError, DatasetLayoutError
 from media import write_avi, write_frames
 
@@ -184,7 +185,7 @@ def short_subway(monkeypatch):
     monkeypatch.setattr(layouts, "SUBWAY_OTHER_TRAIN_MINUTES", minutes * 2 / 3)
 
 
-def assert_test_labels(dataset: layouts.Dataset) -> None:
+def assert_test_labels(dataset: Dataset) -> None:
     assert len(dataset.test) == len(TEST_LABELS)
     for record, expected in zip(dataset.test, TEST_LABELS, strict=True):
         assert record.labels is not None and record.labels.dtype == np.uint8

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from convlstm_ae.config import ModelConfig
-from convlstm_ae.data.layouts import Dataset, VideoRecord, scan_dataset
+from convlstm_ae.data.layouts import scan_dataset
+from convlstm_ae.data.records import Dataset, VideoRecord
 from convlstm_ae.data.video_io import (
     decode_image,
     image_files,

@@ -1,8 +1,9 @@
 """Dataset layouts: one parser per benchmark folder tree, all returning the same records.
 
-Each parser turns a folder into a :class:`Dataset` of :class:`VideoRecord` (a video file
-or frame folder, the frames used from it, per-frame 0/1 labels for labelled test
-videos). Reading frames, sampling clips and batching are shared and live elsewhere.
+Each parser turns a folder into a :class:`~convlstm_ae.data.records.Dataset` of
+:class:`~convlstm_ae.data.records.VideoRecord` (a video file or frame folder, the frames
+used from it, per-frame 0/1 labels for labelled test videos). Reading frames, sampling
+clips and batching are shared and live elsewhere.
 
 Layouts, in the order :func:`open_dataset` tries them:
 
@@ -20,13 +21,11 @@ a normal one.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from convlstm_ae.config import dataset_t_prime
 from convlstm_ae.data.labels import read_labels, read_subway_labels
+from convlstm_ae.data.records import Dataset, VideoRecord
 from convlstm_ae.data.video_io import (
     VIDEO_SUFFIXES,
     image_files,
@@ -56,50 +55,6 @@ EXPECTED = {
               "and <stem>_labels.txt or <stem>_labels.json",
     "folder": "a folder of videos or of frame folders",
 }
-
-
-@dataclass(frozen=True, eq=False)
-class VideoRecord:
-    """One video of a dataset split.
-
-    Attributes:
-        name: clip name, e.g. ``"01"``, ``"Test001"``, ``"01_0014"``, ``"entrance"``.
-        source: a video file or a folder of frames.
-        labels: per-frame uint8 0/1 (1 = abnormal) for labelled test videos, else None;
-            index 0 is frame ``start``.
-        start: first frame used from the source (Subway's split by time).
-        stop: one past the last frame used; None reads to the end.
-    """
-
-    name: str
-    source: Path
-    labels: np.ndarray | None
-    start: int = 0
-    stop: int | None = None
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """The train and test videos of one dataset folder.
-
-    Attributes:
-        layout: one of :data:`LAYOUTS`.
-        root: the dataset folder.
-        train: normal videos.
-        test: test videos, labelled where a label file was found.
-        label_convention: one line naming the label file and its format.
-        t_prime: T' of Sec. 4.2, frames between memory resets; None keeps the memory
-            for the whole video (Subway).
-        fps: frame rate, for figures per minute.
-    """
-
-    layout: str
-    root: Path
-    train: tuple[VideoRecord, ...]
-    test: tuple[VideoRecord, ...]
-    label_convention: str
-    t_prime: int | None
-    fps: float
 
 
 def open_dataset(

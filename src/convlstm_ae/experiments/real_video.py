@@ -30,7 +30,8 @@ from pathlib import Path
 from convlstm_ae.atomic import writable_folder
 from convlstm_ae.config import ModelConfig, ScoringConfig, TrainConfig, default_cache_dir
 from convlstm_ae.data.cache import CachedVideos
-from convlstm_ae.data.layouts import Dataset, open_dataset
+from convlstm_ae.data.layouts import open_dataset
+from convlstm_ae.data.records import Dataset
 from convlstm_ae.experiments.common import (
     check_devices,
     family,

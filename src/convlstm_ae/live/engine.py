@@ -9,6 +9,7 @@ and return :class:`~convlstm_ae.scoring.frame_errors.FrameErrors`.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,7 +41,7 @@ class Engine(Protocol):
         errors and (B, S / cell, S / cell) cell means on the CPU."""
 
 
-def open_engine(model_dir: Path, streams: int, *, backend: str = "torch",
+def open_engine(model_dir: Path, streams: int, *, backend: str | None = None,
                 device: str | None = None, maps: bool = False,
                 threads: int | None = None) -> Engine:
     """Open a released model folder for live scoring of ``streams`` streams.
@@ -50,12 +51,14 @@ def open_engine(model_dir: Path, streams: int, *, backend: str = "torch",
     Args:
         model_dir: a released model folder (``config.json`` and weights or ONNX graph).
         streams: B, the number of streams scored together.
-        backend: ``torch`` or ``onnx`` (CPU, needs no PyTorch once exported).
+        backend: ``torch`` or ``onnx`` (CPU, needs no PyTorch once exported); default
+            ``torch`` where PyTorch is installed, else ``onnx``.
         device: ``cpu`` or ``cuda`` for ``torch``; default CUDA if there is one.
             ``onnx`` runs on the CPU.
         maps: also keep each frame's per-pixel error map (``engine.maps``).
         threads: CPU threads of the backend (for ``torch``, the process's); default its own.
     """
+    backend = backend or ("torch" if importlib.util.find_spec("torch") else "onnx")
     if backend not in BACKENDS:
         raise ConfigError(f"backend {backend!r} is unknown; expected one of {', '.join(BACKENDS)}")
     if streams < 1:
