@@ -134,7 +134,14 @@ def test_calibrate_for_the_authors_reading_makes_it_the_default_and_watch_refuse
     code, out, err = run_cli("score", authors, model["new"] / "cam_0", "--out", scores,
                              "--windows", "reset", "--error", "sum")
     assert code == 0 and "no calibrated columns" in out, err
-    # watch scores reset windows: one line that says how to calibrate a copy for it
+    # watch alarms on the located score, fitted on reset windows whatever the model's
+    code, _, err = run_cli("watch", authors, model["new"] / "cam_0", "--out", tmp_path / "l",
+                           "--no-realtime")
+    assert code == 0, err
+    # without it, watch scores reset windows: one line that says how to calibrate a copy
+    calibration = json.loads((authors / "calibration.json").read_text())
+    del calibration["located"]
+    (authors / "calibration.json").write_text(json.dumps(calibration))
     code, _, err = run_cli("watch", authors, model["new"] / "cam_0", "--out", tmp_path / "w")
     assert_user_error(code, err, authors, "calibrated with overlap windows", "--windows reset")
     live = tmp_path / "live"

@@ -445,7 +445,7 @@ def test_train_stores_and_calibrates_the_authors_reading(tmp_path):
     code, _, err = run_cli("train", "--preset", "tiny", "--data", footage, "--out", run,
                            "--max-steps", 2, "--batch-size", 2, "--num-workers", 0,
                            "--windows", "overlap", "--error", "sqrt", "--t-prime", 10,
-                           "--cache-dir", tmp_path / "cache")
+                           "--cache-dir", tmp_path / "cache", "--holdout-fraction", 0.3)
     assert code == 0, err
     scoring = json.loads((run / "model" / "config.json").read_text())["scoring"]
     assert (scoring["windows"], scoring["error"]) == ("overlap", "sqrt")
@@ -551,9 +551,10 @@ def test_train_on_one_video_file(tmp_path, suffix):
         write_avi(video, frames)
     code, out, err = run_cli("train", "--data", video, "--out", tmp_path / "run", "--preset",
                              "tiny", "--max-steps", 2, "--num-workers", 0, "--batch-size", 2,
-                             "--cache-dir", tmp_path / "cache")
+                             "--cache-dir", tmp_path / "cache", "--holdout-fraction", 0.3)
     assert code == 0, err
-    assert "one training video" in out and "calibrated on 12 held-out normal frames" in out
+    # 80 frames: 56 to train on, a gap of T = 10 that nothing uses, 14 held out
+    assert "one training video" in out and "calibrated on 14 held-out normal frames" in out
     assert (tmp_path / "run/model/calibration.json").is_file()
 
 

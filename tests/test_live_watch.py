@@ -354,7 +354,14 @@ def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_pat
 
 
 def test_score_overlay_draws_every_frame_and_alarms(media, tmp_path):
-    code, out, err = run_cli("score", media["model"], media["folder"], "--out",
+    code, _, err = run_cli("score", media["model"], media["folder"], "--out",
+                           tmp_path / "s.csv", "--overlay", tmp_path / "ov.avi")
+    assert_user_error(code, err, "--overlay needs the model's located calibration")
+    located = tmp_path / "located"  # two videos: each scored from the other's statistics
+    code, _, err = run_cli("calibrate", media["model"], media["folder"], "--out", located,
+                           "--quantile", 0.9)
+    assert code == 0, err
+    code, out, err = run_cli("score", located, media["folder"], "--out",
                              tmp_path / "s.csv", "--overlay", tmp_path / "ov.avi")
     assert code == 0, err
     for name, frames in (("a", 30), ("b", 20)):

@@ -68,14 +68,16 @@ def cmd_live_score(args: argparse.Namespace) -> None:
 def cmd_tables(args: argparse.Namespace) -> None:
     """Rebuild an experiment's results, table and figures from its error records."""
     from convlstm_ae.experiments.results import build_results
-    from convlstm_ae.experiments.tables import publish
+    from convlstm_ae.experiments.tables import format_table, publish
 
     if not args.run.is_dir():
         raise ConfigError(f"{args.run}: not a folder; expected an experiment's output folder")
     writable_folder(args.run)
     results = build_results(args.run, quantile=args.quantile)
-    print(publish(args.run, results, ("frame", "patch") if args.patch else ("frame",)))
-    print(f"results: {args.run / 'results.json'}; figures: {args.run}/*.png")
+    written = publish(args.run, results)
+    print(format_table(results, ("frame", "patch") if args.patch else ("frame",)))
+    print(f"results: {args.run / 'results.json'} ({'written' if written else 'unchanged'}); "
+          f"figures: {args.run}/*.png")
 
 
 def cmd_report(args: argparse.Namespace) -> None:

@@ -43,7 +43,7 @@ from convlstm_ae.experiments.results import (
     records_folder,
     window_grid,
 )
-from convlstm_ae.experiments.tables import publish
+from convlstm_ae.experiments.tables import format_table, publish
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.records import VideoSet, score_records
 from convlstm_ae.pipeline.train import train_run
@@ -177,6 +177,7 @@ def run(experiment: MovingMNISTExperiment) -> dict:
     settings = {k: (str(v) if isinstance(v, Path) else v)
                 for k, v in dataclasses.asdict(experiment).items()}
     results = build_results(experiment.out_dir, MOVING_MNIST, experiment.presets, settings)
-    log.info("%s\nresults: %s; figures: %s/*.png", publish(experiment.out_dir, results),
+    publish(experiment.out_dir, results)
+    log.info("%s\nresults: %s; figures: %s/*.png", format_table(results),
              experiment.out_dir / "results.json", experiment.out_dir)
     return results

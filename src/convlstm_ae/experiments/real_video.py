@@ -39,7 +39,7 @@ from convlstm_ae.experiments.common import (
     released_models,
 )
 from convlstm_ae.experiments.results import build_results, records_folder
-from convlstm_ae.experiments.tables import publish
+from convlstm_ae.experiments.tables import format_table, publish
 from convlstm_ae.pipeline.records import CLIPS, VideoSet, score_records
 from convlstm_ae.pipeline.train import split_holdout, train_run
 
@@ -131,6 +131,7 @@ def run(experiment: RealVideoExperiment) -> dict:
                 for k, v in dataclasses.asdict(experiment).items()}
     results = build_results(experiment.out_dir, experiment.name, experiment.presets, settings,
                             experiment.quantile)
-    log.info("%s\nresults: %s; figures: %s/*.png", publish(experiment.out_dir, results),
+    publish(experiment.out_dir, results)
+    log.info("%s\nresults: %s; figures: %s/*.png", format_table(results),
              experiment.out_dir / "results.json", experiment.out_dir)
     return results

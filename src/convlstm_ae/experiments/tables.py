@@ -21,13 +21,13 @@ from convlstm_ae.experiments.results import (
 )
 
 
-def publish(out_dir: Path, results: dict[str, Any], kinds: Sequence[str] = ("frame",)) -> str:
+def publish(out_dir: Path, results: dict[str, Any]) -> bool:
     """Write ``results.json`` (only when its rounded content changed, so rebuilding a
-    committed folder leaves it as it is) and the figures into ``out_dir``; returns the
-    table's text."""
-    write_json(out_dir / "results.json", results)
+    committed folder leaves it as it is) and the figures into ``out_dir``; whether
+    ``results.json`` was written."""
+    written = write_json(out_dir / "results.json", results)
     write_figures(out_dir, results)
-    return format_table(results, kinds)
+    return written
 
 
 def format_table(results: dict[str, Any], kinds: Sequence[str] = ("frame",)) -> str:

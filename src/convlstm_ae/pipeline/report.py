@@ -26,6 +26,8 @@ from convlstm_ae.metrics import FrameMetrics, abnormal_runs, evaluate_frames, ro
 from convlstm_ae.pipeline.evaluate import read_label_file
 from convlstm_ae.pipeline.report_inputs import Event, ReportInput, watch_video_name
 from convlstm_ae.release_files import load_calibration, read_model_config
+from convlstm_ae.scoring.calibration import DeploymentCalibration
+from convlstm_ae.scoring.located import LocatedCalibration
 from convlstm_ae.viz.plots import plot_roc, plot_timeline
 
 # score name -> (column, whether higher means more regular)
@@ -248,6 +250,16 @@ def _snapshot(path: Path | None) -> str:
     return f'<img class="thumb" alt="{escape(path.name)}" src="{_image(jpeg)}">'
 
 
+def _calibration_basis(calibration: DeploymentCalibration | LocatedCalibration) -> str:
+    """What a calibration's statistics are per: window positions, or cells of videos."""
+    if isinstance(calibration, LocatedCalibration):
+        rows, columns = calibration.statistics.mean.shape
+        return (f"{rows}x{columns} cells of {calibration.cell_size} px, "
+                f"{len(calibration.videos)} videos (levels {calibration.spread:.2f}x apart)")
+    position = calibration.position
+    return f"T' {position.t_prime}, {len(position.mean)} window position(s)"
+
+
 def _model_section(model_dir: Path, config: dict, calibration: dict | None) -> str:
     flat = {f"{key}.{k}" if isinstance(value, dict) else key: v
             for key, value in config.items()
@@ -260,11 +272,10 @@ def _model_section(model_dir: Path, config: dict, calibration: dict | None) -> s
     if calibration:
         cal = "".join(f'<tr><td>{escape(kind)}</td><td class="num">{c.threshold:.4g}</td>'
                       f'<td class="num">{c.quantile:g}</td>'
-                      f'<td class="num">{escape(str(c.position.t_prime))}</td>'
-                      f'<td class="num">{len(c.position.mean)}</td></tr>'
+                      f'<td>{escape(_calibration_basis(c))}</td></tr>'
                       for kind, c in calibration.items())
         parts.append("<h3>Calibration (held-out normal frames)</h3><table><tr><th>score</th>"
-                     "<th>threshold</th><th>quantile</th><th>T'</th><th>positions</th></tr>"
+                     "<th>threshold</th><th>quantile</th><th>fitted on</th></tr>"
                      f"{cal}</table>")
     else:
         parts.append('<p class="muted">no calibration.json: no deployment score</p>')
