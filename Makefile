@@ -1,7 +1,7 @@
 # Two commands: `make demo` (set up, then the Moving-MNIST experiment on the CPU)
 # and `make test` (set up, then the test suite).
 # `make rtsp-test-deps` (optional, best effort, root + apt-get) installs the RTSP server
-# that tests/test_live_rtsp.py runs; without it that test skips, saying why.
+# that tests/live/test_rtsp.py runs; without it that test skips, saying why.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

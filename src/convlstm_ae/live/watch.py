@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_WAIT = 1.0
 STATUS_EVERY = 1.0  # seconds between status-line refreshes
 EVENTS_FILE = "events.jsonl"
-SNAPSHOT_DIR = "snapshots"
+EVENT_SNAPSHOTS = "snapshots"  # watch: the peak frame of each event
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ class Watch:
     def run(self) -> list[SourceReport]:
         """Score until every source ends, :meth:`stop`, or Ctrl-C (a normal end here).
         Everything scored is written and open events are closed before it returns."""
-        (self.out / SNAPSHOT_DIR).mkdir(exist_ok=True)
+        (self.out / EVENT_SNAPSHOTS).mkdir(exist_ok=True)
         self._logs = [FrameLog(self.out / f"frames-{label}.csv") for label in self._labels]
         self._events = EventLog(self.out / EVENTS_FILE)
         for source in self.sources:
@@ -273,7 +273,7 @@ class Watch:
             return
         video = file_label(Path(event.video).stem)
         name = f"{self._labels[index]}-{video}-{event.peak_frame:06d}.png"
-        path = write_snapshot(self.out / SNAPSHOT_DIR / name, self._peaks[index])
+        path = write_snapshot(self.out / EVENT_SNAPSHOTS / name, self._peaks[index])
         record = event.as_dict() | {"snapshot": str(path.relative_to(self.out))}
         self._events.write(record)
         self.notifier.send(record)

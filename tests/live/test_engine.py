@@ -136,7 +136,7 @@ print(json.dumps([engine(frames[:, t]).frame.tolist() for t in range(frames.shap
 
 
 def run_without_torch(model: Path, frames: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     return subprocess.run([sys.executable, "-c", NO_TORCH, str(model), str(frames)], env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -10,7 +10,7 @@ from convlstm_ae.errors import ConfigError
 from convlstm_ae.live import events
 from convlstm_ae.live.events import EventDetector, EventRules, normal_events
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def detect(scores, **rules):

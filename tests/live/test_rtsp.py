@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_watch import SECRET, clip, noise_calibrated, read_csv, wait_for
 
 import rtsp_server
 from convlstm_ae.live.engine import open_engine
@@ -20,9 +21,8 @@ from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import open_source
 from convlstm_ae.live.watch import Watch, model_scoring
 from media import write_avi
-from test_live_watch import SECRET, clip, noise_calibrated, read_csv, wait_for
 
-SERVER = Path(__file__).with_name("rtsp_server.py")
+SERVER = Path(__file__).parents[1] / "rtsp_server.py"
 
 
 @pytest.fixture(scope="module")

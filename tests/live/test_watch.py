@@ -101,7 +101,7 @@ sys.exit(main(sys.argv[1:]))
 
 def test_the_light_runtime_watch_demo_writes_all_but_the_report_and_says_how(tmp_path):
     out = tmp_path / "demo"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     result = subprocess.run([sys.executable, "-c", LIGHT_RUNTIME, "watch", "--demo", "--out",
                              str(out)], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
