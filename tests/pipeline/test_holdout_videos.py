@@ -14,7 +14,7 @@ def test_held_out_videos_are_spread_over_the_footage():
     assert held_out_videos(16, 4) == [3, 7, 11, 15]
     assert held_out_videos(5, 1) == [4]
     assert [default_holdout_videos(n) for n in (1, 3, 4, 12, 16)] == [0, 0, 1, 3, 4]
-    with pytest.raises(ConfigError, match=r"holdout videos must lie in \[1, 3\]"):
+    with pytest.raises(ConfigError, match=r"--holdout-videos must lie in \[1, 3\]"):
         held_out_videos(4, 4)
 
 

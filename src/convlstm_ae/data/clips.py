@@ -160,7 +160,7 @@ def held_out_videos(count: int, held: int) -> list[int]:
         ConfigError: ``held`` is not in [1, count - 1].
     """
     if not 1 <= held < count:
-        raise ConfigError(f"holdout videos must lie in [1, {count - 1}] for {count} videos, "
+        raise ConfigError(f"--holdout-videos must lie in [1, {count - 1}] for {count} videos, "
                           f"got {held}")
     return [round((i + 1) * count / held) - 1 for i in range(held)]
 

@@ -30,6 +30,7 @@ from convlstm_ae.atomic import write_json
 from convlstm_ae.data.synthetic import AnomalousVideo, synthetic_set
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import evaluate_deployment, frame_auc
+from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.scoring.calibration import PositionCalibration
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from convlstm_ae.scoring.located import (
@@ -226,6 +227,9 @@ def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Pa
     from convlstm_ae.release_files import load_scoring_config
 
     model = load_model(model_dir, "cpu")
+    if not isinstance(model, ConvLSTMAE):
+        raise ConfigError(f"{model_dir}: the located live score reads a ConvLSTM-AE's error "
+                          "maps; Conv-AE scores whole clips")
     t_prime = load_scoring_config(model_dir).t_prime
     size = model.config.frame_size
     dataset = open_dataset(root, layout=layout)
