@@ -27,7 +27,11 @@ SECRET = "s3cr3t-pw"
 @pytest.mark.parametrize(("name", "shown"), [
     (f"rtsp://admin:{SECRET}@10.0.0.5:554/stream1", "rtsp://***@10.0.0.5:554/stream1"),
     ("http://user@cam/x.mjpg", "http://***@cam/x.mjpg"),
-    (f"http://cam/x?user=a&password={SECRET}&fps=5", "http://cam/x?user=a&password=***&fps=5"),
+    (f"http://cam/x?user=a&password={SECRET}&fps=5", "http://cam/x?user=***&password=***&fps=***"),
+    (f"http://127.0.0.1:18080/cam.mp4?access_token={SECRET}", "http://127.0.0.1:18080/cam.mp4?access_token=***"),
+    (f"http://cam/x?api_key={SECRET}#top", "http://cam/x?api_key=***#top"),
+    (f"rtsp://admin:p@{SECRET}@host/x", "rtsp://***@host/x"),  # '@' in the password
+    (f"rtsp://admin:pa/{SECRET}@host/x", "rtsp://***@host/x"),  # '/' in the password
     (f"front=rtsp://a:{SECRET}@h/s", "front=rtsp://***@h/s"),
     ("videos/ped2/01.avi", "videos/ped2/01.avi"),
 ])

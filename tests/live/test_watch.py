@@ -245,7 +245,8 @@ class FakeEngine:
 
 def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_c_raises):
     values = [0] * 5 + [200] * 20  # an event under way at the interrupt
-    names = [f"rtsp://admin:{SECRET}@10.0.0.1/a", f"front=http://cam/x?password={SECRET}"]
+    # any query parameter, and a password holding '@', as issue 20 found them leaking
+    names = [f"rtsp://admin:p@{SECRET}@10.0.0.1/a", f"front=http://cam/x?access_token={SECRET}"]
     sources = [IterableSource(n, (np.full((8, 8), v, np.uint8) for v in values), 8)
                for n in names]
     seen = {}
@@ -269,7 +270,7 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
     events = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text()
               .splitlines()]
     assert {e["source"] for e in events} == {"rtsp://***@10.0.0.1/a",
-                                             "front=http://cam/x?password=***"}
+                                             "front=http://cam/x?access_token=***"}
     assert all(e["start_frame"] == 5 for e in events)
     rows = read_csv(tmp_path / "out/frames-rtsp_10.0.0.1_a.csv")
     assert len(rows) == reports[0].frames

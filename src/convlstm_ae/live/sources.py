@@ -37,15 +37,24 @@ from convlstm_ae.errors import ConfigError, ConvLSTMAEError, DatasetLayoutError
 
 log = logging.getLogger(__name__)
 QUEUE_FRAMES = 8
-_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|auth)=)[^&#\s]*")
+_QUERY_VALUE = re.compile(r"([?&;][^=&#;]*=)[^&#;]*")
 _LABEL = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
 def redact(name: str) -> str:
-    """``name`` with URL credentials hidden: ``rtsp://user:pass@host/x`` becomes
-    ``rtsp://***@host/x``; ``password=``, ``token=`` and ``key=`` query values too."""
-    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub("***@", name))
+    """``name`` with whatever may be a credential of a URL in it hidden, safe by default:
+    everything between ``://`` and the last ``@`` before the query (a password may hold
+    ``@`` or ``/``): ``rtsp://user:pass@host/x`` becomes ``rtsp://***@host/x``; and the
+    value of every query parameter, whatever its name (``?access_token=***&fps=***``)."""
+    start = name.find("://")
+    if start < 0:
+        return name
+    start += 3
+    query = min((i for i in (name.find("?", start), name.find("#", start)) if i >= 0),
+                default=len(name))
+    at = name.rfind("@", start, query)
+    head = name[:start] + ("***" + name[at:query] if at >= 0 else name[start:query])
+    return head + _QUERY_VALUE.sub(r"\1***", name[query:])
 
 
 @dataclass(frozen=True)
