@@ -1,11 +1,19 @@
-"""JSON written byte-stable, and only when its content changed."""
+"""Output files: JSON written byte-stable and only when its content changed; never
+renamed over a device or a pipe."""
 
+import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
-from convlstm_ae.atomic import write_json
+import pytest
+
+from convlstm_ae.atomic import atomic_path, writable_file, write_json
 from convlstm_ae.cli import main
+from convlstm_ae.demo import demo_model_dir
+from convlstm_ae.errors import ConfigError
+from test_cli import assert_user_error, run_cli
 
 RESULTS = Path(__file__).parents[1] / "docs" / "results" / "ped2-h100-full-budget"
 
@@ -35,3 +43,23 @@ def test_tables_leaves_the_committed_ped2_results_byte_for_byte(tmp_path, capsys
     changed = subprocess.run(["diff", "-rq", str(RESULTS), str(run)], capture_output=True,
                              text=True)
     assert changed.returncode == 0, changed.stdout
+
+
+def test_a_device_or_pipe_is_never_replaced_by_an_output_file(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(ConfigError, match="pipe: exists and is not a regular file"):
+        writable_file(pipe)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        with atomic_path(pipe) as temporary:
+            temporary.write_text("scores")
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # still the pipe
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary left behind
+
+
+def test_score_out_to_a_device_is_one_line_and_leaves_it(tmp_path):
+    pipe = tmp_path / "scores.csv"
+    os.mkfifo(pipe)
+    code, _, err = run_cli("score", demo_model_dir(), tmp_path, "--out", pipe)
+    assert_user_error(code, err, "scores.csv: exists and is not a regular file")
+    assert pipe.is_fifo()

@@ -25,8 +25,14 @@ os.umask(_UMASK)
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed to ``path`` when the block
-    ends, removed if it raises."""
+    ends, removed if it raises.
+
+    Raises:
+        ConfigError: ``path`` exists and is not a regular file (a device such as
+            ``/dev/null``, a pipe, a socket): nothing is renamed over it.
+    """
     path = Path(path)
+    _check_regular(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield temporary
@@ -59,15 +65,23 @@ def writable_file(path: str | Path) -> Path:
     """``path`` as a file we can write (its folder created if missing).
 
     Raises:
-        ConfigError: it is a folder, or its folder cannot be written.
+        ConfigError: it is a folder, a device, pipe or socket, or its folder cannot be
+            written.
     """
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; expected an output file name")
+    _check_regular(path)
     writable_folder(path.parent)
     if path.exists() and not os.access(path, os.W_OK):
         raise ConfigError(f"{path}: output file is not writable")
     return path
+
+
+def _check_regular(path: Path) -> None:
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise ConfigError(f"{path}: exists and is not a regular file (a device, pipe or "
+                          "socket); expected an output file name")
 
 
 def file_label(name: str) -> str:
