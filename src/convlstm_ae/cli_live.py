@@ -42,12 +42,12 @@ def cmd_watch(args: argparse.Namespace) -> None:
     scoring = model_scoring(args.model, args.threshold)
     rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
                        args.min_frames)
+    notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)  # checked early
     engine = open_engine(args.model, len(args.sources), backend=args.backend,
                          device=args.device, threads=args.threads, maps=bool(args.overlay))
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
-    notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)
     watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, notifier=notifier,
                   max_wait=args.max_wait, overlay=args.overlay)
     print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "

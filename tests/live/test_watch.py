@@ -374,3 +374,21 @@ def test_score_overlay_draws_every_frame_and_alarms(media, tmp_path):
     code, _, err = run_cli("score", media["model"], media["video"], "--out",
                            tmp_path / "t.csv", "--overlay", tmp_path / "ov.gif")
     assert_user_error(code, err, ".mp4 or .avi")
+
+
+@pytest.mark.parametrize(("flags", "named"), [
+    (["--webhook", "notaurl"], "--webhook notaurl: expected an http:// or https:// URL"),
+    (["--webhook", "http://127.0.0.1:1/a b"], "--webhook"),
+    (["--webhook", "file:///etc/hostname"], "expected an http:// or https:// URL"),
+    (["--webhook", f"ftp://u:{SECRET}@host/x"], "--webhook ftp://***@host/x"),
+    (["--on-event", "echo 'unclosed"], "--on-event \"echo 'unclosed\": not a command line"),
+    (["--on-event", ""], "--on-event: empty command"),
+    (["--threshold", "nan"], "--threshold must be a finite number"),
+    (["--release-margin", "nan"], "--release-margin must lie in [0, 1]"),
+])
+def test_bad_notification_and_alarm_flags_are_one_line_errors(media, tmp_path, flags, named):
+    code, _, err = run_cli("watch", media["model"], media["video"], "--no-realtime",
+                           "--out", tmp_path / "out", *flags)
+    assert_user_error(code, err, named)
+    assert SECRET not in err
+    assert not list((tmp_path / "out").glob("frames-*.csv"))  # nothing was scored

@@ -58,6 +58,8 @@ class EventRules:
     min_frames: int = MIN_FRAMES
 
     def __post_init__(self) -> None:
+        if not np.isfinite(self.threshold):
+            raise ConfigError(f"--threshold must be a finite number, got {self.threshold:g}")
         if not 0 <= self.release_margin <= 1:
             raise ConfigError(f"--release-margin must lie in [0, 1] (a fraction of the "
                               f"threshold), got {self.release_margin:g}")

@@ -12,6 +12,7 @@ import queue
 import shlex
 import subprocess
 import threading
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from convlstm_ae.atomic import atomic_path
 from convlstm_ae.data.video_io import encode_png
+from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.sources import redact
 
 log = logging.getLogger(__name__)
@@ -69,14 +71,43 @@ def write_snapshot(path: Path, image: np.ndarray) -> Path:
     return path
 
 
+def _command(command: str) -> list[str]:
+    """``--on-event``'s command line, split as a shell would.
+
+    Raises:
+        ConfigError: an unclosed quote, or nothing to run.
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError as error:
+        raise ConfigError(f"--on-event {command!r}: not a command line ({error})") from None
+    if not words:
+        raise ConfigError("--on-event: empty command")
+    return words
+
+
+def _webhook(url: str) -> str:
+    """``--webhook``, an http:// or https:// URL with a host and no spaces.
+
+    Raises:
+        ConfigError: any other scheme (``file://`` would send nothing), no host, spaces.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(
+            c.isspace() for c in url):
+        raise ConfigError(f"--webhook {redact(url)}: expected an http:// or https:// URL "
+                          "with a host and no spaces")
+    return url
+
+
 class Notifier:
     """Sends each event's JSON to ``command`` (on its stdin) and to ``webhook`` (HTTP
     POST), one event after another in a background thread; failures are logged."""
 
     def __init__(self, command: str | None = None, webhook: str | None = None,
                  timeout: float = NOTIFY_TIMEOUT) -> None:
-        self.command = shlex.split(command) if command else None
-        self.webhook = webhook
+        self.command = _command(command) if command is not None else None
+        self.webhook = _webhook(webhook) if webhook is not None else None
         self.timeout = timeout
         self.failures = 0
         self._events: queue.Queue[dict | None] = queue.Queue()
