@@ -2,16 +2,19 @@
 renamed over a device or a pipe."""
 
 import os
+import resource
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from convlstm_ae.atomic import atomic_path, writable_file, write_json
 from convlstm_ae.cli import main
-from convlstm_ae.demo import demo_model_dir
+from convlstm_ae.demo import demo_model_dir, write_demo_video
 from convlstm_ae.errors import ConfigError
 from test_cli import assert_user_error, run_cli
 
@@ -63,3 +66,26 @@ def test_score_out_to_a_device_is_one_line_and_leaves_it(tmp_path):
     code, _, err = run_cli("score", demo_model_dir(), tmp_path, "--out", pipe)
     assert_user_error(code, err, "scores.csv: exists and is not a regular file")
     assert pipe.is_fifo()
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_file(tmp_path):
+    """The kernel's file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes writes fail
+    with EFBIG, as a full disk fails them with ENOSPC."""
+    video = write_demo_video(tmp_path / "demo.avi", seconds=4)
+    out = tmp_path / "out" / "scores.csv"
+    out.parent.mkdir()
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    result = subprocess.run(
+        [sys.executable, "-m", "convlstm_ae.cli", "score", str(demo_model_dir()),
+         str(tmp_path / "demo.avi"), "--out", str(out), "--device", "cpu"],
+        capture_output=True, text=True, env=env, preexec_fn=limit, timeout=300)
+    assert video and result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("convlstm-ae: error: ") and "File too large" in lines[-1]
+    assert "Traceback" not in result.stderr
+    assert list(out.parent.iterdir()) == []  # no CSV, no temporary

@@ -5,6 +5,7 @@ The commands live by group in ``cli_models``, ``cli_live``, ``cli_experiments`` 
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
@@ -66,6 +67,12 @@ TRAIN_PACKAGES = {"torch", "pytorch_lightning", "lightning", "safetensors", "skl
                   "matplotlib", "scipy", "mlxtend", "onnx"}
 
 
+# the storage running out or refusing: the disk or quota full, a file over the size
+# limit, a read-only or forbidden folder
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                  errno.EPERM}
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM ends a command as Ctrl-C does: files being written are removed, exit 130
     (training installs its own handler that first finishes the step)."""
@@ -89,6 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"convlstm-ae: error: {args.handler.replace('_', ' ')} needs {error.name}, which "
               "this light install lacks: pip install 'convlstm-ae[train]'", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if error.errno not in STORAGE_ERRORS:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"convlstm-ae: error: {where}{error.strerror} (nothing half-written is left "
+              "under a final name)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         resume = ""

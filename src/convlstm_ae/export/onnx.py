@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from convlstm_ae.atomic import atomic_path
 from convlstm_ae.errors import ExportError
 from convlstm_ae.export.session import open_session
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE, feature_sizes
@@ -59,7 +60,7 @@ def export_score_graph(model: nn.Module, path: str | Path, patch_size: int | Non
 
     Args:
         model: the ConvLSTM-AE, on any device or fast path.
-        path: the ``.onnx`` file to write; its folder is made.
+        path: the ``.onnx`` file to write (atomically, once checked); its folder is made.
         patch_size, cell_size: the model's scoring settings (default: of the frame size).
 
     Raises:
@@ -81,19 +82,21 @@ def export_score_graph(model: nn.Module, path: str | Path, patch_size: int | Non
                 torch.rand(state, generator=generator) - 0.5,
                 torch.rand(state, generator=generator) - 0.5)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation
-        torch.onnx.export(step, inputs(1.0, 0), str(path), dynamo=False, opset_version=17,
-                          input_names=list(SCORE_INPUTS), output_names=list(SCORE_OUTPUTS))
-    session = open_session(path)
-    for example in (inputs(0.0, 1), inputs(1.0, 1)):
-        outputs = session.run(None, {n: t.numpy() for n, t in zip(SCORE_INPUTS, example,
-                                                                   strict=True)})
-        with torch.no_grad():
-            expected = step(*example)
-        # relative to each output's size, since the frame sums run into the thousands
-        error = max(float(np.abs(o - e.numpy()).max() / max(1.0, float(e.abs().max())))
-                    for o, e in zip(outputs, expected, strict=True))
-        if error > TOLERANCE:
-            raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {error:.2g}")
+    with atomic_path(path) as temporary:  # a failed export or check leaves no file
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation
+            torch.onnx.export(step, inputs(1.0, 0), str(temporary), dynamo=False,
+                              opset_version=17, input_names=list(SCORE_INPUTS),
+                              output_names=list(SCORE_OUTPUTS))
+        session = open_session(temporary)
+        for example in (inputs(0.0, 1), inputs(1.0, 1)):
+            outputs = session.run(None, {n: t.numpy() for n, t in zip(SCORE_INPUTS, example,
+                                                                       strict=True)})
+            with torch.no_grad():
+                expected = step(*example)
+            # relative to each output's size, since the frame sums run into the thousands
+            error = max(float(np.abs(o - e.numpy()).max() / max(1.0, float(e.abs().max())))
+                        for o, e in zip(outputs, expected, strict=True))
+            if error > TOLERANCE:
+                raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {error:.2g}")
     return path
