@@ -68,7 +68,8 @@ def fit_calibrations(scorer: Scorer, videos: Sequence[np.ndarray], quantile: flo
     Returns:
         The calibrations by score kind, and the score-table columns of each video.
     """
-    tables = [score_video(scorer, frames).columns for frames in videos]
+    scored = [score_video(scorer, frames) for frames in videos]
+    tables = [video.columns for video in scored]
     histories = [table["history"].astype(int) for table in tables]
     scoring = scorer.scoring
     calibrations = {
@@ -78,7 +79,8 @@ def fit_calibrations(scorer: Scorer, videos: Sequence[np.ndarray], quantile: flo
             windows=scoring.windows, error=scoring.error)
         for kind, column in KINDS.items()}
     if len(videos) >= 2 and isinstance(scorer.model, ConvLSTMAE):
-        live = [scorer.errors(frames, windows="reset") for frames in videos]
+        live = [scorer.live_errors(frames, video.errors)  # no second pass under reset
+                for frames, video in zip(videos, scored, strict=True)]
         calibrations[LOCATED] = fit_located(
             [np.asarray(e.cells[0]) for e in live], [np.asarray(e.history[0]) for e in live],
             DEFAULT_DESIGN, scorer.cell_size, quantile,

@@ -64,6 +64,12 @@ class Scorer:
                                      patch_size=scoring.patch_size, windows=windows,
                                      cell_size=self.cell_size)
 
+    def live_errors(self, frames: np.ndarray, errors: FrameErrors) -> FrameErrors:
+        """The errors ``watch`` would give the video (reset windows, what the located
+        score reads): ``errors`` themselves when the scoring scheme is already that one,
+        else a second pass."""
+        return errors if self.scoring.windows == "reset" else self.errors(frames, "reset")
+
     @property
     def device(self) -> torch.device:
         return self.model.mean_frame.device
@@ -143,11 +149,12 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
 
 @dataclass(frozen=True)
 class VideoScores:
-    """One scored video: its score-table columns and, with a located calibration, the
-    maps of how unusual each cell was (N, H / cell, W / cell), what the live score and
-    the overlay's heat map are made of."""
+    """One scored video: its score-table columns, the errors they came from and, with a
+    located calibration, the maps of how unusual each cell was (N, H / cell, W / cell),
+    what the live score and the overlay's heat map are made of."""
 
     columns: dict[str, np.ndarray]
+    errors: FrameErrors
     maps: np.ndarray | None = None
 
 
@@ -176,15 +183,15 @@ def score_video(scorer: Scorer, frames: np.ndarray, fps: float | None = None) ->
         columns["threshold"] = np.full(len(frame), threshold)
         located = scorer.calibration.get(LOCATED)
         if located is not None:  # the live score: reset windows, as watch scores
-            live = errors if scoring.windows == "reset" else scorer.errors(frames, "reset")
+            live = scorer.live_errors(frames, errors)
             scores, maps = located_scores(np.asarray(live.cells[0]),
                                           np.asarray(live.history[0]), located.statistics,
                                           located.design)
             columns.update(zip(LIVE_COLUMNS, (scores, scores > located.threshold,
                                               np.full(len(frame), located.threshold)),
                                strict=True))
-            return VideoScores(columns, maps)
-    return VideoScores(columns)
+            return VideoScores(columns, errors, maps)
+    return VideoScores(columns, errors)
 
 
 def score_summary(columns: dict[str, np.ndarray], scoring: ScoringConfig) -> str:

@@ -37,7 +37,7 @@ class StreamScorer(StreamBackend):
         streams: B, the number of streams scored together.
         t_prime: T', frames between memory resets of a stream; None never resets.
         patch_size: patch side of the localized error; default 1/28 of the frame.
-        cell_size: cell side of the error map's cell means; default 1/25 of the frame.
+        cell_size: cell side of the error map's cell means; default 1/8 of the frame.
         plain: on CUDA, skip the fast path (channels-last, fused gates, CUDA graph).
         maps: keep the per-pixel Eq. 3 error of each call's frames in :attr:`maps`.
     """
