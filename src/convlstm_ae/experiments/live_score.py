@@ -142,10 +142,9 @@ def _figures(scores, labels, kind_of, thresholds, cell_size, design, fps) -> Val
         by_kind[kind] = frame_auc([flat_scores[i] for i in chosen],
                                   [flat_labels[i] for i in chosen])[0]
     false_alarms, alarmed = {}, {}
-    for q, per_fold in thresholds.items():  # each fold's scores over its own threshold
-        relative = [s / max(t, 1e-12) for fold, t in zip(scores, per_fold, strict=True)
-                    for s in fold]
-        metrics = evaluate_deployment(relative, flat_labels, 1.0, fps)
+    for q, per_fold in thresholds.items():  # each fold's scores less its own threshold
+        relative = [s - t for fold, t in zip(scores, per_fold, strict=True) for s in fold]
+        metrics = evaluate_deployment(relative, flat_labels, 0.0, fps)
         false_alarms[q], alarmed[q] = metrics.false_alarms_per_minute, metrics.events_alarmed
     return Validation(cell_size, design, auc, by_kind, false_alarms, alarmed)
 
