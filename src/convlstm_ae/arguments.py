@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "saw (default: the model's record of them)")
     live.add_argument("--layout", help="skip detection: frames, ucsd, avenue, ...")
     live.add_argument("--out", type=Path, default=Path("runs/live-score"))
+    live.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+    live.add_argument("--install", action="store_true", help="make the chosen score, fitted "
+                      "on all held-out videos, the model's live score (calibration.json)")
     live.set_defaults(handler="live_score")
     tables = commands.add_parser(
         "tables", help="rebuild an experiment's tables and figures from its error records")

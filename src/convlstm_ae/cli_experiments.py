@@ -54,7 +54,8 @@ def cmd_live_score(args: argparse.Namespace) -> None:
     from convlstm_ae.experiments.live_score import held_out_names, run_live_score
 
     held_out = held_out_names(args.model, args.held_out)
-    results = run_live_score(args.model, args.root, held_out, args.out, args.layout)
+    results = run_live_score(args.model, args.root, held_out, args.out, args.layout,
+                             args.device, args.install)
     chosen, live = results["chosen"], results["test"]["live"]
     print(f"chosen on validation: {chosen['design']}, cells of {chosen['cell_size']} px, "
           f"alarm quantile {chosen['quantile']} (validation AUC {chosen['validation_auc']:.3f})")
@@ -63,6 +64,9 @@ def cmd_live_score(args: argparse.Namespace) -> None:
           f"within {live['within']:g} s; Eq. 4 (authors' reading) "
           f"{results['test']['eq4_authors_reading_micro_macro'][0]:.3f}")
     print(f"records -> {args.out}")
+    if args.install:
+        print(f"installed as the live score of {args.model} (calibration.json; the old one "
+              "kept as calibration.previous.json)")
 
 
 def cmd_tables(args: argparse.Namespace) -> None:

@@ -166,3 +166,38 @@ def test_a_calibration_written_without_its_scheme_change_gives_no_calibrated_col
     assert "no calibrated columns: the model was calibrated with overlap windows" in out
     with open(scores, newline="") as handle:
         assert "alarm" not in next(csv.DictReader(handle))
+
+
+def test_an_installed_design_and_cell_size_stay_the_models_through_recalibration(
+        model, tmp_path):
+    from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
+    from convlstm_ae.pipeline.calibrate import install_located
+    from convlstm_ae.release import export_scoring_graph
+    from convlstm_ae.release_files import load_calibration, load_scoring_config
+    from convlstm_ae.scoring.located import DEFAULT_DESIGN, LocatedDesign, fit_located
+
+    model_dir = tmp_path / "model"
+    run_cli("calibrate", model["dir"], model["new"], "--out", model_dir)
+    export_scoring_graph(model_dir)
+    graph = onnx_path(model_dir, ONNX_SCORE).read_bytes()
+    chosen = LocatedDesign("excess", "sum", "frame", 0.5)
+    assert chosen != DEFAULT_DESIGN
+    rng = np.random.default_rng(0)
+    cells = [rng.random((40, 4, 4)) for _ in range(2)]  # 16 px cells of 64 px frames
+    histories = [np.minimum(np.arange(40), 9) for _ in range(2)]
+    install_located(model_dir, fit_located(cells, histories, chosen, 16, 0.99, ("a", "b")))
+    assert load_scoring_config(model_dir).cell_size == 16
+    assert onnx_path(model_dir, ONNX_SCORE).read_bytes() != graph  # re-exported: 16 px cells
+    assert load_calibration(model_dir)["frame"] is not None  # the others kept
+    code, _, err = run_cli("calibrate", model_dir, model["new"])
+    assert code == 0, err
+    located = load_calibration(model_dir)["located"]
+    assert located.design == chosen and located.cell_size == 16
+    assert located.statistics.mean.shape[-2:] == (4, 4)
+    for backend in ("torch", "onnx"):
+        code, _, err = run_cli("score", model_dir, model["new"] / "cam_0", "--backend", backend,
+                               "--out", tmp_path / f"{backend}.csv")
+        assert code == 0, err
+    rows = [list(csv.DictReader(open(tmp_path / f"{b}.csv"))) for b in ("torch", "onnx")]
+    np.testing.assert_allclose([float(r["live_score"]) for r in rows[0]],
+                               [float(r["live_score"]) for r in rows[1]], rtol=1e-3, atol=1e-4)

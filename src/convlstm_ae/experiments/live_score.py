@@ -210,22 +210,27 @@ def held_out_names(model_dir: Path, given: str | None) -> list[str]:
 
 
 def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Path,
-                   layout: str | None = None) -> dict:
+                   layout: str | None = None, device: str | None = None,
+                   install: bool = False) -> dict:
     """The whole recipe of the module docstring on one dataset; writes ``out``.
 
     Args:
         model_dir: a released ConvLSTM-AE trained without the ``held_out`` videos.
         root: the dataset folder (training videos, labelled test videos).
         held_out: names of the training videos the model never saw.
+        device: where the model runs (default: cuda if present).
+        install: make the chosen score, fitted on all held-out videos, the model's live
+            score (what ``score`` and ``watch`` then give).
     Returns:
         The results written to ``out/results.json``.
     """
     from convlstm_ae.data.layouts import open_dataset
     from convlstm_ae.data.video_io import read_frames
-    from convlstm_ae.release import load_model
+    from convlstm_ae.pipeline.calibrate import install_located
+    from convlstm_ae.release import default_device, load_model
     from convlstm_ae.release_files import load_scoring_config
 
-    model = load_model(model_dir, "cpu")
+    model = load_model(model_dir, default_device(device))
     if not isinstance(model, ConvLSTMAE):
         raise ConfigError(f"{model_dir}: the located live score reads a ConvLSTM-AE's error "
                           "maps; Conv-AE scores whole clips")
@@ -280,6 +285,8 @@ def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Pa
          "events_alarmed": r.events_alarmed} for r in rows])
     _write(out / "results.json", results)
     _write(out / "calibration.json", calibration.to_dict())
+    if install:
+        install_located(model_dir, calibration)
     np.savez_compressed(out / "test_scores.npz", names=[r.name for r in tests],
                         lengths=[len(s) for s in live], live=np.concatenate(live),
                         labels=np.concatenate(labels),

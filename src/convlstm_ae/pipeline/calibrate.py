@@ -31,7 +31,12 @@ from convlstm_ae.release_files import (
     save_scoring_config,
 )
 from convlstm_ae.scoring.calibration import WARMUP_POSITIONS, DeploymentCalibration
-from convlstm_ae.scoring.located import DEFAULT_DESIGN, LocatedCalibration, fit_located
+from convlstm_ae.scoring.located import (
+    DEFAULT_DESIGN,
+    LocatedCalibration,
+    LocatedDesign,
+    fit_located,
+)
 
 PREVIOUS_CALIBRATION = "calibration.previous.json"
 KINDS = {"frame": "error", "patch": "patch_error"}  # score kind: its score-table column
@@ -83,9 +88,32 @@ def fit_calibrations(scorer: Scorer, videos: Sequence[np.ndarray], quantile: flo
                 for frames, video in zip(videos, scored, strict=True)]
         calibrations[LOCATED] = fit_located(
             [np.asarray(e.cells[0]) for e in live], [np.asarray(e.history[0]) for e in live],
-            DEFAULT_DESIGN, scorer.cell_size, quantile,
+            located_design(scorer.calibration), scorer.cell_size, quantile,
             names or [f"video {i + 1}" for i in range(len(videos))])
     return calibrations, tables
+
+
+def located_design(calibrations: Calibrations | None) -> LocatedDesign:
+    """The design a model's located live score is refitted with: the one of its stored
+    calibration (chosen on validation, see :func:`install_located`), else
+    :data:`DEFAULT_DESIGN`."""
+    located = (calibrations or {}).get(LOCATED)
+    return located.design if located else DEFAULT_DESIGN
+
+
+def install_located(model_dir: Path, located: LocatedCalibration) -> None:
+    """Make ``located`` a released model's live score: its calibration (the old file
+    kept as ``calibration.previous.json``) and, if the cell size changes, its scoring
+    settings and ONNX scoring graph, which bakes the cell size in."""
+    from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
+    from convlstm_ae.release import export_scoring_graph
+
+    _store(model_dir, {**(load_calibration(model_dir) or {}), LOCATED: located})
+    scoring = load_scoring_config(model_dir)
+    if scoring.cell_size != located.cell_size:
+        save_scoring_config(model_dir, dataclasses.replace(scoring, cell_size=located.cell_size))
+        if onnx_path(model_dir, ONNX_SCORE).is_file():
+            export_scoring_graph(model_dir)
 
 
 def calibrate_model(model_dir: Path, normal_videos: Sequence[np.ndarray],

@@ -4,6 +4,7 @@ frames of memory, and (with a calibration) the deployment score and alarms."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable, Iterator
@@ -86,10 +87,9 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
     """
     stored = load_scoring_config(model_dir)
     try:
-        scoring = ScoringConfig(
-            t_prime=stored.t_prime if t_prime == "model" else t_prime,
-            windows=windows or stored.windows, error=error or stored.error,
-            patch_size=stored.patch_size)
+        scoring = dataclasses.replace(
+            stored, t_prime=stored.t_prime if t_prime == "model" else t_prime,
+            windows=windows or stored.windows, error=error or stored.error)
     except ConfigError as problem:
         raise ConfigError(f"{model_dir}: {problem}") from None
     model = load_model(model_dir, default_device(device), plain=plain or backend == "onnx")
