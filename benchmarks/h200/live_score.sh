@@ -21,7 +21,7 @@ mkdir -p $keep/logs $keep/ped2 $keep/results
 export CONVLSTM_AE_CACHE=$keep/cache TQDM_MININTERVAL=30 PYTHONUNBUFFERED=1
 for part in gpu_data/ped2/p*; do
   [ -d $part ] || continue
-  for kind in training testing; do [ -d $part/$kind ] && cp -rn $part/$kind $keep/ped2/; done
+  for kind in training testing; do [ -d $part/$kind ] && cp -rn $part/$kind $keep/ped2/ 2>/dev/null; done
   [ -f $part/labels.json ] && cp $part/labels.json $keep/ped2/.labels.json \
     && mv $keep/ped2/.labels.json $keep/ped2/labels.json
 done
@@ -48,12 +48,17 @@ finished() { [ -f $keep/logs/live.done ]; }
 [ -f $keep/started ] || exit 0
 while [ $(( $(date +%s) - start )) -lt $seconds ] && ! finished; do sleep 10; done
 tr '\r' '\n' < $keep/logs/live.log | grep -v "^\s*$" | tail -6
-if finished; then  # the records, without weights
+if finished && [ ! -f $keep/results/runs.tgz ]; then  # the records without weights, and
+  # the weights in float16 as parts of 12 MB (benchmarks/h200/join_weights.py rebuilds them)
   tar czf $keep/results/runs.tgz -C $keep/runs --exclude='*.safetensors' --exclude='*.ckpt' \
     --exclude='*.onnx' --exclude=checkpoints .
+  python -c "import sys, torch; from safetensors.torch import load_file, save_file
+save_file({k: v.half() for k, v in load_file(sys.argv[1]).items()}, sys.argv[2])" \
+    $keep/runs/$preset/model/model.safetensors $keep/weights16.safetensors \
+    && split -b 12000000 -d -a 1 $keep/weights16.safetensors $keep/results/weights16.part
 fi
 tar czf $keep/results/logs.tgz -C $keep logs
-cp $keep/results/*.tgz ${OUT:-$keep/out}/ 2>/dev/null
+cp $keep/results/* ${OUT:-$keep/out}/ 2>/dev/null
 ls -la ${OUT:-$keep/out}
 finished && echo "ALL DONE"
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null

@@ -54,8 +54,15 @@ def cmd_live_score(args: argparse.Namespace) -> None:
     from convlstm_ae.experiments.live_score import held_out_names, run_live_score
 
     held_out = held_out_names(args.model, args.held_out)
-    results = run_live_score(args.model, args.root, held_out, args.out, args.layout,
-                             args.device, args.install)
+    _print_live(run_live_score(args.model, args.root, held_out, args.out, args.layout,
+                               args.device, args.install))
+    print(f"records -> {args.out}")
+    if args.install:
+        print(f"installed as the live score of {args.model} (calibration.json; the old one "
+              "kept as calibration.previous.json)")
+
+
+def _print_live(results: dict) -> None:
     chosen, live = results["chosen"], results["test"]["live"]
     print(f"chosen on validation: {chosen['design']}, cells of {chosen['cell_size']} px, "
           f"alarm quantile {chosen['quantile']} (validation AUC {chosen['validation_auc']:.3f})")
@@ -63,20 +70,22 @@ def cmd_live_score(args: argparse.Namespace) -> None:
           f"alarms/min, {live['events_alarmed']:.0%} of {live['events']} events alarmed "
           f"within {live['within']:g} s; Eq. 4 (authors' reading) "
           f"{results['test']['eq4_authors_reading_micro_macro'][0]:.3f}")
-    print(f"records -> {args.out}")
-    if args.install:
-        print(f"installed as the live score of {args.model} (calibration.json; the old one "
-              "kept as calibration.previous.json)")
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
     """Rebuild an experiment's results, table and figures from its error records."""
+    from convlstm_ae.experiments.live_records import RECORDS
+    from convlstm_ae.experiments.live_score import live_score_results
     from convlstm_ae.experiments.results import build_results
     from convlstm_ae.experiments.tables import format_table, publish
 
     if not args.run.is_dir():
         raise ConfigError(f"{args.run}: not a folder; expected an experiment's output folder")
     writable_folder(args.run)
+    if (args.run / RECORDS).is_file():  # experiment live-score
+        _print_live(live_score_results(args.run)[0])
+        print(f"validation.json, results.json, calibration.json, test_scores.npz -> {args.run}")
+        return
     results = build_results(args.run, quantile=args.quantile)
     written = publish(args.run, results)
     print(format_table(results, ("frame", "patch") if args.patch else ("frame",)))

@@ -69,16 +69,16 @@ def test_maps_add_up_to_the_frame_terms(model_dir):
                                    rtol=1e-5)
 
 
-def test_a_last_cell_past_the_edge_averages_the_pixels_inside(model_dir, tmp_path):
+def test_cells_are_whole_and_the_sliver_past_the_last_is_left_out(model_dir, tmp_path):
     other = shutil.copytree(model_dir, tmp_path / "model", ignore=shutil.ignore_patterns("*.onnx"))
     save_scoring_config(other, ScoringConfig(**{**vars(load_scoring_config(model_dir)),
                                                 "cell_size": 5}))
-    for backend in ("torch", "onnx"):  # 64 = 12 cells of 5 px and one of 4
+    for backend in ("torch", "onnx"):  # 64 = 12 cells of 5 px and 4 px left out
         engine = open_engine(other, 1, backend=backend, device="cpu", maps=True)
         cells = np.asarray(engine(random_frames((1, 64, 64), seed=3)).cells)
-        assert cells.shape == (1, 13, 13)
-        np.testing.assert_allclose(cells[0, -1, -1], np.asarray(engine.maps)[0, 60:, 60:].mean(),
-                                   rtol=1e-5, err_msg=backend)
+        assert cells.shape == (1, 12, 12)
+        np.testing.assert_allclose(cells[0, -1, -1], np.asarray(engine.maps)[0, 55:60, 55:60]
+                                   .mean(), rtol=1e-5, err_msg=backend)
     assert open_engine(model_dir, 1, device="cpu").maps is None
 
 

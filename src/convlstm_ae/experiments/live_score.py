@@ -13,6 +13,9 @@ Beyond the paper. The recipe, fixed before any test label is read:
    alarm runs per minute of the left-out normal videos.
 3. The chosen score, with statistics and threshold from all held-out videos, is measured
    on the test videos: pooled AUC, alarms at the threshold, events; Eq. 4 beside it.
+
+The model is needed only for the errors (:mod:`convlstm_ae.experiments.live_records`);
+every figure is made from the records, so ``convlstm-ae tables`` rebuilds them.
 """
 
 from __future__ import annotations
@@ -24,26 +27,33 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from torch import nn
 
-from convlstm_ae.atomic import write_json
-from convlstm_ae.data.synthetic import AnomalousVideo, synthetic_set
+from convlstm_ae.atomic import atomic_path, write_json
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.experiments.live_records import (
+    RECORDS,
+    SEED,
+    LiveRecords,
+    Video,
+    authors_reading,
+    live_videos,
+    load_records,
+    save_records,
+    validation_copies,
+)
 from convlstm_ae.metrics import evaluate_deployment, frame_auc
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.scoring.calibration import PositionCalibration
-from convlstm_ae.scoring.frame_errors import FrameErrors
 from convlstm_ae.scoring.located import (
+    LocatedCalibration,
     LocatedDesign,
     fit_located,
     fit_statistics,
     held_out_scores,
     located_scores,
 )
-from convlstm_ae.scoring.reconstruction import score_videos
 from convlstm_ae.scoring.regularity import regularity_score
 
-SEED = 0  # of the synthetic anomalies
 CELL_FACTORS = (1, 2, 4, 8)  # cell sides, in base cells
 QUANTILES = (0.99, 0.995, 0.999, 1.0)
 MAX_FALSE_ALARMS = 1.0  # false-alarm runs per minute of normal validation video
@@ -68,64 +78,38 @@ class Validation:
 
 
 def pool_cells(cells: np.ndarray, factor: int) -> np.ndarray:
-    """(N, H, W) cell means -> means over ``factor`` x ``factor`` blocks (edges kept)."""
+    """(N, H, W) cell means -> means over ``factor`` x ``factor`` blocks, whole blocks only:
+    the cells of ``factor`` times the side, as
+    :func:`convlstm_ae.scoring.reconstruction.reduce_maps` makes them."""
     if factor == 1:
         return cells
     n, h, w = cells.shape
-    padded_h, padded_w = -(-h // factor) * factor, -(-w // factor) * factor
-    total = np.zeros((n, padded_h, padded_w))
-    count = np.zeros((padded_h, padded_w))
-    total[:, :h, :w], count[:h, :w] = cells, 1
-    shape = (n, padded_h // factor, factor, padded_w // factor, factor)
-    return (total.reshape(shape).sum(axis=(2, 4))
-            / count.reshape(shape[1:]).sum(axis=(1, 3)))
+    rows, columns = h // factor, w // factor
+    blocks = cells[:, :rows * factor, :columns * factor].reshape(n, rows, factor, columns, factor)
+    return blocks.mean(axis=(2, 4))
 
 
-def video_errors(model: nn.Module, videos: Sequence[np.ndarray], t_prime: int | None,
-                 cell_size: int, desc: str) -> list[FrameErrors]:
-    """Live errors (reset windows, as ``watch`` scores) with cell means, as numpy."""
-    errors = score_videos(model, videos, t_prime, desc, windows="reset", cell_size=cell_size)
-    return [FrameErrors(*(np.asarray(getattr(e, name)[0]) for name in
-                          ("current", "previous", "patch", "history", "cells")))
-            for e in errors]
-
-
-def validation_copies(videos: Sequence[np.ndarray]) -> list[list[AnomalousVideo]]:
-    """Per held-out video, its synthetic copies: every kind, after a warm-up and from the
-    first frame."""
-    late = synthetic_set(videos, SEED)
-    early = synthetic_set(videos, SEED + 1, from_first_frame=True)
-    per_video = len(late) // len(videos)
-    return [late[i * per_video:(i + 1) * per_video] + early[i * per_video:(i + 1) * per_video]
-            for i in range(len(videos))]
-
-
-def validate(normal: Sequence[FrameErrors], copies: Sequence[Sequence[FrameErrors]],
-             copy_labels: Sequence[Sequence[np.ndarray]], kinds: Sequence[Sequence[str]],
-             base_cell: int, fps: float) -> list[Validation]:
+def validate(normal: Sequence[Video], copies: Sequence[Sequence[Video]], base_cell: int,
+             fps: float) -> list[Validation]:
     """Every design at every cell size, leave one held-out video out (see module)."""
     rows = []
     for factor, design in itertools.product(CELL_FACTORS, DESIGNS):
-        cells = [pool_cells(e.cells, factor) for e in normal]
-        copy_cells = [[pool_cells(c.cells, factor) for c in video] for video in copies]
+        cells = [pool_cells(v.cells, factor) for v in normal]
+        histories = [v.history for v in normal]
         scores, labels, kind_of, thresholds = [], [], [], {q: [] for q in QUANTILES}
         for left in range(len(normal)):
             others = [i for i in range(len(normal)) if i != left]
             statistics = fit_statistics([cells[i] for i in others],
-                                        [normal[i].history for i in others], design)
+                                        [histories[i] for i in others], design)
             held = np.concatenate(held_out_scores([cells[i] for i in others],
-                                                  [normal[i].history for i in others], design))
+                                                  [histories[i] for i in others], design))
             for q in QUANTILES:  # thresholds from the other videos' held-out scores
                 thresholds[q].append(float(np.quantile(held, q)))
-            fold = [(located_scores(cells[left], normal[left].history, statistics, design)[0],
-                     np.zeros(len(cells[left]), np.uint8), "normal")]
-            for c, copy_labels_, kind in zip(copy_cells[left], copy_labels[left], kinds[left],
-                                             strict=True):
-                fold.append((located_scores(c, normal[left].history, statistics, design)[0],
-                             copy_labels_.astype(np.uint8), kind))
-            scores.append([f[0] for f in fold])
-            labels.append([f[1] for f in fold])
-            kind_of.append([f[2] for f in fold])
+            fold = [normal[left], *copies[left]]
+            scores.append([located_scores(pool_cells(v.cells, factor), histories[left],
+                                          statistics, design)[0] for v in fold])
+            labels.append([v.labels for v in fold])
+            kind_of.append([v.kind for v in fold])
         rows.append(_figures(scores, labels, kind_of, thresholds, base_cell * factor, design,
                              fps))
     return rows
@@ -157,7 +141,7 @@ def choose(rows: Sequence[Validation]) -> tuple[Validation, float]:
     return best, min(allowed) if allowed else max(QUANTILES)
 
 
-def whole_frame_baseline(normal: Sequence[FrameErrors], test: Sequence[FrameErrors]
+def whole_frame_baseline(normal: Sequence[Video], test: Sequence[Video]
                          ) -> list[np.ndarray]:
     """Today's deployment score: the whole-frame Eq. 3, standardised per window position
     on the held-out videos."""
@@ -166,7 +150,7 @@ def whole_frame_baseline(normal: Sequence[FrameErrors], test: Sequence[FrameErro
     return [calibration.standardize(e.frame, e.history) for e in test]
 
 
-def eq4_aucs(test: Sequence[FrameErrors], labels: Sequence[np.ndarray]) -> tuple[float, float]:
+def eq4_aucs(test: Sequence[Video], labels: Sequence[np.ndarray]) -> tuple[float, float]:
     """Eq. 4 (min-max per test video) of the same live errors: micro and macro AUC."""
     scores = [1 - regularity_score(e.frame) for e in test]
     return frame_auc(scores, labels)
@@ -209,24 +193,16 @@ def held_out_names(model_dir: Path, given: str | None) -> list[str]:
     return list(recorded)
 
 
-def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Path,
-                   layout: str | None = None, device: str | None = None,
-                   install: bool = False) -> dict:
-    """The whole recipe of the module docstring on one dataset; writes ``out``.
+def record_live_errors(model_dir: Path, root: Path, held_out: Sequence[str], out: Path,
+                       layout: str | None = None, device: str | None = None) -> Path:
+    """Score the held-out videos, their synthetic copies and the labelled test videos with
+    the model, and write the records (``out/records.npz``) every figure is made from.
 
-    Args:
-        model_dir: a released ConvLSTM-AE trained without the ``held_out`` videos.
-        root: the dataset folder (training videos, labelled test videos).
-        held_out: names of the training videos the model never saw.
-        device: where the model runs (default: cuda if present).
-        install: make the chosen score, fitted on all held-out videos, the model's live
-            score (what ``score`` and ``watch`` then give).
-    Returns:
-        The results written to ``out/results.json``.
+    Raises:
+        ConfigError: not a ConvLSTM-AE, or a held-out video the dataset lacks.
     """
     from convlstm_ae.data.layouts import open_dataset
     from convlstm_ae.data.video_io import read_frames
-    from convlstm_ae.pipeline.calibrate import install_located
     from convlstm_ae.release import default_device, load_model
     from convlstm_ae.release_files import load_scoring_config
 
@@ -243,31 +219,48 @@ def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Pa
         raise ConfigError(f"{root}: no training video {missing[0]!r} to hold out")
     base = base_cell_size(size)
     held_frames = [read_frames(train[name].source, size) for name in held_out]
-    normal = video_errors(model, held_frames, t_prime, base, "held-out")
-    copies = validation_copies(held_frames)
-    copy_errors = [video_errors(model, [c.frames for c in video], t_prime, base, "synthetic")
-                   for video in copies]
-    rows = validate(normal, copy_errors, [[c.labels for c in video] for video in copies],
-                    [[c.kind for c in video] for video in copies], base, dataset.fps)
-    best, quantile = choose(rows)
-    factor = best.cell_size // base
-    calibration = fit_located([pool_cells(e.cells, factor) for e in normal],
-                              [e.history for e in normal], best.design, best.cell_size,
-                              quantile, held_out)
+    normal = live_videos(model, held_frames, held_out, [None] * len(held_out),
+                         ["normal"] * len(held_out), t_prime, base, "held-out")
+    copies = [live_videos(model, [c.frames for c in video], [name] * len(video),
+                          [c.labels for c in video], [c.kind for c in video], t_prime, base,
+                          "synthetic")
+              for name, video in zip(held_out, validation_copies(held_frames), strict=True)]
     tests = [r for r in dataset.test if r.labels is not None]
     test_frames = [read_frames(r.source, size)[r.start:r.stop] for r in tests]
-    labels = [r.labels for r in tests]
-    test = video_errors(model, test_frames, t_prime, base, "test")
-    live = [located_scores(pool_cells(e.cells, factor), e.history, calibration.statistics,
-                           calibration.design)[0] for e in test]
-    deployment = evaluate_deployment(live, labels, calibration.threshold, dataset.fps)
+    test = live_videos(model, test_frames, [r.name for r in tests], [r.labels for r in tests],
+                       ["test"] * len(tests), t_prime, base, "test")
+    out.mkdir(parents=True, exist_ok=True)
+    save_records(out / RECORDS, LiveRecords(normal, copies, test,
+                                            authors_reading(model, test_frames, t_prime),
+                                            base, dataset.fps))
+    return out / RECORDS
+
+
+def live_score_results(out: Path) -> tuple[dict, LocatedCalibration]:
+    """The recipe's figures from ``out/records.npz``: writes ``validation.json``,
+    ``results.json``, ``calibration.json`` (the chosen score fitted on all held-out
+    videos) and ``test_scores.npz`` (the live score of every test frame) into ``out``.
+
+    Returns:
+        The results and the chosen calibration.
+    """
+    records = load_records(out / RECORDS)
+    normal, base, fps = records.held_out, records.base_cell, records.fps
+    held_out = [v.name for v in normal]
+    rows = validate(normal, records.copies, base, fps)
+    best, quantile = choose(rows)
+    factor = best.cell_size // base
+    calibration = fit_located([pool_cells(v.cells, factor) for v in normal],
+                              [v.history for v in normal], best.design, best.cell_size,
+                              quantile, held_out)
+    test, labels = records.test, [v.labels for v in records.test]
+    live = [located_scores(pool_cells(v.cells, factor), v.history, calibration.statistics,
+                           calibration.design)[0] for v in test]
+    deployment = evaluate_deployment(live, labels, calibration.threshold, fps)
     baseline = whole_frame_baseline(normal, test)
-    authors = score_videos(model, test_frames, t_prime, "authors' reading", windows="overlap")
-    authors_scores = [1 - regularity_score(np.sqrt(np.asarray(e.frame[0]))) for e in authors]
     results = {
-        "recipe": {"held_out": list(held_out), "seed": SEED, "base_cell_size": base,
-                   "fps": dataset.fps, "quantiles": QUANTILES,
-                   "max_false_alarms_per_minute": MAX_FALSE_ALARMS},
+        "recipe": {"held_out": held_out, "seed": SEED, "base_cell_size": base, "fps": fps,
+                   "quantiles": QUANTILES, "max_false_alarms_per_minute": MAX_FALSE_ALARMS},
         "chosen": {"cell_size": best.cell_size, "design": best.design, "quantile": quantile,
                    "validation_auc": best.auc, "validation_auc_by_kind": best.auc_by_kind,
                    "validation_false_alarms_per_minute": best.false_alarms[quantile],
@@ -275,23 +268,42 @@ def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Pa
         "test": {"live": deployment.as_dict(),
                  "whole_frame_calibrated_auc": frame_auc(baseline, labels)[0],
                  "eq4_reset_micro_macro": eq4_aucs(test, labels),
-                 "eq4_authors_reading_micro_macro": frame_auc(authors_scores, labels)},
+                 "eq4_authors_reading_micro_macro": frame_auc(records.authors_scores,
+                                                              labels)},
         "calibration": {"threshold": calibration.threshold, "spread": calibration.spread},
     }
-    out.mkdir(parents=True, exist_ok=True)
     _write(out / "validation.json", [
         {"cell_size": r.cell_size, "design": r.design, "auc": r.auc,
          "auc_by_kind": r.auc_by_kind, "false_alarms_per_minute": r.false_alarms,
          "events_alarmed": r.events_alarmed} for r in rows])
     _write(out / "results.json", results)
     _write(out / "calibration.json", calibration.to_dict())
+    with atomic_path(out / "test_scores.npz") as temporary, open(temporary, "wb") as file:
+        np.savez_compressed(file, names=[v.name for v in test],
+                            lengths=[len(s) for s in live], live=np.concatenate(live),
+                            labels=np.concatenate(labels))
+    return results, calibration
+
+
+def run_live_score(model_dir: Path, root: Path, held_out: Sequence[str], out: Path,
+                   layout: str | None = None, device: str | None = None,
+                   install: bool = False) -> dict:
+    """The whole recipe of the module docstring on one dataset; writes ``out``.
+
+    Args:
+        model_dir: a released ConvLSTM-AE trained without the ``held_out`` videos.
+        root: the dataset folder (training videos, labelled test videos).
+        held_out: names of the training videos the model never saw.
+        device: where the model runs (default: cuda if present).
+        install: make the chosen score, fitted on all held-out videos, the model's live
+            score (what ``score`` and ``watch`` then give).
+    Returns:
+        The results written to ``out/results.json``.
+    """
+    from convlstm_ae.pipeline.calibrate import install_located
+
+    record_live_errors(model_dir, root, held_out, out, layout, device)
+    results, calibration = live_score_results(out)
     if install:
         install_located(model_dir, calibration)
-    np.savez_compressed(out / "test_scores.npz", names=[r.name for r in tests],
-                        lengths=[len(s) for s in live], live=np.concatenate(live),
-                        labels=np.concatenate(labels),
-                        frame=np.concatenate([e.frame for e in test]),
-                        history=np.concatenate([e.history for e in test]),
-                        cells=np.concatenate([pool_cells(e.cells, factor) for e in test]
-                                             ).astype(np.float16))
     return results

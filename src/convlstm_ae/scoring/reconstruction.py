@@ -47,7 +47,13 @@ def eq3_maps(frames: Tensor, current: Tensor, previous_frames: Tensor, previous:
 def reduce_maps(current_term: Tensor, previous_term: Tensor, patch_size: int,
                 cell_size: int | None = None) -> tuple[Tensor, ...]:
     """(B, N, H, W) terms -> whole-frame current and previous terms and patch maxima, (B, N),
-    and with ``cell_size`` the error map's cell means, (B, N, H / cell, W / cell)."""
+    and with ``cell_size`` the error map's cell means, (B, N, H // cell, W // cell): whole
+    cells only, the last H mod cell rows (and columns) left out, since a sliver of a cell
+    a pixel wide is noise, not a place.
+
+    Raises:
+        ConfigError: a cell larger than the frame.
+    """
     error_map = current_term + previous_term
     flat = error_map.flatten(0, 1).unsqueeze(1)
     pooled = F.avg_pool2d(flat, patch_size, max(1, patch_size // 2))
@@ -55,7 +61,10 @@ def reduce_maps(current_term: Tensor, previous_term: Tensor, patch_size: int,
     reduced = (current_term.sum(dim=(-2, -1)), previous_term.sum(dim=(-2, -1)), patch)
     if cell_size is None:
         return reduced
-    cells = F.avg_pool2d(flat, cell_size, cell_size, ceil_mode=True)
+    if cell_size > min(error_map.shape[-2:]):
+        raise ConfigError(f"cells of {cell_size} px do not fit in frames of "
+                          f"{tuple(error_map.shape[-2:])} px")
+    cells = F.avg_pool2d(flat, cell_size, cell_size)
     return (*reduced, cells.view(*error_map.shape[:2], *cells.shape[-2:]))
 
 
