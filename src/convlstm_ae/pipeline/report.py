@@ -24,7 +24,8 @@ from convlstm_ae.atomic import atomic_path, file_label, writable_file
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import FrameMetrics, abnormal_runs, evaluate_frames, roc_points
 from convlstm_ae.pipeline.evaluate import read_label_file
-from convlstm_ae.pipeline.report_inputs import Event, ReportInput, watch_video_name
+from convlstm_ae.pipeline.event_file import Event
+from convlstm_ae.pipeline.report_inputs import ReportInput, watch_video_name
 from convlstm_ae.release_files import load_calibration, read_model_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.located import LocatedCalibration
