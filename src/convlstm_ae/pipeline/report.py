@@ -21,9 +21,8 @@ import cv2
 import numpy as np
 
 from convlstm_ae.atomic import atomic_path, file_label, writable_file
-from convlstm_ae.errors import ConfigError
 from convlstm_ae.metrics import FrameMetrics, abnormal_runs, evaluate_frames, roc_points
-from convlstm_ae.pipeline.evaluate import read_label_file
+from convlstm_ae.pipeline.evaluate import frame_labels, stored_threshold
 from convlstm_ae.pipeline.event_file import Event
 from convlstm_ae.pipeline.report_inputs import ReportInput, watch_video_name
 from convlstm_ae.release_files import load_calibration, read_model_config
@@ -120,23 +119,12 @@ def evaluate(data: ReportInput, labels_path: Path) -> Evaluation:
         ConfigError: a video without labels or with too few.
     """
     names = list(data.videos)
-    keys = [_label_key(n) for n in names]
-    lengths = [int(data.videos[n]["frame"].max()) + 1 for n in names]
-    by_video = read_label_file(labels_path, keys, lengths)
-    labels = {}
-    for name, key in zip(names, keys, strict=True):
-        frames = data.videos[name]["frame"]
-        if key not in by_video:
-            raise ConfigError(f"{labels_path}: no labels for video {key!r}")
-        if frames.min() < 0 or frames.max() >= len(by_video[key]):
-            raise ConfigError(f"{labels_path}: video {key!r} has {len(by_video[key])} labels "
-                              f"but frames up to {frames.max()}")
-        labels[name] = np.asarray(by_video[key])[frames]
+    truth = frame_labels(data.videos, labels_path, [_label_key(n) for n in names], exact=False)
+    labels = dict(zip(names, truth, strict=True))
     metrics, curves = {}, {}
     for score, (column, regular) in SCORES.items():
         if all(column in v for v in data.videos.values()):
             values = [1 - v[column] if regular else v[column] for v in data.videos.values()]
-            truth = list(labels.values())
             metrics[score] = evaluate_frames(values, truth)
             curves[score] = (*roc_points(values, truth), metrics[score].micro_auc)
     return Evaluation(labels, metrics, curves)
@@ -146,7 +134,7 @@ def _threshold(videos: Iterable[dict[str, np.ndarray]], calibration: dict | None
                ) -> float | None:
     """The alarm threshold: the score table's (the one its alarms were raised at), else
     the model's calibrated one."""
-    stored = next((float(v["threshold"][0]) for v in videos if "threshold" in v), None)
+    stored = stored_threshold(videos)
     if stored is not None or not calibration:
         return stored
     return calibration["frame"].threshold
