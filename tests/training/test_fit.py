@@ -204,14 +204,16 @@ def test_sigkill_while_checkpointing_leaves_a_checkpoint_to_resume(tmp_path, vid
         assert read_model_config(resumed)["steps"] == step + 2
 
 
-def test_train_seconds_reads_the_released_model_then_an_older_runs_file(tmp_path):
+def test_train_seconds_reads_the_released_model(tmp_path):
     from convlstm_ae.pipeline.train import train_seconds
 
-    older = Path(__file__).resolve().parents[2] / "docs/results/moving-mnist-h100/paper"
-    assert train_seconds(older) == float((older / "train_seconds.txt").read_text())
-    config = json.loads((older / "model/config.json").read_text()) | {"train_seconds": 12.5}
+    committed = Path(__file__).resolve().parents[2] / "docs/results/moving-mnist-h100/paper"
+    assert train_seconds(committed) == 672.8
+    config = json.loads((committed / "model/config.json").read_text())
     (tmp_path / "model").mkdir()
-    (tmp_path / "model/config.json").write_text(json.dumps(config))
-    (tmp_path / "train_seconds.txt").write_text("3.0\n")
+    (tmp_path / "model/config.json").write_text(json.dumps(config | {"train_seconds": 12.5}))
     assert train_seconds(tmp_path) == 12.5
+    config.pop("train_seconds")
+    (tmp_path / "model/config.json").write_text(json.dumps(config))
+    assert train_seconds(tmp_path) is None
     assert train_seconds(tmp_path / "absent") is None

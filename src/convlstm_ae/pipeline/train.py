@@ -39,7 +39,6 @@ from convlstm_ae.release_files import read_model_config, write_model_config
 from convlstm_ae.viz.plots import read_metrics_csv
 
 log = logging.getLogger(__name__)
-LAST_START_SECONDS = "train_seconds.txt"  # written by releases before 2026-12
 
 
 def training_source(path: Path, frame_size: int, cache_dir: Path | None = None) -> FrameSource:
@@ -184,14 +183,12 @@ def train_run(
 
 
 def train_seconds(run_dir: Path) -> float | None:
-    """Wall-clock training time over every (re)start, from the released model; runs
-    released before it was recorded there give their ``train_seconds.txt`` (the last
-    start only), if any."""
+    """Wall-clock training time over every (re)start, from the released model; None
+    without one, or where it is not recorded."""
     model_dir = run_dir / MODEL_DIR
     if model_dir.is_dir() and "train_seconds" in (config := read_model_config(model_dir)):
         return float(config["train_seconds"])
-    path = run_dir / LAST_START_SECONDS
-    return float(path.read_text()) if path.is_file() else None
+    return None
 
 
 def training_history(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
