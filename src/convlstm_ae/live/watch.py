@@ -92,7 +92,7 @@ def model_scoring(model_dir: Path, threshold: float | None = None, live: bool = 
     if calibration is None and threshold is None:
         raise ConfigError(f"{model_dir}: no calibration.json (train with a hold-out to "
                           "calibrate); pass --threshold on the raw error e(t)")
-    fitted = calibration.scheme((stored.windows, stored.error)) if calibration else None
+    fitted = calibration.scheme() if calibration else None
     if live and fitted and fitted != ("reset", stored.error):
         raise ConfigError(
             f"{model_dir}: calibrated with {fitted[0]} windows and {fitted[1]} errors, but "

@@ -78,10 +78,9 @@ def fit_calibrations(scorer: Scorer, videos: Sequence[np.ndarray], quantile: flo
     histories = [table["history"].astype(int) for table in tables]
     scoring = scorer.scoring
     calibrations = {
-        kind: dataclasses.replace(
-            DeploymentCalibration.fit([table[column] for table in tables], scoring.t_prime,
-                                      quantile, histories),
-            windows=scoring.windows, error=scoring.error)
+        kind: DeploymentCalibration.fit([table[column] for table in tables], scoring.t_prime,
+                                        quantile, histories, windows=scoring.windows,
+                                        error=scoring.error)
         for kind, column in KINDS.items()}
     if len(videos) >= 2 and isinstance(scorer.model, ConvLSTMAE):
         live = [scorer.live_errors(frames, video.errors)  # no second pass under reset

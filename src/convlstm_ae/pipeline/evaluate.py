@@ -120,7 +120,7 @@ def evaluate_record(
         if holdout is not None:
             calibration = DeploymentCalibration.fit(
                 holdout.errors(kind, reading.error), test.meta.get("t_prime"), quantile,
-                holdout.histories())
+                holdout.histories(), windows=reading.windows, error=reading.error)
             scores = [calibration.score(e, h) for e, h in
                       zip(test.errors(kind, reading.error), test.histories(), strict=True)]
             results[kind]["deployment"] = evaluate_deployment(

@@ -99,7 +99,7 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
             export_scoring_graph(model_dir)
         stream = OnnxStreamScorer.open(Path(model_dir), 1)
     calibration = load_calibration(model_dir)
-    fitted = calibration["frame"].scheme((stored.windows, stored.error)) if calibration else None
+    fitted = calibration["frame"].scheme() if calibration else None
     if fitted and (scoring.windows, scoring.error) != fitted:
         if explain:
             log.info("no calibrated columns: the model was calibrated with %s windows and %s "
