@@ -164,10 +164,11 @@ def train_run(
     log.info("%s: training %d steps of batch %d, lr %g%s%s", model_config.preset,
              train_config.max_steps, train_config.batch_size, train_config.learning_rate, note,
              " (resuming)" if resume else "")
-    model_dir = fit(source, model_config, train_config, run_dir, scoring=scoring,
-                    devices=devices, resume=resume, logger=logger, plain=plain)
-    if model_dir is None:  # an extra process of a multi-GPU run
+    trained = fit(source, model_config, train_config, run_dir, scoring=scoring,
+                  devices=devices, resume=resume, logger=logger, plain=plain)
+    if trained is None:  # an extra process of a multi-GPU run
         return None
+    model_dir = trained.model_dir
     log.info("model: %s", model_dir)
     if isinstance(source, VideoHeads) and not tails:
         log.info("no alarm calibration: the held-out tails are shorter than T = %d frames; "
@@ -176,7 +177,7 @@ def train_run(
         write_model_config(model_dir, {**read_model_config(model_dir),
                                        HELD_OUT_VIDEOS: names})
     if tails:
-        calibration = calibrate_model(model_dir, tails, quantile, names or None)
+        calibration = calibrate_model(model_dir, tails, quantile, names or None, trained.model)
         log.info("calibrated on %d held-out normal frames: alarm when the calibrated error "
                  "exceeds %.3g", sum(map(len, tails)), calibration["frame"].threshold)
     return model_dir
