@@ -75,8 +75,9 @@ def release_model(preset: str, folder: Path, video: Path, device: str = "cpu",
         histories.append(int(out.history[0]))
     history = [np.array(histories)]
     save_calibration(folder, {
-        "frame": DeploymentCalibration.fit([np.array(errors)], T_PRIME, 0.99, history),
-        "patch": DeploymentCalibration.fit([np.array(patches)], T_PRIME, 0.99, history)})
+        kind: DeploymentCalibration.fit([np.array(values)], T_PRIME, 0.99, history,
+                                        windows="reset", error="sum")
+        for kind, values in (("frame", errors), ("patch", patches))})
     return folder
 
 

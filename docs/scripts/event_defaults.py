@@ -45,13 +45,14 @@ def held_out_runs(run: Path) -> list[tuple[np.ndarray, float]]:
     folds = []
     for model in MODELS:
         record = ErrorRecord.load(run / model / "records" / "final" / "reset_holdout.npz")
-        errors = record.errors("frame", load_scoring_config(run / model / "model").error)
+        error = load_scoring_config(run / model / "model").error
+        errors = record.errors("frame", error)
         histories = record.histories()
         for index in range(len(errors)):
             rest = [i for i in range(len(errors)) if i != index]
             calibration = DeploymentCalibration.fit(
                 [errors[i] for i in rest], record.meta["t_prime"], QUANTILE,
-                [histories[i] for i in rest])
+                [histories[i] for i in rest], windows="reset", error=error)
             folds.append((calibration.score(errors[index], histories[index]),
                           calibration.threshold))
     return folds

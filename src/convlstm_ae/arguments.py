@@ -200,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--backend", choices=("torch", "onnx"),
                        help="default: torch where PyTorch is installed, else onnx")
     watch.add_argument("--device", help="torch: cpu or cuda (default: cuda if present)")
-    watch.add_argument("--threads", type=int, help="CPU threads of the backend")
+    watch.add_argument("--threads", type=int,
+                       help="CPU threads of the backend (default: its own); on torch this "
+                       "sets torch.set_num_threads, which holds for the whole process")
     watch.add_argument("--threshold", type=float,
                        help="event start level of the score (default: the model's "
                        "calibrated threshold; without a calibration, on the raw error)")

@@ -81,11 +81,7 @@ def load_model(
         state = load_file(str(weights))
     except (SafetensorError, OSError) as error:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({error})") from None
-    bad = next((name for name, tensor in state.items()
-                if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
-    if bad is not None:
-        raise CheckpointError(f"{weights}: tensor {bad!r} holds NaN or infinite values "
-                              "(corrupt file or diverged training)")
+    _check_finite(state, weights)
     model = build_model(model_config)
     try:
         model.load_state_dict(state)
@@ -93,6 +89,31 @@ def load_model(
         raise CheckpointError(
             f"{weights}: tensors do not match the {model_config.preset!r} architecture in {CONFIG}"
         ) from None
+    return _ready(model, device, plain)
+
+
+def ready_model(model: nn.Module, directory: str | Path, device: str | torch.device = "cpu",
+                *, plain: bool = False) -> nn.Module:
+    """The model just released into ``directory``, still in memory, made ready to score
+    as :func:`load_model` makes the released files: checked, on ``device``, in eval mode,
+    on the fast path on CUDA unless ``plain``.
+
+    Raises:
+        CheckpointError: NaN or infinite weights.
+    """
+    _check_finite(model.state_dict(), Path(directory) / WEIGHTS)
+    return _ready(model, device, plain)
+
+
+def _check_finite(state: dict[str, torch.Tensor], weights: Path) -> None:
+    bad = next((name for name, tensor in state.items()
+                if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{weights}: tensor {bad!r} holds NaN or infinite values "
+                              "(corrupt file or diverged training)")
+
+
+def _ready(model: nn.Module, device: str | torch.device, plain: bool) -> nn.Module:
     model = model.to(device).eval()
     if use_fast_path(device, plain):
         accelerate(model)

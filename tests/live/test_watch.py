@@ -23,7 +23,7 @@ from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import IterableSource, open_source
 from convlstm_ae.live.watch import Scoring, Watch, model_scoring
-from convlstm_ae.release_files import save_calibration
+from convlstm_ae.release_files import load_scoring_config, save_calibration
 from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from media import write_avi, write_frames
@@ -36,8 +36,9 @@ def noise_calibrated(folder, t_prime):
     """Give the released tiny model in ``folder`` (T' = ``t_prime``) a calibration that
     makes noise frames score far above 3."""
     mean = np.array([617.5, 1234.3, 1234.3, 1234.3])  # its errors on flat gray frames
+    stored = load_scoring_config(folder)
     calibration = DeploymentCalibration(PositionCalibration(mean, np.full(4, 50.0), t_prime),
-                                        3.0, 0.99)
+                                        3.0, 0.99, stored.windows, stored.error)
     save_calibration(folder, {"frame": calibration, "patch": calibration})
     return folder
 

@@ -201,3 +201,23 @@ def test_an_installed_design_and_cell_size_stay_the_models_through_recalibration
     rows = [list(csv.DictReader(open(tmp_path / f"{b}.csv"))) for b in ("torch", "onnx")]
     np.testing.assert_allclose([float(r["live_score"]) for r in rows[0]],
                                [float(r["live_score"]) for r in rows[1]], rtol=1e-3, atol=1e-4)
+
+
+def test_the_model_in_memory_calibrates_as_its_released_files(tmp_path, release_tiny):
+    """train calibrates with the model it has just trained, not a reload: the same file."""
+    import torch
+
+    from convlstm_ae.errors import CheckpointError
+    from convlstm_ae.release import load_model
+
+    model_dir = release_tiny(tmp_path / "model")
+    videos = [f for _, f, _ in read_inputs(rolling_footage(tmp_path / "normal", seed=3), 64)]
+    calibrate_model(model_dir, videos)
+    from_files = (model_dir / "calibration.json").read_bytes()
+    in_memory = load_model(model_dir)  # stands for training's model
+    calibrate_model(model_dir, videos, model=in_memory)
+    assert (model_dir / "calibration.json").read_bytes() == from_files
+    with torch.no_grad():
+        next(in_memory.parameters()).fill_(float("nan"))
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        calibrate_model(model_dir, videos, model=in_memory)

@@ -119,7 +119,8 @@ def test_watch_folder_with_events_and_model(tmp_path, capsys):
     (model / "config.json").write_text(json.dumps(
         {"format": "convlstm-ae/1", "model": {"preset": "tiny<i>"}, "scoring": {"t_prime": 10}}))
     (model / "calibration.json").write_text(json.dumps({kind: {
-        "mean": [1.0], "std": [1.0], "t_prime": 10, "threshold": 2.5, "quantile": 0.99}
+        "mean": [1.0], "std": [1.0], "t_prime": 10, "threshold": 2.5, "quantile": 0.99,
+        "windows": "reset", "error": "sum"}
         for kind in ("frame", "patch")}))
     labels = {name: [0] * 20 + [1] * 6 + [0] * 24 for name in ("cam1-clip", "cam2-clip")}
     (tmp_path / "labels.json").write_text(json.dumps(labels))

@@ -64,11 +64,13 @@ def test_videos_of_different_lengths():
 def test_deployment_threshold_is_a_quantile_of_normal_scores_and_round_trips():
     rng = np.random.default_rng(0)
     normal = [rng.normal(10, 2, 500) for _ in range(4)]
-    calibration = DeploymentCalibration.fit(normal, t_prime=10, quantile=0.95)
+    calibration = DeploymentCalibration.fit(normal, t_prime=10, quantile=0.95,
+                                            windows="overlap", error="sqrt")
     scores = np.concatenate([calibration.score(e) for e in normal])
     assert (scores > calibration.threshold).mean() == pytest.approx(0.05, abs=0.002)
     assert 1.4 < calibration.threshold < 1.9  # about the 95th percentile of N(0, 1)
     again = DeploymentCalibration.from_dict(calibration.to_dict())
     np.testing.assert_allclose(again.score(normal[0]), calibration.score(normal[0]))
+    assert again.scheme() == ("overlap", "sqrt")
     with pytest.raises(ConfigError, match="quantile"):
-        DeploymentCalibration.fit(normal, t_prime=10, quantile=1.5)
+        DeploymentCalibration.fit(normal, t_prime=10, quantile=1.5, windows="reset", error="sum")

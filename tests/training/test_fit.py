@@ -46,18 +46,18 @@ def test_resume_matches_uninterrupted_run(tmp_path, preset, videos):
     model_config, train_config = _configs(preset)
     model_config = dataclasses.replace(model_config, **overrides)
     full = fit(videos, model_config, dataclasses.replace(train_config, max_steps=4),
-               tmp_path / "full", progress=False)
+               tmp_path / "full", progress=False).model_dir
     fit(videos, model_config, dataclasses.replace(train_config, max_steps=2),
         tmp_path / "split", progress=False)
     resumed = fit(videos, model_config, dataclasses.replace(train_config, max_steps=4),
-                  tmp_path / "split", resume=True, progress=False)
+                  tmp_path / "split", resume=True, progress=False).model_dir
     assert read_model_config(full)["steps"] == read_model_config(resumed)["steps"] == 4
     a, b = _weights(full), _weights(resumed)
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
     # and training did change the weights
     fresh = fit(videos, model_config, dataclasses.replace(train_config, max_steps=1),
-                tmp_path / "one", progress=False)
+                tmp_path / "one", progress=False).model_dir
     assert any(not torch.equal(a[n], _weights(fresh)[n]) for n in a if "weight" in n)
 
 
@@ -81,17 +81,18 @@ def test_resume_needs_a_checkpoint_and_a_run_is_not_overwritten(tmp_path, videos
 def test_caffe_preset_subtracts_the_training_mean_frame(tmp_path, videos):
     model_config, train_config = _configs("caffe", max_steps=1)
     model_config = dataclasses.replace(model_config, encoder_channels=(4, 8, 8), lstm_channels=8)
-    folder = fit(videos, model_config, train_config, tmp_path, progress=False)
-    mean = load_model(folder).mean_frame
+    trained = fit(videos, model_config, train_config, tmp_path, progress=False)
+    mean = load_model(trained.model_dir).mean_frame
+    torch.testing.assert_close(trained.model.mean_frame, mean, rtol=0, atol=0)  # in memory
     assert mean.shape == (1, 32, 32)
     assert abs(mean.mean().item() - 0.5) < 0.05  # uniform random pixels
 
 
 def test_snapshots_release_the_weights_of_their_step(tmp_path, videos):
     model_config, train_config = _configs(max_steps=3, snapshot_steps=(1, 3))
-    final = fit(videos, model_config, train_config, tmp_path / "run", progress=False)
+    final = fit(videos, model_config, train_config, tmp_path / "run", progress=False).model_dir
     one = fit(videos, model_config, dataclasses.replace(train_config, max_steps=1),
-              tmp_path / "one", progress=False)
+              tmp_path / "one", progress=False).model_dir
     snapshots = tmp_path / "run/snapshots"
     assert sorted(p.name for p in snapshots.iterdir()) == ["step_000001", "step_000003"]
     assert read_model_config(snapshots / "step_000001")["steps"] == 1
@@ -135,9 +136,9 @@ def test_training_seconds_add_up_over_a_stop_and_resume(tmp_path, videos, ctrl_c
     with pytest.raises(KeyboardInterrupt, match="stopped at step 3"):
         fit(videos, model_config, train_config, tmp_path, progress=False,
             callbacks=[timer, _SignalAt(2, signal.SIGTERM)])
-    model_dir = fit(videos, model_config, train_config, tmp_path, resume=True, progress=False,
-                    callbacks=[timer])
-    assert read_model_config(model_dir)["train_seconds"] == 40.0
+    trained = fit(videos, model_config, train_config, tmp_path, resume=True, progress=False,
+                  callbacks=[timer])
+    assert read_model_config(trained.model_dir)["train_seconds"] == 40.0
 
 
 def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos, ctrl_c_raises):
@@ -145,7 +146,7 @@ def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos, ctr
     checkpoint saved, and --resume ends with the weights of an uninterrupted run."""
     model_config, train_config = _configs(checkpoint_every=100, max_steps=6)
     reference = _weights(fit(videos, model_config, train_config, tmp_path / "full",
-                             progress=False))
+                             progress=False).model_dir)
     rng = np.random.default_rng(0)
     for trial in range(10):
         step = int(rng.integers(0, 6))
@@ -157,7 +158,7 @@ def test_interrupts_save_the_step_and_resume_bit_identical(tmp_path, videos, ctr
         assert not (run / "model").exists()  # nothing released as if finished
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         resumed = _weights(fit(videos, model_config, train_config, run, resume=True,
-                               progress=False))
+                               progress=False).model_dir)
         for name, value in reference.items():
             torch.testing.assert_close(resumed[name], value, rtol=0, atol=0, msg=name)
 
@@ -200,18 +201,20 @@ def test_sigkill_while_checkpointing_leaves_a_checkpoint_to_resume(tmp_path, vid
         assert step >= 1
         resumed = fit(videos, model_config,
                       dataclasses.replace(train_config, max_steps=step + 2), run, resume=True,
-                      progress=False)
+                      progress=False).model_dir
         assert read_model_config(resumed)["steps"] == step + 2
 
 
-def test_train_seconds_reads_the_released_model_then_an_older_runs_file(tmp_path):
+def test_train_seconds_reads_the_released_model(tmp_path):
     from convlstm_ae.pipeline.train import train_seconds
 
-    older = Path(__file__).resolve().parents[2] / "docs/results/moving-mnist-h100/paper"
-    assert train_seconds(older) == float((older / "train_seconds.txt").read_text())
-    config = json.loads((older / "model/config.json").read_text()) | {"train_seconds": 12.5}
+    committed = Path(__file__).resolve().parents[2] / "docs/results/moving-mnist-h100/paper"
+    assert train_seconds(committed) == 672.8
+    config = json.loads((committed / "model/config.json").read_text())
     (tmp_path / "model").mkdir()
-    (tmp_path / "model/config.json").write_text(json.dumps(config))
-    (tmp_path / "train_seconds.txt").write_text("3.0\n")
+    (tmp_path / "model/config.json").write_text(json.dumps(config | {"train_seconds": 12.5}))
     assert train_seconds(tmp_path) == 12.5
+    config.pop("train_seconds")
+    (tmp_path / "model/config.json").write_text(json.dumps(config))
+    assert train_seconds(tmp_path) is None
     assert train_seconds(tmp_path / "absent") is None

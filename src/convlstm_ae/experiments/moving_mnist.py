@@ -18,7 +18,6 @@ by running the same command again.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -38,12 +37,11 @@ from convlstm_ae.experiments.results import (
     MOVING_MNIST,
     TEST_SCENARIOS,
     VALIDATION,
-    build_results,
     choose_reading,
     records_folder,
     window_grid,
 )
-from convlstm_ae.experiments.tables import format_table, publish
+from convlstm_ae.experiments.tables import publish_run
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.records import VideoSet, score_records
 from convlstm_ae.pipeline.train import train_run
@@ -174,10 +172,4 @@ def run(experiment: MovingMNISTExperiment) -> dict:
             _score_snapshots(experiment, preset, scored)
     if experiment.stage == "train":
         return {}
-    settings = {k: (str(v) if isinstance(v, Path) else v)
-                for k, v in dataclasses.asdict(experiment).items()}
-    results = build_results(experiment.out_dir, MOVING_MNIST, experiment.presets, settings)
-    publish(experiment.out_dir, results)
-    log.info("%s\nresults: %s; figures: %s/*.png", format_table(results),
-             experiment.out_dir / "results.json", experiment.out_dir)
-    return results
+    return publish_run(experiment.out_dir, MOVING_MNIST, experiment.presets, experiment)

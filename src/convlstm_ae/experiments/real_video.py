@@ -22,7 +22,6 @@ whose outputs exist are skipped, so an interrupted run continues where it stoppe
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +37,8 @@ from convlstm_ae.experiments.common import (
     preset_run_configs,
     released_models,
 )
-from convlstm_ae.experiments.results import build_results, records_folder
-from convlstm_ae.experiments.tables import format_table, publish
+from convlstm_ae.experiments.results import records_folder
+from convlstm_ae.experiments.tables import publish_run
 from convlstm_ae.pipeline.records import CLIPS, VideoSet, score_records
 from convlstm_ae.pipeline.train import split_holdout, train_run
 
@@ -127,11 +126,5 @@ def run(experiment: RealVideoExperiment) -> dict:
     for model_config, _ in configs:
         size = model_config.frame_size
         score_preset(experiment, model_config, dataset, train_by_size[size], test_by_size[size])
-    settings = {k: (str(v) if isinstance(v, Path) else v)
-                for k, v in dataclasses.asdict(experiment).items()}
-    results = build_results(experiment.out_dir, experiment.name, experiment.presets, settings,
-                            experiment.quantile)
-    publish(experiment.out_dir, results)
-    log.info("%s\nresults: %s; figures: %s/*.png", format_table(results),
-             experiment.out_dir / "results.json", experiment.out_dir)
-    return results
+    return publish_run(experiment.out_dir, experiment.name, experiment.presets, experiment,
+                       experiment.quantile)

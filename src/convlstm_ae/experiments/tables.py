@@ -4,6 +4,8 @@ ours; and the results published: ``results.json``, the figures and the table."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,25 @@ from convlstm_ae.experiments.results import (
     BOX_SIZES,
     TEST_SCENARIOS,
     VALIDATION,
+    build_results,
     reading_titles,
 )
+
+log = logging.getLogger(__name__)
+
+
+def publish_run(out_dir: Path, dataset: str, presets: Sequence[str], settings: Any,
+                quantile: float = 0.99) -> dict[str, Any]:
+    """The end of an experiment: Table 1 or 2 of ``dataset`` from the records in
+    ``out_dir``, with the run's ``settings`` (its settings dataclass) stored beside them,
+    published (:func:`publish`) and logged; returns the results."""
+    stored = {k: (str(v) if isinstance(v, Path) else v)
+              for k, v in dataclasses.asdict(settings).items()}
+    results = build_results(out_dir, dataset, presets, stored, quantile)
+    publish(out_dir, results)
+    log.info("%s\nresults: %s; figures: %s/*.png", format_table(results),
+             out_dir / "results.json", out_dir)
+    return results
 
 
 def publish(out_dir: Path, results: dict[str, Any]) -> bool:

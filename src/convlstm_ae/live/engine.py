@@ -56,7 +56,11 @@ def open_engine(model_dir: Path, streams: int, *, backend: str | None = None,
         device: ``cpu`` or ``cuda`` for ``torch``; default CUDA if there is one.
             ``onnx`` runs on the CPU.
         maps: also keep each frame's per-pixel error map (``engine.maps``).
-        threads: CPU threads of the backend (for ``torch``, the process's); default its own.
+        threads: CPU threads of the backend; None (the default) leaves its own. ONNX
+            Runtime takes them per session; PyTorch has one thread pool per process, so
+            for ``torch`` a number here calls ``torch.set_num_threads`` and holds for the
+            whole process, not this engine alone: pass it only where the process is the
+            caller's to configure (``watch --threads``).
     """
     backend = backend or ("torch" if importlib.util.find_spec("torch") else "onnx")
     if backend not in BACKENDS:

@@ -17,35 +17,17 @@ chosen with :func:`normal_events` on held-out normal footage, never on test labe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.pipeline.event_file import Event
 
 # Event defaults, decided on normal footage (see the module docstring).
 MIN_FRAMES = 3  # alarmed frames a run needs to be an event
 RELEASE_MARGIN = 0.05  # the release level lies this fraction of |threshold| below it
 RELEASE_FRAMES = 5  # quiet frames in a row that end a run
-
-
-@dataclass(frozen=True)
-class Event:
-    """A stretch of anomalous frames of one source (of one video of it)."""
-
-    source: str
-    video: str
-    start_frame: int
-    end_frame: int
-    start_time: float
-    end_time: float
-    peak_score: float
-    peak_frame: int
-    alarm_frames: int
-    snapshot: str | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

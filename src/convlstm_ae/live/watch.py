@@ -29,9 +29,10 @@ from convlstm_ae.atomic import file_label, writable_folder
 from convlstm_ae.config import default_patch_size
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.engine import Engine
-from convlstm_ae.live.events import Event, EventDetector, EventRules
+from convlstm_ae.live.events import EventDetector, EventRules
 from convlstm_ae.live.outputs import EventLog, FrameLog, Notifier, write_snapshot
 from convlstm_ae.live.sources import Frame, Source
+from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
 from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.located import LocatedCalibration
@@ -48,7 +49,6 @@ from convlstm_ae.viz.overlay import (
 log = logging.getLogger(__name__)
 MAX_WAIT = 1.0
 STATUS_EVERY = 1.0  # seconds between status-line refreshes
-EVENTS_FILE = "events.jsonl"
 EVENT_SNAPSHOTS = "snapshots"  # watch: the peak frame of each event
 
 
@@ -92,7 +92,7 @@ def model_scoring(model_dir: Path, threshold: float | None = None, live: bool = 
     if calibration is None and threshold is None:
         raise ConfigError(f"{model_dir}: no calibration.json (train with a hold-out to "
                           "calibrate); pass --threshold on the raw error e(t)")
-    fitted = calibration.scheme((stored.windows, stored.error)) if calibration else None
+    fitted = calibration.scheme() if calibration else None
     if live and fitted and fitted != ("reset", stored.error):
         raise ConfigError(
             f"{model_dir}: calibrated with {fitted[0]} windows and {fitted[1]} errors, but "

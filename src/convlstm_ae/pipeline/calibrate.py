@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from convlstm_ae.atomic import atomic_path, writable_folder
 from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
@@ -78,10 +79,9 @@ def fit_calibrations(scorer: Scorer, videos: Sequence[np.ndarray], quantile: flo
     histories = [table["history"].astype(int) for table in tables]
     scoring = scorer.scoring
     calibrations = {
-        kind: dataclasses.replace(
-            DeploymentCalibration.fit([table[column] for table in tables], scoring.t_prime,
-                                      quantile, histories),
-            windows=scoring.windows, error=scoring.error)
+        kind: DeploymentCalibration.fit([table[column] for table in tables], scoring.t_prime,
+                                        quantile, histories, windows=scoring.windows,
+                                        error=scoring.error)
         for kind, column in KINDS.items()}
     if len(videos) >= 2 and isinstance(scorer.model, ConvLSTMAE):
         live = [scorer.live_errors(frames, video.errors)  # no second pass under reset
@@ -117,11 +117,13 @@ def install_located(model_dir: Path, located: LocatedCalibration) -> None:
 
 
 def calibrate_model(model_dir: Path, normal_videos: Sequence[np.ndarray],
-                    quantile: float = 0.99, names: Sequence[str] | None = None
-                    ) -> Calibrations:
+                    quantile: float = 0.99, names: Sequence[str] | None = None,
+                    model: nn.Module | None = None) -> Calibrations:
     """Fit the calibration of a released model on normal videos it did not train on
-    (named ``names``) and store it beside the model (``calibration.json``)."""
-    calibrations, _ = fit_calibrations(open_scorer(model_dir), normal_videos, quantile, names)
+    (named ``names``) and store it beside the model (``calibration.json``); ``model``:
+    the released model still in memory (training's), else its weights are read."""
+    scorer = open_scorer(model_dir, model=model)
+    calibrations, _ = fit_calibrations(scorer, normal_videos, quantile, names)
     save_calibration(model_dir, calibrations)
     return calibrations
 

@@ -9,7 +9,7 @@ paper). The paper's text and the authors' released test code are two readings.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +120,7 @@ def evaluate_record(
         if holdout is not None:
             calibration = DeploymentCalibration.fit(
                 holdout.errors(kind, reading.error), test.meta.get("t_prime"), quantile,
-                holdout.histories())
+                holdout.histories(), windows=reading.windows, error=reading.error)
             scores = [calibration.score(e, h) for e, h in
                       zip(test.errors(kind, reading.error), test.histories(), strict=True)]
             results[kind]["deployment"] = evaluate_deployment(
@@ -160,6 +160,40 @@ def _read_label_csv(path: Path) -> dict[str, np.ndarray]:
     return {k: np.array([v[i] for i in sorted(v)]) for k, v in by_video.items()}
 
 
+def frame_labels(videos: Mapping[str, Mapping[str, np.ndarray]], labels_path: Path,
+                 keys: Sequence[str] | None = None, exact: bool = True,
+                 scores_path: Path | None = None) -> list[np.ndarray]:
+    """Per video, the 0/1 label of each of its scored frames, from a label file
+    (:func:`read_label_file`) that names the videos ``keys`` (default: their names).
+
+    A video's frames are its ``frame`` column (a watch table may start late), else
+    0..N-1. With ``exact`` (a score table) a video has as many labels as scored frames;
+    without, its labels may run past its last frame.
+
+    Raises:
+        ConfigError: a video without labels, or with too few (or, ``exact``, too many).
+    """
+    keys = list(keys or videos)
+    frames = [np.asarray(v["frame"]) if "frame" in v else np.arange(len(v["error"]))
+              for v in videos.values()]
+    lengths = [int(f.max()) + 1 for f in frames]
+    by_video = read_label_file(labels_path, keys, lengths)
+    of = f" of {scores_path}" if scores_path else ""
+    labels = []
+    for key, frame, length in zip(keys, frames, lengths, strict=True):
+        if key not in by_video:
+            raise ConfigError(f"{labels_path}: no labels for video {key!r}{of}")
+        truth = np.asarray(by_video[key])
+        if exact and len(truth) != length:
+            raise ConfigError(f"{labels_path}: video {key!r} has {len(truth)} labels "
+                              f"but {length} scored frames")
+        if frame.min() < 0 or frame.max() >= len(truth):
+            raise ConfigError(f"{labels_path}: video {key!r} has {len(truth)} labels "
+                              f"but frames up to {frame.max()}")
+        labels.append(truth[frame])
+    return labels
+
+
 def evaluate_score_table(scores: Mapping[str, Mapping[str, np.ndarray]], labels_path: Path,
                          scores_path: Path) -> tuple[dict[str, FrameMetrics], list[np.ndarray]]:
     """Frame-level AUC and EER of a score table's Eq. 4 columns against a label file.
@@ -167,17 +201,7 @@ def evaluate_score_table(scores: Mapping[str, Mapping[str, np.ndarray]], labels_
     Returns:
         (score kind -> metrics, per-video labels in the table's order).
     """
-    names = list(scores)
-    lengths = [len(scores[n]["error"]) for n in names]
-    by_video = read_label_file(labels_path, names, lengths)
-    labels = []
-    for name, length in zip(names, lengths, strict=True):
-        if name not in by_video:
-            raise ConfigError(f"{labels_path}: no labels for video {name!r} of {scores_path}")
-        if len(by_video[name]) != length:
-            raise ConfigError(f"{labels_path}: video {name!r} has {len(by_video[name])} labels "
-                              f"but {length} scored frames")
-        labels.append(np.asarray(by_video[name]))
+    labels = frame_labels(scores, labels_path, scores_path=scores_path)
     try:  # the labels and scores are checked, so what is left is the labels' classes
         metrics = {kind: evaluate_frames([1 - s for s in table_regularity(scores, kind)],
                                          labels) for kind in TABLE_COLUMNS}
@@ -223,7 +247,14 @@ def evaluate_table_alarms(scores: Mapping[str, Mapping[str, np.ndarray]],
     if not all(column in v and threshold in v for v in videos):
         return None
     return evaluate_deployment([v[column] for v in videos], labels,
-                               float(videos[0][threshold][0]), table_fps(scores, path, fps))
+                               stored_threshold(videos, threshold), table_fps(scores, path, fps))
+
+
+def stored_threshold(videos: Iterable[Mapping[str, np.ndarray]], column: str = "threshold"
+                     ) -> float | None:
+    """The threshold a score table's alarms were raised at (its first video's ``column``),
+    None if no video has that column."""
+    return next((float(v[column][0]) for v in videos if column in v), None)
 
 
 def table_regularity(scores: Mapping[str, Mapping[str, np.ndarray]], kind: str

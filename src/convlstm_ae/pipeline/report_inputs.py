@@ -5,40 +5,23 @@
 from __future__ import annotations
 
 import csv
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event, read_events
 from convlstm_ae.pipeline.score import read_score_table
 from convlstm_ae.release import MODEL_DIR
 from convlstm_ae.release_files import CONFIG
 from convlstm_ae.scoring.regularity import regularity_score
 
-EVENTS_FILE = "events.jsonl"
 SCORE_TABLE_COLUMNS = {"video", "frame", "error", "patch_error"}
 WATCH_COLUMNS = {"time", "video", "frame", "error", "score", "alarm"}  # FrameLog's
 WATCH_PREFIX = "frames-"  # watch writes frames-SOURCE.csv
 # watch column -> the score table's name for the same quantity
 WATCH_RENAMES = {"score": "calibrated_error"}
-
-
-@dataclass(frozen=True)
-class Event:
-    """One alarm event of ``watch``: a run of alarm frames of one source."""
-
-    source: str
-    start_frame: int
-    end_frame: int
-    start_time: float | None = None
-    end_time: float | None = None
-    peak_score: float | None = None
-    peak_frame: int | None = None
-    snapshot: Path | None = None
-    video: str | None = None  # the file of a folder source the event happened in
 
 
 @dataclass(frozen=True)
@@ -136,55 +119,3 @@ def _read_watch_table(path: Path) -> dict[str, dict[str, np.ndarray]]:
         columns["regularity"] = regularity_score(columns["error"])
         videos[watch_video_name(label, video)] = columns
     return videos
-
-
-def read_events(path: Path) -> list[Event]:
-    """Events of a JSON-lines file; snapshots relative to its folder are resolved.
-
-    Raises:
-        ConfigError: missing file, a line that is no JSON object, or a missing or
-            mistyped field.
-    """
-    if not path.is_file():
-        raise ConfigError(f"{path}: events file not found")
-    events = []
-    try:
-        lines = path.read_text().splitlines()
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file; expected JSON lines of events") from None
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                data = json.loads(line)
-            except ValueError:
-                data = None
-            events.append(_event(data, path, number))
-    return events
-
-
-def _event(data: object, path: Path, number: int) -> Event:
-    where = f"{path}: line {number}"
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: not a JSON object")
-    if not isinstance(data.get("source"), str):
-        raise ConfigError(f"{where}: 'source' must be a string")
-    fields = {}
-    for name, kind, required in (("start_frame", int, True), ("end_frame", int, True),
-                                 ("peak_frame", int, False), ("start_time", float, False),
-                                 ("end_time", float, False), ("peak_score", float, False)):
-        value = data.get(name)
-        if value is None and not required:
-            continue
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if not numeric or not math.isfinite(value) or (kind is int and value != int(value)):
-            expected = "a whole number" if kind is int else "a number"
-            raise ConfigError(f"{where}: {name!r} must be {expected}")
-        fields[name] = kind(value)
-    snapshot = data.get("snapshot")
-    if snapshot is not None and not isinstance(snapshot, str):
-        raise ConfigError(f"{where}: 'snapshot' must be a path")
-    if snapshot:
-        fields["snapshot"] = path.parent / snapshot  # an absolute snapshot stays absolute
-    if isinstance(data.get("video"), str):
-        fields["video"] = data["video"]
-    return Event(data["source"], **fields)

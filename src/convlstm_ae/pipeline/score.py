@@ -22,7 +22,7 @@ from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
 from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
-from convlstm_ae.release import default_device, export_scoring_graph, load_model
+from convlstm_ae.release import default_device, export_scoring_graph, load_model, ready_model
 from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.frame_errors import FrameErrors
@@ -79,11 +79,12 @@ class Scorer:
 def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "torch",
                 plain: bool = False, t_prime: int | None | str = "model",
                 windows: str | None = None, error: str | None = None,
-                explain: bool = True) -> Scorer:
+                explain: bool = True, model: nn.Module | None = None) -> Scorer:
     """Load a released model; T', windows and error default to the ones stored with it.
 
     The calibrated columns need the scheme the model was calibrated with: with another
-    one the scorer carries no calibration (and says so, if ``explain``).
+    one the scorer carries no calibration (and says so, if ``explain``). ``model``: the
+    released model still in memory (just trained), used instead of reading its weights.
     """
     stored = load_scoring_config(model_dir)
     try:
@@ -92,14 +93,16 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
             windows=windows or stored.windows, error=error or stored.error)
     except ConfigError as problem:
         raise ConfigError(f"{model_dir}: {problem}") from None
-    model = load_model(model_dir, default_device(device), plain=plain or backend == "onnx")
+    device, plain = default_device(device), plain or backend == "onnx"
+    model = (load_model(model_dir, device, plain=plain) if model is None
+             else ready_model(model, model_dir, device, plain=plain))
     stream = None
     if backend == "onnx":
         if not onnx_path(Path(model_dir), ONNX_SCORE).is_file():
             export_scoring_graph(model_dir)
         stream = OnnxStreamScorer.open(Path(model_dir), 1)
     calibration = load_calibration(model_dir)
-    fitted = calibration["frame"].scheme((stored.windows, stored.error)) if calibration else None
+    fitted = calibration["frame"].scheme() if calibration else None
     if fitted and (scoring.windows, scoring.error) != fitted:
         if explain:
             log.info("no calibrated columns: the model was calibrated with %s windows and %s "

@@ -39,7 +39,6 @@ from convlstm_ae.release_files import read_model_config, write_model_config
 from convlstm_ae.viz.plots import read_metrics_csv
 
 log = logging.getLogger(__name__)
-LAST_START_SECONDS = "train_seconds.txt"  # written by releases before 2026-12
 
 
 def training_source(path: Path, frame_size: int, cache_dir: Path | None = None) -> FrameSource:
@@ -165,10 +164,11 @@ def train_run(
     log.info("%s: training %d steps of batch %d, lr %g%s%s", model_config.preset,
              train_config.max_steps, train_config.batch_size, train_config.learning_rate, note,
              " (resuming)" if resume else "")
-    model_dir = fit(source, model_config, train_config, run_dir, scoring=scoring,
-                    devices=devices, resume=resume, logger=logger, plain=plain)
-    if model_dir is None:  # an extra process of a multi-GPU run
+    trained = fit(source, model_config, train_config, run_dir, scoring=scoring,
+                  devices=devices, resume=resume, logger=logger, plain=plain)
+    if trained is None:  # an extra process of a multi-GPU run
         return None
+    model_dir = trained.model_dir
     log.info("model: %s", model_dir)
     if isinstance(source, VideoHeads) and not tails:
         log.info("no alarm calibration: the held-out tails are shorter than T = %d frames; "
@@ -177,21 +177,19 @@ def train_run(
         write_model_config(model_dir, {**read_model_config(model_dir),
                                        HELD_OUT_VIDEOS: names})
     if tails:
-        calibration = calibrate_model(model_dir, tails, quantile, names or None)
+        calibration = calibrate_model(model_dir, tails, quantile, names or None, trained.model)
         log.info("calibrated on %d held-out normal frames: alarm when the calibrated error "
                  "exceeds %.3g", sum(map(len, tails)), calibration["frame"].threshold)
     return model_dir
 
 
 def train_seconds(run_dir: Path) -> float | None:
-    """Wall-clock training time over every (re)start, from the released model; runs
-    released before it was recorded there give their ``train_seconds.txt`` (the last
-    start only), if any."""
+    """Wall-clock training time over every (re)start, from the released model; None
+    without one, or where it is not recorded."""
     model_dir = run_dir / MODEL_DIR
     if model_dir.is_dir() and "train_seconds" in (config := read_model_config(model_dir)):
         return float(config["train_seconds"])
-    path = run_dir / LAST_START_SECONDS
-    return float(path.read_text()) if path.is_file() else None
+    return None
 
 
 def training_history(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -109,16 +109,16 @@ class DeploymentCalibration:
     position: PositionCalibration
     threshold: float
     quantile: float
-    # the scheme the normal errors were scored with; None: the model's (older files)
-    windows: str | None = None
-    error: str | None = None
+    windows: str  # the window scheme the normal errors were scored with
+    error: str  # and their e(t): "sum" (Eq. 3) or "sqrt"
 
     @classmethod
     def fit(
         cls, errors: Sequence[np.ndarray], t_prime: int | None, quantile: float = 0.99,
-        histories: Sequence[np.ndarray] | None = None,
+        histories: Sequence[np.ndarray] | None = None, *, windows: str, error: str,
     ) -> DeploymentCalibration:
-        """Threshold = ``quantile`` of the standardised errors of the normal clips."""
+        """Threshold = ``quantile`` of the standardised errors of the normal clips, scored
+        with ``windows`` and ``error``."""
         if not 0 < quantile < 1:
             raise ConfigError(f"quantile must lie in (0, 1), got {quantile}")
         position = PositionCalibration.fit(errors, t_prime, histories)
@@ -127,23 +127,21 @@ class DeploymentCalibration:
             position.standardize(e, None if histories is None else histories[i])
             for i, e in enumerate(videos)
         ])
-        return cls(position, float(np.quantile(scores, quantile)), quantile)
+        return cls(position, float(np.quantile(scores, quantile)), quantile, windows, error)
 
     def score(self, errors: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
         """Deployment anomaly score of one video's per-frame errors (higher = worse)."""
         return self.position.standardize(errors, history)
 
-    def scheme(self, stored: tuple[str, str]) -> tuple[str, str]:
-        """(windows, error) the calibration was fitted with; ``stored``, the model's, for
-        a file that does not say."""
-        return self.windows or stored[0], self.error or stored[1]
+    def scheme(self) -> tuple[str, str]:
+        """(windows, error) the calibration was fitted with."""
+        return self.windows, self.error
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "mean": self.position.mean.tolist(), "std": self.position.std.tolist(),
             "t_prime": self.position.t_prime, "threshold": self.threshold,
-            "quantile": self.quantile,
-            **({"windows": self.windows, "error": self.error} if self.windows else {}),
+            "quantile": self.quantile, "windows": self.windows, "error": self.error,
         }
 
     @classmethod
@@ -153,14 +151,7 @@ class DeploymentCalibration:
                 np.asarray(data["mean"], float), np.asarray(data["std"], float), data["t_prime"]
             )
             return cls(position, float(data["threshold"]), float(data["quantile"]),
-                       data.get("windows"), data.get("error"))
+                       data["windows"], data["error"])
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"calibration: missing or bad field ({error})") from None
 
-
-def fit_calibrations(
-    errors: dict[str, Sequence[np.ndarray]], t_prime: int | None, quantile: float = 0.99
-) -> dict[str, DeploymentCalibration]:
-    """One :class:`DeploymentCalibration` per score kind, from normal videos' errors."""
-    return {kind: DeploymentCalibration.fit(per_video, t_prime, quantile)
-            for kind, per_video in errors.items()}

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from torch import nn
 
 from convlstm_ae import progress
 from convlstm_ae.atomic import atomic_path
@@ -168,6 +170,14 @@ def _check_checkpoint(path: Path, model_config: ModelConfig) -> None:
                               "folder")
 
 
+@dataclass(frozen=True)
+class Trained:
+    """A finished training: the released model folder, and the same model in memory."""
+
+    model_dir: Path
+    model: nn.Module
+
+
 def fit(
     source: FrameSource,
     model_config: ModelConfig,
@@ -182,7 +192,7 @@ def fit(
     progress: bool = True,
     plain: bool = False,
     callbacks: Sequence[pl.Callback] = (),
-) -> Path | None:
+) -> Trained | None:
     """Train a model on clips of ``source`` and release it as ``run_dir/model``.
 
     Training checkpoints (Lightning's, written atomically) go to ``run_dir/checkpoints``
@@ -194,8 +204,8 @@ def fit(
     extra Lightning callbacks (a profiler, a throughput probe).
 
     Returns:
-        The released model folder (``model.safetensors`` + ``config.json``); None in the
-        extra processes of a multi-GPU run, which should end.
+        The released model folder (``model.safetensors`` + ``config.json``) and the model
+        in memory; None in the extra processes of a multi-GPU run, which should end.
     """
     run_dir = Path(run_dir)
     last = run_dir / LAST_CHECKPOINT
@@ -266,4 +276,4 @@ def fit(
         extra={"train": config_to_dict(train_config), "steps": trainer.global_step,
                "train_seconds": round(clock.seconds, 1)},
     )
-    return model_dir
+    return Trained(model_dir, module.model)

@@ -1,0 +1,89 @@
+"""Events of ``watch`` as a file: :class:`Event`, one JSON object a line in
+``events.jsonl`` (:data:`EVENTS_FILE`), written by ``live`` and read back by the report."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from convlstm_ae.errors import ConfigError
+
+EVENTS_FILE = "events.jsonl"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """A stretch of anomalous frames of one source (of one video of it).
+
+    ``live/events.py`` fills every field but ``snapshot`` (``watch`` adds its file name
+    to the line it writes); a file read back may leave out all but the source and the
+    frames, and its ``snapshot`` is resolved against the file's folder.
+    """
+
+    source: str
+    video: str | None = None  # the file of a folder source the event happened in
+    start_frame: int
+    end_frame: int
+    start_time: float | None = None
+    end_time: float | None = None
+    peak_score: float | None = None
+    peak_frame: int | None = None
+    alarm_frames: int | None = None
+    snapshot: Path | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_events(path: Path) -> list[Event]:
+    """Events of a JSON-lines file; snapshots relative to its folder are resolved.
+
+    Raises:
+        ConfigError: missing file, a line that is no JSON object, or a missing or
+            mistyped field.
+    """
+    if not path.is_file():
+        raise ConfigError(f"{path}: events file not found")
+    events = []
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; expected JSON lines of events") from None
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                data = json.loads(line)
+            except ValueError:
+                data = None
+            events.append(_event(data, path, number))
+    return events
+
+
+def _event(data: object, path: Path, number: int) -> Event:
+    where = f"{path}: line {number}"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: not a JSON object")
+    if not isinstance(data.get("source"), str):
+        raise ConfigError(f"{where}: 'source' must be a string")
+    fields = {}
+    for name, kind, required in (("start_frame", int, True), ("end_frame", int, True),
+                                 ("peak_frame", int, False), ("start_time", float, False),
+                                 ("end_time", float, False), ("peak_score", float, False)):
+        value = data.get(name)
+        if value is None and not required:
+            continue
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if not numeric or not math.isfinite(value) or (kind is int and value != int(value)):
+            expected = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{where}: {name!r} must be {expected}")
+        fields[name] = kind(value)
+    snapshot = data.get("snapshot")
+    if snapshot is not None and not isinstance(snapshot, str):
+        raise ConfigError(f"{where}: 'snapshot' must be a path")
+    if snapshot:
+        fields["snapshot"] = path.parent / snapshot  # an absolute snapshot stays absolute
+    if isinstance(data.get("video"), str):
+        fields["video"] = data["video"]
+    return Event(source=data["source"], **fields)
