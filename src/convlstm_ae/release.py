@@ -86,7 +86,10 @@ def load_model(
     if bad is not None:
         raise CheckpointError(f"{weights}: tensor {bad!r} holds NaN or infinite values "
                               "(corrupt file or diverged training)")
-    model = build_model(model_config)
+    try:
+        model = build_model(model_config)
+    except ConfigError as error:
+        raise CheckpointError(f"{directory / CONFIG}: {error}") from None
     try:
         model.load_state_dict(state)
     except RuntimeError:
