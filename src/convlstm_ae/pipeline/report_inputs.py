@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from convlstm_ae.pipeline.score import read_score_table
 from convlstm_ae.release import MODEL_DIR
 from convlstm_ae.release_files import CONFIG
 from convlstm_ae.scoring.regularity import regularity_score
+
+log = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.jsonl"
 SCORE_TABLE_COLUMNS = {"video", "frame", "error", "patch_error"}
@@ -139,7 +142,8 @@ def _read_watch_table(path: Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def read_events(path: Path) -> list[Event]:
-    """Events of a JSON-lines file; snapshots relative to its folder are resolved.
+    """Events of a JSON-lines file; snapshots relative to its folder are resolved, and
+    only those inside that folder are kept.
 
     Raises:
         ConfigError: missing file, a line that is no JSON object, or a missing or
@@ -183,8 +187,11 @@ def _event(data: object, path: Path, number: int) -> Event:
     snapshot = data.get("snapshot")
     if snapshot is not None and not isinstance(snapshot, str):
         raise ConfigError(f"{where}: 'snapshot' must be a path")
-    if snapshot:
-        fields["snapshot"] = path.parent / snapshot  # an absolute snapshot stays absolute
+    if snapshot and (path.parent / snapshot).resolve().is_relative_to(path.parent.resolve()):
+        fields["snapshot"] = path.parent / snapshot
+    elif snapshot:  # a planted ../../etc/passwd or an image elsewhere: never embedded
+        log.warning("%s: snapshot %r lies outside %s; not embedded", where, snapshot,
+                    path.parent)
     if isinstance(data.get("video"), str):
         fields["video"] = data["video"]
     return Event(data["source"], **fields)
