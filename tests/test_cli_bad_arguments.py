@@ -29,6 +29,11 @@ BAD_TRAINING = {
     "--checkpoint-every 0": (["--checkpoint-every", 0], "checkpoint_every"),
     "--quantile 2": (["--quantile", 2], "quantile"),
     "--holdout-fraction 1.5": (["--holdout-fraction", 1.5], "holdout fraction"),
+    "--holdout-fraction nan": (["--holdout-fraction", "nan"], "holdout fraction"),
+    "--max-steps 10**23": (["--max-steps", 10**23], "max_steps"),
+    "--t-prime 10**20": (["--t-prime", 10**20], "--t-prime: must be in [1, 1,000,000]"),
+    "--t-prime 0": (["--t-prime", 0], "--t-prime"),  # argparse's error, on one line too
+    "--seed abc": (["--seed", "abc"], "argument --seed: invalid int value"),
 }
 
 

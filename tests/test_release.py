@@ -53,6 +53,24 @@ def test_config_that_is_not_ours(saved):
         load_model(folder)
 
 
+@pytest.mark.parametrize(("sizes", "problem"), [
+    ({"lstm_channels": 2_000_000}, "lstm_channels must be a whole number in [1, 8,192]"),
+    ({"encoder_channels": [4, 8, 8.5]}, "encoder_channels must be a whole number"),
+    ({"frame_size": True}, "frame_size must be a whole number"),
+    ({"lstm_channels": 8000, "lstm_kernel": 31}, "parameters; at most 1,000,000,000"),
+])
+def test_a_config_asking_for_a_huge_model_is_refused_before_allocating(saved, sizes, problem):
+    """2,000,000 ConvLSTM channels would ask for hundreds of terabytes."""
+    _, folder = saved
+    config = json.loads((folder / "config.json").read_text())
+    config["model"].update(sizes)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError) as error:
+        load_model(folder)
+    assert str(error.value).startswith(f"{folder / 'config.json'}: ")
+    assert problem in str(error.value) and "\n" not in str(error.value)
+
+
 def test_corrupt_weights(saved):
     _, folder = saved
     (folder / "model.safetensors").write_bytes(b"\x80\x04garbage that is a pickle maybe")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn
 
-from convlstm_ae.config import ERRORS, WINDOWS
+from convlstm_ae.config import ERRORS, MAX_T_PRIME, WINDOWS
 from convlstm_ae.live.events import MIN_FRAMES, RELEASE_FRAMES, RELEASE_MARGIN
 
 WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at each start), "
@@ -38,8 +39,9 @@ def _t_prime(value: str) -> int | None:
         raise argparse.ArgumentTypeError(
             f"expected a number of frames or 'video', got {value!r}"
         ) from None
-    if frames < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {frames}")
+    if not 1 <= frames <= MAX_T_PRIME:
+        raise argparse.ArgumentTypeError(f"must be in [1, {MAX_T_PRIME:,}] frames, or 'video' "
+                                         f"(never reset), got {frames}")
     return frames
 
 
@@ -52,6 +54,13 @@ def _steps(value: str) -> tuple[int, ...]:
     if any(step < 1 for step in steps):
         raise argparse.ArgumentTypeError(f"steps must be positive, got {value!r}")
     return steps
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, as every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"convlstm-ae: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +77,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="convlstm-ae", description=DESCRIPTION)
+    parser = _Parser(prog="convlstm-ae", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -8,6 +8,10 @@ from convlstm_ae.atomic import writable_folder
 from convlstm_ae.cli_common import check_fps
 from convlstm_ae.errors import ConfigError
 
+# the longest wait, delay or timeout a watch flag takes: a day (threads' timeouts overflow
+# near 2**63 ns, and infinity is no delay)
+MAX_SECONDS = 86_400
+
 
 def _watch_numbers(args: argparse.Namespace) -> None:
     """One-line errors for watch's numeric flags, before anything is opened."""
@@ -16,9 +20,9 @@ def _watch_numbers(args: argparse.Namespace) -> None:
         if value is not None and value < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     for flag in ("max_wait", "backoff", "max_backoff", "notify_timeout"):
-        if not getattr(args, flag) > 0:
-            raise ConfigError(f"--{flag.replace('_', '-')} must be positive, "
-                              f"got {getattr(args, flag)}")
+        if not 0 < getattr(args, flag) <= MAX_SECONDS:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be positive seconds, at most "
+                              f"{MAX_SECONDS:,}, got {getattr(args, flag)}")
     if args.max_backoff < args.backoff:
         raise ConfigError(f"--max-backoff {args.max_backoff} is below --backoff {args.backoff}")
 

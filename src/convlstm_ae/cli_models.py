@@ -12,7 +12,7 @@ from convlstm_ae.errors import ConfigError
 
 def cmd_train(args: argparse.Namespace) -> None:
     """Train a model on normal footage and release it with its calibration."""
-    from convlstm_ae.pipeline.train import run_configs, train_run, training_source
+    from convlstm_ae.pipeline.train import check_holdout, run_configs, train_run, training_source
 
     quiet_lightning()
     train = {name: getattr(args, name) for name in
@@ -23,8 +23,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                if name in args}
     model_config, train_config, scoring_config = run_configs(args.preset, args.config, train,
                                                              scoring)
-    if not 0 < args.quantile < 1:
-        raise ConfigError(f"--quantile must lie in (0, 1), got {args.quantile}")
+    check_holdout(args.holdout_fraction, args.quantile)
     check_devices(args.devices)
     writable_folder(args.out)
     source = training_source(args.data, model_config.frame_size, args.cache_dir)

@@ -24,6 +24,8 @@ NORMALIZATIONS = ("unit", "mean_frame")
 OUTPUT_ACTIVATIONS = ("linear", "tanh")
 # Sec. 4.2: T' = 10 (Avenue, Ped1, Ped2); the whole video (None) for Subway
 DEFAULT_T_PRIME = 10
+# the longest finite T' (a day of video at 10 fps); longer is the whole video, t_prime None
+MAX_T_PRIME = 1_000_000
 T_PRIME_BY_LAYOUT: dict[str, int | None] = {"subway": None}
 WINDOWS = ("reset", "sliding", "overlap")  # T' window schemes, see scoring/windows.py
 ERRORS = ("sum", "sqrt")
@@ -37,6 +39,11 @@ def default_cache_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path.home() / ".cache" / "convlstm-ae"
+
+
+# ceilings of a model's sizes, far above every preset's (225 px, T = 10, 512 channels,
+# kernels of 7); model/presets.py also bounds the parameter count they multiply to
+MAX_FRAME_SIZE, MAX_CLIP_LENGTH, MAX_CHANNELS, MAX_KERNEL = 4096, 1000, 8192, 31
 
 
 @dataclass(frozen=True)
@@ -65,11 +72,28 @@ class ModelConfig:
             raise ConfigError(
                 "encoder_channels, encoder_kernels and encoder_strides must have the same length"
             )
-        for name in ("frame_size", "clip_length", "lstm_channels", "in_channels"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        sizes = {  # field: (its values, their ceiling)
+            "frame_size": ([self.frame_size], MAX_FRAME_SIZE),
+            "clip_length": ([self.clip_length], MAX_CLIP_LENGTH),
+            "in_channels": ([self.in_channels], MAX_CHANNELS),
+            "encoder_channels": (self.encoder_channels, MAX_CHANNELS),
+            "lstm_channels": ([self.lstm_channels], MAX_CHANNELS),
+            "encoder_kernels": (self.encoder_kernels, MAX_KERNEL),
+            "lstm_kernel": ([self.lstm_kernel], MAX_KERNEL),
+            "encoder_strides": (self.encoder_strides, MAX_KERNEL),
+        }
+        for name, (values, ceiling) in sizes.items():
+            if not all(is_whole(v) and 1 <= v <= ceiling for v in values):
+                shown = values[0] if len(values) == 1 else values
+                raise ConfigError(f"{name} must be a whole number in [1, {ceiling:,}], "
+                                  f"got {shown!r}")
         if any(k % 2 == 0 for k in (*self.encoder_kernels, self.lstm_kernel)):
             raise ConfigError("kernel sizes must be odd so that zero padding keeps sizes aligned")
+
+
+# ceilings of the training schedule: steps (1000 times the paper's 10,000) and workers
+MAX_STEPS = 10_000_000
+MAX_WORKERS = 256
 
 
 @dataclass(frozen=True)
@@ -90,17 +114,19 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_steps", "checkpoint_every", "log_every"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
-        if not isinstance(self.num_workers, int) or self.num_workers < 0:
-            raise ConfigError(f"num_workers must be a whole number >= 0, got {self.num_workers!r}")
+            if not is_whole(value) or not 1 <= value <= MAX_STEPS:
+                raise ConfigError(f"{name} must be a whole number in [1, {MAX_STEPS:,}], "
+                                  f"got {value!r}")
+        if not is_whole(self.num_workers) or not 0 <= self.num_workers <= MAX_WORKERS:
+            raise ConfigError(f"num_workers must be a whole number in [0, {MAX_WORKERS}], "
+                              f"got {self.num_workers!r}")
         if not 0 < self.learning_rate < math.inf:
             raise ConfigError(f"learning_rate must be positive and finite, got "
                               f"{self.learning_rate!r}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+        if not is_whole(self.seed) or not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be a whole number in [0, 2**32), got {self.seed!r}")
-        if not self.weight_decay >= 0:
-            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not 0 <= self.weight_decay < math.inf:
+            raise ConfigError(f"weight_decay must be >= 0 and finite, got {self.weight_decay!r}")
         if not self.sampling_strides or min(self.sampling_strides) < 1:
             raise ConfigError(f"sampling_strides must be positive, got {self.sampling_strides}")
         if any(step < 1 for step in self.snapshot_steps):
@@ -137,6 +163,10 @@ class ScoringConfig:
     def __post_init__(self) -> None:
         _check_choice("windows", self.windows, WINDOWS)
         _check_choice("error", self.error, ERRORS)
+        if self.t_prime is not None and (not is_whole(self.t_prime)
+                                         or not 1 <= self.t_prime <= MAX_T_PRIME):
+            raise ConfigError(f"t_prime must be a whole number of frames in [1, "
+                              f"{MAX_T_PRIME:,}] or null (the whole video), got {self.t_prime!r}")
         for name in ("patch_size", "cell_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a positive number of pixels or null, "
@@ -147,6 +177,11 @@ class ScoringConfig:
 
 
 Config = TypeVar("Config", ModelConfig, TrainConfig, ScoringConfig)
+
+
+def is_whole(value: object) -> bool:
+    """An int that is not a bool (YAML's ``true`` is no step count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -82,7 +82,10 @@ def load_model(
     except (SafetensorError, OSError) as error:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({error})") from None
     _check_finite(state, weights)
-    model = build_model(model_config)
+    try:
+        model = build_model(model_config)
+    except ConfigError as error:
+        raise CheckpointError(f"{directory / CONFIG}: {error}") from None
     try:
         model.load_state_dict(state)
     except RuntimeError:

@@ -44,7 +44,9 @@ def load_model_config(directory: str | Path) -> ModelConfig:
     path = Path(directory) / CONFIG
     try:
         return config_from_dict(ModelConfig, read_model_config(directory)["model"], str(path))
-    except (ConfigError, TypeError, KeyError) as error:
+    except ConfigError as error:  # it names the file
+        raise CheckpointError(str(error)) from None
+    except (TypeError, KeyError) as error:
         raise CheckpointError(f"{path}: bad model section ({error})") from None
 
 

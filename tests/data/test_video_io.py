@@ -5,6 +5,7 @@ moving square, folders of PNG/JPG frames, ``.npy`` arrays; then broken ones.
 """
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,16 @@ def test_list_videos_of_unsupported_file_type(tmp_path):
     assert_one_line_naming(error, path)
 
 
+@pytest.mark.parametrize("name", ["pipe", "pipe.avi", "pipe.npy"])
+def test_list_videos_of_a_named_pipe_is_one_error_naming_it(tmp_path, name):
+    """A FIFO is neither a file nor a folder: refused before anything opens (or blocks)."""
+    path = tmp_path / name
+    os.mkfifo(path)
+    with pytest.raises(VideoReadError, match="named pipe") as error:
+        list_videos(path)
+    assert_one_line_naming(error, path)
+
+
 # ------------------------------------------------------------------------------- bad inputs
 
 
@@ -221,6 +232,22 @@ def test_read_bad_video_file(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(VideoReadError) as error:
+        read_frames(path, 8)
+    assert_one_line_naming(error, path)
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0)])
+def test_an_npy_header_promising_more_than_the_file_holds_is_refused_before_allocating(
+        tmp_path, version):
+    """4 KB claiming 10^12 frames of 60x60 (3.6 PB): one line, nothing allocated."""
+    path = tmp_path / "huge.npy"
+    header = {"descr": "|u1", "fortran_order": False, "shape": (10**12, 60, 60)}
+    write_header = (np.lib.format.write_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.write_array_header_2_0)
+    with open(path, "wb") as handle:
+        write_header(handle, header)
+        handle.write(bytes(4000))
+    with pytest.raises(VideoReadError, match="header promises") as error:
         read_frames(path, 8)
     assert_one_line_naming(error, path)
 

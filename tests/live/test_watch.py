@@ -386,6 +386,11 @@ def test_score_overlay_draws_every_frame_and_alarms(media, tmp_path):
     (["--on-event", ""], "--on-event: empty command"),
     (["--threshold", "nan"], "--threshold must be a finite number"),
     (["--release-margin", "nan"], "--release-margin must lie in [0, 1]"),
+    (["--max-wait", "inf"], "--max-wait must be positive seconds"),
+    (["--backoff", "inf", "--max-backoff", "inf"], "--backoff must be positive seconds"),
+    (["--max-backoff", "inf"], "--max-backoff must be positive seconds"),
+    (["--notify-timeout", "1e300"], "--notify-timeout must be positive seconds"),
+    (["--threshold", "abc"], "argument --threshold: invalid float value: 'abc'"),
 ])
 def test_bad_notification_and_alarm_flags_are_one_line_errors(media, tmp_path, flags, named):
     code, _, err = run_cli("watch", media["model"], media["video"], "--no-realtime",

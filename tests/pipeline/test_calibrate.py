@@ -99,6 +99,18 @@ def test_bad_arguments_are_one_line_errors(model, tmp_path, release_tiny):
     assert (model["dir"] / "calibration.json").read_bytes() == before
 
 
+def test_calibrate_in_place_on_a_read_only_folder_is_refused_before_scoring(model, monkeypatch):
+    """A read-only folder or mount (root writes through file modes, so it is simulated)."""
+    import convlstm_ae.pipeline.calibrate as calibrate
+
+    before = {p.name: p.read_bytes() for p in model["dir"].iterdir()}
+    monkeypatch.setattr(calibrate.os, "access", lambda path, mode: path != model["dir"])
+    monkeypatch.setattr(calibrate, "open_scorer", None)  # scoring would be a TypeError
+    code, _, err = run_cli("calibrate", model["dir"], model["new"])
+    assert_user_error(code, err, model["dir"], "not writable", "--out")
+    assert {p.name: p.read_bytes() for p in model["dir"].iterdir()} == before
+
+
 def test_calibrate_a_model_that_had_no_calibration(model, tmp_path, release_tiny):
     model_dir = release_tiny(tmp_path / "model")
     code, out, err = run_cli("calibrate", model_dir, model["new"] / "cam_0", model["new"] / "cam_1")

@@ -150,6 +150,22 @@ def test_watch_table_as_file_and_missing_snapshot(tmp_path, capsys):
     assert "snapshot not found" in html
 
 
+@pytest.mark.parametrize("snapshot", ["../outside.png", "{outside}"])
+def test_a_snapshot_outside_the_events_folder_is_never_embedded(tmp_path, capsys, snapshot):
+    """A planted ../../etc/passwd, or any image elsewhere on the disk, stays out of the page."""
+    events = _watch_folder(tmp_path / "watch")
+    outside = tmp_path / "outside.png"
+    cv2.imwrite(str(outside), np.full((48, 64, 3), 200, np.uint8))
+    events[0]["snapshot"] = snapshot.format(outside=outside)
+    (tmp_path / "watch" / "events.jsonl").write_text("".join(json.dumps(e) + "\n"
+                                                             for e in events))
+    out = tmp_path / "report.html"
+    code, streams = _report([tmp_path / "watch", "-o", out], capsys)
+    assert code == 0 and "lies outside" in streams.err
+    html = out.read_text()
+    assert html.count('class="thumb"') == 1 and "no snapshot" in html
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: p / "absent.csv", "not found"),
     (lambda p: _write(p / "garbage.csv", b"\xff\xfe\x00garbage\x80\x81"), "not a readable CSV"),

@@ -6,6 +6,7 @@ Videos, frame folders and frame arrays are read as grayscale uint8.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import uuid
 from collections.abc import Iterator
@@ -53,6 +54,7 @@ def list_videos(path: str | Path) -> list[Path]:
 
     Raises:
         DatasetLayoutError: the path is missing or holds no video.
+        VideoReadError: a file of another type, or a pipe, socket or device.
     """
     path = Path(path)
     if not path.exists():
@@ -62,6 +64,9 @@ def list_videos(path: str | Path) -> list[Path]:
     if path.is_file():
         raise VideoReadError(f"{path}: unsupported file type {path.suffix!r}; expected a video "
                              f"({', '.join(sorted(VIDEO_SUFFIXES))}), .npy or a frame folder")
+    if not path.is_dir():
+        raise VideoReadError(f"{path}: a named pipe, socket or device, not a file or folder; "
+                             "expected a video file, .npy or a frame folder")
     videos = sorted(p for p in path.iterdir() if not p.name.startswith(".") and is_video(p))
     if not videos:
         raise DatasetLayoutError(f"{path}: holds no video file, .npy array or folder of frames")
@@ -186,9 +191,28 @@ def _read_image_folder(path: Path) -> list[np.ndarray]:
     return frames
 
 
+def _check_array_size(path: Path) -> None:
+    """Refuse a ``.npy`` whose header promises more bytes than the file holds, before
+    anything is allocated (a 4 KB file may claim 10^12 frames)."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(handle)
+        offset = handle.tell()
+    promised = math.prod(shape) * dtype.itemsize
+    held = path.stat().st_size - offset
+    if promised > held:
+        raise VideoReadError(f"{path}: header promises {shape} {dtype} ({promised:,} bytes) "
+                             f"but the file holds {held:,}; truncated or damaged")
+
+
 def _read_array(path: Path) -> np.ndarray:
     try:
+        _check_array_size(path)
         array = np.load(path, allow_pickle=False)
+    except VideoReadError:
+        raise
     except DAMAGED_NPY:
         raise VideoReadError(f"{path}: not a readable .npy array (empty or corrupt)") from None
     if not isinstance(array, np.ndarray) or array.ndim != 3:

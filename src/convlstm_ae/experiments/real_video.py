@@ -33,6 +33,7 @@ from convlstm_ae.data.layouts import open_dataset
 from convlstm_ae.data.records import Dataset
 from convlstm_ae.experiments.common import (
     check_devices,
+    check_settings,
     family,
     preset_run_configs,
     released_models,
@@ -40,7 +41,7 @@ from convlstm_ae.experiments.common import (
 from convlstm_ae.experiments.results import records_folder
 from convlstm_ae.experiments.tables import publish_run
 from convlstm_ae.pipeline.records import CLIPS, VideoSet, score_records
-from convlstm_ae.pipeline.train import split_holdout, train_run
+from convlstm_ae.pipeline.train import check_holdout, split_holdout, train_run
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ class RealVideoExperiment:
     layout: str | None = None
     labels: Path | None = None
     stage: str = "all"  # "train": train only (test videos may be absent); "all"
+
+    def __post_init__(self) -> None:
+        check_settings(self.presets, self.train, self.devices)
+        check_holdout(self.holdout_fraction, self.quantile)
 
 
 def _cached(records, frame_size: int, cache_dir: Path) -> CachedVideos:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import torch
 from torch import nn
 
 from convlstm_ae.config import ModelConfig, TrainConfig
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.model.conv_ae import ConvAE
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
+
+# the largest model built: 40 times the paper's 24.9 M parameters (4 GB of float32)
+MAX_PARAMETERS = 1_000_000_000
 
 _CONV_AE = ModelConfig(
     architecture="conv_ae",
@@ -70,9 +74,22 @@ def preset_configs(name: str, **overrides: Any) -> tuple[ModelConfig, TrainConfi
     return _replace(model_config, **values, preset=name), train_config
 
 
-def build_model(config: ModelConfig) -> ConvLSTMAE | ConvAE:
-    """The nn.Module a ModelConfig describes."""
+def _module(config: ModelConfig) -> ConvLSTMAE | ConvAE:
     return ConvAE(config) if config.architecture == "conv_ae" else ConvLSTMAE(config)
+
+
+def build_model(config: ModelConfig) -> ConvLSTMAE | ConvAE:
+    """The nn.Module a ModelConfig describes.
+
+    Raises:
+        ConfigError: a model over :data:`MAX_PARAMETERS`, counted before allocating.
+    """
+    with torch.device("meta"):  # shapes only, no memory
+        count = sum(p.numel() for p in _module(config).parameters())
+    if count > MAX_PARAMETERS:
+        raise ConfigError(f"this model has {count:,} parameters; at most {MAX_PARAMETERS:,} "
+                          "are built")
+    return _module(config)
 
 
 def create_model(name: str = "paper", **overrides: Any) -> nn.Module:

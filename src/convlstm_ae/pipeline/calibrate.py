@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,7 +141,8 @@ def check_arguments(model_dir: Path, footage: Sequence[Path], quantile: float,
 
     Raises:
         CheckpointError: ``model_dir`` is not a released model.
-        ConfigError: a quantile outside (0, 1), or an ``--out`` folder holding files.
+        ConfigError: a quantile outside (0, 1), an ``--out`` folder holding files, or
+            (in place) a model folder that cannot be written.
         DatasetLayoutError: a footage path that does not exist.
     """
     if not 0 < quantile < 1:
@@ -152,6 +154,10 @@ def check_arguments(model_dir: Path, footage: Sequence[Path], quantile: float,
     if missing:
         raise ConfigError(f"{missing[0]}: no such file or folder; expected normal footage")
     if out is None or (out.exists() and out.resolve() == model_dir.resolve()):
+        if not os.access(model_dir, os.W_OK | os.X_OK):  # a read-only folder or mount
+            raise ConfigError(f"{model_dir}: the model folder is not writable; calibrating "
+                              f"in place writes {CALIBRATION} there (--out FOLDER writes a "
+                              "calibrated copy)")
         return model_dir
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"{out}: exists and is not empty; --out takes a new or empty folder")

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from convlstm_ae.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.jsonl"
 
@@ -38,7 +41,8 @@ class Event:
 
 
 def read_events(path: Path) -> list[Event]:
-    """Events of a JSON-lines file; snapshots relative to its folder are resolved.
+    """Events of a JSON-lines file; snapshots relative to its folder are resolved, and
+    only those inside that folder are kept.
 
     Raises:
         ConfigError: missing file, a line that is no JSON object, or a missing or
@@ -82,8 +86,11 @@ def _event(data: object, path: Path, number: int) -> Event:
     snapshot = data.get("snapshot")
     if snapshot is not None and not isinstance(snapshot, str):
         raise ConfigError(f"{where}: 'snapshot' must be a path")
-    if snapshot:
-        fields["snapshot"] = path.parent / snapshot  # an absolute snapshot stays absolute
+    if snapshot and (path.parent / snapshot).resolve().is_relative_to(path.parent.resolve()):
+        fields["snapshot"] = path.parent / snapshot
+    elif snapshot:  # a planted ../../etc/passwd or an image elsewhere: never embedded
+        log.warning("%s: snapshot %r lies outside %s; not embedded", where, snapshot,
+                    path.parent)
     if isinstance(data.get("video"), str):
         fields["video"] = data["video"]
     return Event(source=data["source"], **fields)

@@ -106,6 +106,18 @@ def default_holdout_videos(count: int) -> int:
     return max(1, round(count / 4)) if count >= MIN_VIDEOS_FOR_WHOLE_HOLDOUT else 0
 
 
+def check_holdout(holdout_fraction: float, quantile: float) -> None:
+    """The calibration's settings: a held-out fraction in [0, 1), a quantile in (0, 1).
+
+    Raises:
+        ConfigError: either out of range (NaN included).
+    """
+    if not 0 < quantile < 1:
+        raise ConfigError(f"quantile must lie in (0, 1), got {quantile}")
+    if not 0 <= holdout_fraction < 1:
+        raise ConfigError(f"holdout fraction must lie in [0, 1), got {holdout_fraction}")
+
+
 def train_run(
     source: FrameSource,
     model_config: ModelConfig,
@@ -138,10 +150,7 @@ def train_run(
 
     run_dir = writable_folder(run_dir)
     scoring = scoring or ScoringConfig()
-    if not 0 < quantile < 1:
-        raise ConfigError(f"quantile must lie in (0, 1), got {quantile}")
-    if not 0 <= holdout_fraction < 1:
-        raise ConfigError(f"holdout fraction must lie in [0, 1), got {holdout_fraction}")
+    check_holdout(holdout_fraction, quantile)
     model_dir = run_dir / MODEL_DIR
     if resume is None:
         if model_dir.is_dir() and read_model_config(model_dir).get("steps") == \

@@ -10,6 +10,8 @@ table without a GPU or the data.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +106,25 @@ class ErrorRecord:
                 values = {key: data[key] for key in data.files}
             meta = json.loads(str(values.pop("meta")))
             names = [str(n) for n in values.pop("names")]
-            return cls(names, values.pop("lengths"), meta=meta, **values)
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            record = cls(names, values.pop("lengths"), meta=meta, **values)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
+                zlib.error) as error:
             raise VideoReadError(f"{path}: not an error record ({error})") from None
+        record._check_sizes(path)
+        return record
+
+    def _check_sizes(self, path: Path) -> None:
+        """Refuse a record whose videos and frames disagree (one edited or damaged)."""
+        lengths = self.lengths
+        if lengths.ndim != 1 or len(lengths) != len(self.names) or (lengths < 0).any():
+            raise VideoReadError(f"{path}: {len(self.names)} video names but lengths "
+                                 f"{lengths.tolist()}; the record is damaged")
+        frames = int(lengths.sum())
+        arrays = {key: getattr(self, key) for key in _ARRAYS}
+        if self.labels is not None:
+            arrays["labels"] = self.labels
+        for key, values in arrays.items():
+            if values.shape != (frames,):
+                raise VideoReadError(f"{path}: {key} holds {values.shape} values but the "
+                                     f"video lengths sum to {frames} frames; the record is "
+                                     "damaged")

@@ -1,0 +1,39 @@
+"""Error records read back whole, or refused in one line naming the file."""
+
+import numpy as np
+import pytest
+
+from convlstm_ae.errors import VideoReadError
+from convlstm_ae.scoring.records import ErrorRecord
+
+
+def _saved(tmp_path, lengths=(3, 4)):
+    frames = sum(lengths)
+    record = ErrorRecord([f"{i:02d}" for i in range(len(lengths))], np.array(lengths),
+                         np.arange(frames, dtype=np.float32), np.zeros(frames, np.float32),
+                         np.ones(frames, np.float32), np.full(frames, 5),
+                         labels=np.zeros(frames, np.uint8))
+    return record.save(tmp_path / "r.npz")
+
+
+def test_a_record_cut_in_half_is_one_error_naming_it(tmp_path):
+    path = _saved(tmp_path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(VideoReadError, match="r.npz: not an error record"):
+        ErrorRecord.load(path)
+
+
+@pytest.mark.parametrize("lengths", [[3, 3], [3, 5], [7], [-1, 8]])
+def test_lengths_that_do_not_sum_to_the_frames_are_refused(tmp_path, lengths):
+    """An edited record would otherwise split its frames elsewhere and change the AUC."""
+    path = _saved(tmp_path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["lengths"] = np.array(lengths)
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(VideoReadError, match="r.npz: .*the record is damaged"):
+        ErrorRecord.load(path)
+
+
+def test_an_intact_record_loads(tmp_path):
+    assert ErrorRecord.load(_saved(tmp_path)).lengths.tolist() == [3, 4]
