@@ -173,7 +173,9 @@ class FrameRings:
             good = ~torn
             self.read[rows[good]] += 1
             parts.append((rows[good], *(m[good] for m in meta)))
-            rows = rows[torn]
+            rows = rows[torn]  # their frame is being overwritten: lost; the next one
+            self.dropped[rows] += 1
+            self.read[rows] += 1
         if not parts:
             empty = np.zeros(0, np.int64)
             return Taken(empty, empty, np.zeros(0), np.zeros(0), empty, empty)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +123,8 @@ class SourceReport:
     drops: int = 0
     reconnects: int = 0
     error: str | None = None
+    connected: bool = True  # False while a live source is reconnecting
+    finished: bool = False  # it delivers no more frames
 
 
 class Watch:
@@ -189,6 +191,21 @@ class Watch:
     def stop(self) -> None:
         """End :meth:`run` after the current step (from another thread)."""
         self._stop.set()
+
+    def report(self) -> list[SourceReport]:
+        """What happened to each source so far; callable from another thread while
+        :meth:`run` runs, and after it."""
+        rings = self._rings
+        if rings is not None and rings.written is not None:
+            drops, available = rings.drops(), rings.available()
+            for stream, report in enumerate(self.reports):
+                report.frames = int(self._frames[stream])
+                report.drops = int(drops[stream])
+                report.reconnects = int(rings.reconnects[stream])
+                report.error = rings.error_of(stream)
+                report.connected = bool(rings.connected[stream])
+                report.finished = bool(rings.finished[stream]) and not available[stream]
+        return [replace(r) for r in self.reports]
 
     def run(self) -> list[SourceReport]:
         """Score until every source ends, :meth:`stop`, or Ctrl-C (a normal end here).
@@ -316,12 +333,7 @@ class Watch:
                     video.close()
                 self.notifier.close()
                 self._status.close()
-                drops = self._rings.drops()
-                for stream, report in enumerate(self.reports):
-                    report.frames = int(self._frames[stream])
-                    report.drops = int(drops[stream])
-                    report.reconnects = int(self._rings.reconnects[stream])
-                    report.error = self._rings.error_of(stream)
+                self.report()
 
 
 def _unique(labels: list[str]) -> list[str]:
