@@ -125,9 +125,17 @@ def watch_scoring(model_dir: Path) -> tuple[Scoring, EventRules]:
 
 
 def rss_mb() -> float:
-    """Resident memory of this process in MB (Linux: /proc/self/statm)."""
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
+    """Resident memory of this process and its children (the decoders) in MB (Linux:
+    /proc/PID/statm)."""
+    import multiprocessing
+
+    pages = 0
+    for pid in ["self", *(str(p.pid) for p in multiprocessing.active_children())]:
+        try:
+            with open(f"/proc/{pid}/statm") as handle:
+                pages += int(handle.read().split()[1])
+        except OSError:  # ended meanwhile
+            pass
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 

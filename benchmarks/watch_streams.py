@@ -198,13 +198,20 @@ def header(device: str, threads: int | None) -> str:
 
 
 def videos(folder: Path, kinds: list[str], frames: int, size: tuple[int, int]) -> dict:
-    """The video of each source kind, or why it cannot be made here."""
-    made = {"mjpg": write_video(folder / "shapes.avi", frames, *size)}
+    """The video of each source kind in ``folder`` (made unless already there, so that
+    videos encoded on one machine can be carried to another), or why it cannot be made."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mjpg = folder / f"shapes-{frames}-{size[0]}x{size[1]}.avi"
+    made = {"mjpg": mjpg if mjpg.is_file() else write_video(mjpg, frames, *size)}
     for kind in kinds:
         if KINDS.get(kind):
             width, height = KINDS[kind]
-            raw = write_video(folder / f"raw-{width}x{height}.avi", frames, width, height)
-            made[kind] = write_h264(raw, folder / f"{kind}.mp4")
+            path = folder / f"{kind}-{frames}.mp4"
+            if not path.is_file():
+                raw = write_video(folder / f"raw-{width}x{height}.avi", frames, width, height)
+                path = write_h264(raw, path)
+                raw.unlink()
+            made[kind] = path
     return made
 
 
@@ -226,6 +233,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds: start no new measurement after this")
     parser.add_argument("--out", type=Path, default=None, help="JSON of every row")
+    parser.add_argument("--videos", type=Path, default=None,
+                        help="folder of the videos: made there unless already there "
+                        "(default: a temporary folder)")
     args = parser.parse_args()
     kinds = args.sources.split(",")
     unknown = set(kinds) - set(KINDS)
@@ -255,7 +265,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        made = videos(folder, kinds, args.frames, size)
+        made = videos(args.videos or folder / "videos", kinds, args.frames, size)
         server = RtspServer(made["mjpg"]) if "rtsp" in kinds else None
         try:
             for kind in kinds:
@@ -263,7 +273,7 @@ def main() -> None:
                     print(f"# {kind} skipped: {made[kind]}", flush=True)
                 if kind == "rtsp" and server.missing:
                     print(f"# rtsp skipped: {server.missing}", flush=True)
-            for preset in args.presets.split(","):
+            for preset in filter(None, args.presets.split(",")):  # "": only make videos
                 if over_budget(preset):
                     continue
                 model = release_model(preset, folder / preset, made["mjpg"], device=args.device)

@@ -10,6 +10,12 @@ frame is only a decode away), so a file is scored exactly as ``convlstm-ae score
 discarded, and its memory restarts with its next frame. This keeps one batched call
 per step; the price is that sources pace each other (a slow camera slows the step, a
 faster one drops frames), which is why live sources drop their oldest frames.
+
+Frames come from the sources' shared-memory rings (:mod:`convlstm_ae.live.ring`), filled
+by decoder processes (:mod:`convlstm_ae.live.decoders`); a step gathers them into the
+engine's input buffer with one numpy operation, and its scores, events and status are
+arrays over the B streams: no Python work per frame but for events (rare) and overlays.
+Rows and events go to one writer thread (:class:`~convlstm_ae.live.outputs.OutputWriter`).
 """
 
 from __future__ import annotations
