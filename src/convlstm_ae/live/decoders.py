@@ -24,6 +24,7 @@ from convlstm_ae.live.sources import Source
 
 log = logging.getLogger(__name__)
 JOIN_SECONDS = 2.0  # waited for a decoder to end before it is terminated
+PARENT_CHECK = 0.5  # seconds between a decoder's looks at whether the scorer still runs
 
 
 def default_workers(sources: int) -> int:
@@ -42,13 +43,19 @@ def _context() -> Any:
 
 
 def _grab_all(rings: FrameRings, work: Sequence[tuple[int, Source]], stop: Any) -> None:
-    """Run each source's grab loop in its own thread until all end or ``stop`` is set."""
+    """Run each source's grab loop in its own thread until all end or ``stop`` is set;
+    set ``stop`` if the scoring process dies (killed: nothing else would stop them)."""
     threads = [threading.Thread(target=source.run, args=(rings, stream, stop), daemon=True,
                                 name=f"source {source.name}") for stream, source in work]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    scorer = multiprocessing.parent_process()
+    while threads:
+        if not scorer.is_alive():
+            stop.set()
+            return
+        threads[0].join(timeout=PARENT_CHECK)
+        threads = [thread for thread in threads if thread.is_alive()]
 
 
 def _worker(spec: RingSpec, work: list[tuple[int, Source]], stop: Any, records: Any,
