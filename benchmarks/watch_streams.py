@@ -24,8 +24,9 @@ A random model of each preset is released with a calibration fitted on the MJPG 
   latency: decoded -> scored, p50 / p95;
 - "all frames" rows: files with ``realtime=False`` (every frame, decoders wait for the
   scorer); "real time" rows: the largest B whose real-time streams >= B, run again with
-  each file paced at 25 fps (oldest frames dropped when behind) for ``--seconds``: zero
-  dropped frames confirms it. RTSP streams are always real time.
+  each file paced at 25 fps (oldest frames dropped when behind) to its end (``--frames``
+  / 25 s): zero dropped frames confirms it. RTSP streams are always real time, for
+  ``--seconds``.
 
 CPU (the machine is shared: nproc and load average are printed):
 
@@ -228,7 +229,8 @@ def main() -> None:
     parser.add_argument("--decoders", type=int, default=None,
                         help="decoder processes (default: watch's, from the core count)")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="length of each real-time run (default: the video's)")
+                        help="length of each RTSP run (default: the video's; file "
+                        "sources play their --frames to the end)")
     parser.add_argument("--no-check", action="store_true", help="skip the real-time check")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds: start no new measurement after this")
@@ -325,7 +327,7 @@ def measure(args, kind, video, server, model, preset, backend, device, scoring, 
     sources = [FileSource(f"cam{i}", [video], engine.frame_size, realtime=True)
                for i in range(best)]
     result = run_watch(engine, sources, folder / f"rt-{preset}-{backend}-{kind}-{best}",
-                       scoring, rules, args.decoders, seconds)
+                       scoring, rules, args.decoders)  # until the files end
     save(base | {"mode": "real time"} | result)
     verdict = "confirmed" if result["dropped"] == 0 else "NOT confirmed"
     print(f"# {preset} {backend} {kind}: {best} streams in real time {verdict} "
