@@ -10,6 +10,7 @@ import pytest
 from convlstm_ae.live.ring import FrameRings
 
 NEVER = threading.Event()
+ROOM = threading.Condition()
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def rings(request):
 def put(rings, stream, value, index=None, video=0):
     image = np.full((4, 4), value, np.uint8)
     return rings.put(stream, image, value if index is None else index, value / 10, 0.0, video,
-                     NEVER)
+                     NEVER, ROOM)
 
 
 def take_all(rings, stream=0):
@@ -84,16 +85,18 @@ def test_a_ring_that_does_not_drop_makes_its_writer_wait_until_stopped(rings):
     stop = threading.Event()
     result = []
     writer = threading.Thread(target=lambda: result.append(
-        rings.put(0, np.zeros((4, 4), np.uint8), 3, 0.3, 0.0, 0, stop)))
+        rings.put(0, np.zeros((4, 4), np.uint8), 3, 0.3, 0.0, 0, stop, ROOM)))
     writer.start()
     writer.join(timeout=0.2)
     assert writer.is_alive()  # full: waiting for the reader
     out = np.zeros((1, 4, 4), np.uint8)
     assert rings.take(np.array([True]), out).index.tolist() == [1]  # room for one
+    with ROOM:
+        ROOM.notify_all()
     writer.join(timeout=10)
     assert result == [True] and rings.written[0] == 3
     stop.set()  # full again (frames 2 and 3): a stopped writer gives up
-    assert not rings.put(0, np.zeros((4, 4), np.uint8), 4, 0.4, 0.0, 0, stop)
+    assert not rings.put(0, np.zeros((4, 4), np.uint8), 4, 0.4, 0.0, 0, stop, ROOM)
     assert rings.written[0] == 3 and rings.drops()[0] == 0
 
 
@@ -112,7 +115,7 @@ def _write(spec, frames):
     rings = FrameRings.attach(spec)
     rings.restart(0)
     for value in range(frames):
-        rings.put(0, np.full((4, 4), value, np.uint8), value, 0.0, 0.0, 0, NEVER)
+        rings.put(0, np.full((4, 4), value, np.uint8), value, 0.0, 0.0, 0, NEVER, ROOM)
     rings.finished[0] = 1
     rings.close()
 

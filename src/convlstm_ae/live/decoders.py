@@ -42,24 +42,29 @@ def _context() -> Any:
     return context
 
 
-def _grab_all(rings: FrameRings, work: Sequence[tuple[int, Source]], stop: Any) -> None:
-    """Run each source's grab loop in its own thread until all end or ``stop`` is set;
-    set ``stop`` if the scoring process dies (killed: nothing else would stop them)."""
-    threads = [threading.Thread(target=source.run, args=(rings, stream, stop), daemon=True,
-                                name=f"source {source.name}") for stream, source in work]
+def _grab_all(rings: FrameRings, work: Sequence[tuple[int, Source]], stop: Any,
+              taken: Any) -> None:
+    """Run each source's grab loop in its own thread until all end or ``stop`` is set.
+    This thread wakes the loops waiting for room whenever the scorer signals ``taken``,
+    and sets ``stop`` if the scoring process dies (killed: nothing else would stop them)."""
+    room = threading.Condition()
+    threads = [threading.Thread(target=source.run, args=(rings, stream, stop, room),
+                                daemon=True, name=f"source {source.name}")
+               for stream, source in work]
     for thread in threads:
         thread.start()
     scorer = multiprocessing.parent_process()
-    while threads:
+    while any(thread.is_alive() for thread in threads):
         if not scorer.is_alive():
             stop.set()
             return
-        threads[0].join(timeout=PARENT_CHECK)
-        threads = [thread for thread in threads if thread.is_alive()]
+        taken.acquire(timeout=PARENT_CHECK)
+        with room:
+            room.notify_all()
 
 
-def _worker(spec: RingSpec, work: list[tuple[int, Source]], stop: Any, records: Any,
-            level: int) -> None:
+def _worker(spec: RingSpec, work: list[tuple[int, Source]], stop: Any, taken: Any,
+            records: Any, level: int) -> None:
     """A decoder process: attach to the rings, grab, send log records home. Ctrl-C is
     the scorer's to handle: it stops the decoders."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -68,7 +73,7 @@ def _worker(spec: RingSpec, work: list[tuple[int, Source]], stop: Any, records: 
     root.setLevel(level)
     rings = FrameRings.attach(spec)
     try:
-        _grab_all(rings, work, stop)
+        _grab_all(rings, work, stop, taken)
     finally:
         rings.close()
 
@@ -84,6 +89,8 @@ class Decoders:
         self._processes: list[Any] = []
         self._threads: list[threading.Thread] = []
         self._stop_here = threading.Event()
+        self._room_here = threading.Condition()
+        self._taken: list[Any] = []  # a semaphore per decoder process
         self._listener: logging.handlers.QueueListener | None = None
         self._here = here
         self._away = [away[k::workers] for k in range(min(workers, len(away)))]
@@ -91,7 +98,8 @@ class Decoders:
     def start(self) -> None:
         """Start every grab loop."""
         self._threads = [threading.Thread(target=source.run, daemon=True,
-                                          args=(self.rings, stream, self._stop_here),
+                                          args=(self.rings, stream, self._stop_here,
+                                                self._room_here),
                                           name=f"source {source.name}")
                          for stream, source in self._here]
         for thread in self._threads:
@@ -104,12 +112,20 @@ class Decoders:
         self._listener = logging.handlers.QueueListener(records, _Home())
         self._listener.start()
         level = logging.getLogger("convlstm_ae").getEffectiveLevel()
+        self._taken = [context.Semaphore(0) for _ in self._away]
         self._processes = [context.Process(target=_worker, daemon=True, name=f"decoder {k}",
                                            args=(self.rings.spec, work, self._stop_away,
-                                                 records, level))
+                                                 self._taken[k], records, level))
                            for k, work in enumerate(self._away)]
         for process in self._processes:
             process.start()
+
+    def taken(self) -> None:
+        """The scorer took frames: wake the grab loops waiting for room in a ring."""
+        with self._room_here:
+            self._room_here.notify_all()
+        for taken in self._taken:
+            taken.release()
 
     def reap(self) -> None:
         """Mark the rings of a decoder process that died (killed, out of memory) as

@@ -28,7 +28,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-WAIT = 0.001  # seconds a writer waits between looks at a full ring that does not drop
+WAIT = 0.05  # seconds a writer waits at most between looks at a full ring that does not drop
 ERROR_BYTES = 400  # room for one error message per ring
 
 
@@ -114,15 +114,18 @@ class FrameRings:
     # the writer's side, one ring
 
     def put(self, stream: int, image: np.ndarray, index: int, seconds: float, grabbed: float,
-            video: int, stop: threading.Event) -> bool:
+            video: int, stop: threading.Event, room: threading.Condition) -> bool:
         """Write one frame into ring ``stream``: over its oldest frame if it drops, else
-        after waiting for room. False if ``stop`` was set while waiting (frame not written)."""
+        after waiting for room (``room`` is notified after the reader takes frames). False
+        if ``stop`` was set while waiting (frame not written)."""
         written = int(self.written[stream])
         capacity = int(self.capacity[stream])
         if not self.drop_oldest[stream]:
-            while written - int(self.read[stream]) >= capacity:
-                if stop.wait(WAIT):
-                    return False
+            with room:
+                while written - int(self.read[stream]) >= capacity:
+                    if stop.is_set():
+                        return False
+                    room.wait(WAIT)
         slot = written % capacity
         self.started[stream] = written + 1
         self.frames[stream, slot] = image

@@ -87,14 +87,16 @@ class Source:
         """The name of each video, by the number :meth:`_decoded` yields."""
         return [self.name]
 
-    def run(self, rings: FrameRings, stream: int, stop: threading.Event) -> None:
+    def run(self, rings: FrameRings, stream: int, stop: threading.Event,
+            room: threading.Condition) -> None:
         """Decode, convert to gray, resize and write every frame into ring ``stream``
-        until the source ends or ``stop`` is set; an error is logged and kept there."""
+        until the source ends or ``stop`` is set; an error is logged and kept there.
+        ``room`` is notified when the scorer has taken frames (see :meth:`FrameRings.put`)."""
         try:
             for image, index, seconds, video in self._decoded(rings, stream, stop):
                 if stop.is_set() or not rings.put(
                         stream, model_frame(image, self.frame_size), index, seconds,
-                        time.monotonic(), video, stop):
+                        time.monotonic(), video, stop, room):
                     return
         except ConvLSTMAEError as error:
             message = redact(str(error))

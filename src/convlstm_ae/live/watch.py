@@ -264,6 +264,7 @@ class Watch:
         Returns the frames scored."""
         batch = self.engine.batch  # (B, S, S) uint8, pinned on CUDA
         taken = self._rings.take(ready, batch)
+        self._decoders.taken()
         rows = taken.rows
         scored = np.zeros(len(self.sources), bool)
         scored[rows] = True
