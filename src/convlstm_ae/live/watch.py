@@ -239,8 +239,8 @@ class Watch:
     def _loop(self) -> None:
         rings, waiting_since = self._rings, None
         while not self._stop.is_set():
-            self._decoders.reap()
-            self._status.refresh()
+            if self._status.refresh():  # once a second
+                self._decoders.reap()
             finished = rings.finished.astype(bool)  # read before the counts: no frame after
             ready = rings.available() > 0
             if not ready.any():
@@ -374,11 +374,12 @@ class _Status:
         self._latency[rows] = time.monotonic() - grabbed
         self._score[rows] = scores
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
+        """Refresh the lines if :data:`STATUS_EVERY` has passed; whether it had."""
         now = time.monotonic()
         elapsed = now - self._last
         if elapsed < STATUS_EVERY:
-            return
+            return False
         written, drops = self.rings.written.copy(), self.rings.drops()
         fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
         for i, bar in enumerate(self._bars):
@@ -390,6 +391,7 @@ class _Status:
                 f"{self._score[i]:.2f}{state}")
         self._written, self._scored[:] = written, 0
         self._last = now
+        return True
 
     def close(self) -> None:
         for bar in self._bars:
