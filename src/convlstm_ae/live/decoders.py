@@ -83,7 +83,6 @@ class Decoders:
 
     def __init__(self, sources: Sequence[Source], rings: FrameRings, workers: int) -> None:
         self.rings = rings
-        self.workers = workers
         here = [(i, s) for i, s in enumerate(sources) if s.local or workers == 0]
         away = [(i, s) for i, s in enumerate(sources) if not (s.local or workers == 0)]
         self._processes: list[Any] = []
