@@ -220,6 +220,9 @@ class Watch:
         self._rings = FrameRings.create([s.queue_frames for s in self.sources],
                                         [s.drop_oldest for s in self.sources],
                                         self.engine.frame_size)
+        # a live source counts as connected from its first frame on: a camera still
+        # opening (an RTSP open can take seconds) holds up no step
+        self._rings.connected[self._live] = 0
         try:
             self._writer = OutputWriter(self.out, self._labels, self._videos,
                                         self.out / EVENTS_FILE, self.notifier)
