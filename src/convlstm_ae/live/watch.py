@@ -386,7 +386,8 @@ class _Status:
         written, drops = self.rings.written.copy(), self.rings.drops()
         fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
         for i, bar in enumerate(self._bars):
-            state = "" if self.rings.connected[i] else ", reconnecting"
+            state = ("" if self.rings.connected[i] else ", reconnecting"
+                     if self.rings.reconnects[i] else ", connecting")
             bar.update(int(self._scored[i]))
             bar.set_postfix_str(
                 f"in {fps_in[i]:.1f} fps, out {fps_out[i]:.1f} fps, latency "
