@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from convlstm_ae.config import ScoringConfig
-from convlstm_ae.data.video_io import model_frame, video_frames
+from convlstm_ae.data.video_io import model_frame, read_header, video_frames
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.watch import Scoring, model_scoring
 from convlstm_ae.model.presets import create_model
@@ -50,6 +50,44 @@ def write_video(path: Path, frames: int, width: int = 320, height: int = 240,
         writer.write(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
     writer.release()
     return path
+
+
+def write_h264(source: Path, path: Path) -> Path | str:
+    """``source`` re-encoded as H.264 in MP4 (the common camera format) at its own size,
+    by GStreamer's openh264enc through the system Python (OpenCV's wheels carry no H.264
+    encoder); the reason as a string where that cannot run here."""
+    import subprocess
+
+    pipeline = (f"filesrc location={source} ! decodebin ! videoconvert ! "
+                f"video/x-raw,format=I420 ! openh264enc ! h264parse ! mp4mux ! "
+                f"filesink location={path}")
+    script = ("import gi, sys; gi.require_version('Gst', '1.0'); "
+              "from gi.repository import Gst; Gst.init(None); "
+              "p = Gst.parse_launch(sys.argv[1]); p.set_state(Gst.State.PLAYING); "
+              "m = p.get_bus().timed_pop_filtered(Gst.CLOCK_TIME_NONE, "
+              "Gst.MessageType.EOS | Gst.MessageType.ERROR); p.set_state(Gst.State.NULL); "
+              "sys.exit(m.type != Gst.MessageType.EOS)")
+    try:
+        done = subprocess.run(["/usr/bin/python3", "-c", script, pipeline],
+                              capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"no GStreamer to encode H.264: {error}"
+    if done.returncode or not path.is_file() or read_header(path) is None:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return f"cannot encode H.264 here (GStreamer with openh264enc, mp4mux): {last}"
+    return path
+
+
+def decode_ms(video: Path, size: int, frames: int = 200) -> float:
+    """Milliseconds per frame to decode ``video``, convert to gray and resize to ``size``,
+    one thread: what a decoder spends per frame, without scoring."""
+    start, count = time.perf_counter(), 0
+    for image in video_frames(video):
+        model_frame(image, size)
+        count += 1
+        if count >= frames:
+            break
+    return (time.perf_counter() - start) / max(count, 1) * 1e3
 
 
 def release_model(preset: str, folder: Path, video: Path, device: str = "cpu",
@@ -88,9 +126,17 @@ def watch_scoring(model_dir: Path) -> tuple[Scoring, EventRules]:
 
 
 def rss_mb() -> float:
-    """Resident memory of this process in MB (Linux: /proc/self/statm)."""
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
+    """Resident memory of this process and its children (the decoders) in MB (Linux:
+    /proc/PID/statm)."""
+    import multiprocessing
+
+    pages = 0
+    for pid in ["self", *(str(p.pid) for p in multiprocessing.active_children())]:
+        try:
+            with open(f"/proc/{pid}/statm") as handle:
+                pages += int(handle.read().split()[1])
+        except OSError:  # ended meanwhile
+            pass
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 

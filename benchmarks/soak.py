@@ -1,13 +1,13 @@
 """Soak test of `convlstm-ae watch`: N streams in real time for a long run, RSS sampled.
 
-Runs the whole watch path (FileSource grab threads decoding an MJPG file at its own
-25 fps, resizing, the engine, Eq. 3, calibration, events, per-frame CSV) on the CPU for
-``--minutes``. Each source plays the same synthetic 320x240 video over and over (a
-FileSource given the file many times: the real grab thread reopens and decodes it each
+Runs the whole watch path (FileSources decoding an MJPG file at its own 25 fps in
+decoder processes, resizing, the engine, Eq. 3, calibration, events, per-frame CSV) on
+the CPU for ``--minutes``. Each source plays the same synthetic 320x240 video over and
+over (a FileSource given the file many times: its decoder reopens and decodes it each
 time, and each pass starts a fresh memory, as a folder of videos does). A sampler thread
-writes this process's RSS every second to a CSV. Prints RSS at 1 min, at the end, the
-maximum and the slope after the warm-up, and exits 1 if RSS grew by more than
-``--bound`` MB between the first minute and the end.
+writes the RSS of this process and its decoder processes every second to a CSV. Prints
+RSS at 1 min, at the end, the maximum and the slope after the warm-up, and exits 1 if
+RSS grew by more than ``--bound`` MB between the first minute and the end.
 
     PYTHONPATH=src .venv/bin/python benchmarks/soak.py --minutes 10 --streams 8 \\
         --csv benchmarks/results/soak-rss.csv
@@ -38,9 +38,9 @@ def sample(watch: Watch, path: Path, stop: threading.Event, start: float,
         writer = csv.writer(handle)
         writer.writerow(["seconds", "rss_mb", "scored", "dropped"])
         while not stop.wait(max(0.0, len(rows) + 1 - (time.monotonic() - start))):
+            reports = watch.report()
             row = (time.monotonic() - start, rss_mb(),
-                   sum(r.frames for r in watch.reports),
-                   sum(s.drops for s in watch.sources))
+                   sum(r.frames for r in reports), sum(r.drops for r in reports))
             rows.append(row)
             writer.writerow([f"{row[0]:.1f}", f"{row[1]:.2f}", row[2], row[3]])
             handle.flush()

@@ -1,34 +1,39 @@
-"""How many 25-fps streams `convlstm-ae watch` scores in real time, through the whole path.
+"""How many 25-fps streams `convlstm-ae watch` scores in real time, through the whole path,
+beside the engine alone and the decoding alone, on the same machine in the same run.
 
-One synthetic MJPG video (moving shapes, ``--size`` 320x240 by default, so decoding and
-resizing count) is written, a random model of each preset is released with a
-calibration fitted on it (benchmarks/live_setup.py), and for each B in ``--streams``
-`Watch` scores B file sources of that video as `convlstm-ae watch --no-realtime` does:
-a grab thread per source (decode, gray, resize), one engine call per step of B frames,
-Eq. 3, calibrated score, event detection, a per-frame CSV row per source (flushed).
+Source kinds (``--sources``), each a synthetic video of moving shapes (nothing downloaded):
+- ``mjpg``: MJPG at ``--size`` (320x240);
+- ``h264-480``, ``h264-720``: H.264 in MP4 at 640x480 and 1280x720, the common camera
+  formats (encoded by GStreamer's openh264enc; skipped, with the reason, without it);
+- ``rtsp``: the MJPG video served over RTSP by tests/rtsp_server.py (GStreamer, through
+  the system Python), one connection per stream, real time only, rings of 64 frames
+  (``watch --queue 64``: a new connection delivers a burst); skipped without GStreamer.
+  The server re-encodes JPEG for every connection on the same machine.
 
-- frames/s: frames scored by all sources / wall time of ``Watch.run()`` (the engine is
-  warmed up first: on CUDA, compilation and CUDA-graph capture are not timed).
-- real-time streams: frames/s / 25, the number of 25-fps streams that throughput
-  would carry at that B; B streams run in real time at B when it is >= B.
-- step ms: median wall time of one step (one engine call for B frames plus writing
-  their rows); latency ms: median / 95th percentile from a frame's grab to its score
-  being written. With all frames (no real time) frames wait in the full queues, so
-  latency there is mostly queueing; the "real time" row is the one to read.
-- The real-time check: the largest B whose real-time streams >= B is run again with
-  ``realtime=True`` (each file paced at 25 fps, oldest frames dropped when behind) for
-  the video's length; it confirms the count if nothing is dropped.
+A random model of each preset is released with a calibration fitted on the MJPG video
+(benchmarks/live_setup.py). Per row:
+- decode ms/frame: decode + gray + resize of one frame of that video, one thread, nothing
+  else (a decoder's cost per frame; ``--decoders`` processes share the decoding);
+- engine frames/s: ``B / seconds per engine call`` on a fixed batch, after warm-up: the
+  engine alone (on CUDA, StreamScorer's CUDA graph), as ``gpu_stream.py`` measures it;
+- watch frames/s: frames scored by all sources / wall time of ``Watch.run()`` from its
+  first step on (the decoder processes' start, about a second, and the engine's warm-up
+  are not timed), with decoders, rings, the vectorized step, events and the CSV writer;
+  ratio = watch / engine;
+- real-time streams: watch frames/s / 25; step ms: median wall time of one step;
+  latency: decoded -> scored, p50 / p95;
+- "all frames" rows: files with ``realtime=False`` (every frame, decoders wait for the
+  scorer); "real time" rows: the largest B whose real-time streams >= B, run again with
+  each file paced at 25 fps (oldest frames dropped when behind) to its end (``--frames``
+  / 25 s): zero dropped frames confirms it. RTSP streams are always real time, for
+  ``--seconds``.
 
 CPU (the machine is shared: nproc and load average are printed):
 
     PYTHONPATH=src .venv/bin/python benchmarks/watch_streams.py --presets tiny \\
-        --backends torch,onnx --streams 1,2,4,8,16,32 --out watch-cpu.json
+        --backends torch,onnx --streams 1,4,16,32 --threads 1 --out watch-cpu.json
 
-GPU (paper and caffe at 225 px, torch on CUDA, about 4 minutes; --budget stops early):
-
-    PYTHONPATH=src python benchmarks/watch_streams.py --presets paper,caffe \\
-        --backends torch --device cuda --streams 256,32,1 --frames 150 --budget 150 \\
-        --out $OUT/watch-gpu.json
+GPU (see benchmarks/README.md for the H200 command lines).
 """
 
 from __future__ import annotations
@@ -36,80 +41,136 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
-from live_setup import FPS, machine_line, release_model, watch_scoring, write_video
+from live_setup import (
+    FPS,
+    decode_ms,
+    machine_line,
+    release_model,
+    watch_scoring,
+    write_h264,
+    write_video,
+)
 
 from convlstm_ae.live.engine import open_engine
-from convlstm_ae.live.sources import FileSource
+from convlstm_ae.live.sources import CaptureSource, FileSource
 from convlstm_ae.live.watch import Watch
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+RTSP_QUEUE = 64  # room for the burst of frames a new RTSP connection delivers
+KINDS = {"mjpg": None, "h264-480": (640, 480), "h264-720": (1280, 720), "rtsp": None}
 
 
 class TimedWatch(Watch):
-    """Watch that records each step's wall time and each frame's grab-to-score latency."""
+    """Watch that records each step's wall time and each frame's decode-to-score latency."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.steps: list[float] = []
-        self.latencies: list[float] = []
+        self.latencies: list[np.ndarray] = []
+        self.first: float | None = None  # perf_counter() when the first step began
 
-    def _step(self, frames) -> None:
+    def step(self, ready):
         start = time.perf_counter()
-        super()._step(frames)
+        self.first = self.first or start
+        taken = super().step(ready)
         self.steps.append(time.perf_counter() - start)
-
-    def _record(self, index, frame, error, patch, history) -> None:
-        super()._record(index, frame, error, patch, history)
-        self.latencies.append(time.monotonic() - frame.grabbed)
+        self.latencies.append(time.monotonic() - taken.grabbed)
+        return taken
 
 
 def warm_up(engine, device: str) -> None:
     """Untimed calls: cuDNN autotuning, torch.compile and CUDA-graph capture on CUDA."""
-    blank = np.zeros((engine.streams, engine.frame_size, engine.frame_size), np.uint8)
     for _ in range(8 if device == "cuda" else 3):
-        engine(blank)
+        engine(engine.batch)
     engine.reset()
 
 
-def run_watch(engine, video: Path, streams: int, out: Path, scoring, rules, *,
-              realtime: bool, seconds: float | None = None) -> dict:
-    """One Watch over ``streams`` file sources of ``video``; its figures."""
-    sources = [FileSource(f"cam{i}", [video], engine.frame_size, realtime=realtime)
-               for i in range(streams)]
-    watch = TimedWatch(engine, sources, out, scoring=scoring, rules=rules)
+def engine_fps(engine, device: str, seconds: float = 2.0) -> float:
+    """Frames per second of the engine alone on a fixed batch of random frames."""
+    engine.batch[:] = np.random.default_rng(0).integers(0, 256, engine.batch.shape, np.uint8)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or calls < 3:
+        engine(engine.batch)
+        calls += 1
+    fps = calls * engine.streams / (time.perf_counter() - start)
     engine.reset()
-    timer = None
-    if seconds:
-        import threading
+    return fps
 
-        timer = threading.Timer(seconds, watch.stop)
+
+def run_watch(engine, sources, out: Path, scoring, rules, decoders: int | None,
+              seconds: float | None = None) -> dict:
+    """One Watch over ``sources``; its figures."""
+    watch = TimedWatch(engine, sources, out, scoring=scoring, rules=rules, decoders=decoders)
+    engine.reset()
+    timer = threading.Timer(seconds, watch.stop) if seconds else None
+    if timer:
         timer.start()
-    start = time.perf_counter()
     reports = watch.run()
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - (watch.first or time.perf_counter())
     if timer:
         timer.cancel()
     frames = sum(r.frames for r in reports)
-    latency = np.array(watch.latencies) * 1e3
+    latency = np.concatenate(watch.latencies or [np.zeros(1)]) * 1e3
     fps = frames / wall
-    return {"mode": "real time" if realtime else "all frames", "streams": streams,
-            "frames": frames, "seconds": round(wall, 3), "fps": round(fps, 1),
+    return {"streams": len(sources), "decoders": watch.decoders, "frames": frames,
+            "seconds": round(wall, 3), "fps": round(fps, 1),
             "realtime_streams": round(fps / FPS, 1),
-            "step_ms_p50": round(float(np.median(watch.steps)) * 1e3, 2),
+            "step_ms_p50": round(float(np.median(watch.steps or [0])) * 1e3, 2),
             "latency_ms_p50": round(float(np.median(latency)), 1),
             "latency_ms_p95": round(float(np.percentile(latency, 95)), 1),
             "dropped": sum(r.drops for r in reports), "events": sum(r.events for r in reports)}
 
 
-def row(result: dict) -> str:
-    return (f"| {result['preset']} | {result['backend']} | {result['device']} | "
-            f"{result['mode']} | {result['streams']} | {result['fps']:,.0f} | "
-            f"{result['realtime_streams']:,.1f} | {result['step_ms_p50']:.1f} | "
-            f"{result['latency_ms_p50']:.0f} / {result['latency_ms_p95']:.0f} | "
-            f"{result['dropped']} |")
+class RtspServer:
+    """tests/rtsp_server.py serving ``video`` on a free loopback port, until :meth:`close`."""
+
+    def __init__(self, video: Path) -> None:
+        sys.path.insert(0, str(TESTS))
+        import rtsp_server
+
+        self.missing = rtsp_server.available()
+        self.process = None
+        if self.missing:
+            return
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"rtsp://127.0.0.1:{port}/live"
+        self.process = subprocess.Popen(["/usr/bin/python3", str(TESTS / "rtsp_server.py"),
+                                         str(video), str(port)], stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+        if self.process.stdout.readline().strip() != "ready":
+            self.close()
+            self.missing = "the RTSP server did not start"
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+COLUMNS = ("preset", "backend", "device", "source", "mode", "streams", "decoders",
+           "decode ms/frame", "engine frames/s", "watch frames/s", "ratio",
+           "real-time streams", "step ms", "latency ms p50 / p95", "dropped")
+
+
+def row(r: dict) -> str:
+    ratio = r["fps"] / r["engine_fps"] if r["engine_fps"] else float("nan")
+    return (f"| {r['preset']} | {r['backend']} | {r['device']} | {r['source']} | {r['mode']} | "
+            f"{r['streams']} | {r['decoders']} | {r['decode_ms']:.2f} | "
+            f"{r['engine_fps']:,.0f} | {r['fps']:,.0f} | {ratio:.2f} | "
+            f"{r['realtime_streams']:,.1f} | {r['step_ms_p50']:.1f} | "
+            f"{r['latency_ms_p50']:.0f} / {r['latency_ms_p95']:.0f} | {r['dropped']} |")
 
 
 def header(device: str, threads: int | None) -> str:
@@ -137,26 +198,56 @@ def header(device: str, threads: int | None) -> str:
     return "\n".join(lines)
 
 
+def videos(folder: Path, kinds: list[str], frames: int, size: tuple[int, int]) -> dict:
+    """The video of each source kind in ``folder`` (made unless already there, so that
+    videos encoded on one machine can be carried to another), or why it cannot be made."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mjpg = folder / f"shapes-{frames}-{size[0]}x{size[1]}.avi"
+    made = {"mjpg": mjpg if mjpg.is_file() else write_video(mjpg, frames, *size)}
+    for kind in kinds:
+        if KINDS.get(kind):
+            width, height = KINDS[kind]
+            path = folder / f"{kind}-{frames}.mp4"
+            if not path.is_file():
+                raw = write_video(folder / f"raw-{width}x{height}.avi", frames, width, height)
+                path = write_h264(raw, path)
+                raw.unlink()
+            made[kind] = path
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presets", default="tiny")
     parser.add_argument("--backends", default="torch,onnx")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--streams", default="1,2,4,8,16,32")
-    parser.add_argument("--frames", type=int, default=250, help="frames of the video")
-    parser.add_argument("--size", default="320x240", help="video WIDTHxHEIGHT")
+    parser.add_argument("--streams", default="1,4,16,32")
+    parser.add_argument("--sources", default="mjpg", help=f"kinds: {', '.join(KINDS)}")
+    parser.add_argument("--frames", type=int, default=250, help="frames of each video")
+    parser.add_argument("--size", default="320x240", help="MJPG video WIDTHxHEIGHT")
     parser.add_argument("--threads", type=int, default=None, help="engine CPU threads")
+    parser.add_argument("--decoders", type=int, default=None,
+                        help="decoder processes (default: watch's, from the core count)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="length of each RTSP run (default: the video's; file "
+                        "sources play their --frames to the end)")
     parser.add_argument("--no-check", action="store_true", help="skip the real-time check")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds: start no new measurement after this")
     parser.add_argument("--out", type=Path, default=None, help="JSON of every row")
+    parser.add_argument("--videos", type=Path, default=None,
+                        help="folder of the videos: made there unless already there "
+                        "(default: a temporary folder)")
     args = parser.parse_args()
-    width, height = map(int, args.size.split("x"))
+    kinds = args.sources.split(",")
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        parser.error(f"unknown source kinds {sorted(unknown)}; expected {list(KINDS)}")
+    size = tuple(map(int, args.size.split("x")))
+    seconds = args.seconds or args.frames / FPS
     began = time.monotonic()
     print(header(args.device, args.threads), flush=True)
-    print("| preset | backend | device | mode | streams | frames/s | real-time streams | "
-          "step ms | latency ms p50 / p95 | dropped |")
-    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS), flush=True)
     results: list[dict] = []
 
     def save(result: dict) -> None:
@@ -168,46 +259,79 @@ def main() -> None:
                                             "args": {k: str(v) for k, v in vars(args).items()},
                                             "rows": results}, indent=1))
 
-    def over_budget() -> bool:
-        return args.budget is not None and time.monotonic() - began > args.budget
+    def over_budget(what: str) -> bool:
+        spent = args.budget is not None and time.monotonic() - began > args.budget
+        if spent:
+            print(f"# budget spent: {what} skipped", flush=True)
+        return spent
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        video = write_video(folder / "shapes.avi", args.frames, width, height)
-        for preset in args.presets.split(","):
-            if over_budget():
-                print(f"# budget spent: {preset} skipped", flush=True)
-                continue
-            model = release_model(preset, folder / preset, video, device=args.device)
-            scoring, rules = watch_scoring(model)
-            for backend in args.backends.split(","):
-                device = args.device if backend == "torch" else "cpu"
-                engines, best = {}, None
-                for streams in map(int, args.streams.split(",")):
-                    if over_budget():
-                        print(f"# budget spent: {preset} {backend} {streams} skipped", flush=True)
-                        continue
-                    engine = open_engine(model, streams, backend=backend, threads=args.threads,
-                                         device=device if backend == "torch" else None)
-                    warm_up(engine, device)
-                    out = folder / f"out-{preset}-{backend}-{streams}"
-                    result = run_watch(engine, video, streams, out, scoring, rules,
-                                       realtime=False)
-                    save({"preset": preset, "backend": backend, "device": device, **result})
-                    engines[streams] = engine
-                    if result["realtime_streams"] >= streams and (best is None or streams > best):
-                        best = streams
-                if args.no_check or best is None or over_budget():
+        made = videos(args.videos or folder / "videos", kinds, args.frames, size)
+        server = RtspServer(made["mjpg"]) if "rtsp" in kinds else None
+        try:
+            for kind in kinds:
+                if isinstance(made.get(kind), str):
+                    print(f"# {kind} skipped: {made[kind]}", flush=True)
+                if kind == "rtsp" and server.missing:
+                    print(f"# rtsp skipped: {server.missing}", flush=True)
+            for preset in filter(None, args.presets.split(",")):  # "": only make videos
+                if over_budget(preset):
                     continue
-                out = folder / f"rt-{preset}-{backend}-{best}"
-                result = run_watch(engines[best], video, best, out, scoring, rules,
-                                   realtime=True, seconds=args.frames / FPS + 2)
-                save({"preset": preset, "backend": backend, "device": device, **result})
-                verdict = "confirmed" if result["dropped"] == 0 else "NOT confirmed"
-                print(f"# {preset} {backend}: {best} streams in real time {verdict} "
-                      f"({result['dropped']} frames dropped)", flush=True)
-                del engines
+                model = release_model(preset, folder / preset, made["mjpg"], device=args.device)
+                scoring, rules = watch_scoring(model)
+                for backend in args.backends.split(","):
+                    device = args.device if backend == "torch" else "cpu"
+                    for kind in kinds:
+                        video = made["mjpg"] if kind == "rtsp" else made[kind]
+                        if isinstance(video, str) or (kind == "rtsp" and server.missing):
+                            continue
+                        measure(args, kind, video, server, model, preset, backend, device,
+                                scoring, rules, folder, seconds, save, over_budget)
+        finally:
+            if server is not None:
+                server.close()
     print(f"# end: {machine_line()}; {time.monotonic() - began:.0f} s in all")
+
+
+def measure(args, kind, video, server, model, preset, backend, device, scoring, rules,
+            folder, seconds, save, over_budget) -> None:
+    """Every B of one preset, backend and source kind; then the real-time check."""
+    engines, best, cost = {}, None, None
+    for streams in map(int, args.streams.split(",")):
+        if over_budget(f"{preset} {backend} {kind} {streams}"):
+            return
+        engine = open_engine(model, streams, backend=backend, threads=args.threads,
+                             device=device if backend == "torch" else None)
+        cost = cost or decode_ms(video, engine.frame_size)
+        warm_up(engine, device)
+        base = {"preset": preset, "backend": backend, "device": device, "source": kind,
+                "decode_ms": round(cost, 3), "engine_fps": round(engine_fps(engine, device), 1)}
+        engines[streams] = (engine, base)
+        out = folder / f"out-{preset}-{backend}-{kind}-{streams}"
+        if kind == "rtsp":  # live: real time only
+            sources = [CaptureSource(f"cam{i}", server.url, engine.frame_size,
+                                     queue_frames=RTSP_QUEUE) for i in range(streams)]
+            save(base | {"mode": "real time"} | run_watch(engine, sources, out, scoring, rules,
+                                                          args.decoders, seconds))
+            continue
+        sources = [FileSource(f"cam{i}", [video], engine.frame_size, realtime=False)
+                   for i in range(streams)]
+        result = run_watch(engine, sources, out, scoring, rules, args.decoders)
+        save(base | {"mode": "all frames"} | result)
+        if result["realtime_streams"] >= streams and (best is None or streams > best):
+            best = streams
+    if kind == "rtsp" or args.no_check or best is None or over_budget("real-time check"):
+        return
+    engine, base = engines[best]
+    sources = [FileSource(f"cam{i}", [video], engine.frame_size, realtime=True)
+               for i in range(best)]
+    result = run_watch(engine, sources, folder / f"rt-{preset}-{backend}-{kind}-{best}",
+                       scoring, rules, args.decoders)  # until the files end
+    save(base | {"mode": "real time"} | result)
+    verdict = "confirmed" if result["dropped"] == 0 else "NOT confirmed"
+    print(f"# {preset} {backend} {kind}: {best} streams in real time {verdict} "
+          f"({result['dropped']} frames dropped)", flush=True)
 
 
 if __name__ == "__main__":

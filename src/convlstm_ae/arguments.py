@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--threads", type=int,
                        help="CPU threads of the backend (default: its own); on torch this "
                        "sets torch.set_num_threads, which holds for the whole process")
+    watch.add_argument("--decoders", type=int,
+                       help="processes decoding the sources (default: one per core but "
+                       "one, at most one per source; 0: threads of the scoring process)")
     watch.add_argument("--threshold", type=float,
                        help="event start level of the score (default: the model's "
                        "calibrated threshold; without a calibration, on the raw error)")
@@ -227,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--max-wait", type=float, default=1.0,
                        help="seconds a step waits for a live source's frame (default 1)")
     watch.add_argument("--queue", type=int, default=8,
-                       help="frames queued per source before the oldest is dropped (default 8)")
+                       help="frames held per source before the oldest is dropped (default 8)")
     watch.add_argument("--backoff", type=float, default=0.5,
                        help="first reconnect delay of a dropped stream, doubling (default 0.5 s)")
     watch.add_argument("--max-backoff", type=float, default=10.0,

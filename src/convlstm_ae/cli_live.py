@@ -23,6 +23,8 @@ def _watch_numbers(args: argparse.Namespace) -> None:
         if not 0 < getattr(args, flag) <= MAX_SECONDS:
             raise ConfigError(f"--{flag.replace('_', '-')} must be positive seconds, at most "
                               f"{MAX_SECONDS:,}, got {getattr(args, flag)}")
+    if args.decoders is not None and args.decoders < 0:
+        raise ConfigError(f"--decoders must be 0 or more, got {args.decoders}")
     if args.max_backoff < args.backoff:
         raise ConfigError(f"--max-backoff {args.max_backoff} is below --backoff {args.backoff}")
 
@@ -53,7 +55,7 @@ def cmd_watch(args: argparse.Namespace) -> None:
                            max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
     watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, notifier=notifier,
-                  max_wait=args.max_wait, overlay=args.overlay)
+                  max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders)
     print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "
           "Ctrl-C ends", flush=True)
     for report in watch.run():

@@ -8,16 +8,19 @@ import pytest
 
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live import events
-from convlstm_ae.live.events import EventDetector, EventRules, normal_events
+from convlstm_ae.live.events import EventMachine, EventRules, normal_events
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def detect(scores, **rules):
-    detector = EventDetector("cam", EventRules(**({"threshold": 3.0, "release_margin": 0.5}
-                                                  | rules)))
-    found = [e for i, s in enumerate(scores) if (e := detector.update("v", i, i / 10, s))]
-    return found + ([last] if (last := detector.close()) else [])
+    """The events of one stream's scores (frame i at i / 10 s)."""
+    machine = EventMachine(["cam"], [["v"]], EventRules(**({"threshold": 3.0,
+                                                            "release_margin": 0.5} | rules)))
+    one = np.zeros(1, int)
+    found = [machine.update(one, np.array([i]), np.array([i / 10]), np.array([float(s)]), one)
+             for i, s in enumerate(scores)] + [machine.close(one)]
+    return [event for ended in found for _, event in ended]
 
 
 def test_an_event_starts_above_the_threshold_and_ends_after_quiet_frames_below_release():
@@ -90,3 +93,71 @@ def test_the_defaults_are_the_ones_normal_footage_chooses():
     spec.loader.exec_module(script)
     folds = script.held_out_runs(ROOT / "docs" / "results" / "ped2-h100-full-budget")
     assert script.choose(folds) == (events.MIN_FRAMES, events.RELEASE_MARGIN)
+
+
+class Detector:
+    """The per-source state machine ``watch`` ran before it went vectorized (one Python
+    object per source, one call per frame): the reference :class:`EventMachine` is
+    checked against."""
+
+    def __init__(self, source, rules):
+        self.source, self.rules, self._run, self._quiet = source, rules, None, 0
+
+    def update(self, video, frame, seconds, score):
+        alarmed = score > self.rules.threshold
+        if self._run is None:
+            if alarmed:
+                self._run = dict(video=video, start_frame=frame, start_time=seconds,
+                                 end_frame=frame, end_time=seconds, peak_score=score,
+                                 peak_frame=frame, alarm_frames=1)
+                self._quiet = 0
+            return None
+        if score >= self.rules.release:
+            self._run.update(end_frame=frame, end_time=seconds)
+            self._run["alarm_frames"] += alarmed
+            self._quiet = 0
+            if score > self._run["peak_score"]:
+                self._run.update(peak_score=score, peak_frame=frame)
+            return None
+        self._quiet += 1
+        return self.close() if self._quiet >= self.rules.release_frames else None
+
+    def close(self):
+        found, self._run, self._quiet = self._run, None, 0
+        if found is None or found["alarm_frames"] < self.rules.min_frames:
+            return None
+        return events.Event(source=self.source, **found)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_vectorized_machine_finds_the_events_of_one_detector_per_stream(seed):
+    """Random scores around the threshold (NaN too), streams skipped at random steps,
+    videos restarting at random: the same events, in the same order per stream."""
+    rng = np.random.default_rng(seed)
+    streams, steps = 6, 300
+    rules = EventRules(float(rng.normal()), float(rng.uniform(0, 1)), int(rng.integers(1, 6)),
+                       int(rng.integers(1, 6)))
+    names, videos = [f"cam{i}" for i in range(streams)], [["a.avi", "b.avi"]] * streams
+    machine = EventMachine(names, videos, rules)
+    detectors = [Detector(n, rules) for n in names]
+    frame, video = np.zeros(streams, int), np.zeros(streams, int)
+    fast, slow = [], []
+    for _ in range(steps):
+        rows = np.flatnonzero(rng.random(streams) < 0.8)
+        restart = rows[rng.random(rows.size) < 0.02]
+        video[restart], frame[restart] = 1 - video[restart], 0
+        scores = rules.threshold + rng.normal(0, 1.5 * abs(rules.threshold) + 0.1, rows.size)
+        scores[rng.random(rows.size) < 0.01] = np.nan
+        times = frame[rows] / 25
+        fast += machine.close(restart)
+        fast += machine.update(rows, frame[rows].copy(), times, scores, video[rows].copy())
+        slow += [(i, e) for i in restart if (e := detectors[i].close())]
+        for k, i in enumerate(rows):
+            event = detectors[i].update(videos[i][video[i]], int(frame[i]), times[k], scores[k])
+            slow += [(i, event)] if event else []
+        frame[rows] += 1
+    fast += machine.close(np.arange(streams))
+    slow += [(i, e) for i, d in enumerate(detectors) if (e := d.close())]
+    assert len(slow) > 10  # the draw makes events
+    for stream in range(streams):
+        assert [e for i, e in fast if i == stream] == [e for i, e in slow if i == stream]

@@ -103,11 +103,11 @@ def test_an_rtsp_stream_whose_server_dies_reconnects_with_a_fresh_memory(
             wait_for(lambda: len(stream_rows()) > 5, timeout=30)  # readable while running
             servers[0].kill()  # mid-stream
             down_at = len(read_csv(local))
-            wait_for(lambda: not sources[0].connected, timeout=10)
+            wait_for(lambda: not watch.report()[0].connected, timeout=10)
             time.sleep(1.0)
             servers.append(Server(rtsp_media["stream"], port, tmp_path / "server.log",
                                   credentials))
-            wait_for(lambda: sources[0].reconnects >= 1, timeout=10)
+            wait_for(lambda: watch.report()[0].reconnects >= 1, timeout=10)
             # the second connection is up and has sent a few frames
             wait_for(lambda: _second_connection(stream_rows()) >= 10, timeout=30)
             # every frame of the file scored, not only read: on a busy machine the
@@ -120,7 +120,8 @@ def test_an_rtsp_stream_whose_server_dies_reconnects_with_a_fresh_memory(
                 server.kill()
     assert not runner.is_alive()
     rows = stream_rows()
-    assert sources[0].reconnects >= 1 and sources[0].drops == 0  # queue room for a burst
+    report = watch.reports[0]
+    assert report.reconnects >= 1 and report.drops == 0  # queue room for a burst
     frames, history = ([int(r[c]) for r in rows] for c in ("frame", "history"))
     assert frames.count(0) >= 2  # a frame 0 per connection
     # the memory restarts at each connection's first frame, and only there

@@ -1,19 +1,20 @@
-"""Live frame sources (live/sources.py): parsing, redaction, drop-oldest queues,
-reconnection with backoff through a fake capture."""
+"""Live frame sources (live/sources.py) and their decoders (live/decoders.py): parsing,
+redaction, files decoded in a worker process, drop-oldest rings, reconnection with
+backoff through a fake capture."""
 
 import logging
-import threading
+import os
 import time
 
 import numpy as np
 import pytest
 
 from convlstm_ae.errors import ConfigError, DatasetLayoutError
+from convlstm_ae.live.decoders import Decoders, default_workers
+from convlstm_ae.live.ring import FrameRings
 from convlstm_ae.live.sources import (
     CaptureSource,
     FileSource,
-    Frame,
-    FrameQueue,
     IterableSource,
     open_source,
     redact,
@@ -68,42 +69,72 @@ def test_sources_that_cannot_open_are_named_and_redacted(tmp_path):
     assert "rtsp://***@127.0.0.1:9/none" in str(error.value) and SECRET not in str(error.value)
 
 
-def collect(source, timeout=10.0):
+class Decoded:
+    """``source`` grabbed by its decoder (``workers`` processes; 0: a thread here) into
+    its ring; :meth:`take` gives (video, index, restart, image) of its next frame."""
+
+    def __init__(self, source, workers=0):
+        self.source = source
+        self.rings = FrameRings.create([source.queue_frames], [source.drop_oldest],
+                                       source.frame_size)
+        self.decoders = Decoders([source], self.rings, workers)
+        self.epoch = -1
+
+    def __enter__(self):
+        self.decoders.start()
+        return self
+
+    def __exit__(self, *error):
+        self.decoders.stop()
+        self.rings.close()
+
+    @property
+    def finished(self):
+        return bool(self.rings.finished[0]) and not self.rings.available()[0]
+
+    def take(self):
+        out = np.zeros((1, self.source.frame_size, self.source.frame_size), np.uint8)
+        got = self.rings.take(np.array([True]), out)
+        if not got.rows.size:
+            return None
+        restart, self.epoch = got.epoch[0] != self.epoch, got.epoch[0]
+        return (self.source.video_names[got.video[0]], int(got.index[0]), bool(restart),
+                out[0])
+
+
+def collect(source, workers=0, timeout=10.0):
     """Every frame ``source`` delivers, taken as fast as they come."""
-    source.start()
-    frames, deadline = [], time.monotonic() + timeout
-    while not source.finished and time.monotonic() < deadline:
-        frame = source.get()
-        frames.append(frame) if frame else time.sleep(0.001)
-    source.stop()
+    with Decoded(source, workers) as decoded:
+        frames, deadline = [], time.monotonic() + timeout
+        while not decoded.finished and time.monotonic() < deadline:
+            frame = decoded.take()
+            frames.append(frame) if frame else time.sleep(0.001)
     return frames
 
 
 def test_folder_plays_each_file_from_a_fresh_memory_without_dropping(tmp_path):
     write_avi(tmp_path / "a.avi", random_frames((5, 32, 40)))
     write_avi(tmp_path / "b.avi", random_frames((4, 32, 40), seed=1))
-    frames = collect(open_source(str(tmp_path), 16, realtime=False, queue_frames=2))
-    assert [(f.video, f.index, f.reset) for f in frames][4:6] == [("a.avi", 4, False),
-                                                                  ("b.avi", 0, True)]
-    assert len(frames) == 9 and frames[0].image.shape == (16, 16)
+    source = open_source(str(tmp_path), 16, realtime=False, queue_frames=2)
+    frames = collect(source, workers=1)  # decoded in a worker process
+    assert [f[:3] for f in frames][4:6] == [("a.avi", 4, False), ("b.avi", 0, True)]
+    assert len(frames) == 9 and frames[0][3].shape == (16, 16)
 
 
 def test_a_slow_consumer_drops_the_oldest_frames_and_counts_them():
     source = IterableSource("gen", (np.full((8, 8), i, np.uint8) for i in range(40)), 8,
                             fps=1000, queue_frames=4)
-    source.start()
-    while not source.finished and source.grabbed < 40:
-        time.sleep(0.01)
-    taken = [f.image[0, 0] for f in iter(source.get, None)]
-    assert taken == [36, 37, 38, 39]  # only the newest frames are left
-    assert source.drops == 36 and source.grabbed == 40
+    with Decoded(source) as decoded:
+        while not decoded.rings.finished[0]:
+            time.sleep(0.01)
+        taken = [f[3][0, 0] for f in iter(decoded.take, None)]
+        assert taken == [36, 37, 38, 39]  # only the newest frames are left
+        assert decoded.rings.drops()[0] == 36 and decoded.rings.written[0] == 40
 
 
-def test_a_dropped_reset_frame_passes_its_reset_on():
-    queue, stop = FrameQueue(2), threading.Event()
-    for index in range(4):
-        queue.put(Frame(np.zeros((2, 2), np.uint8), index, 0, 0, "v", index == 0), stop)
-    assert [(f.index, f.reset) for f in iter(queue.get, None)] == [(2, True), (3, False)]
+def test_decoders_default_to_a_core_each_but_the_scorers():
+    assert default_workers(1) == 1
+    assert 1 <= default_workers(1000) <= max(1, (os.cpu_count() or 2) - 1)
 
 
 class FakeCapture:
@@ -142,19 +173,18 @@ def test_a_dropped_stream_reconnects_with_bounded_exponential_backoff(caplog):
     camera = FlakyCamera([0, 3])
     source = CaptureSource(f"rtsp://u:{SECRET}@cam/1", "rtsp://cam/1", 8, backoff=0.05,
                            max_backoff=0.12, opener=camera)
-    with caplog.at_level(logging.WARNING):
-        source.start()
+    with caplog.at_level(logging.WARNING), Decoded(source) as decoded:
         frames = []
         deadline = time.monotonic() + 5
         while (len(frames) < 6 or len(camera.opened_at) < 6) and time.monotonic() < deadline:
-            frame = source.get()
+            frame = decoded.take()
             frames.append(frame) if frame else time.sleep(0.005)
-        source.stop()
-    assert [(f.index, f.reset) for f in frames] == [(0, True), (1, False), (2, False)] * 2
+        reconnects, drops = decoded.rings.reconnects[0], decoded.rings.drops()[0]
+    assert [f[1:3] for f in frames] == [(0, True), (1, False), (2, False)] * 2
     gaps = np.diff(camera.opened_at)
     # the drop, then three refusals: waits of 0.05, 0.1, 0.12 (capped), 0.12 s; frames
     # flowing again bring the wait back to 0.05 s
     assert gaps[:5] == pytest.approx([0.05, 0.1, 0.12, 0.12, 0.05], abs=0.04)
-    assert source.reconnects >= 5 and source.drops == 0
+    assert reconnects >= 5 and drops == 0
     assert "reconnecting" in caplog.text and SECRET not in caplog.text
     assert "rtsp://***@cam/1" in caplog.text

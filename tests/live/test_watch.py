@@ -228,6 +228,7 @@ class FakeEngine:
 
     def __init__(self, streams, interrupt_at, on_interrupt):
         self.streams, self.calls = streams, 0
+        self.batch = np.zeros((streams, 8, 8), np.uint8)
         self.interrupt_at, self.on_interrupt = interrupt_at, on_interrupt
         self.position = np.zeros(streams, dtype=int)
 
@@ -252,15 +253,19 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
                for n in names]
     seen = {}
 
-    def read_while_running():
-        seen["rows"] = [len(read_csv(p)) for p in sorted((tmp_path / "out").glob("*.csv"))]
+    def counts():
+        return [len(read_csv(p)) for p in sorted((tmp_path / "out").glob("*.csv"))]
+
+    def read_while_running():  # the writer flushes within FLUSH_EVERY (0.1 s)
+        wait_for(lambda: counts() == [11, 11], timeout=10)
+        seen["rows"] = counts()
 
     engine = FakeEngine(2, interrupt_at=12, on_interrupt=read_while_running)
     watch = Watch(engine, sources, tmp_path / "out", scoring=Scoring("sum", None, 100.0),
                   rules=EventRules(100.0, 0.5, 2, 2))
     with caplog.at_level("INFO"):
         reports = watch.run()
-    assert seen["rows"] == [11, 11]  # flushed per frame, before the interrupt
+    assert seen["rows"] == [11, 11]  # on disk while running, before the interrupt
     assert reports[0].frames in (11, 12) and reports[0].events == 1  # the step under way is lost
     written = sorted((tmp_path / "out").rglob("*.*"))
     for path in written:
@@ -335,13 +340,13 @@ def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_pat
         time.sleep(1.0)
         second = serve(root / "web", size // 40, port=first.server_port)
         wait_for(lambda: any(int(r["frame"]) >= 30 for r in read_csv(web)))  # whole file
-        wait_for(lambda: sources[1].finished)
+        wait_for(lambda: watch.report()[1].finished)
     finally:
         watch.stop()
         runner.join(timeout=30)
         second.shutdown()
     rows = read_csv(web)
-    assert sources[0].reconnects >= 1 and sources[0].drops == 0  # queue room for a file
+    assert watch.reports[0].reconnects >= 1 and watch.reports[0].drops == 0  # queue room for a file
     frames, history = ([int(r[c]) for r in rows] for c in ("frame", "history"))
     assert frames.count(0) >= 2
     # the memory restarts at each connection's first frame, and only there

@@ -7,7 +7,7 @@ ends after ``release_frames`` quiet frames in a row, its last frame being the la
 at or above the release level. A run becomes an event once it holds ``min_frames``
 alarmed frames (not necessarily consecutive); a run that ends with fewer is flicker and
 dropped. A new video or connection ends the open run: the caller calls
-:meth:`EventDetector.close` then.
+:meth:`EventMachine.close` then. :class:`EventMachine` runs this for B streams at once.
 
 The defaults (:data:`MIN_FRAMES`, :data:`RELEASE_MARGIN`, :data:`RELEASE_FRAMES`) were
 chosen with :func:`normal_events` on held-out normal footage, never on test labels;
@@ -54,51 +54,73 @@ class EventRules:
         return self.threshold - self.release_margin * abs(self.threshold)
 
 
-class EventDetector:
-    """Feed one source's frames in order (:meth:`update`); finished events come back."""
+class EventMachine:
+    """The hysteresis of the module over B streams at once, as numpy: feed each step's
+    scored streams (:meth:`update`); finished events come back.
 
-    def __init__(self, source: str, rules: EventRules) -> None:
-        self.source = source
-        self.rules = rules
-        self._run: dict | None = None
-        self._quiet = 0
+    Args:
+        sources: each stream's source name, for its events.
+        videos: each stream's video names, by the video number given to :meth:`update`.
+        rules: when events start and end.
+    """
+
+    def __init__(self, sources: Sequence[str], videos: Sequence[Sequence[str]],
+                 rules: EventRules) -> None:
+        streams = len(sources)
+        self.sources, self.videos, self.rules = list(sources), list(videos), rules
+        self.open = np.zeros(streams, bool)  # a run is under way
+        self.alarms = np.zeros(streams, np.int64)  # alarmed frames of the run
+        self.quiet = np.zeros(streams, np.int64)  # quiet frames in a row
+        self.video = np.zeros(streams, np.int64)
+        self.start_frame, self.end_frame, self.peak_frame = (
+            np.zeros(streams, np.int64) for _ in range(3))
+        self.start_time, self.end_time, self.peak_score = (
+            np.zeros(streams) for _ in range(3))
 
     @property
-    def active(self) -> bool:
-        """An event is under way: a run holding ``min_frames`` alarmed frames."""
-        return self._run is not None and self._run["alarm_frames"] >= self.rules.min_frames
+    def active(self) -> np.ndarray:
+        """(B,) an event is under way: a run holding ``min_frames`` alarmed frames."""
+        return self.open & (self.alarms >= self.rules.min_frames)
 
-    @property
-    def peak_frame(self) -> int | None:
-        """The frame of the open run's highest score so far."""
-        return self._run["peak_frame"] if self._run else None
+    def update(self, rows: np.ndarray, frames: np.ndarray, times: np.ndarray,
+               scores: np.ndarray, videos: np.ndarray) -> list[tuple[int, Event]]:
+        """Take one frame's score of each stream in ``rows`` (distinct); returns the
+        events this ends, with their stream."""
+        alarmed = scores > self.rules.threshold
+        was_open = self.open[rows]
+        start = rows[~was_open & alarmed]
+        picked = ~was_open & alarmed
+        self.open[start] = True
+        self.video[start] = videos[picked]
+        self.start_frame[start] = self.end_frame[start] = self.peak_frame[start] = frames[picked]
+        self.start_time[start] = self.end_time[start] = times[picked]
+        self.peak_score[start] = scores[picked]
+        self.alarms[start], self.quiet[start] = 1, 0
+        held = was_open & (scores >= self.rules.release)
+        going = rows[held]
+        self.end_frame[going], self.end_time[going] = frames[held], times[held]
+        self.alarms[going] += alarmed[held]
+        self.quiet[going] = 0
+        higher = scores[held] > self.peak_score[going]
+        self.peak_score[going[higher]] = scores[held][higher]
+        self.peak_frame[going[higher]] = frames[held][higher]
+        calm = rows[was_open & ~held]
+        self.quiet[calm] += 1
+        return self.close(calm[self.quiet[calm] >= self.rules.release_frames])
 
-    def update(self, video: str, frame: int, seconds: float, score: float) -> Event | None:
-        """Take one frame's score; returns the event it ends, if any."""
-        alarmed = score > self.rules.threshold
-        if self._run is None:
-            if alarmed:
-                self._run = dict(video=video, start_frame=frame, start_time=seconds,
-                                 end_frame=frame, end_time=seconds, peak_score=score,
-                                 peak_frame=frame, alarm_frames=1)
-                self._quiet = 0
-            return None
-        if score >= self.rules.release:
-            self._run.update(end_frame=frame, end_time=seconds)
-            self._run["alarm_frames"] += alarmed
-            self._quiet = 0
-            if score > self._run["peak_score"]:
-                self._run.update(peak_score=score, peak_frame=frame)
-            return None
-        self._quiet += 1
-        return self.close() if self._quiet >= self.rules.release_frames else None
+    def close(self, rows: np.ndarray) -> list[tuple[int, Event]]:
+        """End the open runs of ``rows`` now (their videos ended); the events among them
+        (runs with ``min_frames`` alarms)."""
+        ended = [(int(i), self._event(int(i))) for i in rows[self.active[rows]]]
+        self.open[rows], self.quiet[rows] = False, 0
+        return ended
 
-    def close(self) -> Event | None:
-        """End the open run now (the stream ended); None if none, or too few alarms."""
-        found, self._run, self._quiet = self._run, None, 0
-        if found is None or found["alarm_frames"] < self.rules.min_frames:
-            return None
-        return Event(source=self.source, **found)
+    def _event(self, i: int) -> Event:
+        return Event(source=self.sources[i], video=self.videos[i][self.video[i]],
+                     start_frame=int(self.start_frame[i]), end_frame=int(self.end_frame[i]),
+                     start_time=float(self.start_time[i]), end_time=float(self.end_time[i]),
+                     peak_score=float(self.peak_score[i]), peak_frame=int(self.peak_frame[i]),
+                     alarm_frames=int(self.alarms[i]))
 
 
 @dataclass(frozen=True)
@@ -116,11 +138,16 @@ class NormalEvents:
 
 def normal_events(scores: Sequence[np.ndarray], rules: EventRules) -> NormalEvents:
     """Event count and lengths that ``rules`` give on normal videos' per-frame scores
-    (each video from a fresh detector): how the defaults are chosen."""
-    lengths = []
-    for video in scores:
-        detector = EventDetector("normal", rules)
-        found = [detector.update("", index, 0.0, float(score))
-                 for index, score in enumerate(video)] + [detector.close()]
-        lengths += [e.end_frame - e.start_frame + 1 for e in found if e is not None]
-    return NormalEvents(len(scores), int(sum(len(v) for v in scores)), tuple(lengths))
+    (each video a stream of its own): how the defaults are chosen."""
+    machine = EventMachine(["normal"] * len(scores), [[""]] * len(scores), rules)
+    lengths = np.array([len(video) for video in scores])
+    found = []
+    for index in range(int(lengths.max(initial=0))):
+        rows = np.flatnonzero(lengths > index)
+        step = np.array([scores[i][index] for i in rows], dtype=float)
+        found += machine.update(rows, np.full(rows.size, index), np.zeros(rows.size), step,
+                                np.zeros(rows.size, np.int64))
+    found += machine.close(np.arange(len(scores)))
+    found.sort(key=lambda ended: (ended[0], ended[1].start_frame))
+    return NormalEvents(len(scores), int(lengths.sum()),
+                        tuple(e.end_frame - e.start_frame + 1 for _, e in found))

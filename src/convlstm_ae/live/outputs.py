@@ -1,19 +1,24 @@
-"""What ``convlstm-ae watch`` writes: a per-frame CSV per source and an events JSONL, both
-flushed line by line (a crash loses at most the line being written), a PNG snapshot per
-event, written atomically, and event notifications (a command, a webhook) sent from a
-background thread so that a slow receiver never holds up scoring."""
+"""What ``convlstm-ae watch`` writes: a per-frame CSV per source and an events JSONL from one
+writer thread, flushed at least every :data:`FLUSH_EVERY` seconds (a crash loses at most
+the rows of that time), a PNG snapshot per event, written atomically, and event
+notifications (a command, a webhook) sent from a background thread so that a slow
+receiver never holds up scoring."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import queue
 import shlex
 import subprocess
 import threading
+import time
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,41 +31,129 @@ from convlstm_ae.live.sources import redact
 log = logging.getLogger(__name__)
 FRAME_COLUMNS = ("time", "video", "frame", "history", "error", "patch_error", "score", "alarm")
 NOTIFY_TIMEOUT = 10.0
+FLUSH_EVERY = 0.1  # seconds: the longest a written row waits for its flush
+QUEUED_STEPS = 256  # steps the writer may fall behind before the scorer waits
 
 
-class FrameLog:
-    """Per-frame rows of one source as CSV (:data:`FRAME_COLUMNS`), flushed per row."""
+@dataclass(frozen=True)
+class Rows:
+    """The per-frame rows of one step: one per scored stream, as arrays (n,)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle = open(path, "w", newline="")
-        self._writer = csv.writer(self._handle)
-        self._writer.writerow(FRAME_COLUMNS)
-        self._handle.flush()
+    streams: np.ndarray
+    time: np.ndarray
+    video: np.ndarray  # the video's number in its source
+    frame: np.ndarray
+    history: np.ndarray
+    error: np.ndarray
+    patch_error: np.ndarray
+    score: np.ndarray
+    alarm: np.ndarray
 
-    def write(self, seconds: float, video: str, frame: int, history: int, error: float,
-              patch_error: float, score: float, alarm: bool) -> None:
-        self._writer.writerow([f"{seconds:.3f}", video, frame, history, f"{error:.6g}",
-                               f"{patch_error:.6g}", f"{score:.6g}", int(alarm)])
-        self._handle.flush()
+
+class OutputWriter:
+    """Everything ``watch`` writes, from one background thread: per stream a CSV of
+    :data:`FRAME_COLUMNS` (``frames-LABEL.csv``), the events as JSON lines, and a
+    snapshot per event. Rows are flushed at least every ``flush_every`` seconds, never
+    one by one; an event is written after its snapshot, flushed at once, and only then
+    handed to ``notifier``. A write that fails (a full disk) stops the thread and is
+    raised by the next :meth:`rows` or by :meth:`close`.
+
+    Args:
+        out: the output folder.
+        labels: each stream's file label.
+        videos: each stream's video names, by their number in :class:`Rows`.
+        events: the events file.
+    """
+
+    def __init__(self, out: Path, labels: Sequence[str], videos: Sequence[Sequence[str]],
+                 events: Path, notifier: Notifier, flush_every: float = FLUSH_EVERY) -> None:
+        self.out = out
+        self.notifier = notifier
+        self.flush_every = flush_every
+        self.error: BaseException | None = None
+        self._videos = [[_csv_field(name) for name in names] for names in videos]
+        self._frames = [open(out / f"frames-{label}.csv", "w", newline="") for label in labels]
+        for handle in self._frames:
+            handle.write(",".join(FRAME_COLUMNS) + "\r\n")
+            handle.flush()
+        self._events = open(events, "a")
+        self._work: queue.Queue[tuple | None] = queue.Queue(maxsize=QUEUED_STEPS)
+        self._thread = threading.Thread(target=self._run, name="watch writer", daemon=True)
+        self._thread.start()
+
+    def rows(self, rows: Rows) -> None:
+        """Queue one step's rows (waits if the writer is :data:`QUEUED_STEPS` behind)."""
+        self._raise()
+        self._work.put(("rows", rows))
+
+    def event(self, record: dict, snapshot: Path, image: np.ndarray) -> None:
+        """Queue one event: its snapshot (``image``) at ``snapshot``, its JSON line, then
+        its notification."""
+        self._raise()
+        self._work.put(("event", record, snapshot, image.copy()))
 
     def close(self) -> None:
-        self._handle.close()
+        """Write what is queued, flush and close every file; raise a failed write."""
+        if self._thread.is_alive():
+            self._work.put(None)
+            self._thread.join()
+        for handle in [*self._frames, self._events]:
+            handle.close()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _run(self) -> None:
+        flushed, dirty = time.monotonic(), False
+        try:
+            while True:
+                try:
+                    item = self._work.get(timeout=self.flush_every)
+                except queue.Empty:
+                    item = ()
+                if item is None:
+                    break
+                if item and item[0] == "rows":
+                    self._write_rows(item[1])
+                    dirty = True
+                elif item:
+                    self._write_event(*item[1:])
+                if dirty and (not item or time.monotonic() - flushed >= self.flush_every):
+                    for handle in self._frames:
+                        handle.flush()
+                    flushed, dirty = time.monotonic(), False
+            for handle in self._frames:
+                handle.flush()
+        except Exception as error:  # handed to the scorer's thread, which raises it
+            self.error = error
+            while self._work.get() is not None:  # let the scorer finish; it raises then
+                pass
+
+    def _write_rows(self, rows: Rows) -> None:
+        videos = self._videos
+        columns = zip(*(getattr(rows, name).tolist() for name in (
+            "streams", "time", "video", "frame", "history", "error", "patch_error", "score",
+            "alarm")), strict=True)
+        for stream, seconds, video, frame, history, error, patch, score, alarm in columns:
+            self._frames[stream].write(
+                f"{seconds:.3f},{videos[stream][video]},{frame},{history},{error:.6g},"
+                f"{patch:.6g},{score:.6g},{int(alarm)}\r\n")
+
+    def _write_event(self, record: dict, snapshot: Path, image: np.ndarray) -> None:
+        write_snapshot(snapshot, image)
+        self._events.write(json.dumps(record) + "\n")
+        self._events.flush()
+        self.notifier.send(record)
 
 
-class EventLog:
-    """Events as JSON lines, flushed per event."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle = open(path, "a")
-
-    def write(self, event: dict) -> None:
-        self._handle.write(json.dumps(event) + "\n")
-        self._handle.flush()
-
-    def close(self) -> None:
-        self._handle.close()
+def _csv_field(text: str) -> str:
+    """``text`` as one CSV field, quoted where it needs to be."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([text])
+    return buffer.getvalue().rstrip("\r\n")
 
 
 def write_snapshot(path: Path, image: np.ndarray) -> Path:

@@ -1,12 +1,13 @@
 """Frame sources of ``convlstm-ae watch``: video files, folders of videos, webcams, stream
-URLs and Python iterables, each grabbed in its own thread into a bounded queue.
+URLs and Python iterables, each grabbed by its own loop (:meth:`Source.run`) into its
+frame ring (:mod:`convlstm_ae.live.ring`), in a decoder process (:mod:`convlstm_ae.live.decoders`).
 
 Frames are converted to gray and resized to the model's frame size as they are grabbed.
-Live sources (webcams, URLs, files played in real time) drop their OLDEST queued frame
-when scoring falls behind, and count it; files played with ``realtime=False`` wait for
-the scorer instead, so every frame is scored. A webcam or URL that drops is reopened
-with bounded exponential backoff; its first frame after that starts a new memory.
-Source names are shown only through :func:`redact`, which hides URL credentials.
+Live sources (webcams, URLs, files played in real time) drop their OLDEST frame when
+scoring falls behind, and count it; files played with ``realtime=False`` wait for the
+scorer instead, so every frame is scored. A webcam or URL that drops is reopened with
+bounded exponential backoff; its first frame after that starts a new memory. Source
+names are shown only through :func:`redact`, which hides URL credentials.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import logging
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from convlstm_ae.data.video_io import (
     video_frames,
 )
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError, DatasetLayoutError
+from convlstm_ae.live.ring import FrameRings
 
 log = logging.getLogger(__name__)
 QUEUE_FRAMES = 8
@@ -57,144 +57,66 @@ def redact(name: str) -> str:
     return head + _QUERY_VALUE.sub(r"\1***", name[query:])
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One grabbed frame, ready for the engine."""
-
-    image: np.ndarray  # (S, S) uint8 gray at the model's frame size
-    index: int  # frame number in its video, or since the (re)connection
-    time: float  # seconds into the video file, or wall-clock (Unix) time of live frames
-    grabbed: float  # time.monotonic() when it was grabbed, for the latency
-    video: str  # the file's name, or the source's for live sources
-    reset: bool  # first frame of a video or connection: the memory starts afresh
-
-
-class FrameQueue:
-    """A bounded frame queue: drops the oldest frame when full (``drop_oldest``), else
-    makes the producer wait. A dropped frame's ``reset`` passes to the next one."""
-
-    def __init__(self, size: int = QUEUE_FRAMES, drop_oldest: bool = True) -> None:
-        self._frames: deque[Frame] = deque()
-        self._size = size
-        self._drop_oldest = drop_oldest
-        self._space = threading.Condition()
-        self.drops = 0
-
-    def put(self, frame: Frame, stop: threading.Event) -> None:
-        """Queue ``frame``; waits for space unless dropping (or until ``stop`` is set)."""
-        with self._space:
-            while not self._drop_oldest and len(self._frames) >= self._size:
-                if stop.is_set():
-                    return
-                self._space.wait(0.05)
-            if len(self._frames) >= self._size:
-                dropped = self._frames.popleft()
-                self.drops += 1
-                if dropped.reset and self._frames:
-                    self._frames[0] = _with_reset(self._frames[0])
-                elif dropped.reset:
-                    frame = _with_reset(frame)
-            self._frames.append(frame)
-
-    def get(self) -> Frame | None:
-        """The oldest queued frame, or None if none is queued."""
-        with self._space:
-            if not self._frames:
-                return None
-            frame = self._frames.popleft()
-            self._space.notify()
-            return frame
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-
-def _with_reset(frame: Frame) -> Frame:
-    return Frame(frame.image, frame.index, frame.time, frame.grabbed, frame.video, True)
-
-
 class Source:
-    """A frame source grabbed in its own thread (:meth:`start`); the scorer takes frames
-    with :meth:`get`. Subclasses yield decoded frames from :meth:`_decoded`.
+    """A frame source: where frames come from and how fast. :meth:`run` grabs them (in
+    a decoder process, or a thread) into the source's ring; subclasses yield decoded
+    frames from :meth:`_decoded`. A source is picklable unless its frames live in this
+    process (:attr:`local`).
 
     Attributes:
         name: what the user gave, redacted: safe to print and write.
         live: frames arrive at the source's pace (not the scorer's); a gap means a lost
             connection, not a slow decoder.
-        connected: False while a live source is reconnecting.
-        reconnects: how often a live source was reopened.
+        drop_oldest: when scoring falls behind, drop the oldest frames (else wait).
+        queue_frames: frames its ring holds.
+        videos: the names of the videos it plays (live sources: its name).
     """
 
     live = False
+    local = False
 
     def __init__(self, name: str, frame_size: int, *, drop_oldest: bool = True,
                  queue_frames: int = QUEUE_FRAMES) -> None:
         self.name = redact(name)
         self.frame_size = frame_size
-        self.queue = FrameQueue(queue_frames, drop_oldest)
-        self.connected = True
-        self.reconnects = 0
-        self.grabbed = 0
-        self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"source {self.name}", daemon=True)
-        self._wake: threading.Event | None = None
+        self.drop_oldest = drop_oldest
+        self.queue_frames = queue_frames
 
     @property
-    def drops(self) -> int:
-        """Frames dropped because the scorer fell behind."""
-        return self.queue.drops
+    def video_names(self) -> list[str]:
+        """The name of each video, by the number :meth:`_decoded` yields."""
+        return [self.name]
 
-    def start(self, wake: threading.Event | None = None) -> None:
-        """Start grabbing; ``wake`` is set whenever a frame is queued."""
-        self._wake = wake
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop grabbing and wait (briefly) for the thread to end."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
-
-    def get(self) -> Frame | None:
-        """The oldest queued frame, or None."""
-        return self.queue.get()
-
-    @property
-    def finished(self) -> bool:
-        """No frame will come any more: the thread ended and the queue is empty."""
-        return self._thread.ident is not None and not self._thread.is_alive() \
-            and not len(self.queue)
-
-    def _run(self) -> None:
+    def run(self, rings: FrameRings, stream: int, stop: threading.Event,
+            room: threading.Condition) -> None:
+        """Decode, convert to gray, resize and write every frame into ring ``stream``
+        until the source ends or ``stop`` is set; an error is logged and kept there.
+        ``room`` is notified when the scorer has taken frames (see :meth:`FrameRings.put`)."""
         try:
-            for frame in self._decoded():
-                if self._stop.is_set():
+            for image, index, seconds, video in self._decoded(rings, stream, stop):
+                if stop.is_set() or not rings.put(
+                        stream, model_frame(image, self.frame_size), index, seconds,
+                        time.monotonic(), video, stop, room):
                     return
-                self.grabbed += 1
-                self.queue.put(frame, self._stop)
-                if self._wake is not None:
-                    self._wake.set()
         except ConvLSTMAEError as error:
-            self.error = redact(str(error))
-            log.warning("%s: %s", self.name, self.error)
+            message = redact(str(error))
+            rings.fail(stream, message)
+            log.warning("%s: %s", self.name, message)
         finally:
-            if self._wake is not None:
-                self._wake.set()
+            rings.finished[stream] = 1
 
-    def _frame(self, image: np.ndarray, index: int, seconds: float, video: str,
-               reset: bool) -> Frame:
-        return Frame(model_frame(image, self.frame_size), index, seconds, time.monotonic(),
-                     video, reset)
-
-    def _decoded(self) -> Iterator[Frame]:
+    def _decoded(self, rings: FrameRings, stream: int, stop: threading.Event
+                 ) -> Iterator[tuple[np.ndarray, int, float, int]]:
+        """(image, index, seconds, video) per frame; :meth:`FrameRings.restart` before
+        the first frame of each video or connection."""
         raise NotImplementedError
 
-    def _pace(self, start: float, seconds: float) -> None:
-        """Wait until ``seconds`` after ``start`` (monotonic), or until stopped."""
-        delay = start + seconds - time.monotonic()
-        if delay > 0:
-            self._stop.wait(delay)
+
+def _pace(stop: threading.Event, start: float, seconds: float) -> None:
+    """Wait until ``seconds`` after ``start`` (monotonic), or until stopped."""
+    delay = start + seconds - time.monotonic()
+    if delay > 0:
+        stop.wait(delay)
 
 
 class FileSource(Source):
@@ -212,20 +134,26 @@ class FileSource(Source):
         self.realtime = realtime
         self.fps = fps
 
-    def _decoded(self) -> Iterator[Frame]:
-        for video in self.videos:
+    @property
+    def video_names(self) -> list[str]:
+        return [video.name for video in self.videos]
+
+    def _decoded(self, rings: FrameRings, stream: int, stop: threading.Event
+                 ) -> Iterator[tuple[np.ndarray, int, float, int]]:
+        for number, video in enumerate(self.videos):
             header = read_header(video) if video.is_file() else None
             fps = self.fps or frame_rate(video) or DEFAULT_FPS
             if video.is_file() and header is not None:
                 images: Iterable[np.ndarray] = video_frames(video)
             else:
                 images = read_frames(video, self.frame_size)
+            rings.restart(stream)
             start = time.monotonic()
             for index, image in enumerate(images):
                 if self.realtime:
-                    self._pace(start, index / fps)
-                yield self._frame(image, index, index / fps, video.name, index == 0)
-                if self._stop.is_set():
+                    _pace(stop, start, index / fps)
+                yield image, index, index / fps, number
+                if stop.is_set():
                     return
 
 
@@ -245,34 +173,39 @@ class CaptureSource(Source):
         self.max_backoff = max_backoff
         self._open = opener
 
-    def _decoded(self) -> Iterator[Frame]:
+    def _decoded(self, rings: FrameRings, stream: int, stop: threading.Event
+                 ) -> Iterator[tuple[np.ndarray, int, float, int]]:
         delay = self.backoff
-        while not self._stop.is_set():
+        while not stop.is_set():
             capture = self._open(self.target)
             if capture is not None:
                 try:
                     index = 0
-                    while not self._stop.is_set() and (image := capture.read()) is not None:
-                        self.connected = True
+                    while not stop.is_set() and (image := capture.read()) is not None:
+                        if index == 0:
+                            rings.restart(stream)
+                        rings.connected[stream] = 1
                         delay = self.backoff
-                        yield self._frame(image, index, time.time(), self.name, index == 0)
+                        yield image, index, time.time(), 0
                         index += 1
                 finally:
                     capture.release()
-            if self._stop.is_set():
+            if stop.is_set():
                 return
-            self.connected = False
+            rings.connected[stream] = 0
             log.warning("%s: %s; reconnecting in %.3g s", self.name,
                         "stream lost" if capture is not None else "cannot open", delay)
-            self._stop.wait(delay)
+            stop.wait(delay)
             delay = min(delay * 2, self.max_backoff)
-            self.reconnects += 1
+            rings.reconnects[stream] += 1
 
 
 class IterableSource(Source):
     """Frames (gray or BGR uint8, any size) from a Python iterable: tests, or a stand-in
     for a webcam. With ``fps`` they come at that rate and may be dropped; without, they
-    wait for the scorer."""
+    wait for the scorer. Grabbed in a thread of this process (:attr:`local`)."""
+
+    local = True
 
     def __init__(self, name: str, frames: Iterable[np.ndarray], frame_size: int, *,
                  fps: float | None = None, queue_frames: int = QUEUE_FRAMES) -> None:
@@ -281,13 +214,14 @@ class IterableSource(Source):
         self.frames = frames
         self.fps = fps
 
-    def _decoded(self) -> Iterator[Frame]:
+    def _decoded(self, rings: FrameRings, stream: int, stop: threading.Event
+                 ) -> Iterator[tuple[np.ndarray, int, float, int]]:
+        rings.restart(stream)
         start = time.monotonic()
         for index, image in enumerate(self.frames):
             if self.fps:
-                self._pace(start, index / self.fps)
-            yield self._frame(image, index, index / (self.fps or DEFAULT_FPS), self.name,
-                              index == 0)
+                _pace(stop, start, index / self.fps)
+            yield image, index, index / (self.fps or DEFAULT_FPS), 0
 
 
 def split_label(argument: str) -> tuple[str | None, str]:

@@ -10,6 +10,12 @@ frame is only a decode away), so a file is scored exactly as ``convlstm-ae score
 discarded, and its memory restarts with its next frame. This keeps one batched call
 per step; the price is that sources pace each other (a slow camera slows the step, a
 faster one drops frames), which is why live sources drop their oldest frames.
+
+Frames come from the sources' shared-memory rings (:mod:`convlstm_ae.live.ring`), filled
+by decoder processes (:mod:`convlstm_ae.live.decoders`); a step gathers them into the
+engine's input buffer with one numpy operation, and its scores, events and status are
+arrays over the B streams: no Python work per frame but for events (rare) and overlays.
+Rows and events go to one writer thread (:class:`~convlstm_ae.live.outputs.OutputWriter`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +34,12 @@ from convlstm_ae import progress
 from convlstm_ae.atomic import file_label, writable_folder
 from convlstm_ae.config import default_patch_size
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.live.decoders import Decoders, default_workers
 from convlstm_ae.live.engine import Engine
-from convlstm_ae.live.events import EventDetector, EventRules
-from convlstm_ae.live.outputs import EventLog, FrameLog, Notifier, write_snapshot
-from convlstm_ae.live.sources import Frame, Source
+from convlstm_ae.live.events import EventMachine, EventRules
+from convlstm_ae.live.outputs import Notifier, OutputWriter, Rows
+from convlstm_ae.live.ring import FrameRings, Taken
+from convlstm_ae.live.sources import Source
 from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
 from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
@@ -48,6 +56,7 @@ from convlstm_ae.viz.overlay import (
 
 log = logging.getLogger(__name__)
 MAX_WAIT = 1.0
+POLL = 0.001  # seconds between looks at the rings while a step waits for frames
 STATUS_EVERY = 1.0  # seconds between status-line refreshes
 EVENT_SNAPSHOTS = "snapshots"  # watch: the peak frame of each event
 
@@ -65,10 +74,11 @@ class Scoring:
     patch_size: int | None = None  # None: the default for the model's frame size
     located: LocatedCalibration | None = None
 
-    def score(self, error: float, history: int) -> float:
+    def score(self, errors: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """The whole-frame score of B frames: e(t) standardised, or e(t) itself."""
         if self.calibration is None:
-            return error
-        return float(self.calibration.score(np.array([error]), np.array([history]))[0])
+            return errors
+        return self.calibration.score(errors, history)
 
 
 def model_scoring(model_dir: Path, threshold: float | None = None, live: bool = True
@@ -119,6 +129,8 @@ class SourceReport:
     drops: int = 0
     reconnects: int = 0
     error: str | None = None
+    connected: bool = True  # False while a live source is reconnecting
+    finished: bool = False  # it delivers no more frames
 
 
 class Watch:
@@ -127,7 +139,7 @@ class Watch:
 
     Args:
         engine: an engine of ``len(sources)`` streams.
-        sources: not started yet; :meth:`run` starts and stops them.
+        sources: not started yet; :meth:`run` starts and stops their decoders.
         out: output folder: ``frames-NAME.csv`` per source, ``events.jsonl``,
             ``snapshots/``.
         scoring: e(t), calibration and threshold.
@@ -136,17 +148,22 @@ class Watch:
         max_wait: seconds a step waits for a live source that has no frame.
         overlay: write each source's overlay video here (``NAME-SOURCE.mp4`` beside it
             when there are several); needs an engine that returns error maps.
+        decoders: decoder processes (:mod:`convlstm_ae.live.decoders`); 0 decodes in
+            threads of this process; default :func:`default_workers`.
     """
 
     def __init__(self, engine: Engine, sources: Sequence[Source], out: Path, *,
                  scoring: Scoring, rules: EventRules, notifier: Notifier | None = None,
-                 max_wait: float = MAX_WAIT, overlay: Path | None = None) -> None:
+                 max_wait: float = MAX_WAIT, overlay: Path | None = None,
+                 decoders: int | None = None) -> None:
         if engine.streams != len(sources):
             raise ConfigError(f"the engine scores {engine.streams} streams, not "
                               f"{len(sources)}")
         if overlay and scoring.heat_limit is None:
             raise ConfigError(f"{overlay}: the overlay's colour scale needs the model's patch "
                               "calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
+        if decoders is not None and decoders < 0:
+            raise ConfigError(f"--decoders must be 0 or more, got {decoders}")
         self.engine = engine
         self.sources = list(sources)
         self.out = writable_folder(out)
@@ -154,148 +171,179 @@ class Watch:
         self.rules = rules
         self.notifier = notifier or Notifier()
         self.max_wait = max_wait
+        self.decoders = default_workers(len(sources)) if decoders is None else decoders
         self.reports = [SourceReport(s.name) for s in self.sources]
         self._stop = threading.Event()
-        self._wake = threading.Event()
-        labels = _unique([file_label(s.name) for s in self.sources])
-        self._labels = labels
-        self._detectors = [EventDetector(s.name, rules) for s in self.sources]
-        self._peaks: list[np.ndarray | None] = [None] * len(self.sources)
-        self._stale = [False] * len(self.sources)
-        self._logs: list[FrameLog] = []
-        self._events: EventLog | None = None
-        self._videos = [OverlayVideo(overlay_path(overlay, label, len(labels) > 1), OVERLAY_FPS)
-                        for label in labels] if overlay else []
+        streams = len(self.sources)
+        self._labels = _unique([file_label(s.name) for s in self.sources])
+        self._videos = [s.video_names for s in self.sources]
+        self._live = np.array([s.live for s in self.sources])
+        self._events = EventMachine([s.name for s in self.sources], self._videos, rules)
+        size = engine.frame_size
+        self._peaks = np.zeros((streams, size, size), np.uint8)
+        self._epoch = np.full(streams, -1, np.int64)  # the video or connection scored last
+        self._stale = np.zeros(streams, bool)  # skipped last step: the memory restarts
+        self._frames = np.zeros(streams, np.int64)
+        self._overlays = [OverlayVideo(overlay_path(overlay, label, len(self._labels) > 1),
+                                       OVERLAY_FPS) for label in self._labels] if overlay else []
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
-        self._patch = scoring.patch_size or default_patch_size(engine.frame_size)
-        self._located = scoring.located.scorer(len(self.sources)) if scoring.located else None
-        self._status = _Status(self.sources)
+        self._patch = scoring.patch_size or default_patch_size(size)
+        self._located = scoring.located.scorer(streams) if scoring.located else None
+        self._rings: FrameRings | None = None
+        self._decoders: Decoders | None = None
+        self._writer: OutputWriter | None = None
+        self._status: _Status | None = None
 
     def stop(self) -> None:
         """End :meth:`run` after the current step (from another thread)."""
         self._stop.set()
-        self._wake.set()
+
+    def report(self) -> list[SourceReport]:
+        """What happened to each source so far; callable from another thread while
+        :meth:`run` runs, and after it."""
+        rings = self._rings
+        if rings is not None and rings.written is not None:
+            drops, available = rings.drops(), rings.available()
+            for stream, report in enumerate(self.reports):
+                report.frames = int(self._frames[stream])
+                report.drops = int(drops[stream])
+                report.reconnects = int(rings.reconnects[stream])
+                report.error = rings.error_of(stream)
+                report.connected = bool(rings.connected[stream])
+                report.finished = bool(rings.finished[stream]) and not available[stream]
+        return [replace(r) for r in self.reports]
 
     def run(self) -> list[SourceReport]:
         """Score until every source ends, :meth:`stop`, or Ctrl-C (a normal end here).
         Everything scored is written and open events are closed before it returns."""
         (self.out / EVENT_SNAPSHOTS).mkdir(exist_ok=True)
-        self._logs = [FrameLog(self.out / f"frames-{label}.csv") for label in self._labels]
-        self._events = EventLog(self.out / EVENTS_FILE)
-        for source in self.sources:
-            source.start(self._wake)
+        self._rings = FrameRings.create([s.queue_frames for s in self.sources],
+                                        [s.drop_oldest for s in self.sources],
+                                        self.engine.frame_size)
+        # a live source counts as connected from its first frame on: a camera still
+        # opening (an RTSP open can take seconds) holds up no step
+        self._rings.connected[self._live] = 0
         try:
-            self._loop()
-        except KeyboardInterrupt:
-            log.info("interrupted: closing the outputs")
+            self._writer = OutputWriter(self.out, self._labels, self._videos,
+                                        self.out / EVENTS_FILE, self.notifier)
+            self._status = _Status(self.sources, self._rings)
+            self._decoders = Decoders(self.sources, self._rings, self.decoders)
+            self._decoders.start()
+            try:
+                self._loop()
+            except KeyboardInterrupt:
+                log.info("interrupted: closing the outputs")
+            finally:
+                self._finish()
         finally:
-            self._finish()
+            self._rings.close()
         return self.reports
 
     def _loop(self) -> None:
-        pending: list[Frame | None] = [None] * len(self.sources)
-        waiting_since = None
+        rings, waiting_since = self._rings, None
         while not self._stop.is_set():
-            self._wake.clear()
-            pending = [f or s.get() for f, s in zip(pending, self.sources, strict=True)]
-            missing = [s for f, s in zip(pending, self.sources, strict=True)
-                       if f is None and not s.finished and (s.connected or not s.live)]
-            self._status.refresh(self.reports)
-            if not any(pending):
-                if all(s.finished for s in self.sources):
+            if self._status.refresh():  # once a second
+                self._decoders.reap()
+            finished = rings.finished.astype(bool)  # read before the counts: no frame after
+            ready = rings.available() > 0
+            if not ready.any():
+                if finished.all():
                     return
-                self._wake.wait(0.1)
+                time.sleep(POLL)
                 continue
-            if missing:
+            missing = ~ready & ~finished & (rings.connected.astype(bool) | ~self._live)
+            if missing.any():
                 waiting_since = waiting_since or time.monotonic()
                 overdue = time.monotonic() - waiting_since > self.max_wait
-                if not (overdue and all(s.live for s in missing)):
-                    self._wake.wait(0.05)
+                if not (overdue and self._live[missing].all()):
+                    time.sleep(POLL)
                     continue
             waiting_since = None
-            self._step(pending)
-            pending = [None] * len(self.sources)
+            self.step(ready)
 
-    def _step(self, frames: list[Frame | None]) -> None:
-        """One engine call over every stream; blank frames where none came."""
-        restart = [i for i, f in enumerate(frames) if f and (f.reset or self._stale[i])]
-        if restart:
-            self.engine.reset(restart)
+    def step(self, ready: np.ndarray) -> Taken:
+        """One engine call over every stream: the next frame of each ``ready`` one, blank
+        frames elsewhere; scores, events, rows and status as arrays over the streams.
+        Returns the frames scored."""
+        batch = self.engine.batch  # (B, S, S) uint8, pinned on CUDA
+        taken = self._rings.take(ready, batch)
+        self._decoders.taken()
+        rows = taken.rows
+        scored = np.zeros(len(self.sources), bool)
+        scored[rows] = True
+        batch[~scored] = 0
+        new_video = taken.epoch != self._epoch[rows]
+        self._epoch[rows] = taken.epoch
+        restart = rows[new_video | self._stale[rows]]
+        if restart.size:
+            self.engine.reset(restart.tolist())
             if self._located is not None:
-                self._located.reset(restart)
-        size = self.engine.frame_size
-        batch = np.zeros((len(frames), size, size), dtype=np.uint8)
-        for index, frame in enumerate(frames):
-            if frame is not None:
-                batch[index] = frame.image
+                self._located.reset(restart.tolist())
         output = self.engine(batch)
         errors, patches, history = (np.asarray(values) for values in (
             output.select("frame", self.scoring.error), output.select("patch", self.scoring.error),
             output.history))
+        maps = None
         if self._located is not None:  # the located live score, all streams at once
             scores, maps = self._located(np.asarray(output.cells), history)
         else:
-            scores = [self.scoring.score(e, h) for e, h in zip(errors, history, strict=True)]
+            scores = np.asarray(self.scoring.score(errors, history))
             maps = None if self.engine.maps is None else np.asarray(self.engine.maps)
-        for index, frame in enumerate(frames):
-            self._stale[index] = frame is None
-            if frame is not None:
-                self._record(index, frame, float(errors[index]), float(patches[index]),
-                             int(history[index]), float(scores[index]))
-                if self._videos and maps is not None:
-                    self._draw(index, frame, maps[index])
+        self._stale = ~scored
+        self._frames[rows] += 1
+        self._writer.rows(Rows(rows, taken.time, taken.video, taken.index, history[rows],
+                               errors[rows], patches[rows], scores[rows],
+                               scores[rows] > self.rules.threshold))
+        self._status.scored(rows, taken.grabbed, scores[rows])
+        events = self._events
+        ended = events.close(rows[new_video])
+        ended += events.update(rows, taken.index, taken.time, scores[rows], taken.video)
+        for stream, event in ended:
+            self._emit(stream, event)
+        peaked = rows[events.open[rows] & (events.peak_frame[rows] == taken.index)]
+        self._peaks[peaked] = batch[peaked]
+        if self._overlays and maps is not None:
+            for k, stream in enumerate(rows.tolist()):
+                self._draw(stream, batch[stream], float(taken.time[k]), float(scores[stream]),
+                           maps[stream])
+        return taken
 
-    def _draw(self, index: int, frame: Frame, error_map: np.ndarray) -> None:
+    def _draw(self, stream: int, image: np.ndarray, seconds: float, score: float,
+              error_map: np.ndarray) -> None:
         """The frame's overlay: the score's map on the calibrated scale, score curve, event."""
-        image = draw_overlay(upscale(frame.image), error_map, limit=self.scoring.heat_limit,
-                             patch_size=self._patch, scores=self._curves[index],
+        self._curves[stream].append(score)
+        drawn = draw_overlay(upscale(image), error_map, limit=self.scoring.heat_limit,
+                             patch_size=self._patch, scores=self._curves[stream],
                              threshold=self.rules.threshold,
-                             alarm=self._detectors[index].active,
-                             label=f"{self.sources[index].name} {frame.time:.1f}s")
-        self._videos[index].write(image)
+                             alarm=bool(self._events.active[stream]),
+                             label=f"{self.sources[stream].name} {seconds:.1f}s")
+        self._overlays[stream].write(drawn)
 
-    def _record(self, index: int, frame: Frame, error: float, patch: float,
-                history: int, score: float) -> None:
-        self._logs[index].write(frame.time, frame.video, frame.index, history, error, patch,
-                                score, score > self.rules.threshold)
-        self.reports[index].frames += 1
-        self._curves[index].append(score)
-        self._status.scored(index, frame, score)
-        detector = self._detectors[index]
-        if frame.reset and detector.active:
-            self._emit(index, detector.close())
-        self._emit(index, detector.update(frame.video, frame.index, frame.time, score))
-        if detector.peak_frame == frame.index:
-            self._peaks[index] = frame.image
-
-    def _emit(self, index: int, event: Event | None) -> None:
-        if event is None:
-            return
+    def _emit(self, stream: int, event: Event) -> None:
         video = file_label(Path(event.video).stem)
-        name = f"{self._labels[index]}-{video}-{event.peak_frame:06d}.png"
-        path = write_snapshot(self.out / EVENT_SNAPSHOTS / name, self._peaks[index])
-        record = event.as_dict() | {"snapshot": str(path.relative_to(self.out))}
-        self._events.write(record)
-        self.notifier.send(record)
-        self.reports[index].events += 1
+        name = f"{self._labels[stream]}-{video}-{event.peak_frame:06d}.png"
+        snapshot = self.out / EVENT_SNAPSHOTS / name
+        record = event.as_dict() | {"snapshot": str(snapshot.relative_to(self.out))}
+        self._writer.event(record, snapshot, self._peaks[stream])
+        self.reports[stream].events += 1
         log.info("%s: event in %s, frames %d-%d, peak score %.2f at frame %d", event.source,
                  event.video, event.start_frame, event.end_frame, event.peak_score,
                  event.peak_frame)
 
     def _finish(self) -> None:
-        for source in self.sources:
-            source.stop()
+        self._decoders.stop()
         try:
-            for index, detector in enumerate(self._detectors):
-                self._emit(index, detector.close())
+            for stream, event in self._events.close(np.arange(len(self.sources))):
+                self._emit(stream, event)
         finally:
-            for handle in [*self._logs, self._events, *self._videos]:
-                handle.close()
-            self.notifier.close()
-            self._status.close()
-            for report, source in zip(self.reports, self.sources, strict=True):
-                report.drops, report.reconnects = source.drops, source.reconnects
-                report.error = source.error
+            try:
+                self._writer.close()
+            finally:
+                for video in self._overlays:
+                    video.close()
+                self.notifier.close()
+                self._status.close()
+                self.report()
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -310,38 +358,44 @@ def _unique(labels: list[str]) -> list[str]:
 
 class _Status:
     """One status line per source (fps in and out, latency, drops, score), refreshed at
-    most every :data:`STATUS_EVERY` seconds through :mod:`convlstm_ae.progress`."""
+    most every :data:`STATUS_EVERY` seconds through :mod:`convlstm_ae.progress`; the
+    counts are kept as arrays over the streams."""
 
-    def __init__(self, sources: Sequence[Source]) -> None:
-        self.sources = sources
+    def __init__(self, sources: Sequence[Source], rings: FrameRings) -> None:
+        self.sources, self.rings = sources, rings
         self._bars = [progress.bar(desc=s.name, unit="frame", position=i, leave=True)
                       for i, s in enumerate(sources)]
         self._last = time.monotonic()
-        self._grabbed = [0] * len(sources)
-        self._scored = [0] * len(sources)
-        self._latency = [0.0] * len(sources)
-        self._score = [float("nan")] * len(sources)
+        streams = len(sources)
+        self._written = np.zeros(streams, np.int64)
+        self._scored = np.zeros(streams, np.int64)
+        self._latency = np.zeros(streams)
+        self._score = np.full(streams, np.nan)
 
-    def scored(self, index: int, frame: Frame, score: float) -> None:
-        self._scored[index] += 1
-        self._latency[index] = time.monotonic() - frame.grabbed
-        self._score[index] = score
-        self._bars[index].update(1)
+    def scored(self, rows: np.ndarray, grabbed: np.ndarray, scores: np.ndarray) -> None:
+        self._scored[rows] += 1
+        self._latency[rows] = time.monotonic() - grabbed
+        self._score[rows] = scores
 
-    def refresh(self, reports: Sequence[SourceReport]) -> None:
+    def refresh(self) -> bool:
+        """Refresh the lines if :data:`STATUS_EVERY` has passed; whether it had."""
         now = time.monotonic()
         elapsed = now - self._last
         if elapsed < STATUS_EVERY:
-            return
-        for index, source in enumerate(self.sources):
-            fps_in = (source.grabbed - self._grabbed[index]) / elapsed
-            state = "" if source.connected else ", reconnecting"
-            self._bars[index].set_postfix_str(
-                f"in {fps_in:.1f} fps, out {self._scored[index] / elapsed:.1f} fps, latency "
-                f"{1000 * self._latency[index]:.0f} ms, drops {source.drops}, score "
-                f"{self._score[index]:.2f}{state}")
-            self._grabbed[index], self._scored[index] = source.grabbed, 0
+            return False
+        written, drops = self.rings.written.copy(), self.rings.drops()
+        fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
+        for i, bar in enumerate(self._bars):
+            state = ("" if self.rings.connected[i] else ", reconnecting"
+                     if self.rings.reconnects[i] else ", connecting")
+            bar.update(int(self._scored[i]))
+            bar.set_postfix_str(
+                f"in {fps_in[i]:.1f} fps, out {fps_out[i]:.1f} fps, latency "
+                f"{1000 * self._latency[i]:.0f} ms, drops {drops[i]}, score "
+                f"{self._score[i]:.2f}{state}")
+        self._written, self._scored[:] = written, 0
         self._last = now
+        return True
 
     def close(self) -> None:
         for bar in self._bars:

@@ -46,6 +46,8 @@ class OnnxStreamScorer(StreamBackend):
         self.state.last = np.zeros((streams, *inputs["last"][1:]), np.float32)
         self.keep_maps = maps
         self.maps: np.ndarray | None = None  # (B, H, W), the last call's, if kept
+        # (B, S, S) uint8: a caller may fill this buffer and pass it to each call
+        self.batch = np.zeros((streams, self.frame_size, self.frame_size), np.uint8)
 
     @classmethod
     def open(cls, model_dir: Path, streams: int, *, maps: bool = False,

@@ -69,6 +69,11 @@ class StreamScorer(StreamBackend):
         self.frame_shape = (streams, config.in_channels, size, size)
         self.frames = torch.zeros(self.frame_shape, dtype=torch.uint8, device=self.device)
         self.keep = torch.zeros(streams, device=self.device)  # 0: memory reset at this frame
+        # (B, S, S) uint8 on the host, pinned on CUDA: a caller that fills it and passes it
+        # to each call has its frames copied to the device once, without blocking
+        self.host = torch.zeros((streams, size, size), dtype=torch.uint8,
+                                pin_memory=self.device.type == "cuda")
+        self.batch = self.host.numpy()
         self.keep_maps = maps
         self.maps: Tensor | None = None  # (B, H, W) on the CPU, the last call's, if kept
         self._outputs: tuple[Tensor, ...] | None = None
@@ -154,7 +159,7 @@ class StreamScorer(StreamBackend):
             :class:`FrameErrors` with (B,) terms of Eq. 3, patch errors and history and
             the (B, H / cell, W / cell) cell means, tensors on the CPU; ``.frame`` is Eq. 3.
         """
-        frames = torch.as_tensor(frames)
+        frames = self.host if frames is self.batch else torch.as_tensor(frames)
         if frames.dim() == 3:
             frames = frames.unsqueeze(1)
         if tuple(frames.shape) != self.frame_shape:

@@ -1,0 +1,161 @@
+"""The decoders of ``convlstm-ae watch``: worker processes that run the sources' grab loops
+(decode, gray, resize) into the shared frame rings, off the scorer's interpreter lock.
+
+Sources are dealt round-robin to ``workers`` processes (forkserver where there is one,
+else spawn: never a fork of a process running PyTorch's threads); each runs one thread
+per source, so a source blocked on a network read or reconnecting holds up none of the
+others. Their log records come back to this process's loggers. ``workers=0``, and any
+source whose frames live in this process (:attr:`Source.local`), grab in threads here.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from convlstm_ae.live.ring import FrameRings, RingSpec
+from convlstm_ae.live.sources import Source
+
+log = logging.getLogger(__name__)
+JOIN_SECONDS = 2.0  # waited for a decoder to end before it is terminated
+PARENT_CHECK = 0.5  # seconds between a decoder's looks at whether the scorer still runs
+
+
+def default_workers(sources: int) -> int:
+    """Decoder processes for ``sources`` sources: one per core but the scorer's, at most
+    one per source."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(sources, (cores or 2) - 1))
+
+
+def _context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload([__name__])
+    return context
+
+
+def _grab_all(rings: FrameRings, work: Sequence[tuple[int, Source]], stop: Any,
+              taken: Any) -> None:
+    """Run each source's grab loop in its own thread until all end or ``stop`` is set.
+    This thread wakes the loops waiting for room whenever the scorer signals ``taken``,
+    and sets ``stop`` if the scoring process dies (killed: nothing else would stop them)."""
+    room = threading.Condition()
+    threads = [threading.Thread(target=source.run, args=(rings, stream, stop, room),
+                                daemon=True, name=f"source {source.name}")
+               for stream, source in work]
+    for thread in threads:
+        thread.start()
+    scorer = multiprocessing.parent_process()
+    while any(thread.is_alive() for thread in threads):
+        if not scorer.is_alive():
+            stop.set()
+            return
+        taken.acquire(timeout=PARENT_CHECK)
+        with room:
+            room.notify_all()
+
+
+def _worker(spec: RingSpec, work: list[tuple[int, Source]], stop: Any, taken: Any,
+            records: Any, level: int) -> None:
+    """A decoder process: attach to the rings, grab, send log records home. Ctrl-C is
+    the scorer's to handle: it stops the decoders."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.setLevel(level)
+    rings = FrameRings.attach(spec)
+    try:
+        _grab_all(rings, work, stop, taken)
+    finally:
+        rings.close()
+
+
+class Decoders:
+    """The grab loops of ``sources`` (ring i is source i), started by :meth:`start`."""
+
+    def __init__(self, sources: Sequence[Source], rings: FrameRings, workers: int) -> None:
+        self.rings = rings
+        here = [(i, s) for i, s in enumerate(sources) if s.local or workers == 0]
+        away = [(i, s) for i, s in enumerate(sources) if not (s.local or workers == 0)]
+        self._processes: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        self._stop_here = threading.Event()
+        self._room_here = threading.Condition()
+        self._taken: list[Any] = []  # a semaphore per decoder process
+        self._listener: logging.handlers.QueueListener | None = None
+        self._here = here
+        self._away = [away[k::workers] for k in range(min(workers, len(away)))]
+
+    def start(self) -> None:
+        """Start every grab loop."""
+        self._threads = [threading.Thread(target=source.run, daemon=True,
+                                          args=(self.rings, stream, self._stop_here,
+                                                self._room_here),
+                                          name=f"source {source.name}")
+                         for stream, source in self._here]
+        for thread in self._threads:
+            thread.start()
+        if not self._away:
+            return
+        context = _context()
+        self._stop_away = context.Event()
+        records = context.Queue()
+        self._listener = logging.handlers.QueueListener(records, _Home())
+        self._listener.start()
+        level = logging.getLogger("convlstm_ae").getEffectiveLevel()
+        self._taken = [context.Semaphore(0) for _ in self._away]
+        self._processes = [context.Process(target=_worker, daemon=True, name=f"decoder {k}",
+                                           args=(self.rings.spec, work, self._stop_away,
+                                                 self._taken[k], records, level))
+                           for k, work in enumerate(self._away)]
+        for process in self._processes:
+            process.start()
+
+    def taken(self) -> None:
+        """The scorer took frames: wake the grab loops waiting for room in a ring."""
+        with self._room_here:
+            self._room_here.notify_all()
+        for taken in self._taken:
+            taken.release()
+
+    def reap(self) -> None:
+        """Mark the rings of a decoder process that died (killed, out of memory) as
+        finished, with the reason, so that the scorer does not wait for them."""
+        for process, work in zip(self._processes, self._away, strict=True):
+            if process.exitcode not in (None, 0):
+                for stream, _ in work:
+                    if not self.rings.finished[stream]:
+                        self.rings.fail(stream, f"its decoder process ended with exit code "
+                                        f"{process.exitcode}")
+                        self.rings.finished[stream] = 1
+
+    def stop(self) -> None:
+        """Stop grabbing; wait briefly for each loop, then end the processes left."""
+        self._stop_here.set()
+        if self._processes:
+            self._stop_away.set()
+        for thread in self._threads:
+            thread.join(timeout=JOIN_SECONDS)
+        for process in self._processes:
+            process.join(timeout=JOIN_SECONDS)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+
+
+class _Home(logging.Handler):
+    """Hands a decoder's log record to the logger of its name here."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(record.name).handle(record)

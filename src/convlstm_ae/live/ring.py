@@ -1,0 +1,197 @@
+"""Shared-memory frame rings of ``convlstm-ae watch``: decoders write, the scorer reads.
+
+One ring per source (stream), all in one :mod:`multiprocessing.shared_memory` block, so a
+decoder in another process writes model-size uint8 frames that the scorer gathers for a
+whole step with one numpy operation: no per-frame Python object crosses.
+
+Each ring has one writer (its source's grab loop) and one reader (the scorer), and holds
+the newest ``capacity`` frames. The writer counts the frames it starts (``started``) and
+finishes (``written``); the reader counts the frames it took or lost (``read``). A ring
+that drops (``drop_oldest``, live sources) overwrites its oldest frame when full; the
+reader counts what was overwritten before it could take it as dropped. A ring that does
+not drop (files with ``--no-realtime``) makes the writer wait for room, so every frame is
+scored. A frame the writer overwrites while the reader copies it is seen through
+``started`` (a sequence lock) and counted as dropped, never scored torn. The writer
+stores a frame, then its count; x86-64 and ARM64 numpy stores of separate calls reach
+other processes in program order for these aligned 8-byte counters.
+
+Every frame carries the ``epoch`` of its video or connection: a new video or a reconnection
+raises it, so the reader sees a restart even if the restarting frame itself was dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+
+import numpy as np
+
+WAIT = 0.05  # seconds a writer waits at most between looks at a full ring that does not drop
+ERROR_BYTES = 400  # room for one error message per ring
+
+
+@dataclass(frozen=True)
+class RingSpec:
+    """What a process needs to attach to the rings (picklable)."""
+
+    name: str  # the shared-memory block
+    streams: int  # B rings
+    slots: int  # room of the largest ring
+    size: int  # S, frames are (S, S) uint8
+
+
+def _layout(spec: RingSpec) -> list[tuple[str, tuple[int, ...], type]]:
+    rings, slots, size = spec.streams, spec.slots, spec.size
+    per_slot = [(name, (rings, slots), dtype) for name, dtype in (
+        ("index", np.int64), ("time", np.float64), ("grabbed", np.float64),
+        ("video", np.int64), ("epoch", np.int64))]
+    per_ring = [(name, (rings,), np.int64) for name in (
+        "capacity", "drop_oldest", "started", "written", "read", "dropped", "epoch_now",
+        "reconnects", "connected", "finished")]
+    return [("frames", (rings, slots, size, size), np.uint8), *per_slot, *per_ring,
+            ("error", (rings, ERROR_BYTES), np.uint8)]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The frames one :meth:`FrameRings.take` copied: one per stream in ``rows``."""
+
+    rows: np.ndarray  # (n,) stream numbers, ascending
+    index: np.ndarray  # (n,) frame number in its video or connection
+    time: np.ndarray  # (n,) seconds into the video, or Unix time of live frames
+    grabbed: np.ndarray  # (n,) time.monotonic() when decoded (the same clock in every process)
+    video: np.ndarray  # (n,) which video of the source (0 for live sources)
+    epoch: np.ndarray  # (n,) video or connection number: a change is a restart
+
+
+class FrameRings:
+    """B frame rings in one shared-memory block (see the module).
+
+    Create them with :meth:`create` in the scorer's process (which unlinks them in
+    :meth:`close`), attach to them with :meth:`attach` in a decoder process.
+    """
+
+    def __init__(self, spec: RingSpec, memory: shared_memory.SharedMemory, owner: bool) -> None:
+        self.spec = spec
+        self._memory = memory
+        self._owner = owner
+        offset = 0
+        for name, shape, dtype in _layout(spec):
+            array = np.ndarray(shape, dtype, buffer=memory.buf, offset=offset)
+            setattr(self, name, array)
+            offset += array.nbytes
+
+    @classmethod
+    def create(cls, capacities: Sequence[int], drop_oldest: Sequence[bool], size: int
+               ) -> FrameRings:
+        """Rings of ``capacities[i]`` frames of (size, size) for each stream i."""
+        spec = RingSpec("", len(capacities), max(capacities), size)
+        nbytes = sum(int(np.prod(shape)) * np.dtype(dtype).itemsize
+                     for _, shape, dtype in _layout(spec))
+        memory = shared_memory.SharedMemory(create=True, size=nbytes)
+        rings = cls(RingSpec(memory.name, spec.streams, spec.slots, size), memory, owner=True)
+        rings.capacity[:] = capacities
+        rings.drop_oldest[:] = drop_oldest
+        rings.connected[:] = 1
+        rings.epoch_now[:] = -1
+        return rings
+
+    @classmethod
+    def attach(cls, spec: RingSpec) -> FrameRings:
+        """The rings ``spec`` names, created by another process."""
+        return cls(spec, shared_memory.SharedMemory(spec.name), owner=False)
+
+    def close(self) -> None:
+        """Detach; the creator also frees the block."""
+        for name, _, _ in _layout(self.spec):
+            setattr(self, name, None)  # no view may outlive the buffer
+        self._memory.close()
+        if self._owner:
+            self._memory.unlink()
+
+    # the writer's side, one ring
+
+    def put(self, stream: int, image: np.ndarray, index: int, seconds: float, grabbed: float,
+            video: int, stop: threading.Event, room: threading.Condition) -> bool:
+        """Write one frame into ring ``stream``: over its oldest frame if it drops, else
+        after waiting for room (``room`` is notified after the reader takes frames). False
+        if ``stop`` was set while waiting (frame not written)."""
+        written = int(self.written[stream])
+        capacity = int(self.capacity[stream])
+        if not self.drop_oldest[stream]:
+            with room:
+                while written - int(self.read[stream]) >= capacity:
+                    if stop.is_set():
+                        return False
+                    room.wait(WAIT)
+        slot = written % capacity
+        self.started[stream] = written + 1
+        self.frames[stream, slot] = image
+        self.index[stream, slot] = index
+        self.time[stream, slot] = seconds
+        self.grabbed[stream, slot] = grabbed
+        self.video[stream, slot] = video
+        self.epoch[stream, slot] = self.epoch_now[stream]
+        self.written[stream] = written + 1
+        return True
+
+    def restart(self, stream: int) -> None:
+        """The next frames of ``stream`` begin a new video or connection."""
+        self.epoch_now[stream] += 1
+
+    def fail(self, stream: int, message: str) -> None:
+        """Keep the (redacted) reason ``stream`` stopped."""
+        data = message.encode()[:ERROR_BYTES - 1]
+        self.error[stream, :len(data)] = np.frombuffer(data, np.uint8)
+        self.error[stream, len(data)] = 0
+
+    # the reader's side, every ring at once
+
+    def available(self) -> np.ndarray:
+        """(B,) frames each ring holds unread, dropped ones excluded."""
+        written = self.written.copy()
+        return np.minimum(written - self.read, self.capacity)
+
+    def take(self, wanted: np.ndarray, out: np.ndarray) -> Taken:
+        """Copy the oldest unread frame of every ``wanted`` ring that has one into
+        ``out[stream]`` (B, S, S); frames overwritten before they could be read are
+        counted as dropped."""
+        rows = np.flatnonzero(wanted)
+        parts = []
+        while rows.size:
+            written = self.written[rows]
+            lost = np.maximum(written - self.capacity[rows] - self.read[rows], 0)
+            self.dropped[rows] += lost
+            self.read[rows] += lost
+            rows = rows[written > self.read[rows]]
+            position = self.read[rows]
+            slots = position % self.capacity[rows]
+            out[rows] = self.frames[rows, slots]
+            meta = [getattr(self, name)[rows, slots] for name in
+                    ("index", "time", "grabbed", "video", "epoch")]
+            # a writer that started frame position + capacity wrote into the slot copied
+            torn = self.started[rows] - self.capacity[rows] > position
+            good = ~torn
+            self.read[rows[good]] += 1
+            parts.append((rows[good], *(m[good] for m in meta)))
+            rows = rows[torn]  # their frame is being overwritten: lost; the next one
+            self.dropped[rows] += 1
+            self.read[rows] += 1
+        if not parts:
+            empty = np.zeros(0, np.int64)
+            return Taken(empty, empty, np.zeros(0), np.zeros(0), empty, empty)
+        columns = [np.concatenate(c) for c in zip(*parts, strict=True)]
+        order = np.argsort(columns[0], kind="stable")
+        return Taken(*(c[order] for c in columns))
+
+    def drops(self) -> np.ndarray:
+        """(B,) frames lost per ring so far, including those overwritten but not yet seen."""
+        pending = np.maximum(self.written - self.capacity - self.read, 0)
+        return self.dropped + pending
+
+    def error_of(self, stream: int) -> str | None:
+        """Why ``stream`` stopped, if it stopped on an error."""
+        data = self.error[stream].tobytes().split(b"\0", 1)[0]
+        return data.decode(errors="replace") or None
