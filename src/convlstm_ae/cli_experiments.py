@@ -54,6 +54,9 @@ def cmd_live_score(args: argparse.Namespace) -> None:
     from convlstm_ae.experiments.live_score import held_out_names, run_live_score
 
     held_out = held_out_names(args.model, args.held_out)
+    writable_folder(args.out)
+    if args.install:  # before the study, not after it
+        writable_folder(args.model)
     _print_live(run_live_score(args.model, args.root, held_out, args.out, args.layout,
                                args.device, args.install))
     print(f"records -> {args.out}")
