@@ -1196,6 +1196,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=3, help="tries run at once")
     parser.add_argument("--only", default="", help="run the tries whose name holds this")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--part", choices=("all", "first", "second"), default="all",
+                        help="first: train, score, evaluate, data check, experiment; second: "
+                             "watch, calibrate, report, tables, export, experiment files")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
     base = root / "base"
@@ -1212,8 +1215,10 @@ def main() -> int:
         shutil.copytree(results / "ped2-cpu-live" / "model", base / "released")
         shutil.copytree(results / "moving-mnist-cpu-demo", base / "mm_run")
         print(f"fixtures ready in {time.monotonic() - start:.0f} s ({root})", flush=True)
-        chosen = [t for t in tries(not_writable(root)) + more_tries(not_writable(root))
-                  if args.only in t.name]
+        unwritable = not_writable(root)
+        parts = {"first": tries(unwritable), "second": more_tries(unwritable)}
+        every = parts["first"] + parts["second"] if args.part == "all" else parts[args.part]
+        chosen = [t for t in every if args.only in t.name]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             verdicts = list(pool.map(lambda pair: campaign.run(pair[0], pair[1], base),
                                      enumerate(chosen)))
