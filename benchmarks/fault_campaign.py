@@ -865,7 +865,8 @@ def more_tries(unwritable: str) -> list[Try]:
     result += [
         # ---- calibrate
         Try("calibrate, good footage, --out", [*calibrate, "{base}/footage", "--out",
-                                               "{tmp}/c"], "handled", check=ok,
+                                               "{tmp}/c", "--quantile", "0.9"], "handled",
+            check=ok,
             prepare=released()),
         Try("calibrate --quantile nan", [*calibrate, "{base}/footage", "--quantile", "nan"],
             names=("quantile",), prepare=released()),
@@ -1168,7 +1169,7 @@ def classify(attempt: Try, done: Outcome, tmp: Path, names: list[str]) -> tuple[
             and all(n in lines[-1] for n in names):
         return "handled", f"argparse usage, rc 2: {lines[-1][:80]}"
     unnamed = [n for n in names if n not in (errors[0] if errors else "")]
-    if done.code == 1 and len(errors) == 1 and lines[-1] == errors[0] and not unnamed:
+    if done.code == 1 and lines == errors[:1] and not unnamed:  # nothing else, FFmpeg's too
         return "one-line error rc 1", f"rc 1: {errors[0][20:110]}"
     return "wrong outcome", (f"rc {done.code}, {len(errors)} error line(s) of {len(lines)}"
                              f"{', not naming ' + str(unnamed) if unnamed else ''}: "
