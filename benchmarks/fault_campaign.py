@@ -908,6 +908,8 @@ def more_tries(unwritable: str) -> list[Try]:
             check=no_traceback_rc(0, 1),
             prepare=npy("wide.npy", np.zeros((12, 10, 10000), np.uint8)),
             expected="a warning on the aspect, or one line"),
+        Try("score a URL with a password", ["score", model, f"rtsp://u:p@{SECRET}@h/x?k={SECRET}"],
+            names=("rtsp",), prepare=released(), secret=SECRET),
         # ---- report
         Try("report -o a character device", ["report", "{base}/scores.csv", "-o", "{tmp}/dev"],
             names=("dev",), prepare=char_device("dev")),
