@@ -5,8 +5,11 @@ Verdicts: ``one-line error rc 1`` (good: one ``convlstm-ae: error:`` line naming
 file or flag), ``handled`` (good: the documented outcome, e.g. a warning and rc 0 on a
 truncated video, exit 130 with the resume hint on SIGINT, argparse's usage and one
 error line naming the flag with rc 2), ``traceback``, ``silent
-acceptance`` (rc 0 where an error or a warning was due) and ``wrong outcome`` (anything
-else: several lines, nothing named, another exit code). Prints a table and the counts;
+acceptance`` (rc 0 where an error or a warning was due), ``destroyed file`` (a file, device
+or FIFO that existed before the try is gone, of another type, or changed where it should
+not be), ``secret leaked`` (a secret planted in a URL is in stdout, stderr, a file name or
+a file written) and ``wrong outcome`` (anything else: several lines, nothing named,
+another exit code). Prints a table and the counts;
 exits 1 if any try is neither good verdict.
 
     python benchmarks/fault_campaign.py                      # the current checkout
@@ -20,14 +23,20 @@ that needs one. Only NumPy, OpenCV and Matplotlib are imported here, not the pac
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import functools
+import hashlib
+import http.server
 import json
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -71,6 +80,8 @@ class Try:
         check: for ``handled``: (outcome, tmp) -> None if as documented, else what differs.
         interrupt: (signal, path whose appearance triggers it, or a stdout text).
         expected: the expected outcome in words (default from ``expect``).
+        secret: text that must appear in no output, file name or file written.
+        changes: files under ``tmp`` (glob patterns) the try may rewrite.
     """
 
     name: str
@@ -81,6 +92,8 @@ class Try:
     check: Callable[[Outcome, Path], str | None] | None = None
     interrupt: tuple[int, str] | None = None
     expected: str = ""
+    secret: str = ""
+    changes: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -447,6 +460,7 @@ def tries(unwritable: str) -> list[Try]:
             names=("{tmp}/d",), prepare=lambda tmp, base: (tmp / "d").mkdir()),
         Try("score --out an existing file", [*score, "{base}/clip.avi", "--out", "{tmp}/old.csv"],
             "handled", check=replaced_table, prepare=write("old.csv", "old"),
+            changes=("old.csv",),
             expected="says it replaces it, rc 0"),
         Try("score --out not writable", [*score, "{base}/clip.avi", "--out",
                                          f"{unwritable}/s.csv"], names=(unwritable,)),
@@ -472,6 +486,7 @@ def tries(unwritable: str) -> list[Try]:
             names=("nomodel",)),
         Try("export --out an existing file", ["export", model, "--out", "{tmp}/m.onnx"],
             "handled", check=rc0_with("m.onnx"), prepare=write("m.onnx", "old"),
+            changes=("m.onnx",),
             expected="replaced, rc 0"),
         # ---- evaluate
         Try("evaluate, non-number CSV labels", [*evaluate[:2], "--labels", "{tmp}/l.csv",
@@ -637,6 +652,351 @@ def tries(unwritable: str) -> list[Try]:
     return result
 
 
+# ------------------------------------------------------------- watch, calibrate, report,
+# ------------------------------------------------------------- tables, export, experiment
+
+SECRET = "S3cretZq"  # planted in every URL try; must show nowhere
+
+
+def fifo(name: str) -> Callable[[Path, Path], None]:
+    """A named pipe ``tmp/name`` (nothing ever writes into it)."""
+    def prepare(tmp: Path, base: Path) -> None:
+        os.mkfifo(tmp / name)
+    return prepare
+
+
+def char_device(name: str) -> Callable[[Path, Path], None]:
+    """``tmp/name``: a character device like /dev/null (root), else a FIFO."""
+    def prepare(tmp: Path, base: Path) -> None:
+        try:
+            os.mknod(tmp / name, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            os.mkfifo(tmp / name)
+    return prepare
+
+
+def huge_npy(tmp: Path, base: Path) -> None:
+    """A 4 KB .npy whose header claims 10^12 frames of 48 x 64."""
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (1000000000000, 48, 64), }"
+    header = header.ljust(118) + "\n"
+    (tmp / "huge.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                                   + header.encode() + bytes(4096 - 128))
+
+
+def released(edit: Callable[[dict], None] | None = None) -> Callable[[Path, Path], None]:
+    """``tmp/model``: the released tiny model, its config.json edited."""
+    def prepare(tmp: Path, base: Path) -> None:
+        shutil.copytree(base / "released", tmp / "model")
+        if edit:
+            path = tmp / "model" / "config.json"
+            config = json.loads(path.read_text())
+            edit(config)
+            path.write_text(json.dumps(config))
+    return prepare
+
+
+def huge_channels(config: dict) -> None:
+    config["model"]["lstm_channels"] = 2_000_000
+
+
+def mm_run(edit: Callable[[Path], None] | None = None) -> Callable[[Path, Path], None]:
+    """``tmp/run``: the committed Moving-MNIST demo run, one record then edited."""
+    def prepare(tmp: Path, base: Path) -> None:
+        shutil.copytree(base / "mm_run", tmp / "run")
+        if edit:
+            edit(tmp / "run" / "tiny" / "records" / "t10" / "reset_motion.npz")
+    return prepare
+
+
+def record_edit(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def edit(path: Path) -> None:
+        with np.load(path) as record:
+            arrays = {key: record[key] for key in record.files}
+        change(arrays)
+        np.savez(path.with_suffix(""), **arrays)
+    return edit
+
+
+def longer_first_video(arrays: dict) -> None:
+    arrays["lengths"] = arrays["lengths"].copy()
+    arrays["lengths"][0] += 5
+
+
+def nan_scores(arrays: dict) -> None:
+    arrays["current"] = arrays["current"].copy()
+    arrays["current"][3] = np.nan
+
+
+def events_file(snapshot: str) -> Callable[[Path, Path], None]:
+    """``tmp/w``: a watch folder whose one event's snapshot is ``snapshot``."""
+    def prepare(tmp: Path, base: Path) -> None:
+        folder = tmp / "w"
+        folder.mkdir()
+        shutil.copy(base / "scores.csv", folder / "frames-cam.csv")
+        (folder / "events.jsonl").write_text(json.dumps({
+            "source": "cam", "start_frame": 1, "end_frame": 5, "start_time": 0.0,
+            "end_time": 0.2, "peak_score": 2.0, "peak_frame": 3,
+            "snapshot": snapshot}) + "\n")
+    return prepare
+
+
+def experiment_yaml(**settings: object) -> Callable[[Path, Path], None]:
+    """``tmp/e.yaml``: a small Moving-MNIST experiment with ``settings`` changed."""
+    lines = {"experiment": "moving-mnist", "out_dir": "{tmp}/mm", "presets": "[tiny]",
+             "num_train": 20, "num_test": 4, "num_normal": 4, "seed": 0, **settings}
+    train = lines.pop("train", None)
+
+    def prepare(tmp: Path, base: Path) -> None:
+        text = "".join(f"{key}: {value}\n" for key, value in lines.items())
+        if train is not None:
+            text += f"train:\n  {train}\n"
+        (tmp / "e.yaml").write_text(text.replace("{tmp}", str(tmp)))
+    return prepare
+
+
+def no_traceback_rc(*codes: int) -> Callable[[Outcome, Path], str | None]:
+    def check(done: Outcome, tmp: Path) -> str | None:
+        return None if done.code in codes else f"rc {done.code}"
+    return check
+
+
+def webhook_refused_or_logged(done: Outcome, tmp: Path) -> str | None:
+    """rc 1 naming --webhook, or rc 0 with one line on the failed delivery."""
+    text = done.stderr + done.stdout
+    if done.code == 1 and "webhook" in text:
+        return None
+    if done.code == 0 and "webhook" in text.lower():
+        return None
+    return f"rc {done.code}, no line on the webhook"
+
+
+def more_tries(unwritable: str) -> list[Try]:
+    """The second campaign: watch, calibrate, report, tables, export, experiment files."""
+    model, clip = "{tmp}/model", "{base}/clip.avi"
+    flags = ["--no-realtime", "--device", "cpu", "--out", "{tmp}/o"]
+    calibrate = ["calibrate", model, "--device", "cpu"]
+    ok = rc0_with()
+    urls = {
+        "userinfo with @": f"http://admin:p@{SECRET}@{{http}}/clip.avi",
+        "userinfo with :": f"http://admin:a:{SECRET}@{{http}}/clip.avi",
+        "userinfo with %": f"http://admin:%25{SECRET}%40@{{http}}/clip.avi",
+        "query access_token": f"http://{{http}}/clip.avi?access_token={SECRET}",
+        "query api_key and x_sig": f"http://{{http}}/clip.avi?api_key=1&x_sig={SECRET}",
+        "query with a fragment": f"http://{{http}}/clip.avi?cam=1&sig={SECRET}#frag",
+    }
+    result = [
+        # ---- watch: flags
+        Try("watch a file, --no-realtime", ["watch", model, clip, *flags], "handled", check=ok,
+            prepare=released()),
+        Try("watch --threshold nan", ["watch", model, clip, *flags, "--threshold", "nan"],
+            names=("threshold",), prepare=released()),
+        Try("watch --threshold inf", ["watch", model, clip, *flags, "--threshold", "inf"],
+            names=("threshold",), prepare=released()),
+        Try("watch --release-margin nan", ["watch", model, clip, *flags, "--release-margin", "nan"],
+            names=("release",), prepare=released()),
+        Try("watch --release-frames -1", ["watch", model, clip, *flags, "--release-frames", "-1"],
+            names=("release",), prepare=released()),
+        Try("watch --min-frames 0", ["watch", model, clip, *flags, "--min-frames", "0"],
+            names=("min-frames",), prepare=released()),
+        Try("watch --queue 0", ["watch", model, clip, *flags, "--queue", "0"], names=("queue",),
+            prepare=released()),
+        Try("watch --fps nan", ["watch", model, clip, *flags, "--fps", "nan"], names=("fps",),
+            prepare=released()),
+        Try("watch --threads 0", ["watch", model, clip, *flags, "--threads", "0"],
+            names=("threads",),
+            prepare=released()),
+        Try("watch --webhook file:///etc/hostname", ["watch", model, clip, *flags, "--webhook",
+                                                     "file:///etc/hostname"],
+            names=("webhook",), prepare=released()),
+        Try("watch --webhook notaurl", ["watch", model, clip, *flags, "--webhook", "notaurl"],
+            names=("webhook",), prepare=released()),
+        Try("watch --webhook with a space", ["watch", model, clip, *flags, "--webhook",
+                                             "http://127.0.0.1:1/a b"], "handled",
+            check=webhook_refused_or_logged, prepare=released(),
+            expected="refused naming --webhook, or one line per failed delivery"),
+        Try("watch --webhook, secret, nothing listening",
+            ["watch", model, clip, *flags, "--webhook", f"http://u:{SECRET}@127.0.0.1:1/h?token={SECRET}"],
+            "handled", check=no_traceback_rc(0), prepare=released(), secret=SECRET,
+            expected="rc 0, delivery failures logged redacted"),
+        Try("watch --on-event unclosed quote", ["watch", model, clip, *flags, "--on-event",
+                                                "echo 'unclosed"],
+            names=("on-event",), prepare=released()),
+        Try("watch --overlay .txt", ["watch", model, clip, *flags, "--overlay", "{tmp}/x.txt"],
+            names=("x.txt",), prepare=released()),
+        # ---- watch: sources and outputs
+        Try("watch a named pipe", ["watch", model, "{tmp}/pipe", *flags], names=("pipe",),
+            prepare=both(released(), fifo("pipe"))),
+        Try("watch a 0-byte video", ["watch", model, "{tmp}/empty.avi", *flags],
+            names=("empty.avi",),
+            prepare=both(released(), write("empty.avi", b""))),
+        Try("watch a corrupt .mp4", ["watch", model, "{tmp}/bad.mp4", *flags], names=("bad.mp4",),
+            prepare=both(released(), write("bad.mp4", os.urandom(4096)))),
+        Try("watch a .npy claiming 10^12 frames", ["watch", model, "{tmp}/huge.npy", *flags],
+            names=("huge.npy",), prepare=both(released(), huge_npy)),
+        Try("watch --out a character device", ["watch", model, clip, *flags[:-1], "{tmp}/dev"],
+            names=("dev",), prepare=both(released(), char_device("dev"))),
+        Try("watch --out a named pipe", ["watch", model, clip, *flags[:-1],
+            "{tmp}/pipe"], names=("pipe",),
+            prepare=both(released(), fifo("pipe"))),
+        Try("watch --out not writable", ["watch", model, clip, *flags[:-1],
+            unwritable], names=(unwritable,),
+            prepare=released()),
+        Try("watch a model with 2,000,000 channels", ["watch", model, clip, *flags],
+            names=("config.json",),
+            prepare=released(huge_channels)),
+        Try("watch a model without calibration", ["watch", model, clip, *flags], "handled",
+            check=no_traceback_rc(0, 1), prepare=both(
+                released(), lambda tmp, base: (tmp / "model" / "calibration.json").unlink()),
+            expected="raw error scored or one line, rc 0/1"),
+        Try("watch rtsp, unreachable, password with @ / :",
+            ["watch", model, f"rtsp://admin:p@s/s:{SECRET}@127.0.0.1:1/x", *flags], "handled",
+            check=no_traceback_rc(1), prepare=released(), secret=SECRET,
+            expected="one line, password redacted"),
+        Try("watch rtsp, unreachable, query secret",
+            ["watch", model, f"rtsp://127.0.0.1:1/x?session={SECRET}", *flags], "handled",
+            check=no_traceback_rc(1), prepare=released(), secret=SECRET,
+            expected="one line, secret redacted"),
+    ]
+    for label, url in urls.items():
+        result.append(Try(f"watch an HTTP stream, {label}", ["watch", model, url, *flags],
+                          "handled", check=no_traceback_rc(0, 130), prepare=released(),
+                          interrupt=(signal.SIGINT, "after:8"), secret=SECRET,
+                          expected="watched, then Ctrl-C; secret nowhere"))
+    result += [
+        # ---- calibrate
+        Try("calibrate, good footage, --out", [*calibrate, "{base}/footage", "--out",
+                                               "{tmp}/c", "--quantile", "0.9"], "handled",
+            check=ok,
+            prepare=released()),
+        Try("calibrate --quantile nan", [*calibrate, "{base}/footage", "--quantile", "nan"],
+            names=("quantile",), prepare=released()),
+        Try("calibrate --quantile 5", [*calibrate, "{base}/footage", "--quantile", "5"],
+            names=("quantile",), prepare=released()),
+        Try("calibrate a named pipe", [*calibrate, "{tmp}/pipe"], names=("pipe",),
+            prepare=both(released(), fifo("pipe"))),
+        Try("calibrate a .npy claiming 10^12 frames", [*calibrate, "{tmp}/huge.npy"],
+            names=("huge.npy",), prepare=both(released(), huge_npy)),
+        Try("calibrate a 1-frame video", [*calibrate, "{base}/one_frame.avi"],
+            names=("one_frame.avi",), prepare=released()),
+        Try("calibrate --out a character device", [*calibrate, "{base}/footage", "--out",
+                                                   "{tmp}/dev"],
+            names=("dev",), prepare=both(released(), char_device("dev"))),
+        Try("calibrate --out not writable", [*calibrate, "{base}/footage", "--out",
+                                             unwritable], names=(unwritable,),
+            prepare=released()),
+        Try("calibrate a model with 2,000,000 channels", [*calibrate, "{base}/footage"],
+            names=("config.json",), prepare=released(huge_channels)),
+        Try("calibrate --t-prime-free model, corrupt calibration.json",
+            [*calibrate, "{base}/footage", "--out", "{tmp}/c"], "handled",
+            check=no_traceback_rc(0, 1), prepare=both(released(), write(
+                "model/calibration.json", "{x")), expected="refit or one line"),
+        # ---- score (new cases)
+        Try("score --t-prime 99999999999999999999", ["score", model, clip, "--t-prime",
+                                                     "99999999999999999999"],
+            names=("t-prime",), prepare=released()),
+        Try("score --out a character device", ["score", model, clip, "--out", "{tmp}/dev"],
+            names=("dev",), prepare=both(released(), char_device("dev"))),
+        Try("score --out a named pipe", ["score", model, clip, "--out", "{tmp}/pipe"],
+            names=("pipe",), prepare=both(released(), fifo("pipe"))),
+        Try("score a named pipe", ["score", model, "{tmp}/pipe"], names=("pipe",),
+            prepare=both(released(), fifo("pipe"))),
+        Try("score a .npy claiming 10^12 frames", ["score", model, "{tmp}/huge.npy"],
+            names=("huge.npy",), prepare=both(released(), huge_npy)),
+        Try("score a model with 2,000,000 channels", ["score", model, clip],
+            names=("config.json",), prepare=released(huge_channels)),
+        Try("score a video 10000x10", ["score", model, "{tmp}/wide.npy"], "handled",
+            check=no_traceback_rc(0, 1),
+            prepare=npy("wide.npy", np.zeros((12, 10, 10000), np.uint8)),
+            expected="a warning on the aspect, or one line"),
+        Try("score a URL with a password", ["score", model, f"rtsp://u:p@{SECRET}@h/x?k={SECRET}"],
+            names=("rtsp",), prepare=released(), secret=SECRET),
+        # ---- report
+        Try("report -o a character device", ["report", "{base}/scores.csv", "-o", "{tmp}/dev"],
+            names=("dev",), prepare=char_device("dev")),
+        Try("report -o a named pipe", ["report", "{base}/scores.csv", "-o", "{tmp}/pipe"],
+            names=("pipe",), prepare=fifo("pipe")),
+        Try("report -o not writable", ["report", "{base}/scores.csv", "-o",
+                                       f"{unwritable}/r.html"], names=(unwritable,)),
+        Try("report a missing table", ["report", "{tmp}/none.csv", "-o", "{tmp}/r.html"],
+            names=("none.csv",)),
+        Try("report a binary table", ["report", "{tmp}/s.csv", "-o", "{tmp}/r.html"],
+            names=("s.csv",), prepare=write("s.csv", os.urandom(4096))),
+        Try("report a named pipe", ["report", "{tmp}/pipe", "-o", "{tmp}/r.html"],
+            names=("pipe",), prepare=fifo("pipe")),
+        Try("report, snapshot ../../../../etc/passwd", ["report", "{tmp}/w", "-o",
+                                                        "{tmp}/r.html"],
+            "handled", check=rc0_with("snapshot"),
+            prepare=events_file("../../../../etc/passwd"),
+            expected="warning naming the snapshot, not embedded, rc 0"),
+        Try("report, events.jsonl garbage", ["report", "{tmp}/w", "-o", "{tmp}/r.html"],
+            names=("events.jsonl",), prepare=both(events_file("x.jpg"), write(
+                "w/events.jsonl", "{not json\n"))),
+        Try("report --labels garbage", ["report", "{base}/scores.csv", "--labels",
+                                        "{tmp}/l.json", "-o", "{tmp}/r.html"],
+            names=("l.json",), prepare=write("l.json", "[[[")),
+        Try("report --model a model with 2,000,000 channels",
+            ["report", "{base}/scores.csv", "--model", model, "-o", "{tmp}/r.html"],
+            "handled", check=no_traceback_rc(0, 1), prepare=released(huge_channels),
+            expected="config shown or one line"),
+        # ---- tables
+        Try("tables on a record cut short", ["tables", "{tmp}/run"],
+            names=("reset_motion.npz",), prepare=mm_run(truncate), changes=("*.json",)),
+        Try("tables on a record of inconsistent lengths", ["tables", "{tmp}/run"],
+            names=("reset_motion.npz",), prepare=mm_run(record_edit(longer_first_video)),
+            changes=("*.json",)),
+        Try("tables on a record with NaN scores", ["tables", "{tmp}/run"],
+            names=("reset_motion.npz",), prepare=mm_run(record_edit(nan_scores)),
+            changes=("*.json",)),
+        Try("tables on a record that is a named pipe", ["tables", "{tmp}/run"],
+            names=("reset_motion.npz",), prepare=mm_run(lambda p: (p.unlink(),
+                                                                    os.mkfifo(p)))),
+        Try("tables --quantile 5", ["tables", "{tmp}/run", "--quantile", "5"],
+            names=("quantile",), prepare=mm_run()),
+        Try("tables --quantile nan", ["tables", "{tmp}/run", "--quantile", "nan"],
+            names=("quantile",), prepare=mm_run()),
+        # ---- export
+        Try("export --out a character device", ["export", model, "--out", "{tmp}/dev"],
+            names=("dev",), prepare=both(released(), char_device("dev"))),
+        Try("export --out a named pipe", ["export", model, "--out", "{tmp}/pipe"],
+            names=("pipe",), prepare=both(released(), fifo("pipe"))),
+        Try("export a model with 2,000,000 channels", ["export", model, "--out",
+                                                       "{tmp}/m.onnx"],
+            names=("config.json",), prepare=released(huge_channels)),
+        Try("export a model with truncated weights", ["export", model, "--out", "{tmp}/m.onnx"],
+            names=("model.safetensors",), prepare=both(released(), lambda tmp, base: truncate(
+                tmp / "model" / "model.safetensors"))),
+        # ---- experiment files
+        Try("experiment max_steps 1e23", ["experiment", "--config", "{tmp}/e.yaml"],
+            names=("e.yaml", "max_steps"), prepare=experiment_yaml(train="max_steps: 1e23")),
+        Try("experiment max_steps true", ["experiment", "--config", "{tmp}/e.yaml"],
+            names=("e.yaml", "max_steps"), prepare=experiment_yaml(train="max_steps: true")),
+        Try("experiment num_train 1e15", ["experiment", "--config", "{tmp}/e.yaml"],
+            names=("e.yaml", "num_train"), prepare=experiment_yaml(num_train="1e15")),
+        Try("experiment num_train 1000000000000000", ["experiment", "--config",
+                                                      "{tmp}/e.yaml"],
+            names=("e.yaml", "num_train"), prepare=experiment_yaml(num_train=10**15)),
+        Try("experiment num_test true", ["experiment", "--config", "{tmp}/e.yaml"],
+            names=("e.yaml", "num_test"), prepare=experiment_yaml(num_test="true")),
+        Try("experiment devices true", ["experiment", "--config", "{tmp}/e.yaml"],
+            names=("e.yaml", "devices"), prepare=experiment_yaml(devices="true")),
+        Try("experiment seed -1", ["experiment", "--config", "{tmp}/e.yaml"],
+            names=("e.yaml", "seed"), prepare=experiment_yaml(seed=-1)),
+        Try("experiment t_prime 99999999999999999999", ["experiment", "--config",
+                                                        "{tmp}/e.yaml"],
+            names=("e.yaml", "t_prime"),
+            prepare=experiment_yaml(t_prime="99999999999999999999")),
+        Try("experiment presets [huge]", ["experiment", "--config", "{tmp}/e.yaml"],
+            names=("e.yaml", "huge"), prepare=experiment_yaml(presets="[huge]")),
+        Try("experiment out_dir a character device", ["experiment", "--config",
+                                                      "{tmp}/e.yaml"],
+            names=("dev",), prepare=both(char_device("dev"),
+                                         experiment_yaml(out_dir="{tmp}/dev"))),
+        Try("experiment --config a named pipe", ["experiment", "--config", "{tmp}/pipe"],
+            names=("pipe",), prepare=fifo("pipe")),
+    ]
+    return result
+
+
 def long_videos(tmp: Path, base: Path) -> None:
     """``tmp/videos``: 4 frame arrays of 1,500 frames, a few seconds each to score."""
     (tmp / "videos").mkdir()
@@ -650,8 +1010,9 @@ def long_videos(tmp: Path, base: Path) -> None:
 class Campaign:
     """Runs tries of the CLI of one checkout in fresh folders under ``root``."""
 
-    def __init__(self, checkout: Path, python: str, root: Path) -> None:
+    def __init__(self, checkout: Path, python: str, root: Path, http: str = "") -> None:
         self.root = root
+        self.http = http
         self.python = python
         self.env = {**os.environ, "PYTHONPATH": str(checkout / "src"),
                     "CONVLSTM_AE_CACHE": str(root / "cache"), "PYTHONWARNINGS": "ignore"}
@@ -667,15 +1028,21 @@ class Campaign:
         return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
 
     def interrupted(self, args: list, cwd: Path, signum: int, trigger: str) -> Outcome:
-        """Run, wait for ``trigger`` (a path under ``cwd`` or ``stdout:TEXT``), signal."""
+        """Run, wait for ``trigger`` (a path under ``cwd``, ``stdout:TEXT`` or ``after:SECONDS``),
+        signal."""
         start = time.monotonic()
         out, err = cwd / ".stdout", cwd / ".stderr"
         with open(out, "w") as stdout, open(err, "w") as stderr:
             child = subprocess.Popen(self.command(args), cwd=cwd, env=self.env, stdout=stdout,
                                      stderr=stderr, text=True)
             while child.poll() is None and time.monotonic() - start < 240:
-                if (trigger.removeprefix("stdout:") in out.read_text()
-                        if trigger.startswith("stdout:") else (cwd / trigger).exists()):
+                if trigger.startswith("after:"):
+                    fired = time.monotonic() - start > float(trigger.removeprefix("after:"))
+                elif trigger.startswith("stdout:"):
+                    fired = trigger.removeprefix("stdout:") in out.read_text()
+                else:
+                    fired = (cwd / trigger).exists()
+                if fired:
                     child.send_signal(signum)
                     break
                 time.sleep(0.05)
@@ -693,7 +1060,7 @@ class Campaign:
         """(verdict, what happened) of one try."""
         tmp = self.root / "tries" / f"{index:03d}"
         tmp.mkdir(parents=True)
-        expand = {"{base}": str(base), "{tmp}": str(tmp)}
+        expand = {"{base}": str(base), "{tmp}": str(tmp), "{http}": self.http}
 
         def fill(text: str) -> str:
             for key, value in expand.items():
@@ -703,14 +1070,72 @@ class Campaign:
         if attempt.prepare:
             attempt.prepare(tmp, base)
         args = [fill(a) for a in attempt.args]
+        before = snapshot(tmp)
         try:
             if attempt.interrupt:
                 done = self.interrupted(args, tmp, *attempt.interrupt)
             else:
-                done = self.cli(args, tmp)
+                done = self.cli(args, tmp, timeout=120)
         except subprocess.TimeoutExpired:
             return "wrong outcome", "timed out"
+        lost = destroyed(before, snapshot(tmp), attempt.changes)
+        if lost:
+            return "destroyed file", f"rc {done.code}: {lost}"
+        if attempt.secret:
+            leak = leaked(attempt.secret, done, tmp)
+            if leak:
+                return "secret leaked", f"rc {done.code}: in {leak}"
         return classify(attempt, done, tmp, [fill(n) for n in attempt.names])
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Each path under ``root`` (and /dev/null, /dev/full) -> its type and, for a file, SHA-256."""
+    seen = {}
+    for path in [Path("/dev/null"), Path("/dev/full"), *root.rglob("*")]:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode):
+            try:
+                seen[str(path)] = "file " + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            except OSError:
+                seen[str(path)] = "file (unreadable)"
+        else:
+            kinds = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "fifo"),
+                     (stat.S_ISCHR, "char-device"), (stat.S_ISLNK, "link"),
+                     (stat.S_ISSOCK, "socket"))
+            seen[str(path)] = next((k for test, k in kinds if test(mode)), "other")
+    return seen
+
+
+def destroyed(before: dict[str, str], after: dict[str, str], changes: tuple[str, ...]) -> str:
+    """What existed before and is gone, of another type, or rewritten outside ``changes``."""
+    for path, kind in before.items():
+        now = after.get(path)
+        if now == kind:
+            continue
+        if now is None:
+            return f"{Path(path).name} ({kind.split()[0]}) gone"
+        if now.split()[0] != kind.split()[0]:
+            return f"{Path(path).name}: {kind.split()[0]} became {now.split()[0]}"
+        if not any(fnmatch.fnmatch(Path(path).name, pattern) for pattern in changes):
+            return f"{Path(path).name} rewritten"
+    return ""
+
+
+def leaked(secret: str, done: Outcome, tmp: Path) -> str:
+    """Where ``secret`` shows: stdout, stderr, a file name or a file's bytes under ``tmp``."""
+    if secret in done.stdout:
+        return "stdout"
+    if secret in done.stderr:
+        return "stderr"
+    for path in tmp.rglob("*"):
+        if secret in path.name:
+            return f"file name {path.name}"
+        if path.is_file() and not path.is_symlink() and secret.encode() in path.read_bytes():
+            return f"file {path.relative_to(tmp)}"
+    return ""
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -746,7 +1171,7 @@ def classify(attempt: Try, done: Outcome, tmp: Path, names: list[str]) -> tuple[
             and all(n in lines[-1] for n in names):
         return "handled", f"argparse usage, rc 2: {lines[-1][:80]}"
     unnamed = [n for n in names if n not in (errors[0] if errors else "")]
-    if done.code == 1 and len(errors) == 1 and lines[-1] == errors[0] and not unnamed:
+    if done.code == 1 and lines == errors[:1] and not unnamed:  # nothing else, FFmpeg's too
         return "one-line error rc 1", f"rc 1: {errors[0][20:110]}"
     return "wrong outcome", (f"rc {done.code}, {len(errors)} error line(s) of {len(lines)}"
                              f"{', not naming ' + str(unnamed) if unnamed else ''}: "
@@ -759,6 +1184,13 @@ def expected_text(attempt: Try) -> str:
     return "one line naming it, rc 1" if attempt.expect == "error" else "documented, rc 0"
 
 
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    """Serves the fixture folder to the URL tries, logging nothing."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[1],
@@ -767,20 +1199,34 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=3, help="tries run at once")
     parser.add_argument("--only", default="", help="run the tries whose name holds this")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--part", choices=("all", "first", "second"), default="all",
+                        help="first: train, score, evaluate, data check, experiment; second: "
+                             "watch, calibrate, report, tables, export, experiment files")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
-    campaign = Campaign(args.checkout.resolve(), args.python, root)
+    base = root / "base"
+    base.mkdir()
+    handler = functools.partial(Quiet, directory=str(base))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    campaign = Campaign(args.checkout.resolve(), args.python, root,
+                        f"127.0.0.1:{server.server_address[1]}")
     start = time.monotonic()
     try:
-        base = root / "base"
-        base.mkdir()
         build_fixtures(base, campaign.cli)
+        results = args.checkout.resolve() / "docs" / "results"
+        shutil.copytree(results / "ped2-cpu-live" / "model", base / "released")
+        shutil.copytree(results / "moving-mnist-cpu-demo", base / "mm_run")
         print(f"fixtures ready in {time.monotonic() - start:.0f} s ({root})", flush=True)
-        chosen = [t for t in tries(not_writable(root)) if args.only in t.name]
+        unwritable = not_writable(root)
+        parts = {"first": tries(unwritable), "second": more_tries(unwritable)}
+        every = parts["first"] + parts["second"] if args.part == "all" else parts[args.part]
+        chosen = [t for t in every if args.only in t.name]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             verdicts = list(pool.map(lambda pair: campaign.run(pair[0], pair[1], base),
                                      enumerate(chosen)))
     finally:
+        server.shutdown()
         if not args.keep:
             for path in root.rglob("*"):
                 if path.is_dir():
@@ -796,6 +1242,7 @@ def main() -> int:
     bad = sum(n for verdict, n in counts.items() if verdict not in GOOD)
     print(f"\n{len(chosen)} tries in {time.monotonic() - start:.0f} s: "
           + ", ".join(f"{counts[v]} {v}" for v in (*GOOD, "traceback", "silent acceptance",
+                                                   "destroyed file", "secret leaked",
                                                    "wrong outcome")))
     print(f"checkout: {args.checkout.resolve()}")
     return 1 if bad else 0

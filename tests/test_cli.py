@@ -629,3 +629,20 @@ def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path):
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130 and "convlstm-ae: interrupted" in err, err
     assert list(out.iterdir()) == []
+
+
+def test_ffmpeg_and_opencv_print_nothing_before_our_one_line(tmp_path):
+    """FFmpeg's ``moov atom not found`` and OpenCV's warnings (which quote a URL whole,
+    secrets and all) are silenced by the CLI: stderr is our one line."""
+    root = Path(__file__).resolve().parents[1]
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    env["PYTHONPATH"] = str(root / "src")
+    model = root / "docs" / "results" / "ped2-cpu-live" / "model"
+    for source in (bad, "http://user:S3cretPw@127.0.0.1:1/cam.avi?sig=S3cretQ"):
+        done = subprocess.run([sys.executable, "-m", "convlstm_ae.cli", "score", model, source,
+                               "--device", "cpu"], capture_output=True, text=True, env=env,
+                              timeout=120)
+        assert_user_error(done.returncode, done.stderr)
+        assert "S3cret" not in done.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import signal
 import sys
 import threading
@@ -79,9 +80,18 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's and FFmpeg's own log lines off (``moov atom not found``, a refused TCP
+    connection, a warning quoting a stream's URL whole, secrets and all): our one error
+    line says what failed. Set before cv2 is first imported; a user's own setting wins."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command line (default ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
+    _quiet_opencv()
     _console_logging()
     _progress_bars()
     on_main_thread = threading.current_thread() is threading.main_thread()

@@ -37,3 +37,16 @@ def test_lengths_that_do_not_sum_to_the_frames_are_refused(tmp_path, lengths):
 
 def test_an_intact_record_loads(tmp_path):
     assert ErrorRecord.load(_saved(tmp_path)).lengths.tolist() == [3, 4]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_infinite_scores_name_the_record_and_the_video(tmp_path, bad):
+    """Not "video 0: scores contain NaN" from the metrics, with no file named."""
+    path = _saved(tmp_path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["current"] = arrays["current"].copy()
+    arrays["current"][4] = bad
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(VideoReadError, match=r"r.npz: current scores .* video '01'; the rec"):
+        ErrorRecord.load(path)

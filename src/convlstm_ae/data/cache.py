@@ -23,7 +23,7 @@ import numpy as np
 
 from convlstm_ae.atomic import atomic_path
 from convlstm_ae.data import video_io
-from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
+from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.progress import bar as progress_bar
 
 # Part of every key: bump it when read_frames changes its output, to retire old entries.
@@ -68,7 +68,7 @@ def _cache_path(
     source: Path, frame_size: int, cache_dir: Path, start: int, stop: int | None
 ) -> Path:
     if not source.exists():
-        raise DatasetLayoutError(f"{source}: no such file or folder")
+        raise video_io.missing(source)
     return cache_dir / f"{cache_key(source, frame_size, start, stop)}.npy"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +50,16 @@ def is_video(path: Path) -> bool:
     return path.is_dir() and bool(image_files(path))
 
 
+def missing(path: Path) -> DatasetLayoutError:
+    """The error for a path that does not exist. A URL (``rtsp://u:pw@host``, which Path
+    folds to ``rtsp:/u:pw@host``) is not repeated: it may hold credentials."""
+    url = re.match(r"([a-zA-Z][a-zA-Z0-9+.-]*):/", str(path))
+    if url:
+        return DatasetLayoutError(f"a {url[1]}:// URL: not a file or folder; only watch reads "
+                                  "streams (the URL is not repeated: it may hold a password)")
+    return DatasetLayoutError(f"{path}: no such file or folder")
+
+
 def list_videos(path: str | Path) -> list[Path]:
     """The videos under ``path``: itself if it is one, else its video entries, sorted.
 
@@ -58,7 +69,7 @@ def list_videos(path: str | Path) -> list[Path]:
     """
     path = Path(path)
     if not path.exists():
-        raise DatasetLayoutError(f"{path}: no such file or folder")
+        raise missing(path)
     if is_video(path):
         return [path]
     if path.is_file():
@@ -247,7 +258,7 @@ def read_frames(path: str | Path, frame_size: int, strict: bool = False) -> np.n
     """
     path = Path(path)
     if not path.exists():
-        raise DatasetLayoutError(f"{path}: no such file or folder")
+        raise missing(path)
     if path.is_dir():
         frames = _read_image_folder(path)
         if not frames:

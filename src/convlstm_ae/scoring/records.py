@@ -128,3 +128,10 @@ class ErrorRecord:
                 raise VideoReadError(f"{path}: {key} holds {values.shape} values but the "
                                      f"video lengths sum to {frames} frames; the record is "
                                      "damaged")
+        for key in _ARRAYS[:3]:
+            bad = np.flatnonzero(~np.isfinite(getattr(self, key)))
+            if bad.size:
+                video = int(np.searchsorted(np.cumsum(lengths), bad[0], side="right"))
+                raise VideoReadError(f"{path}: {key} scores hold {bad.size} NaN or infinite "
+                                     f"value(s), the first in video {self.names[video]!r}; "
+                                     "the record is damaged")
