@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from convlstm_ae.atomic import writable_folder
 from convlstm_ae.cli_common import check_fps
@@ -29,7 +30,7 @@ def _watch_numbers(args: argparse.Namespace) -> None:
         raise ConfigError(f"--max-backoff {args.max_backoff} is below --backoff {args.backoff}")
 
 
-def cmd_watch(args: argparse.Namespace) -> None:
+def cmd_watch(args: argparse.Namespace) -> int:
     """Score live sources until they end or Ctrl-C, writing events; ``--demo`` runs the
     shipped model on a fresh demo video and draws a report."""
     from convlstm_ae.live.engine import open_engine
@@ -58,10 +59,12 @@ def cmd_watch(args: argparse.Namespace) -> None:
                   max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders)
     print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "
           "Ctrl-C ends", flush=True)
+    failed = []
     for report in watch.run():
         problem = f"; stopped: {report.error}" if report.error else ""
         print(f"{report.name}: {report.frames} frames scored, {report.events} event(s), "
               f"{report.drops} dropped, {report.reconnects} reconnect(s){problem}")
+        failed += [report] if report.error else []
     print(f"frames, events and snapshots -> {args.out}")
     if args.overlay:
         print(f"overlay video -> {args.overlay}")
@@ -72,6 +75,9 @@ def cmd_watch(args: argparse.Namespace) -> None:
             print(f"no report.html: the light runtime lacks {error.name}; after pip install "
                   f"'convlstm-ae[train]': convlstm-ae report {args.out} --labels "
                   f"{args.out / 'labels.json'} -o {args.out / 'report.html'}")
+    for report in failed:  # the others ran on; the exit status says one did not
+        print(f"convlstm-ae: error: {report.name}: {report.error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _watch_demo(args: argparse.Namespace) -> None:

@@ -403,3 +403,19 @@ def test_bad_notification_and_alarm_flags_are_one_line_errors(media, tmp_path, f
     assert_user_error(code, err, named)
     assert SECRET not in err
     assert not list((tmp_path / "out").glob("frames-*.csv"))  # nothing was scored
+
+
+def test_a_source_that_stops_on_an_error_makes_the_exit_status_one_the_others_run_on(
+        media, tmp_path):
+    broken = tmp_path / "huge.npy"  # a header promising 10^12 frames, a few bytes behind it
+    with open(broken, "wb") as handle:
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": "|u1", "fortran_order": False, "shape": (10**12, 64, 64)})
+        handle.write(b"\0" * 4096)
+    code, out, err = run_cli("watch", media["model"], media["video"], broken, "--no-realtime",
+                             "--out", tmp_path / "out")
+    assert code == 1
+    assert "30 frames scored" in out  # the good source ran to its end
+    errors = [line for line in err.splitlines() if line.startswith("convlstm-ae: error:")]
+    assert len(errors) == 1 and "huge" in errors[0] and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == errors[0]  # the last word, after the status lines
