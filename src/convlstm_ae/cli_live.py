@@ -64,7 +64,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         problem = f"; stopped: {report.error}" if report.error else ""
         print(f"{report.name}: {report.frames} frames scored, {report.events} event(s), "
               f"{report.drops} dropped, {report.reconnects} reconnect(s){problem}")
-        failed += [report] if report.error else []
+        if report.error:
+            failed.append(report)
     print(f"frames, events and snapshots -> {args.out}")
     if args.overlay:
         print(f"overlay video -> {args.overlay}")

@@ -93,25 +93,28 @@ def validate(normal: Sequence[Video], copies: Sequence[Sequence[Video]], base_ce
              fps: float) -> list[Validation]:
     """Every design at every cell size, leave one held-out video out (see module)."""
     rows = []
-    for factor, design in itertools.product(CELL_FACTORS, DESIGNS):
+    histories = [v.history for v in normal]
+    for factor in CELL_FACTORS:  # each video pooled once per cell size, not per design
         cells = [pool_cells(v.cells, factor) for v in normal]
-        histories = [v.history for v in normal]
-        scores, labels, kind_of, thresholds = [], [], [], {q: [] for q in QUANTILES}
-        for left in range(len(normal)):
-            others = [i for i in range(len(normal)) if i != left]
-            statistics = fit_statistics([cells[i] for i in others],
-                                        [histories[i] for i in others], design)
-            held = np.concatenate(held_out_scores([cells[i] for i in others],
-                                                  [histories[i] for i in others], design))
-            for q in QUANTILES:  # thresholds from the other videos' held-out scores
-                thresholds[q].append(float(np.quantile(held, q)))
-            fold = [normal[left], *copies[left]]
-            scores.append([located_scores(pool_cells(v.cells, factor), histories[left],
-                                          statistics, design)[0] for v in fold])
-            labels.append([v.labels for v in fold])
-            kind_of.append([v.kind for v in fold])
-        rows.append(_figures(scores, labels, kind_of, thresholds, base_cell * factor, design,
-                             fps))
+        folds = [[cells[left], *(pool_cells(c.cells, factor) for c in copies[left])]
+                 for left in range(len(normal))]
+        for design in DESIGNS:
+            scores, labels, kind_of, thresholds = [], [], [], {q: [] for q in QUANTILES}
+            for left, fold in enumerate(folds):
+                others = [i for i in range(len(normal)) if i != left]
+                statistics = fit_statistics([cells[i] for i in others],
+                                            [histories[i] for i in others], design)
+                held = np.concatenate(held_out_scores([cells[i] for i in others],
+                                                      [histories[i] for i in others], design))
+                for q in QUANTILES:  # thresholds from the other videos' held-out scores
+                    thresholds[q].append(float(np.quantile(held, q)))
+                scores.append([located_scores(c, histories[left], statistics, design)[0]
+                               for c in fold])
+                videos = [normal[left], *copies[left]]
+                labels.append([v.labels for v in videos])
+                kind_of.append([v.kind for v in videos])
+            rows.append(_figures(scores, labels, kind_of, thresholds, base_cell * factor,
+                                 design, fps))
     return rows
 
 
