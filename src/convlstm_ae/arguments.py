@@ -236,8 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--max-backoff", type=float, default=10.0,
                        help="longest reconnect delay (default 10 s)")
     watch.add_argument("--on-event", metavar="CMD",
-                       help="run CMD per event with the event's JSON on its stdin")
-    watch.add_argument("--webhook", metavar="URL", help="POST each event's JSON to URL")
+                       help="run CMD at each event's start and end with its JSON record "
+                       "(\"type\": \"start\" or \"end\", the same \"id\") on its stdin")
+    watch.add_argument("--webhook", metavar="URL",
+                       help="POST each event's start and end records (JSON, as --on-event's) "
+                       "to URL")
     watch.add_argument("--notify-timeout", type=float, default=10.0,
                        help="seconds --on-event and --webhook may take (default 10)")
     watch.set_defaults(handler="watch")

@@ -55,7 +55,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
-    watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, notifier=notifier,
+    watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, sinks=[notifier],
                   max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders)
     print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "
           "Ctrl-C ends", flush=True)

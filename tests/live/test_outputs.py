@@ -33,10 +33,11 @@ def test_rows_events_and_their_order(tmp_path):
     events = tmp_path / "events.jsonl"
     notifier = Recorder(events)
     writer = OutputWriter(tmp_path, ["a", "b"], [["x.avi"], ["odd, name.avi"]], events,
-                          notifier)
+                          [notifier])
     writer.rows(rows([0, 1], 0))
     writer.rows(rows([1], 1))
-    writer.event({"source": "b", "peak_frame": 1}, tmp_path / "peak.png",
+    writer.event({"type": "start", "source": "b"})
+    writer.event({"type": "end", "source": "b", "peak_frame": 1}, tmp_path / "peak.png",
                  np.full((4, 4), 9, np.uint8))
     writer.close()
     with open(tmp_path / "frames-b.csv", newline="") as handle:
@@ -46,11 +47,12 @@ def test_rows_events_and_their_order(tmp_path):
                          ["0.100", "odd, name.avi", "1", "1", "1.5", "2.5", "0.1", "0"]]
     assert (tmp_path / "frames-a.csv").read_text().count("\n") == 2
     assert (tmp_path / "peak.png").is_file()
-    assert notifier.sent == [({"source": "b", "peak_frame": 1}, True)]  # on disk first
+    assert notifier.sent == [({"type": "start", "source": "b"}, True),  # on disk first
+                             ({"type": "end", "source": "b", "peak_frame": 1}, True)]
 
 
 def test_a_failed_write_is_raised_in_the_scorers_thread(tmp_path):
-    writer = OutputWriter(tmp_path, ["a"], [["x.avi"]], tmp_path / "events.jsonl", Notifier())
+    writer = OutputWriter(tmp_path, ["a"], [["x.avi"]], tmp_path / "events.jsonl", [])
     writer._frames[0].close()  # the next write fails, as on a full disk
     writer.rows(rows([0], 0))
     with pytest.raises(ValueError, match="closed file"):

@@ -20,7 +20,8 @@ import pytest
 
 from convlstm_ae.demo import demo_model_dir
 from convlstm_ae.live.engine import open_engine
-from convlstm_ae.live.events import EventRules
+from convlstm_ae.live.events import RELEASE_FRAMES, EventRules
+from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import IterableSource, open_source
 from convlstm_ae.live.watch import Scoring, Watch, model_scoring
 from convlstm_ae.release_files import load_scoring_config, save_calibration
@@ -62,6 +63,10 @@ def media(tmp_path_factory, release_tiny):
             "video": folder / "a.avi", "folder": folder, "root": root}
 
 
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def read_csv(path):
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -70,24 +75,55 @@ def read_csv(path):
 def test_watch_writes_frames_events_snapshots_and_runs_the_event_command(media, tmp_path):
     received = tmp_path / "received.jsonl"
     code, out, err = run_cli("watch", media["model"], media["video"], "--no-realtime",
-                             "--out", tmp_path / "out", "--on-event", f"sh -c 'cat >> {received}'")
+                             "--out", tmp_path / "out", "--on-event",
+                             f"sh -c 'cat >> {received}; echo >> {received}'")
     assert code == 0, err
     rows = read_csv(tmp_path / "out/frames-a.csv")
     assert [int(r["frame"]) for r in rows] == list(range(30))
     assert [int(r["alarm"]) for r in rows] == [12 <= i < 20 for i in range(30)]
-    (event,) = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text()
-                .splitlines()]
+    start, event = read_jsonl(tmp_path / "out/events.jsonl")
+    assert (start["type"], event["type"]) == ("start", "end")
+    assert start["id"] == event["id"] and (start["camera"], event["camera"]) == ("a", "a")
     assert (event["source"], event["video"]) == ("a", "a.avi")
     assert (event["start_frame"], event["end_frame"], event["peak_frame"]) == (12, 19, 13)
     assert event["start_time"] == pytest.approx(1.2)
+    # the start: once the run holds --min-frames (3) alarmed frames, its end still unknown
+    assert (start["start_frame"], start["alarm_frames"], start["end_frame"]) == (12, 3, None)
+    assert start["snapshot"] is None and start["start_time"] == event["start_time"]
     snapshot = cv2.imread(str(tmp_path / "out" / event["snapshot"]), cv2.IMREAD_UNCHANGED)
     assert snapshot.shape == (64, 64) and snapshot.std() > 20  # the noise frame
-    for _ in range(100):  # the command runs in the background; it is waited for at the end
-        if received.exists():
-            break
-        time.sleep(0.05)
-    assert json.loads(received.read_text()) == event
+    # the command runs in the background for each record; it is waited for at the end
+    wait_for(lambda: received.exists() and len(read_jsonl(received)) == 2, timeout=10)
+    assert read_jsonl(received) == [start, event]
     assert "a: 30 frames scored, 1 event(s), 0 dropped" in out
+
+
+class Progress(Sink):
+    """Records each record it is sent with how many frames the watch had scored then, and
+    whether the record was on disk."""
+
+    def __init__(self, events):
+        self.events, self.watch, self.got = events, None, []
+
+    def send(self, record):
+        self.got.append((record, self.watch.report()[0].frames,
+                         record in read_jsonl(self.events)))
+
+
+def test_an_event_start_is_on_disk_and_delivered_within_a_second_of_its_start(media, tmp_path):
+    """Played in real time at 10 fps: the start comes while the 3-second event goes on."""
+    video = write_avi(tmp_path / "long.avi", clip(50, noisy=range(10, 40)))
+    sink = Progress(tmp_path / "out/events.jsonl")
+    sink.watch = Watch(open_engine(media["model"], 1, device="cpu"),
+                       [open_source(str(video), 64)], tmp_path / "out",
+                       scoring=model_scoring(media["model"]), rules=EventRules(3.0),
+                       sinks=[sink])
+    sink.watch.run()
+    (start, started_at, on_disk), (end, ended_at, _) = sink.got
+    assert on_disk and start["id"] == end["id"]
+    assert (start["type"], start["start_frame"]) == ("start", 10) and end["end_frame"] >= 39
+    assert 12 <= started_at <= 12 + 10  # at most a second (10 frames) after it became one
+    assert ended_at >= end["end_frame"] + RELEASE_FRAMES
 
 
 LIGHT_RUNTIME = """
@@ -126,8 +162,7 @@ def test_a_ucsd_frame_folder_is_10_fps_in_watch_score_and_evaluate(media, tmp_pa
     code, _, err = run_cli("watch", media["model"], test, "--no-realtime", "--out",
                            tmp_path / "out")
     assert code == 0, err
-    (event,) = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text()
-                .splitlines()]
+    _, event = read_jsonl(tmp_path / "out/events.jsonl")
     assert (event["start_frame"], event["end_frame"]) == (12, 19)
     assert (event["start_time"], event["end_time"]) == pytest.approx((1.2, 1.9))
     scores = tmp_path / "scores.csv"
@@ -172,8 +207,7 @@ def test_watch_demo_writes_events_an_overlay_and_a_report(tmp_path):
     assert code == 0, err
     for name in ("demo.avi", "events.jsonl", "frames-demo.csv", "overlay.mp4", "report.html"):
         assert (tmp_path / "demo" / name).stat().st_size > 0, name
-    events = [json.loads(line) for line in (tmp_path / "demo/events.jsonl").read_text()
-              .splitlines()]
+    events = [e for e in read_jsonl(tmp_path / "demo/events.jsonl") if e["type"] == "end"]
     anomalies = [range(130, 140), range(167, 177)]  # write_demo_video's second half
     assert events and all(any(e["peak_frame"] in a for a in anomalies) for e in events)
     assert "report ->" in out
@@ -273,8 +307,8 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
             assert SECRET not in path.read_text()
         assert SECRET not in path.name
     assert SECRET not in caplog.text
-    events = [json.loads(line) for line in (tmp_path / "out/events.jsonl").read_text()
-              .splitlines()]
+    events = read_jsonl(tmp_path / "out/events.jsonl")
+    assert sorted(e["type"] for e in events) == ["end", "end", "start", "start"]
     assert {e["source"] for e in events} == {"rtsp://***@10.0.0.1/a",
                                              "front=http://cam/x?access_token=***"}
     assert all(e["start_frame"] == 5 for e in events)

@@ -42,7 +42,8 @@ def _score_table(path, names, frames=60, calibrated=True):
 
 
 def _watch_folder(folder, sources=("cam1", "cam2"), frames=50):
-    """A watch output folder: per-source CSVs, events.jsonl and a PNG snapshot."""
+    """A watch output folder: per-source CSVs, events.jsonl (a start and an end line per
+    event, as watch writes it; the end records are returned) and a PNG snapshot."""
     folder.mkdir()
     (folder / "snaps").mkdir()
     events = []
@@ -57,10 +58,12 @@ def _watch_folder(folder, sources=("cam1", "cam2"), frames=50):
         snapshot = np.full((48, 64, 3), 40 * index, np.uint8)
         cv2.circle(snapshot, (32, 24), 10, (0, 0, 255), -1)
         cv2.imwrite(str(folder / "snaps" / f"{source}.png"), snapshot)
-        events.append({"source": source, "start_frame": 20, "end_frame": 25, "start_time": 2.0,
-                       "end_time": 2.5, "peak_score": 4.0, "peak_frame": 22,
-                       "snapshot": f"snaps/{source}.png", "video": video})
-    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+        events.append({"type": "end", "id": f"1.{index}", "source": source, "start_frame": 20,
+                       "end_frame": 25, "start_time": 2.0, "end_time": 2.5, "peak_score": 4.0,
+                       "peak_frame": 22, "snapshot": f"snaps/{source}.png", "video": video})
+    starts = [e | {"type": "start", "end_frame": None, "end_time": None, "snapshot": None}
+              for e in events]
+    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in starts + events))
     return events
 
 
@@ -181,8 +184,18 @@ def test_bad_input_is_one_line_error(tmp_path, capsys, make, message):
     assert not (tmp_path / "r.html").exists()
 
 
+def test_an_event_with_a_start_and_an_end_line_is_listed_once(tmp_path, capsys):
+    _watch_folder(tmp_path / "watch")
+    code, printed = _report([tmp_path / "watch", "-o", tmp_path / "r.html"], capsys)
+    assert code == 0, printed.err
+    assert "2 videos, 2 events" in printed.out
+    assert (tmp_path / "r.html").read_text().count("frames 20-25") == 2  # one per camera
+
+
 @pytest.mark.parametrize("line, message", [
     ("not json", "line 2: not a JSON object"),
+    ('{"type": "update", "source": "cam1", "start_frame": 1, "end_frame": 3}',
+     "'type' must be 'start' or 'end'"),
     ('{"source": "cam1", "start_frame": 1.5, "end_frame": 3}', "'start_frame' must be"),
     ('{"start_frame": 1, "end_frame": 3}', "'source' must be"),
 ])

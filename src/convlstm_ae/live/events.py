@@ -111,11 +111,12 @@ class EventMachine:
     def close(self, rows: np.ndarray) -> list[tuple[int, Event]]:
         """End the open runs of ``rows`` now (their videos ended); the events among them
         (runs with ``min_frames`` alarms)."""
-        ended = [(int(i), self._event(int(i))) for i in rows[self.active[rows]]]
+        ended = [(int(i), self.event(int(i))) for i in rows[self.active[rows]]]
         self.open[rows], self.quiet[rows] = False, 0
         return ended
 
-    def _event(self, i: int) -> Event:
+    def event(self, i: int) -> Event:
+        """Stream ``i``'s run as it stands: its frames and times so far, its peak so far."""
         return Event(source=self.sources[i], video=self.videos[i][self.video[i]],
                      start_frame=int(self.start_frame[i]), end_frame=int(self.end_frame[i]),
                      start_time=float(self.start_time[i]), end_time=float(self.end_time[i]),

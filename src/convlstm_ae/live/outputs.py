@@ -1,8 +1,9 @@
 """What ``convlstm-ae watch`` writes: a per-frame CSV per source and an events JSONL from one
 writer thread, flushed at least every :data:`FLUSH_EVERY` seconds (a crash loses at most
-the rows of that time), a PNG snapshot per event, written atomically, and event
-notifications (a command, a webhook) sent from a background thread so that a slow
-receiver never holds up scoring."""
+the rows of that time), a PNG snapshot per event, written atomically, and what it hands
+to its :class:`Sink` s: each event record once it is on disk (a start and an end per
+event), and the cameras' status. :class:`Notifier` runs a command and posts a webhook
+per record from a background thread, so that a slow receiver never holds up scoring."""
 
 from __future__ import annotations
 
@@ -50,13 +51,30 @@ class Rows:
     alarm: np.ndarray
 
 
+class Sink:
+    """Where ``watch`` delivers what happens, besides its files: each event record (a
+    start, then an end; see :mod:`convlstm_ae.pipeline.event_file`) once it is on disk,
+    and every camera's status at most once a second. Calls come from ``watch``'s threads
+    and must not block. This base ignores all of them."""
+
+    def send(self, record: dict) -> None:
+        """One event record, as written to ``events.jsonl``."""
+
+    def status(self, cameras: list[dict]) -> None:
+        """Per camera: ``camera`` (its label), ``fps_in``, ``fps_out``, ``latency_ms``,
+        ``drops``, ``reconnects``, ``connected``, ``score``, ``alarm`` (ON or OFF)."""
+
+    def close(self) -> None:
+        """Deliver what is queued (boundedly), then stop."""
+
+
 class OutputWriter:
     """Everything ``watch`` writes, from one background thread: per stream a CSV of
     :data:`FRAME_COLUMNS` (``frames-LABEL.csv``), the events as JSON lines, and a
     snapshot per event. Rows are flushed at least every ``flush_every`` seconds, never
-    one by one; an event is written after its snapshot, flushed at once, and only then
-    handed to ``notifier``. A write that fails (a full disk) stops the thread and is
-    raised by the next :meth:`rows` or by :meth:`close`.
+    one by one; an event record is written after its snapshot, flushed at once, and only
+    then handed to each of ``sinks``. A write that fails (a full disk) stops the thread
+    and is raised by the next :meth:`rows` or by :meth:`close`.
 
     Args:
         out: the output folder.
@@ -66,9 +84,9 @@ class OutputWriter:
     """
 
     def __init__(self, out: Path, labels: Sequence[str], videos: Sequence[Sequence[str]],
-                 events: Path, notifier: Notifier, flush_every: float = FLUSH_EVERY) -> None:
+                 events: Path, sinks: Sequence[Sink], flush_every: float = FLUSH_EVERY) -> None:
         self.out = out
-        self.notifier = notifier
+        self.sinks = list(sinks)
         self.flush_every = flush_every
         self.error: BaseException | None = None
         self._videos = [[_csv_field(name) for name in names] for names in videos]
@@ -86,11 +104,12 @@ class OutputWriter:
         self._raise()
         self._work.put(("rows", rows))
 
-    def event(self, record: dict, snapshot: Path, image: np.ndarray) -> None:
-        """Queue one event: its snapshot (``image``) at ``snapshot``, its JSON line, then
-        its notification."""
+    def event(self, record: dict, snapshot: Path | None = None,
+              image: np.ndarray | None = None) -> None:
+        """Queue one event record: its snapshot (``image``) at ``snapshot`` if given, its
+        JSON line, then its delivery to the sinks."""
         self._raise()
-        self._work.put(("event", record, snapshot, image.copy()))
+        self._work.put(("event", record, snapshot, None if image is None else image.copy()))
 
     def close(self) -> None:
         """Write what is queued, flush and close every file; raise a failed write."""
@@ -142,11 +161,14 @@ class OutputWriter:
                 f"{seconds:.3f},{videos[stream][video]},{frame},{history},{error:.6g},"
                 f"{patch:.6g},{score:.6g},{int(alarm)}\r\n")
 
-    def _write_event(self, record: dict, snapshot: Path, image: np.ndarray) -> None:
-        write_snapshot(snapshot, image)
+    def _write_event(self, record: dict, snapshot: Path | None, image: np.ndarray | None
+                     ) -> None:
+        if snapshot is not None:
+            write_snapshot(snapshot, image)
         self._events.write(json.dumps(record) + "\n")
         self._events.flush()
-        self.notifier.send(record)
+        for sink in self.sinks:
+            sink.send(record)
 
 
 def _csv_field(text: str) -> str:
@@ -193,9 +215,10 @@ def _webhook(url: str) -> str:
     return url
 
 
-class Notifier:
-    """Sends each event's JSON to ``command`` (on its stdin) and to ``webhook`` (HTTP
-    POST), one event after another in a background thread; failures are logged."""
+class Notifier(Sink):
+    """Sends each event record's JSON (the start and the end of each event, told apart
+    by ``type``) to ``command`` (on its stdin) and to ``webhook`` (HTTP POST), one after
+    another in a background thread; failures are logged."""
 
     def __init__(self, command: str | None = None, webhook: str | None = None,
                  timeout: float = NOTIFY_TIMEOUT) -> None:
@@ -208,10 +231,10 @@ class Notifier:
         if self.command or self.webhook:
             self._thread.start()
 
-    def send(self, event: dict) -> None:
-        """Queue ``event`` for the command and the webhook (if any)."""
+    def send(self, record: dict) -> None:
+        """Queue ``record`` for the command and the webhook (if any)."""
         if self._thread.is_alive():
-            self._events.put(event)
+            self._events.put(record)
 
     def close(self, wait: float = 2 * NOTIFY_TIMEOUT) -> None:
         """Send what is queued (waiting at most ``wait`` seconds), then stop."""

@@ -21,6 +21,7 @@ Rows and events go to one writer thread (:class:`~convlstm_ae.live.outputs.Outpu
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -37,7 +38,7 @@ from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.decoders import Decoders, default_workers
 from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import EventMachine, EventRules
-from convlstm_ae.live.outputs import Notifier, OutputWriter, Rows
+from convlstm_ae.live.outputs import OutputWriter, Rows, Sink
 from convlstm_ae.live.ring import FrameRings, Taken
 from convlstm_ae.live.sources import Source
 from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
@@ -144,7 +145,8 @@ class Watch:
             ``snapshots/``.
         scoring: e(t), calibration and threshold.
         rules: event hysteresis; its threshold is the alarm level too.
-        notifier: where events are sent, besides ``events.jsonl``.
+        sinks: where event records (a start and an end per event) and the status are
+            delivered, besides ``events.jsonl`` (:class:`~convlstm_ae.live.outputs.Sink`).
         max_wait: seconds a step waits for a live source that has no frame.
         overlay: write each source's overlay video here (``NAME-SOURCE.mp4`` beside it
             when there are several); needs an engine that returns error maps.
@@ -153,7 +155,7 @@ class Watch:
     """
 
     def __init__(self, engine: Engine, sources: Sequence[Source], out: Path, *,
-                 scoring: Scoring, rules: EventRules, notifier: Notifier | None = None,
+                 scoring: Scoring, rules: EventRules, sinks: Sequence[Sink] = (),
                  max_wait: float = MAX_WAIT, overlay: Path | None = None,
                  decoders: int | None = None) -> None:
         if engine.streams != len(sources):
@@ -169,7 +171,7 @@ class Watch:
         self.out = writable_folder(out)
         self.scoring = scoring
         self.rules = rules
-        self.notifier = notifier or Notifier()
+        self.sinks = list(sinks)
         self.max_wait = max_wait
         self.decoders = default_workers(len(sources)) if decoders is None else decoders
         self.reports = [SourceReport(s.name) for s in self.sources]
@@ -179,6 +181,7 @@ class Watch:
         self._videos = [s.video_names for s in self.sources]
         self._live = np.array([s.live for s in self.sources])
         self._events = EventMachine([s.name for s in self.sources], self._videos, rules)
+        self._ids: list[str | None] = [None] * streams  # of each stream's open event
         size = engine.frame_size
         self._peaks = np.zeros((streams, size, size), np.uint8)
         self._epoch = np.full(streams, -1, np.int64)  # the video or connection scored last
@@ -225,7 +228,7 @@ class Watch:
         self._rings.connected[self._live] = 0
         try:
             self._writer = OutputWriter(self.out, self._labels, self._videos,
-                                        self.out / EVENTS_FILE, self.notifier)
+                                        self.out / EVENTS_FILE, self.sinks)
             self._status = _Status(self.sources, self._rings)
             self._decoders = Decoders(self.sources, self._rings, self.decoders)
             self._decoders.start()
@@ -242,8 +245,11 @@ class Watch:
     def _loop(self) -> None:
         rings, waiting_since = self._rings, None
         while not self._stop.is_set():
-            if self._status.refresh():  # once a second
+            cameras = self._status.refresh(self._labels, self._events.active)
+            if cameras is not None:  # once a second
                 self._decoders.reap()
+                for sink in self.sinks:
+                    sink.status(cameras)
             finished = rings.finished.astype(bool)  # read before the counts: no frame after
             ready = rings.available() > 0
             if not ready.any():
@@ -297,9 +303,12 @@ class Watch:
         self._status.scored(rows, taken.grabbed, scores[rows])
         events = self._events
         ended = events.close(rows[new_video])
+        was_active = events.active[rows]
         ended += events.update(rows, taken.index, taken.time, scores[rows], taken.video)
         for stream, event in ended:
-            self._emit(stream, event)
+            self._end(stream, event)
+        for stream in rows[events.active[rows] & ~was_active].tolist():
+            self._start(stream)
         peaked = rows[events.open[rows] & (events.peak_frame[rows] == taken.index)]
         self._peaks[peaked] = batch[peaked]
         if self._overlays and maps is not None:
@@ -319,11 +328,23 @@ class Watch:
                              label=f"{self.sources[stream].name} {seconds:.1f}s")
         self._overlays[stream].write(drawn)
 
-    def _emit(self, stream: int, event: Event) -> None:
+    def _record(self, kind: str, stream: int, event: Event) -> dict:
+        """The JSON record of an event's start or end (see ``pipeline/event_file.py``)."""
+        event = replace(event, id=self._ids[stream], camera=self._labels[stream])
+        return {"type": kind} | event.as_dict()
+
+    def _start(self, stream: int) -> None:
+        """Stream ``stream``'s run has just become an event: its start record, now."""
+        self._ids[stream] = event_id()
+        record = self._record("start", stream, self._events.event(stream))
+        self._writer.event(record | {"end_frame": None, "end_time": None})
+
+    def _end(self, stream: int, event: Event) -> None:
         video = file_label(Path(event.video).stem)
         name = f"{self._labels[stream]}-{video}-{event.peak_frame:06d}.png"
         snapshot = self.out / EVENT_SNAPSHOTS / name
-        record = event.as_dict() | {"snapshot": str(snapshot.relative_to(self.out))}
+        record = self._record("end", stream, event) | {
+            "snapshot": str(snapshot.relative_to(self.out))}
         self._writer.event(record, snapshot, self._peaks[stream])
         self.reports[stream].events += 1
         log.info("%s: event in %s, frames %d-%d, peak score %.2f at frame %d", event.source,
@@ -334,16 +355,23 @@ class Watch:
         self._decoders.stop()
         try:
             for stream, event in self._events.close(np.arange(len(self.sources))):
-                self._emit(stream, event)
+                self._end(stream, event)
         finally:
             try:
                 self._writer.close()
             finally:
                 for video in self._overlays:
                     video.close()
-                self.notifier.close()
+                for sink in self.sinks:
+                    sink.close()
                 self._status.close()
                 self.report()
+
+
+def event_id() -> str:
+    """A new event's id: its wall-clock start and a random tag, ``1718000000.123456-3fa9c2``
+    (as Frigate's ids), so ids sort by start and never repeat across runs."""
+    return f"{time.time():.6f}-{secrets.token_hex(3)}"
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -358,8 +386,8 @@ def _unique(labels: list[str]) -> list[str]:
 
 class _Status:
     """One status line per source (fps in and out, latency, drops, score), refreshed at
-    most every :data:`STATUS_EVERY` seconds through :mod:`convlstm_ae.progress`; the
-    counts are kept as arrays over the streams."""
+    most every :data:`STATUS_EVERY` seconds through :mod:`convlstm_ae.progress`, and the
+    same numbers for the sinks; the counts are kept as arrays over the streams."""
 
     def __init__(self, sources: Sequence[Source], rings: FrameRings) -> None:
         self.sources, self.rings = sources, rings
@@ -377,12 +405,13 @@ class _Status:
         self._latency[rows] = time.monotonic() - grabbed
         self._score[rows] = scores
 
-    def refresh(self) -> bool:
-        """Refresh the lines if :data:`STATUS_EVERY` has passed; whether it had."""
+    def refresh(self, labels: Sequence[str], alarm: np.ndarray) -> list[dict] | None:
+        """Refresh the lines if :data:`STATUS_EVERY` has passed, and return each camera's
+        status (see :meth:`Sink.status`, ``alarm``: its event is under way); else None."""
         now = time.monotonic()
         elapsed = now - self._last
         if elapsed < STATUS_EVERY:
-            return False
+            return None
         written, drops = self.rings.written.copy(), self.rings.drops()
         fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
         for i, bar in enumerate(self._bars):
@@ -393,9 +422,16 @@ class _Status:
                 f"in {fps_in[i]:.1f} fps, out {fps_out[i]:.1f} fps, latency "
                 f"{1000 * self._latency[i]:.0f} ms, drops {drops[i]}, score "
                 f"{self._score[i]:.2f}{state}")
+        cameras = [{"camera": labels[i], "fps_in": round(float(fps_in[i]), 2),
+                    "fps_out": round(float(fps_out[i]), 2),
+                    "latency_ms": round(1000 * float(self._latency[i]), 1),
+                    "drops": int(drops[i]), "reconnects": int(self.rings.reconnects[i]),
+                    "connected": bool(self.rings.connected[i]),
+                    "score": None if np.isnan(self._score[i]) else round(float(self._score[i]), 4),
+                    "alarm": "ON" if alarm[i] else "OFF"} for i in range(len(labels))]
         self._written, self._scored[:] = written, 0
         self._last = now
-        return True
+        return cameras
 
     def close(self) -> None:
         for bar in self._bars:
