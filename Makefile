@@ -1,12 +1,13 @@
 # Two commands: `make demo` (set up, then the Moving-MNIST experiment on the CPU)
 # and `make test` (set up, then the test suite).
 # `make rtsp-test-deps` (optional, best effort, root + apt-get) installs the RTSP server
-# that tests/live/test_rtsp.py runs; without it that test skips, saying why.
+# that tests/live/test_rtsp.py runs; without it that test skips, saying why. Likewise
+# `make mqtt-test-deps` installs the Mosquitto broker of tests/live/test_mqtt.py.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean rtsp-test-deps
+.PHONY: demo test lint clean rtsp-test-deps mqtt-test-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,20 @@ rtsp-test-deps:
 	else \
 		echo "rtsp-test-deps: needs root and apt-get to install $(RTSP_TEST_PACKAGES);" \
 			"the RTSP test will skip"; \
+	fi
+
+# Debian's Mosquitto broker, which tests/live/test_mqtt.py starts on 127.0.0.1; never
+# fails: without root or apt-get it says so and the broker tests skip.
+MQTT_TEST_PACKAGES := mosquitto
+mqtt-test-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(MQTT_TEST_PACKAGES) >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(MQTT_TEST_PACKAGES); } \
+		|| echo "mqtt-test-deps: could not install $(MQTT_TEST_PACKAGES); the MQTT broker tests will skip"; \
+	else \
+		echo "mqtt-test-deps: needs root and apt-get to install $(MQTT_TEST_PACKAGES);" \
+			"the MQTT broker tests will skip"; \
 	fi
 
 lint: $(BIN)/.installed

@@ -1,4 +1,5 @@
-"""Tiny test inputs: random frames, and writers of frame folders, MJPG videos and IDX files.
+"""Tiny test inputs: random frames, and writers of frame folders, MJPG videos and IDX files;
+clips with noise bursts and a tiny model calibrated to alarm on them (the live tests).
 
 Each writer returns the path it wrote, creating parent folders.
 """
@@ -10,6 +11,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from convlstm_ae.release_files import load_scoring_config, save_calibration
+from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
 
 
 def random_frames(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -63,3 +67,23 @@ def write_plots(folder: Path) -> Path:
         figure.savefig(folder / name)
         plt.close(figure)
     return folder
+
+
+def noise_calibrated(folder, t_prime):
+    """Give the released tiny model in ``folder`` (T' = ``t_prime``) a calibration that
+    makes noise frames score far above 3."""
+    mean = np.array([617.5, 1234.3, 1234.3, 1234.3])  # its errors on flat gray frames
+    stored = load_scoring_config(folder)
+    calibration = DeploymentCalibration(PositionCalibration(mean, np.full(4, 50.0), t_prime),
+                                        3.0, 0.99, stored.windows, stored.error)
+    save_calibration(folder, {"frame": calibration, "patch": calibration})
+    return folder
+
+
+def clip(length=30, noisy=range(12, 20), seed=0):
+    """Flat gray 80x96 frames with random noise at ``noisy``."""
+    frames = np.full((length, 80, 96), 100, np.uint8)
+    rng = np.random.default_rng(seed)
+    for index in noisy:
+        frames[index] = rng.integers(0, 256, (80, 96), dtype=np.uint8)
+    return frames

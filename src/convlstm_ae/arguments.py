@@ -241,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--webhook", metavar="URL",
                        help="POST each event's start and end records (JSON, as --on-event's) "
                        "to URL")
+    watch.add_argument("--mqtt", metavar="URL",
+                       help="publish to an MQTT broker, mqtt://[USER:PASS@]HOST[:PORT][/PREFIX] "
+                       "(or mqtts://; prefix default convlstm_ae): PREFIX/available, "
+                       "PREFIX/CAMERA/status and PREFIX/CAMERA/alarm (ON/OFF), retained, and "
+                       "each event's start and end on PREFIX/events; needs "
+                       "pip install 'convlstm-ae[mqtt]'")
     watch.add_argument("--notify-timeout", type=float, default=10.0,
                        help="seconds --on-event and --webhook may take (default 10)")
     watch.set_defaults(handler="watch")

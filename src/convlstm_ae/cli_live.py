@@ -35,6 +35,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     shipped model on a fresh demo video and draws a report."""
     from convlstm_ae.live.engine import open_engine
     from convlstm_ae.live.events import EventRules
+    from convlstm_ae.live.mqtt import Mqtt, mqtt_target
     from convlstm_ae.live.outputs import Notifier
     from convlstm_ae.live.sources import open_source
     from convlstm_ae.live.watch import Watch, model_scoring
@@ -50,12 +51,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
     rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
                        args.min_frames)
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)  # checked early
+    broker = mqtt_target(args.mqtt) if args.mqtt else None
     engine = open_engine(args.model, len(args.sources), backend=args.backend,
                          device=args.device, threads=args.threads, maps=bool(args.overlay))
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
-    watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, sinks=[notifier],
+    sinks = [notifier, Mqtt(broker)] if broker else [notifier]
+    watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, sinks=sinks,
                   max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders)
     print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "
           "Ctrl-C ends", flush=True)

@@ -24,43 +24,11 @@ from convlstm_ae.live.events import RELEASE_FRAMES, EventRules
 from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import IterableSource, open_source
 from convlstm_ae.live.watch import Scoring, Watch, model_scoring
-from convlstm_ae.release_files import load_scoring_config, save_calibration
-from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
 from convlstm_ae.scoring.frame_errors import FrameErrors
-from media import write_avi, write_frames
+from media import clip, noise_calibrated, write_avi, write_frames
 from test_cli import assert_user_error, run_cli
 
 SECRET = "s3cr3t-pw"
-
-
-def noise_calibrated(folder, t_prime):
-    """Give the released tiny model in ``folder`` (T' = ``t_prime``) a calibration that
-    makes noise frames score far above 3."""
-    mean = np.array([617.5, 1234.3, 1234.3, 1234.3])  # its errors on flat gray frames
-    stored = load_scoring_config(folder)
-    calibration = DeploymentCalibration(PositionCalibration(mean, np.full(4, 50.0), t_prime),
-                                        3.0, 0.99, stored.windows, stored.error)
-    save_calibration(folder, {"frame": calibration, "patch": calibration})
-    return folder
-
-
-def clip(length=30, noisy=range(12, 20), seed=0):
-    """Flat gray 80x96 frames with random noise at ``noisy``."""
-    frames = np.full((length, 80, 96), 100, np.uint8)
-    rng = np.random.default_rng(seed)
-    for index in noisy:
-        frames[index] = rng.integers(0, 256, (80, 96), dtype=np.uint8)
-    return frames
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory, release_tiny):
-    root = tmp_path_factory.mktemp("live")
-    folder = root / "clips"
-    write_avi(folder / "a.avi", clip())
-    write_avi(folder / "b.avi", clip(20, noisy=(), seed=1))
-    return {"model": noise_calibrated(release_tiny(root / "model", 4), 4),
-            "video": folder / "a.avi", "folder": folder, "root": root}
 
 
 def read_jsonl(path):
