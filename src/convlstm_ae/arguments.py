@@ -197,8 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also write the frames with their error heat map, score curve "
                        "and events (OUT-NAME.mp4 per source when there are several)")
     watch.add_argument("--out", type=Path, default=Path("watch-out"),
-                       help="frames-NAME.csv per source, events.jsonl, snapshots/ "
+                       help="frames-NAME.csv per source, events.jsonl, snapshots/, clips/ "
                        "(replaced each run)")
+    watch.add_argument("--clips", action="store_true",
+                       help="write an MP4 per event into OUT/clips/, from --pre-seconds before "
+                       "its start to --post-seconds after its end, at the model's frame size; "
+                       "each source keeps (PRE + 1) x 30 gray frames of S x S bytes (S: the "
+                       "model's frame size; 5 s at S = 64: 0.7 MB)")
+    watch.add_argument("--pre-seconds", type=float, default=5.0,
+                       help="seconds of a clip before its event starts (default 5, at most 60)")
+    watch.add_argument("--post-seconds", type=float, default=5.0,
+                       help="seconds of a clip after its event ends (default 5)")
+    watch.add_argument("--clip-overlay", action="store_true",
+                       help="draw the clips with the heat map, score curve and event border of "
+                       "--overlay (implies --clips; the ring then keeps 3x the bytes)")
     watch.add_argument("--no-realtime", dest="realtime", action="store_false",
                        help="files: as fast as scoring goes, every frame (default: at their "
                        "frame rate, dropping frames when scoring falls behind)")

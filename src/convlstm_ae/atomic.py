@@ -23,9 +23,10 @@ os.umask(_UMASK)
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed to ``path`` when the block
-    ends, removed if it raises.
+    ends, removed if it raises. ``keep_suffix``: the temporary name ends in ``path``'s
+    suffix too, for writers that pick the format by it (OpenCV's video writer).
 
     Raises:
         ConfigError: ``path`` exists and is not a regular file (a device such as
@@ -33,7 +34,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     _check_regular(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+                               + (path.suffix if keep_suffix else ""))
     try:
         yield temporary
         mode = path.stat().st_mode if path.exists() else 0o666 & ~_UMASK

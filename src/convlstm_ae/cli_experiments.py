@@ -104,5 +104,5 @@ def cmd_report(args: argparse.Namespace) -> None:
     writable_file(args.out)
     data = read_report_input(args.input, events=args.events, model=args.model)
     write_report(args.out, build_report(data, args.labels, title=f"convlstm-ae report: "
-                                        f"{args.input.name}"))
+                                        f"{args.input.name}", page=args.out))
     print(f"{len(data.videos)} videos, {len(data.events)} events -> {args.out}")

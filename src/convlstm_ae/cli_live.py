@@ -33,6 +33,7 @@ def _watch_numbers(args: argparse.Namespace) -> None:
 def cmd_watch(args: argparse.Namespace) -> int:
     """Score live sources until they end or Ctrl-C, writing events; ``--demo`` runs the
     shipped model on a fresh demo video and draws a report."""
+    from convlstm_ae.live.clips import ClipRules
     from convlstm_ae.live.engine import open_engine
     from convlstm_ae.live.events import EventRules
     from convlstm_ae.live.mqtt import Mqtt, mqtt_target
@@ -50,18 +51,26 @@ def cmd_watch(args: argparse.Namespace) -> int:
     scoring = model_scoring(args.model, args.threshold)
     rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
                        args.min_frames)
+    clips = ClipRules(args.pre_seconds, args.post_seconds, args.clip_overlay) if (
+        args.clips or args.clip_overlay) else None
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)  # checked early
     broker = mqtt_target(args.mqtt) if args.mqtt else None
     engine = open_engine(args.model, len(args.sources), backend=args.backend,
-                         device=args.device, threads=args.threads, maps=bool(args.overlay))
+                         device=args.device, threads=args.threads,
+                         maps=bool(args.overlay or args.clip_overlay))
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
     sinks = [notifier, Mqtt(broker)] if broker else [notifier]
     watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, sinks=sinks,
-                  max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders)
+                  max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders,
+                  clips=clips)
     print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "
           "Ctrl-C ends", flush=True)
+    if clips:
+        kept = len(sources) * clips.ring_bytes(engine.frame_size)
+        print(f"event clips -> {args.out / 'clips'}: {clips.pre_seconds:g} s before, "
+              f"{clips.post_seconds:g} s after; {kept / 1e6:.1f} MB of frames kept", flush=True)
     failed = []
     for report in watch.run():
         problem = f"; stopped: {report.error}" if report.error else ""
@@ -95,6 +104,7 @@ def _watch_demo(args: argparse.Namespace) -> None:
     write_demo_labels(args.out / "labels.json", video, anomalies)  # the report shades them
     args.model, args.sources = demo_model_dir(), [f"demo={video}"]
     args.overlay = args.overlay or args.out / "overlay.mp4"
+    args.clips = True
     args.realtime = False  # every frame, however slow the machine
     spans = ", ".join(f"{a.kind} at frames {a.first}-{a.stop - 1}" for a in anomalies)
     print(f"demo video {video}: {spans}")
@@ -108,5 +118,5 @@ def _watch_report(args: argparse.Namespace) -> None:
     path = args.out / "report.html"
     data = read_report_input(args.out, events=None, model=args.model)
     write_report(path, build_report(data, args.out / "labels.json",
-                                    title="convlstm-ae watch --demo"))
+                                    title="convlstm-ae watch --demo", page=path))
     print(f"report -> {path}")

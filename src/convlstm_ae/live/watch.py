@@ -35,6 +35,7 @@ from convlstm_ae import progress
 from convlstm_ae.atomic import file_label, writable_folder
 from convlstm_ae.config import default_patch_size
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.live.clips import ClipRules, Clips, HeatStyle
 from convlstm_ae.live.decoders import Decoders, default_workers
 from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import EventMachine, EventRules
@@ -60,6 +61,7 @@ MAX_WAIT = 1.0
 POLL = 0.001  # seconds between looks at the rings while a step waits for frames
 STATUS_EVERY = 1.0  # seconds between status-line refreshes
 EVENT_SNAPSHOTS = "snapshots"  # watch: the peak frame of each event
+EVENT_CLIPS = "clips"  # watch --clips: an MP4 per event
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ class Watch:
         engine: an engine of ``len(sources)`` streams.
         sources: not started yet; :meth:`run` starts and stops their decoders.
         out: output folder: ``frames-NAME.csv`` per source, ``events.jsonl``,
-            ``snapshots/``.
+            ``snapshots/``, ``clips/``.
         scoring: e(t), calibration and threshold.
         rules: event hysteresis; its threshold is the alarm level too.
         sinks: where event records (a start and an end per event) and the status are
@@ -152,18 +154,23 @@ class Watch:
             when there are several); needs an engine that returns error maps.
         decoders: decoder processes (:mod:`convlstm_ae.live.decoders`); 0 decodes in
             threads of this process; default :func:`default_workers`.
+        clips: write an MP4 per event (:mod:`convlstm_ae.live.clips`); its overlay needs
+            an engine that returns error maps.
     """
 
     def __init__(self, engine: Engine, sources: Sequence[Source], out: Path, *,
                  scoring: Scoring, rules: EventRules, sinks: Sequence[Sink] = (),
                  max_wait: float = MAX_WAIT, overlay: Path | None = None,
-                 decoders: int | None = None) -> None:
+                 decoders: int | None = None, clips: ClipRules | None = None) -> None:
         if engine.streams != len(sources):
             raise ConfigError(f"the engine scores {engine.streams} streams, not "
                               f"{len(sources)}")
         if overlay and scoring.heat_limit is None:
             raise ConfigError(f"{overlay}: the overlay's colour scale needs the model's patch "
                               "calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
+        if clips and clips.overlay and scoring.heat_limit is None:
+            raise ConfigError("--clip-overlay: the overlay's colour scale needs the model's "
+                              "patch calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
         if decoders is not None and decoders < 0:
             raise ConfigError(f"--decoders must be 0 or more, got {decoders}")
         self.engine = engine
@@ -182,6 +189,7 @@ class Watch:
         self._live = np.array([s.live for s in self.sources])
         self._events = EventMachine([s.name for s in self.sources], self._videos, rules)
         self._ids: list[str | None] = [None] * streams  # of each stream's open event
+        self._clip_paths: list[Path | None] = [None] * streams  # and its clip
         size = engine.frame_size
         self._peaks = np.zeros((streams, size, size), np.uint8)
         self._epoch = np.full(streams, -1, np.int64)  # the video or connection scored last
@@ -192,6 +200,8 @@ class Watch:
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
         self._patch = scoring.patch_size or default_patch_size(size)
         self._located = scoring.located.scorer(streams) if scoring.located else None
+        self._clip_rules = clips
+        self._clips: Clips | None = None
         self._rings: FrameRings | None = None
         self._decoders: Decoders | None = None
         self._writer: OutputWriter | None = None
@@ -220,6 +230,10 @@ class Watch:
         """Score until every source ends, :meth:`stop`, or Ctrl-C (a normal end here).
         Everything scored is written and open events are closed before it returns."""
         (self.out / EVENT_SNAPSHOTS).mkdir(exist_ok=True)
+        if self._clip_rules:
+            heat = HeatStyle(self.scoring.heat_limit, self._patch, self.rules.threshold
+                             ) if self._clip_rules.overlay else None
+            self._clips = Clips(self._labels, self.engine.frame_size, self._clip_rules, heat)
         self._rings = FrameRings.create([s.queue_frames for s in self.sources],
                                         [s.drop_oldest for s in self.sources],
                                         self.engine.frame_size)
@@ -305,9 +319,15 @@ class Watch:
         ended = events.close(rows[new_video])
         was_active = events.active[rows]
         ended += events.update(rows, taken.index, taken.time, scores[rows], taken.video)
+        started = rows[events.active[rows] & ~was_active]
+        if self._clips:
+            self._clips.cut(rows[new_video])
         for stream, event in ended:
             self._end(stream, event)
-        for stream in rows[events.active[rows] & ~was_active].tolist():
+        if self._clips:  # after the ends (their post-rolls take this frame), before the starts
+            self._clips.add(rows, batch[rows], taken.time, scores[rows], events.active[rows],
+                            None if maps is None else maps[rows])
+        for stream in started.tolist():
             self._start(stream)
         peaked = rows[events.open[rows] & (events.peak_frame[rows] == taken.index)]
         self._peaks[peaked] = batch[peaked]
@@ -331,12 +351,22 @@ class Watch:
     def _record(self, kind: str, stream: int, event: Event) -> dict:
         """The JSON record of an event's start or end (see ``pipeline/event_file.py``)."""
         event = replace(event, id=self._ids[stream], camera=self._labels[stream])
-        return {"type": kind} | event.as_dict()
+        clip = self._clip_paths[stream]
+        return {"type": kind} | event.as_dict() | {
+            "clip": str(clip.relative_to(self.out)) if clip else None}
 
     def _start(self, stream: int) -> None:
-        """Stream ``stream``'s run has just become an event: its start record, now."""
+        """Stream ``stream``'s run has just become an event: its start record, now, and
+        its clip."""
         self._ids[stream] = event_id()
-        record = self._record("start", stream, self._events.event(stream))
+        event = self._events.event(stream)
+        if self._clips:
+            video = file_label(Path(event.video).stem)
+            path = self.out / EVENT_CLIPS / (
+                f"{self._labels[stream]}-{video}-{event.start_frame:06d}.mp4")
+            self._clip_paths[stream] = path
+            self._clips.start(stream, path, event.start_time)
+        record = self._record("start", stream, event)
         self._writer.event(record | {"end_frame": None, "end_time": None})
 
     def _end(self, stream: int, event: Event) -> None:
@@ -346,6 +376,8 @@ class Watch:
         record = self._record("end", stream, event) | {
             "snapshot": str(snapshot.relative_to(self.out))}
         self._writer.event(record, snapshot, self._peaks[stream])
+        if self._clips:
+            self._clips.end(stream, event.end_time)
         self.reports[stream].events += 1
         log.info("%s: event in %s, frames %d-%d, peak score %.2f at frame %d", event.source,
                  event.video, event.start_frame, event.end_frame, event.peak_score,
@@ -360,12 +392,16 @@ class Watch:
             try:
                 self._writer.close()
             finally:
-                for video in self._overlays:
-                    video.close()
-                for sink in self.sinks:
-                    sink.close()
-                self._status.close()
-                self.report()
+                try:
+                    if self._clips:
+                        self._clips.close()
+                finally:
+                    for video in self._overlays:
+                        video.close()
+                    for sink in self.sinks:
+                        sink.close()
+                    self._status.close()
+                    self.report()
 
 
 def event_id() -> str:

@@ -4,6 +4,7 @@ model's config and calibration; ``viz/report.py`` renders it as one HTML page.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,9 @@ class Evaluation:
 
 
 def build_report(data: ReportInput, labels_path: Path | None = None,
-                 title: str = "convlstm-ae report") -> str:
-    """The report as one HTML document.
+                 title: str = "convlstm-ae report", page: Path = Path("report.html")) -> str:
+    """The report as one HTML document, to be written at ``page`` (event clips are
+    linked relative to it).
 
     Raises:
         ConfigError: labels missing or of other lengths for a scored video, or a
@@ -50,14 +52,14 @@ def build_report(data: ReportInput, labels_path: Path | None = None,
     calibration = load_calibration(data.model_dir) if data.model_dir else None
     by_video, other_events = _events_by_video(data)
     videos = [VideoPanel(name, columns, evaluation.labels[name] if evaluation else None,
-                         [_thumbnail(e) for e in by_video[name]])
+                         [_thumbnail(e, page.parent) for e in by_video[name]])
               for name, columns in data.videos.items()]
     return render_report(ReportPage(
         title=title, sources=", ".join(str(p) for p in data.tables), summary=_summary(data),
         metrics=evaluation.metrics if evaluation else None,
         curves=evaluation.curves if evaluation else {},
         threshold=_threshold(data.videos.values(), calibration), videos=videos,
-        other_events=[_thumbnail(e) for e in other_events],
+        other_events=[_thumbnail(e, page.parent) for e in other_events],
         model=_model(data.model_dir, config, calibration) if config is not None else None))
 
 
@@ -130,14 +132,16 @@ def _summary(data: ReportInput) -> list[tuple[str, object]]:
     return rows
 
 
-def _thumbnail(event: Event) -> Thumbnail:
+def _thumbnail(event: Event, folder: Path) -> Thumbnail:
     caption = f"{event.source}: frames {event.start_frame}-{event.end_frame}"
     if event.start_time is not None and event.end_time is not None:
         caption += f", {event.start_time:.1f}-{event.end_time:.1f} s"
     if event.peak_score is not None:
         caption += f", peak {event.peak_score:.3g}"
         caption += f" at frame {event.peak_frame}" if event.peak_frame is not None else ""
-    return Thumbnail(event.start_frame, event.end_frame, caption, event.snapshot)
+    clip = Path(os.path.relpath(event.clip.resolve(), folder.resolve())) if event.clip else None
+    return Thumbnail(event.start_frame, event.end_frame, caption, event.snapshot,
+                     clip.as_posix() if clip else None)
 
 
 def _calibration_basis(calibration: DeploymentCalibration | LocatedCalibration) -> str:

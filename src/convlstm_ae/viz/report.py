@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import tempfile
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -46,12 +47,14 @@ figure{margin:0;font-size:.8em;width:200px}figure img{width:200px;height:auto;bo
 
 @dataclass(frozen=True)
 class Thumbnail:
-    """An event as the page shows it: its first and last frame, a caption, a snapshot."""
+    """An event as the page shows it: its first and last frame, a caption, a snapshot,
+    and a link to its clip (relative to the page)."""
 
     start_frame: int
     end_frame: int
     caption: str
     snapshot: Path | None
+    clip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,9 +159,13 @@ def _video_section(video: VideoPanel, plot: Path) -> str:
 
 
 def _thumbnails(events: Sequence[Thumbnail]) -> str:
-    figures = [f"<figure>{_snapshot(e.snapshot)}<figcaption>{escape(e.caption)}</figcaption>"
-               "</figure>" for e in events]
+    figures = [f"<figure>{_snapshot(e.snapshot)}<figcaption>{escape(e.caption)}"
+               f"{_clip_link(e.clip)}</figcaption></figure>" for e in events]
     return f'<div class="thumbs">{"".join(figures)}</div>'
+
+
+def _clip_link(href: str | None) -> str:
+    return f' <a href="{escape(urllib.parse.quote(href))}">clip</a>' if href else ""
 
 
 def _snapshot(path: Path | None) -> str:

@@ -1,0 +1,115 @@
+"""Event clips of ``watch --clips`` (live/clips.py): the frames from --pre-seconds before an
+event to --post-seconds after it, decoded back with OpenCV; named in both event records
+and linked from the report; the overlay; bounded memory; one-line failures."""
+
+import cv2
+import numpy as np
+import pytest
+from test_watch import read_jsonl
+
+from convlstm_ae.live import clips
+from convlstm_ae.live.clips import RING_FPS, ClipRules, Clips
+from test_cli import assert_user_error, run_cli
+
+
+def decode(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    return frames, capture.get(cv2.CAP_PROP_FPS)
+
+
+def watch(media, out, *flags):
+    code, printed, err = run_cli("watch", media["model"], media["video"], "--no-realtime",
+                                 "--out", out, *flags)
+    assert code == 0, err
+    return printed, read_jsonl(out / "events.jsonl")
+
+
+def test_a_clip_holds_the_pre_roll_the_event_and_the_post_roll(media, tmp_path):
+    """a.avi: 30 frames at 10 fps, noise (the event) at frames 12-19."""
+    printed, (start, end) = watch(media, tmp_path / "out", "--clips", "--pre-seconds", "0.5",
+                                  "--post-seconds", "0.5")
+    assert start["clip"] == end["clip"] == "clips/a-a-000012.mp4"
+    assert (end["start_frame"], end["end_frame"]) == (12, 19)
+    frames, fps = decode(tmp_path / "out" / end["clip"])
+    assert fps == 10 and len(frames) == 5 + 8 + 5  # frames 7-24
+    assert frames[0].shape[:2] == (64, 64)  # the model's frame size
+    noisy = [i for i, frame in enumerate(frames) if frame.std() > 20]
+    assert noisy == list(range(5, 13))  # frames 12-19 of the video
+    assert "event clips ->" in printed and "MB of frames kept" in printed
+    assert not list((tmp_path / "out/clips").glob(".*"))  # no temporary left
+    code, _, err = run_cli("report", tmp_path / "out", "-o", tmp_path / "report.html")
+    assert code == 0, err
+    assert '<a href="out/clips/a-a-000012.mp4">clip</a>' in (tmp_path / "report.html").read_text()
+
+
+def test_the_default_five_seconds_are_bounded_by_the_video(media, tmp_path):
+    _, (_, end) = watch(media, tmp_path / "out", "--clips")
+    frames, _ = decode(tmp_path / "out" / end["clip"])
+    assert len(frames) == 30  # 12 before the start, 10 after the end: the whole video
+
+
+def test_without_clips_the_records_name_none(media, tmp_path):
+    _, records = watch(media, tmp_path / "out")
+    assert [r["clip"] for r in records] == [None, None]
+    assert not (tmp_path / "out/clips").exists()
+
+
+def test_the_clip_overlay_draws_the_heat_map(media, tmp_path):
+    _, (_, end) = watch(media, tmp_path / "out", "--clip-overlay", "--pre-seconds", "0.5",
+                        "--post-seconds", "0")
+    frames, _ = decode(tmp_path / "out" / end["clip"])
+    # no post-roll: the clip ends where the event's end became known, the fifth quiet
+    # frame (--release-frames) after it, frame 24
+    assert len(frames) == 5 + 8 + 4 and frames[0].shape == (320 + 48, 320, 3)
+    colour = [np.abs(f[:320, :, 2].astype(int) - f[:320, :, 0]).mean() for f in frames]
+    assert min(colour[7:13]) > 4 * max(colour[:5])  # noise under way is coloured
+
+
+def test_the_ring_holds_pre_seconds_plus_one_at_thirty_frames_a_second():
+    rules = ClipRules(pre_seconds=2.0)
+    ring = Clips(["a", "b"], 64, rules)
+    assert ring._frames.shape == (2, 3 * RING_FPS, 64, 64)
+    assert ring._frames.nbytes == 2 * rules.ring_bytes(64)
+    ring.close()
+
+
+@pytest.mark.parametrize(("flags", "named"), [
+    (["--clips", "--pre-seconds", "-1"], "--pre-seconds must lie in [0, 60]"),
+    (["--clips", "--pre-seconds", "1e9"], "--pre-seconds must lie in [0, 60]"),
+    (["--clips", "--post-seconds", "nan"], "--post-seconds must lie in"),
+])
+def test_bad_clip_flags_are_one_line_errors(media, tmp_path, flags, named):
+    code, _, err = run_cli("watch", media["model"], media["video"], "--out", tmp_path / "out",
+                           *flags)
+    assert_user_error(code, err, named)
+
+
+class FullDisk:
+    """An OpenCV video writer on a full disk: it opens, and nothing it writes lands."""
+
+    def __init__(self, *args):
+        pass
+
+    def isOpened(self):  # noqa: N802 (OpenCV's name)
+        return True
+
+    def write(self, image):
+        pass
+
+    def release(self):
+        pass
+
+
+def test_a_clip_that_cannot_be_written_is_one_line(media, tmp_path, monkeypatch):
+    monkeypatch.setattr(clips.cv2, "VideoWriter", FullDisk)
+    code, _, err = run_cli("watch", media["model"], media["video"], "--no-realtime", "--out",
+                           tmp_path / "out", "--clips")
+    errors = [line for line in err.splitlines() if line.startswith("convlstm-ae: error:")]
+    assert code == 1 and "Traceback" not in err and len(errors) == 1
+    assert "clips/a-a-000012.mp4: the clip could not be written" in errors[0]
+    assert err.strip().splitlines()[-1] == errors[0]  # after the status lines
+    assert not list((tmp_path / "out/clips").iterdir())  # nothing half-written
+    assert len(read_jsonl(tmp_path / "out/events.jsonl")) == 2  # the rest was written
