@@ -9,6 +9,7 @@ from test_watch import read_jsonl
 
 from convlstm_ae.live import clips
 from convlstm_ae.live.clips import RING_FPS, ClipRules, Clips
+from media import clip, write_avi
 from test_cli import assert_user_error, run_cli
 
 
@@ -49,6 +50,20 @@ def test_the_default_five_seconds_are_bounded_by_the_video(media, tmp_path):
     _, (_, end) = watch(media, tmp_path / "out", "--clips")
     frames, _ = decode(tmp_path / "out" / end["clip"])
     assert len(frames) == 30  # 12 before the start, 10 after the end: the whole video
+
+
+def test_a_clip_starts_no_earlier_than_its_video_in_a_folder(media, tmp_path):
+    """The frame times of a folder's second video start again at 0: the first video's
+    frames, later by their times, must not enter its pre-roll."""
+    write_avi(tmp_path / "in/1.avi", clip(30, noisy=()))
+    write_avi(tmp_path / "in/2.avi", clip())
+    code, _, err = run_cli("watch", media["model"], tmp_path / "in", "--no-realtime", "--out",
+                           tmp_path / "out", "--clips")
+    assert code == 0, err
+    _, end = read_jsonl(tmp_path / "out/events.jsonl")
+    assert end["clip"] == "clips/in-2-000012.mp4"
+    frames, _ = decode(tmp_path / "out" / end["clip"])
+    assert len(frames) == 30  # 2.avi whole, none of 1.avi
 
 
 def test_without_clips_the_records_name_none(media, tmp_path):

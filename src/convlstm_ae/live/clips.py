@@ -112,6 +112,7 @@ class Clips:
         self._alarms = np.zeros((streams, size), bool)
         self._next = np.zeros(streams, np.int64)  # slot of each ring's next frame
         self._open: list[list[_Clip]] = [[] for _ in range(streams)]
+        self._opened = np.zeros(streams, np.int64)  # open clips per stream
         self._keys = 0
         self._encoder = _Encoder(heat)
 
@@ -130,7 +131,8 @@ class Clips:
             self._maps[rows, slots] = maps
         self._next[rows] += 1
         now = time.monotonic()
-        for k, stream in enumerate(rows.tolist()):
+        for k in np.flatnonzero(self._opened[rows]).tolist():  # the streams with clips only
+            stream = int(rows[k])
             for clip in list(self._open[stream]):
                 past = clip.end_time is not None and (
                     times[k] > clip.end_time + self.rules.post_seconds + _EPSILON)
@@ -138,8 +140,8 @@ class Clips:
                     self._close(stream, clip)
                 else:
                     self._send(clip, stream, int(slots[k]))
-        for stream, clips in enumerate(self._open):
-            for clip in [c for c in clips if c.deadline < now]:
+        for stream in np.flatnonzero(self._opened).tolist():
+            for clip in [c for c in self._open[stream] if c.deadline < now]:
                 self._close(stream, clip)
 
     def start(self, stream: int, path: Path, start_time: float) -> None:
@@ -153,6 +155,7 @@ class Clips:
         self._keys += 1
         clip = _Clip(self._keys)
         self._open[stream].append(clip)
+        self._opened[stream] += 1
         self._encoder.put(("open", clip.key, path, _frame_rate(times), self.labels[stream]))
         for slot in kept.tolist():
             self._send(clip, stream, slot)
@@ -165,7 +168,9 @@ class Clips:
             clips[-1].deadline = time.monotonic() + self.rules.post_seconds + GRACE
 
     def cut(self, rows: np.ndarray) -> None:
-        """Close the clips of ``rows``: their video or connection has changed."""
+        """Close the clips of ``rows`` and empty their rings: their video or connection
+        has changed (and their frame times start again)."""
+        self._times[rows] = np.nan
         for stream in rows.tolist():
             for clip in list(self._open[stream]):
                 self._close(stream, clip)
@@ -183,6 +188,7 @@ class Clips:
 
     def _close(self, stream: int, clip: _Clip) -> None:
         self._open[stream].remove(clip)
+        self._opened[stream] -= 1
         self._encoder.put(("close", clip.key))
 
 
