@@ -114,10 +114,10 @@ def test_starts_after_the_warm_up_by_default(anomalies):
         assert DURATION[0] <= a.stop - a.start <= DURATION[1]
 
 
-def test_starts_at_frame_zero_when_asked(videos):
-    for a in synthetic_set(videos, seed=3, from_first_frame=True):
-        assert a.start == 0 and a.labels[0]
-        assert DURATION[0] <= a.stop <= DURATION[1]
+def test_from_the_first_frame_means_there_all_along(videos):
+    for a, video in zip(synthetic_set(videos, seed=3, from_first_frame=True),
+                        [v for v in videos for _ in KINDS], strict=True):
+        assert a.start == 0 and a.stop == len(video) and a.labels.all()
 
 
 def test_duration_clipped_to_the_video():

@@ -144,3 +144,33 @@ def test_live_offline_and_onnx_give_the_same_located_scores(tmp_path):
             errors = engine(frame[None])
             live.append(scorer(np.asarray(errors.cells), np.asarray(errors.history))[0][0])
         np.testing.assert_allclose(live, offline, rtol=1e-4, atol=1e-4, err_msg=backend)
+
+
+def test_the_cells_level_learns_todays_busy_places_from_past_frames_only():
+    videos = [normal_cells(seed) for seed in range(3)]
+    design = LocatedDesign(adapt="cells", stream_frames=30)
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], design)
+    cells, history = normal_cells(12, frames=120)
+    today = cells.copy()
+    today[:, 0, :3] *= 4  # three quiet places are busy all day in this recording
+    fixed = LocatedDesign(adapt="none")
+    fixed_stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], fixed)
+    adapted = located_scores(today, history, stats, design)[0]
+    unadapted = located_scores(today, history, fixed_stats, fixed)[0]
+    assert adapted[60:].max() < 0.2 * unadapted[60:].min()
+    anomalous = today.copy()
+    anomalous[100:110, 3, 5] *= 6  # after the warm-up, a new hot place still stands out
+    scores = located_scores(anomalous, history, stats, design)[0]
+    np.testing.assert_array_equal(scores[:100], adapted[:100])  # causal
+    assert scores[100:104].min() > 2 * adapted[60:100].max()  # before the level learns it
+
+
+def test_offline_smoothing_equals_the_scorers():
+    from convlstm_ae.scoring.located import smooth
+
+    videos = [normal_cells(seed) for seed in range(3)]
+    raw_design, design = LocatedDesign(smoothing=1.0), LocatedDesign(smoothing=0.25)
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], raw_design)
+    cells, history = normal_cells(13)
+    np.testing.assert_allclose(smooth(located_scores(cells, history, stats, raw_design)[0], 0.25),
+                               located_scores(cells, history, stats, design)[0])

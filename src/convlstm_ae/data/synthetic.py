@@ -27,7 +27,8 @@ The kinds:
 Moving boxes start at a random place and bounce off the frame edges, so each
 lies wholly inside the frame. An anomaly lasts :data:`DURATION` frames (clipped
 to the video) and starts at random after a warm-up of :data:`WARMUP_FRACTION`
-of the video (at least :data:`MIN_WARMUP` frames), or where the caller says.
+of the video (at least :data:`MIN_WARMUP` frames), or where and for as long as the
+caller says.
 """
 
 from __future__ import annotations
@@ -138,7 +139,9 @@ def synthetic_set(
         seed: fixes every copy; copy (video i, kind k) is the same whichever
             other videos and kinds are asked for.
         kinds: kinds to insert, from :data:`KINDS`.
-        from_first_frame: start every anomaly at frame 0 instead of after the warm-up.
+        from_first_frame: every anomaly present from frame 0 to the last frame, instead
+            of :data:`DURATION` frames after the warm-up: the hard case for a score
+            that adapts to its stream, which must not learn the anomaly as normal.
     Returns:
         Copies ordered video by video, kind by kind.
     Raises:
@@ -147,7 +150,8 @@ def synthetic_set(
     for kind in kinds:
         _check_kind(kind)
     return [insert_anomaly(video, kind, np.random.default_rng([seed, i, KINDS.index(kind)]),
-                           start=0 if from_first_frame else None)
+                           start=0 if from_first_frame else None,
+                           length=len(video) if from_first_frame else None)
             for i, video in enumerate(videos) for kind in kinds]
 
 

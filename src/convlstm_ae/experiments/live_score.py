@@ -7,10 +7,13 @@ Beyond the paper. The recipe, fixed before any test label is read:
 2. Validation, leave one held-out video out: per-cell statistics from the others score
    the left-out video, and copies of it with synthetic anomalies
    (:mod:`convlstm_ae.data.synthetic`, all kinds, starting after a warm-up and from the
-   first frame). Every design of :data:`DESIGNS` at every cell size of
-   :data:`CELL_FACTORS` gets a pooled AUC; the best one is chosen, and then the alarm
-   quantile: the lowest of :data:`QUANTILES` with at most :data:`MAX_FALSE_ALARMS` false
-   alarm runs per minute of the left-out normal videos.
+   first frame), each also as a new recording would show it (:data:`RECORDINGS`: its
+   errors at half and twice the level, and with busy and quiet places moved). Every
+   design of :data:`DESIGNS` at every cell size of :data:`CELL_FACTORS` gets a pooled
+   AUC and false alarms per minute of the left-out normal videos (as recorded and
+   shifted) at each of :data:`QUANTILES`. Of the designs with at most
+   :data:`MAX_FALSE_ALARMS` at some quantile, the best AUC is chosen, with the lowest
+   such quantile.
 3. The chosen score, with statistics and threshold from all held-out videos, is measured
    on the test videos: pooled AUC, alarms at the threshold, events; Eq. 4 beside it.
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,18 +54,42 @@ from convlstm_ae.scoring.located import (
     fit_statistics,
     held_out_scores,
     located_scores,
+    smooth,
 )
 from convlstm_ae.scoring.regularity import regularity_score
 
-CELL_FACTORS = (1, 2, 4, 8)  # cell sides, in base cells
+CELL_FACTORS = (2, 4, 8, 16)  # cell sides, in base cells
 QUANTILES = (0.99, 0.995, 0.999, 1.0)
 MAX_FALSE_ALARMS = 1.0  # false-alarm runs per minute of normal validation video
+SMOOTHINGS = (1.0, 0.5, 0.25)
 DESIGNS = tuple(
-    LocatedDesign(unusual, aggregate, adapt, smoothing)
-    for unusual, aggregate, adapt, smoothing in itertools.product(
-        ("excess", "z"), ("sum", "max", "top"), ("none", "frame", "stream"), (1.0, 0.5, 0.25))
+    LocatedDesign(unusual, aggregate, adapt, smoothing, stream_frames=50,
+                  spread_floor=spread_floor)
+    for unusual, aggregate, adapt, spread_floor, smoothing in itertools.product(
+        ("excess", "z"), ("sum", "max", "top"), ("none", "frame", "stream", "cells"),
+        (0.05, 0.5), SMOOTHINGS)
     if not (unusual == "z" and aggregate == "sum")  # a sum of z-scores is the whole frame
 )
+# How a new recording may differ from the calibration footage, applied to the left-out
+# video's errors: (gain of every error, log-spread of a smooth per-place gain). The gains
+# are the issue's measurement on another dataset (held-out tails at twice the typical
+# whole-frame error), fixed before the score's test figures were read.
+RECORDINGS = {"as recorded": (1.0, 0.0), "half": (0.5, 0.0), "double": (2.0, 0.0),
+              "places": (1.0, 0.5)}
+PLACES_GRID = 4  # the per-place gain varies smoothly over a 4 x 4 grid of the frame
+
+
+def recording_gain(shape: tuple[int, int], gain: float, spread: float, seed: int
+                   ) -> np.ndarray:
+    """A recording's gain on each base cell (H, W): ``gain`` times a smooth log-normal
+    field of log-spread ``spread`` (1 everywhere when 0)."""
+    if spread == 0:
+        return np.full(shape, gain)
+    import cv2
+
+    coarse = np.random.default_rng(seed).normal(0, spread, (PLACES_GRID, PLACES_GRID))
+    field = cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return gain * np.exp(field)
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,7 @@ class Validation:
     design: LocatedDesign
     auc: float  # pooled over every fold's normal video and its synthetic copies
     auc_by_kind: dict[str, float]
+    auc_by_recording: dict[str, float]  # of :data:`RECORDINGS`
     false_alarms: dict[float, float]  # per minute of normal video, by alarm quantile
     events_alarmed: dict[float, float]  # within 1 s of their start, by alarm quantile
 
@@ -94,52 +122,68 @@ def validate(normal: Sequence[Video], copies: Sequence[Sequence[Video]], base_ce
     """Every design at every cell size, leave one held-out video out (see module)."""
     rows = []
     histories = [v.history for v in normal]
-    for factor in CELL_FACTORS:  # each video pooled once per cell size, not per design
+    shape = normal[0].cells.shape[1:]
+    gains = {name: recording_gain(shape, gain, spread, SEED + index)
+             for index, (name, (gain, spread)) in enumerate(RECORDINGS.items())}
+    fitting = [f for f in CELL_FACTORS if min(shape) // f >= 1]  # a cell within the frame
+    for factor in fitting:  # each video pooled once per cell size, not per design
         cells = [pool_cells(v.cells, factor) for v in normal]
-        folds = [[cells[left], *(pool_cells(c.cells, factor) for c in copies[left])]
-                 for left in range(len(normal))]
-        for design in DESIGNS:
-            scores, labels, kind_of, thresholds = [], [], [], {q: [] for q in QUANTILES}
+        folds = [[(name, [pool_cells(v.cells * gain, factor)
+                          for v in (normal[left], *copies[left])])
+                  for name, gain in gains.items()] for left in range(len(normal))]
+        for design in (d for d in DESIGNS if d.smoothing == 1.0):  # smoothed ones below
+            per_smoothing = {a: ([], [], [], {q: [] for q in QUANTILES}) for a in SMOOTHINGS}
             for left, fold in enumerate(folds):
                 others = [i for i in range(len(normal)) if i != left]
                 statistics = fit_statistics([cells[i] for i in others],
                                             [histories[i] for i in others], design)
-                held = np.concatenate(held_out_scores([cells[i] for i in others],
-                                                      [histories[i] for i in others], design))
-                for q in QUANTILES:  # thresholds from the other videos' held-out scores
-                    thresholds[q].append(float(np.quantile(held, q)))
-                scores.append([located_scores(c, histories[left], statistics, design)[0]
-                               for c in fold])
+                held = held_out_scores([cells[i] for i in others],
+                                       [histories[i] for i in others], design)
                 videos = [normal[left], *copies[left]]
-                labels.append([v.labels for v in videos])
-                kind_of.append([v.kind for v in videos])
-            rows.append(_figures(scores, labels, kind_of, thresholds, base_cell * factor,
-                                 design, fps))
+                raw = [(name, [located_scores(c, histories[left], statistics, design)[0]
+                               for c in shifted]) for name, shifted in fold]
+                for alpha, (scores, labels, kinds, thresholds) in per_smoothing.items():
+                    smoothed = np.concatenate([smooth(h, alpha) for h in held])
+                    for name, recording in raw:
+                        for q in QUANTILES:  # from the other videos' held-out scores
+                            thresholds[q].append(float(np.quantile(smoothed, q)))
+                        scores.append([smooth(r, alpha) for r in recording])
+                        labels.append([v.labels for v in videos])
+                        kinds.append([(v.kind, name) for v in videos])
+            for alpha, (scores, labels, kinds, thresholds) in per_smoothing.items():
+                rows.append(_figures(scores, labels, kinds, thresholds, base_cell * factor,
+                                     replace(design, smoothing=alpha), fps))
     return rows
 
 
-def _figures(scores, labels, kind_of, thresholds, cell_size, design, fps) -> Validation:
+def _figures(scores, labels, kinds, thresholds, cell_size, design, fps) -> Validation:
     flat_scores = [s for fold in scores for s in fold]
     flat_labels = [lab for fold in labels for lab in fold]
-    flat_kinds = [k for fold in kind_of for k in fold]
+    flat_kinds = [k for fold in kinds for k in fold]
     auc = frame_auc(flat_scores, flat_labels)[0]
-    by_kind = {}
-    for kind in sorted(set(flat_kinds) - {"normal"}):
-        chosen = [i for i, k in enumerate(flat_kinds) if k in (kind, "normal")]
-        by_kind[kind] = frame_auc([flat_scores[i] for i in chosen],
-                                  [flat_labels[i] for i in chosen])[0]
+
+    def auc_of(keep) -> float:
+        chosen = [i for i, k in enumerate(flat_kinds) if keep(k)]
+        return frame_auc([flat_scores[i] for i in chosen], [flat_labels[i] for i in chosen])[0]
+
+    anomaly_kinds = sorted({kind for kind, _ in flat_kinds} - {"normal"})
+    by_kind = {kind: auc_of(lambda k, kind=kind: k[0] in (kind, "normal"))
+               for kind in anomaly_kinds}
+    by_recording = {name: auc_of(lambda k, name=name: k[1] == name) for name in RECORDINGS}
     false_alarms, alarmed = {}, {}
     for q, per_fold in thresholds.items():  # each fold's scores less its own threshold
         relative = [s - t for fold, t in zip(scores, per_fold, strict=True) for s in fold]
         metrics = evaluate_deployment(relative, flat_labels, 0.0, fps)
         false_alarms[q], alarmed[q] = metrics.false_alarms_per_minute, metrics.events_alarmed
-    return Validation(cell_size, design, auc, by_kind, false_alarms, alarmed)
+    return Validation(cell_size, design, auc, by_kind, by_recording, false_alarms, alarmed)
 
 
 def choose(rows: Sequence[Validation]) -> tuple[Validation, float]:
-    """The design with the best validation AUC, and its alarm quantile: the lowest with at
-    most :data:`MAX_FALSE_ALARMS` per minute (else the highest)."""
-    best = max(rows, key=lambda row: row.auc)
+    """The design with the best validation AUC among those within the alarm budget
+    (:data:`MAX_FALSE_ALARMS` per minute at one of :data:`QUANTILES`; all designs when
+    none is), and its alarm quantile: the lowest within the budget (else the highest)."""
+    within = [row for row in rows if min(row.false_alarms.values()) <= MAX_FALSE_ALARMS]
+    best = max(within or rows, key=lambda row: row.auc)
     allowed = [q for q in QUANTILES if best.false_alarms[q] <= MAX_FALSE_ALARMS]
     return best, min(allowed) if allowed else max(QUANTILES)
 
@@ -263,9 +307,11 @@ def live_score_results(out: Path) -> tuple[dict, LocatedCalibration]:
     baseline = whole_frame_baseline(normal, test)
     results = {
         "recipe": {"held_out": held_out, "seed": SEED, "base_cell_size": base, "fps": fps,
+                   "recordings": RECORDINGS,
                    "quantiles": QUANTILES, "max_false_alarms_per_minute": MAX_FALSE_ALARMS},
         "chosen": {"cell_size": best.cell_size, "design": best.design, "quantile": quantile,
                    "validation_auc": best.auc, "validation_auc_by_kind": best.auc_by_kind,
+                   "validation_auc_by_recording": best.auc_by_recording,
                    "validation_false_alarms_per_minute": best.false_alarms[quantile],
                    "validation_events_alarmed": best.events_alarmed[quantile]},
         "test": {"live": deployment.as_dict(),
@@ -277,7 +323,8 @@ def live_score_results(out: Path) -> tuple[dict, LocatedCalibration]:
     }
     _write(out / "validation.json", [
         {"cell_size": r.cell_size, "design": r.design, "auc": r.auc,
-         "auc_by_kind": r.auc_by_kind, "false_alarms_per_minute": r.false_alarms,
+         "auc_by_kind": r.auc_by_kind, "auc_by_recording": r.auc_by_recording,
+         "false_alarms_per_minute": r.false_alarms,
          "events_alarmed": r.events_alarmed} for r in rows])
     _write(out / "results.json", results)
     _write(out / "calibration.json", calibration.to_dict())

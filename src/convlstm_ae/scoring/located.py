@@ -8,9 +8,13 @@ model never trained on:
 
 1. the window-position effect of the memory resets is divided out (a frame right after a
    reset has no previous-frame term);
-2. optionally, a recording-wide level is divided out (``adapt``): ``frame`` by the
+2. optionally, the recording's own level is divided out (``adapt``): ``frame`` by the
    median over cells of each cell's error relative to its normal mean, in the frame
    itself; ``stream`` by a causal running mean of that median (state per stream);
+   ``cells`` by a causal running mean of each cell's own error relative to its normal
+   mean, over past frames only (a busy place today is judged against today). The running
+   levels start from the first frame's median and remember about ``stream_frames``
+   frames: that is the warm-up, during which a camera is judged against calibration;
 3. each cell's unusualness: its excess over its normal ``CELL_QUANTILE`` in units of its
    normal spread (``excess``), or its z-score (``z``);
 4. the frame's score aggregates the cells (``sum`` of excesses, ``max``, or the mean of
@@ -34,9 +38,9 @@ from convlstm_ae.errors import ConfigError
 
 CELL_QUANTILE = 0.99  # a cell's normal level: this quantile of its normal errors
 TOP_FRACTION = 0.02  # aggregate "top": mean of this fraction of the cells
-MIN_RELATIVE_SPREAD = 0.05  # a cell's spread is at least 5 % of the mean over cells
+LOWEST_CELL_LEVEL = 0.5  # adapt "cells": a cell's level is at least half its frame's
 HEAT_LIMITS = {"excess": 3.0, "z": 6.0}  # full red: 3 spreads above the cell's quantile
-ADAPTS = ("none", "frame", "stream")
+ADAPTS = ("none", "frame", "stream", "cells")
 UNUSUAL = ("excess", "z")
 AGGREGATES = ("sum", "max", "top")
 
@@ -49,7 +53,8 @@ class LocatedDesign:
     aggregate: str = "sum"
     adapt: str = "frame"
     smoothing: float = 1.0  # weight of the new frame in the running score; 1: none
-    stream_frames: int = 50  # adapt "stream": frames of the running level's memory
+    stream_frames: int = 50  # adapt "stream", "cells": frames of the running level's memory
+    spread_floor: float = 0.05  # a cell's spread is at least this share of the mean error
 
     def __post_init__(self) -> None:
         for name, choices in (("unusual", UNUSUAL), ("aggregate", AGGREGATES),
@@ -61,6 +66,8 @@ class LocatedDesign:
             raise ConfigError(f"located score: smoothing must lie in (0, 1], got {self.smoothing}")
         if self.stream_frames < 1:
             raise ConfigError("located score: stream_frames must be positive")
+        if not self.spread_floor > 0:
+            raise ConfigError("located score: spread_floor must be positive")
 
 
 # the design calibrations use, chosen on validation (best validation AUC, 0.810, of 180
@@ -92,10 +99,43 @@ def _positions(history: np.ndarray, count: int) -> np.ndarray:
     return np.minimum(np.asarray(history, dtype=np.int64), count - 1)
 
 
-def _level(cells: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Recording level of each frame: median over cells of error / normal mean; (...,)."""
-    ratio = cells / np.maximum(reference, 1e-12)
-    return np.median(ratio.reshape(*cells.shape[:-2], -1), axis=-1)
+class _Adaptation:
+    """The causal division by the recording's level of step 2 (module docstring), for
+    ``streams`` streams, one frame of each per call."""
+
+    def __init__(self, design: LocatedDesign, reference: np.ndarray, streams: int) -> None:
+        self.design = design
+        self.reference = np.maximum(reference, 1e-12)
+        shape = (streams, 1, 1) if design.adapt == "stream" else (streams, *reference.shape)
+        self.level = np.full(shape, np.nan)  # running level; NaN before a stream's first frame
+
+    def reset(self, index: slice | list[int]) -> None:
+        self.level[index] = np.nan
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (B, H, W) divided by each stream's level."""
+        adapt = self.design.adapt
+        if adapt == "none":
+            return values
+        ratio = values / self.reference
+        frame = np.median(ratio.reshape(len(ratio), -1), axis=1)[:, None, None]
+        if adapt == "frame":
+            return values / np.maximum(frame, 1e-12)
+        rate = 1.0 / self.design.stream_frames
+        if adapt == "stream":
+            self.level = np.where(np.isnan(self.level), frame,
+                                  (1 - rate) * self.level + rate * frame)
+            return values / np.maximum(self.level, 1e-12)
+        past = np.where(np.isnan(self.level), frame, self.level)  # "cells": past frames only
+        past = np.maximum(past, LOWEST_CELL_LEVEL * frame)
+        self.level = (1 - rate) * past + rate * ratio
+        return values / np.maximum(past, 1e-12)
+
+
+def _adapted(video: np.ndarray, design: LocatedDesign, reference: np.ndarray) -> np.ndarray:
+    """One video's frames (N, H, W) as one stream's adaptation gives them, in order."""
+    adaptation = _Adaptation(design, reference, 1)
+    return np.concatenate([adaptation(video[i, None]) for i in range(len(video))])
 
 
 def fit_statistics(cells: Sequence[np.ndarray], histories: Sequence[np.ndarray],
@@ -123,12 +163,28 @@ def fit_statistics(cells: Sequence[np.ndarray], histories: Sequence[np.ndarray],
                      else 1.0 for p in range(count)])
     values = values / gain[_positions(history, count), None, None]
     reference = values.mean(axis=0)
-    if design.adapt != "none":  # "stream" is fitted on whole frames, as "frame"
-        values = values / np.maximum(_level(values, reference), 1e-12)[:, None, None]
-    floor = MIN_RELATIVE_SPREAD * max(float(values.mean()), 1e-12)
+    if design.adapt != "none":  # each video adapted as a stream would adapt to it
+        videos = np.split(values, np.cumsum([len(c) for c in cells])[:-1])
+        values = np.concatenate([_adapted(video, design, reference) for video in videos])
+    floor = design.spread_floor * max(float(values.mean()), 1e-12)
     return CellStatistics(gain, reference, values.mean(axis=0),
                           np.maximum(values.std(axis=0), floor),
                           np.quantile(values, CELL_QUANTILE, axis=0))
+
+
+def _smoothing_step(previous: np.ndarray, new: np.ndarray, alpha: float) -> np.ndarray:
+    """The causal exponential smoothing of step 4 (NaN: no previous frame)."""
+    return np.where(np.isnan(previous), new, alpha * new + (1 - alpha) * previous)
+
+
+def smooth(scores: np.ndarray, alpha: float) -> np.ndarray:
+    """Unsmoothed frame scores (N,) of one stream smoothed as a design of smoothing
+    ``alpha`` smooths them live."""
+    out, previous = np.empty(len(scores)), np.full(1, np.nan)
+    for i, score in enumerate(scores):
+        previous = _smoothing_step(previous, score, alpha)
+        out[i] = previous[0]
+    return out
 
 
 class LocatedScorer:
@@ -144,13 +200,13 @@ class LocatedScorer:
                  ) -> None:
         self.statistics = statistics
         self.design = design
-        self.level = np.full(streams, np.nan)  # running recording level ("stream")
+        self.adaptation = _Adaptation(design, statistics.reference, streams)
         self.score = np.full(streams, np.nan)  # running smoothed score
 
     def reset(self, streams: Sequence[int] | None = None) -> None:
-        """Forget the running level and score of the given streams (all by default)."""
+        """Forget the running levels and score of the given streams (all by default)."""
         index = slice(None) if streams is None else list(streams)
-        self.level[index] = np.nan
+        self.adaptation.reset(index)
         self.score[index] = np.nan
 
     def __call__(self, cells: np.ndarray, history: np.ndarray
@@ -167,15 +223,7 @@ class LocatedScorer:
             raise ConfigError(f"located score: cells of shape {cells.shape[1:]}, but the "
                               f"calibration has {stats.mean.shape}")
         gain = stats.position_gain[_positions(history, len(stats.position_gain))]
-        values = cells / gain[:, None, None]
-        if design.adapt != "none":
-            level = _level(values, stats.reference)
-            if design.adapt == "stream":
-                rate = 1.0 / design.stream_frames
-                level = np.where(np.isnan(self.level), level,
-                                 (1 - rate) * self.level + rate * level)
-                self.level = level
-            values = values / np.maximum(level, 1e-12)[:, None, None]
+        values = self.adaptation(cells / gain[:, None, None])
         if design.unusual == "excess":
             unusual = np.maximum(values - stats.quantile, 0) / stats.std
         else:
@@ -188,9 +236,7 @@ class LocatedScorer:
         else:
             top = max(1, round(TOP_FRACTION * flat.shape[1]))
             frame = np.sort(flat, axis=1)[:, -top:].mean(axis=1)
-        alpha = design.smoothing
-        self.score = np.where(np.isnan(self.score), frame,
-                              alpha * frame + (1 - alpha) * self.score)
+        self.score = _smoothing_step(self.score, frame, design.smoothing)
         return self.score.copy(), unusual
 
 
