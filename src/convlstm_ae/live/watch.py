@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.decoders import Decoders, default_workers
 from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import EventMachine, EventRules
+from convlstm_ae.live.live_state import LiveState
 from convlstm_ae.live.outputs import Notifier, OutputWriter, Rows
 from convlstm_ae.live.ring import FrameRings, Taken
 from convlstm_ae.live.sources import Source
@@ -150,12 +151,13 @@ class Watch:
             when there are several); needs an engine that returns error maps.
         decoders: decoder processes (:mod:`convlstm_ae.live.decoders`); 0 decodes in
             threads of this process; default :func:`default_workers`.
+        publish: keep :attr:`live_state` up to date for the web page (``--serve``).
     """
 
     def __init__(self, engine: Engine, sources: Sequence[Source], out: Path, *,
                  scoring: Scoring, rules: EventRules, notifier: Notifier | None = None,
                  max_wait: float = MAX_WAIT, overlay: Path | None = None,
-                 decoders: int | None = None) -> None:
+                 decoders: int | None = None, publish: bool = False) -> None:
         if engine.streams != len(sources):
             raise ConfigError(f"the engine scores {engine.streams} streams, not "
                               f"{len(sources)}")
@@ -189,6 +191,9 @@ class Watch:
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
         self._patch = scoring.patch_size or default_patch_size(size)
         self._located = scoring.located.scorer(streams) if scoring.located else None
+        self.live_state = LiveState(
+            [s.name for s in self.sources], rules.threshold, frame_size=size,
+            heat_limit=scoring.heat_limit, patch_size=self._patch) if publish else None
         self._rings: FrameRings | None = None
         self._decoders: Decoders | None = None
         self._writer: OutputWriter | None = None
@@ -244,6 +249,7 @@ class Watch:
         while not self._stop.is_set():
             if self._status.refresh():  # once a second
                 self._decoders.reap()
+                self._publish()
             finished = rings.finished.astype(bool)  # read before the counts: no frame after
             ready = rings.available() > 0
             if not ready.any():
@@ -302,6 +308,8 @@ class Watch:
             self._emit(stream, event)
         peaked = rows[events.open[rows] & (events.peak_frame[rows] == taken.index)]
         self._peaks[peaked] = batch[peaked]
+        if self.live_state is not None:
+            self.live_state.update(rows, scores[rows], events.active[rows], batch, maps)
         if self._overlays and maps is not None:
             for k, stream in enumerate(rows.tolist()):
                 self._draw(stream, batch[stream], float(taken.time[k]), float(scores[stream]),
@@ -325,6 +333,8 @@ class Watch:
         snapshot = self.out / EVENT_SNAPSHOTS / name
         record = event.as_dict() | {"snapshot": str(snapshot.relative_to(self.out))}
         self._writer.event(record, snapshot, self._peaks[stream])
+        if self.live_state is not None:
+            self.live_state.event(record, self._peaks[stream])
         self.reports[stream].events += 1
         log.info("%s: event in %s, frames %d-%d, peak score %.2f at frame %d", event.source,
                  event.video, event.start_frame, event.end_frame, event.peak_score,
@@ -344,6 +354,21 @@ class Watch:
                 self.notifier.close()
                 self._status.close()
                 self.report()
+                self._publish()
+                if self.live_state is not None:
+                    self.live_state.finish()
+
+    def _publish(self) -> None:
+        """Hand each source's counts and rates to :attr:`live_state` (once a second); a
+        finished source's rates are 0."""
+        if self.live_state is None:
+            return
+        status, live = self._status, np.array([not r.finished for r in self.report()])
+        self.live_state.set_status([
+            asdict(report) | {"fps_in": float(status.fps_in[i] * live[i]),
+                              "fps_out": float(status.fps_out[i] * live[i]),
+                              "latency_s": float(status.latency[i])}
+            for i, report in enumerate(self.reports)])
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -369,12 +394,14 @@ class _Status:
         streams = len(sources)
         self._written = np.zeros(streams, np.int64)
         self._scored = np.zeros(streams, np.int64)
-        self._latency = np.zeros(streams)
+        self.latency = np.zeros(streams)  # seconds from grab to score, last frame
+        self.fps_in = np.zeros(streams)  # frames/s grabbed and scored, last refresh
+        self.fps_out = np.zeros(streams)
         self._score = np.full(streams, np.nan)
 
     def scored(self, rows: np.ndarray, grabbed: np.ndarray, scores: np.ndarray) -> None:
         self._scored[rows] += 1
-        self._latency[rows] = time.monotonic() - grabbed
+        self.latency[rows] = time.monotonic() - grabbed
         self._score[rows] = scores
 
     def refresh(self) -> bool:
@@ -385,13 +412,14 @@ class _Status:
             return False
         written, drops = self.rings.written.copy(), self.rings.drops()
         fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
+        self.fps_in, self.fps_out = fps_in, fps_out
         for i, bar in enumerate(self._bars):
             state = ("" if self.rings.connected[i] else ", reconnecting"
                      if self.rings.reconnects[i] else ", connecting")
             bar.update(int(self._scored[i]))
             bar.set_postfix_str(
                 f"in {fps_in[i]:.1f} fps, out {fps_out[i]:.1f} fps, latency "
-                f"{1000 * self._latency[i]:.0f} ms, drops {drops[i]}, score "
+                f"{1000 * self.latency[i]:.0f} ms, drops {drops[i]}, score "
                 f"{self._score[i]:.2f}{state}")
         self._written, self._scored[:] = written, 0
         self._last = now
