@@ -44,10 +44,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
     check_fps(args.fps)
     writable_folder(args.out)
     listener, token = _page_socket(args)  # a port in use fails before any work
+    page = None
     try:
-        return _watch(args, listener, token)
-    finally:
+        watch, threshold = _open_watch(args, publish=listener is not None)
         if listener is not None:
+            page = _start_page(watch, listener, token)
+        return _run(args, watch, threshold, page)
+    finally:
+        if page is not None:
+            page.stop()  # closes the listener
+        elif listener is not None:
             listener.close()
 
 
@@ -69,8 +75,8 @@ def _page_socket(args: argparse.Namespace) -> tuple[socket.socket | None, str | 
     return server.listen(args.serve, token), token
 
 
-def _watch(args: argparse.Namespace, listener: socket.socket | None, token: str | None
-           ) -> int:
+def _open_watch(args: argparse.Namespace, publish: bool) -> tuple[Watch, float]:
+    """The watch of ``args``' model and sources, and its threshold."""
     from convlstm_ae.live.engine import open_engine
     from convlstm_ae.live.events import EventRules
     from convlstm_ae.live.outputs import Notifier
@@ -85,7 +91,7 @@ def _watch(args: argparse.Namespace, listener: socket.socket | None, token: str 
     rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
                        args.min_frames)
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)  # checked early
-    heat = listener is not None and scoring.heat_limit is not None  # the page's heat maps
+    heat = publish and scoring.heat_limit is not None  # the page's heat maps
     engine = open_engine(args.model, len(args.sources), backend=args.backend,
                          device=args.device, threads=args.threads,
                          maps=bool(args.overlay) or heat)
@@ -94,22 +100,20 @@ def _watch(args: argparse.Namespace, listener: socket.socket | None, token: str 
                for s in args.sources]
     watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, notifier=notifier,
                   max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders,
-                  publish=listener is not None)
-    page = None
-    if listener is not None:
-        from convlstm_ae.live.serve import page_app
-        from convlstm_ae.live.server import PageServer
+                  publish=publish)
+    return watch, scoring.threshold
 
-        page = PageServer(page_app(watch.live_state, token), listener)
-        page.start()
-    try:
-        if page is not None:
-            proof = " (with the token: ?token=TOKEN or 'Authorization: Bearer TOKEN')"
-            print(f"page -> {page.url}{proof if token else ''}", flush=True)
-        return _run(args, watch, scoring.threshold, page)
-    finally:
-        if page is not None:
-            page.stop()
+
+def _start_page(watch: Watch, listener: socket.socket, token: str | None) -> PageServer:
+    """Serve ``watch``'s page on ``listener``."""
+    from convlstm_ae.live.serve import page_app
+    from convlstm_ae.live.server import PageServer
+
+    page = PageServer(page_app(watch.live_state, token), listener)
+    page.start()
+    proof = " (with the token: ?token=TOKEN or 'Authorization: Bearer TOKEN')"
+    print(f"page -> {page.url}{proof if token else ''}", flush=True)
+    return page
 
 
 def _run(args: argparse.Namespace, watch: Watch, threshold: float, page: PageServer | None

@@ -123,13 +123,17 @@ class PageServer:
             time.sleep(0.01)
 
     def wait(self) -> None:
-        """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""
+        """Block until the server stops (Ctrl-C raises KeyboardInterrupt here). Sleeps
+        rather than joins: a join that Ctrl-C interrupts can leave the thread marked
+        stopped while it runs (CPython's bpo-45274 fix)."""
         while self._thread.is_alive():
-            self._thread.join(1.0)
+            time.sleep(0.5)
 
     def stop(self) -> None:
-        """Stop serving: open requests get :data:`STOP_WAIT` seconds."""
+        """Stop serving, closing the listener: open requests get :data:`STOP_WAIT`
+        seconds."""
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(STOP_WAIT + 3)
-        self.listener.close()
+        if not self._thread.is_alive():  # else the thread closes it when it ends
+            self.listener.close()
