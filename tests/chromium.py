@@ -36,7 +36,7 @@ class Chromium:
 
     def __init__(self, profile: Path, width: int = 1280, height: int = 800,
                  timeout: float = 30.0) -> None:
-        self.timeout = timeout
+        self.timeout, self.size = timeout, (width, height)
         commands_read, commands_write = os.pipe()
         replies_read, replies_write = os.pipe()
         # above fd 4, so that the child's dup2 onto 3 and 4 cannot overwrite one of them
@@ -104,10 +104,16 @@ class Chromium:
         return json.loads(message)
 
     def open(self, url: str) -> None:
-        """Open ``url`` in a new page, which the other methods then act on."""
-        target = self.send("Target.createTarget", {"url": url})["targetId"]
+        """Open ``url`` in a new page of the browser's size, which the other methods then
+        act on."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.send("Target.attachToTarget",
                                  {"targetId": target, "flatten": True})["sessionId"]
+        width, height = self.size
+        self.send("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            self.session)
+        self.send("Page.navigate", {"url": url}, self.session)
 
     def evaluate(self, expression: str) -> object:
         """The value of a JavaScript expression in the page (promises awaited)."""
