@@ -36,8 +36,13 @@ def test_the_curve_keeps_the_newest_scores_and_pools_them_by_their_maximum():
     assert live.curve(1)["scores"] == []  # camera 1 never scored
     step(live, [1], [2.0])
     assert live.curve(1)["scores"] == [2.0]
+    step(live, [1], [4.0], alarm=True)
     status = live.status()
-    assert [c["score"] for c in status["cameras"]] == [(total - 1) % 2, 2.0]  # the latest
+    assert [c["score"] for c in status["cameras"]] == [(total - 1) % 2, 4.0]  # the latest
+    assert [c["alarm"] for c in status["cameras"]] == [False, True] and status["running"]
+    live.finish()  # the loop closes every open event as it ends
+    assert not any(c["alarm"] for c in live.status()["cameras"])
+    assert not live.status()["running"]
 
 
 def test_events_come_newest_first_after_an_id_redacted_with_their_duration_and_clip():

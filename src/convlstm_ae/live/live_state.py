@@ -97,8 +97,11 @@ class LiveState:
             self._events.append((shown, snapshot.copy()))
 
     def finish(self) -> None:
-        """The loop has ended: the page says so."""
-        self.running = False
+        """The loop has ended, its open events closed: the page says so."""
+        with self._lock:
+            self.running = False
+            self._alarm[:] = False
+            self._pictures = [None] * len(self.names)  # drawn again, without the red border
 
     def cameras(self) -> list[dict]:
         """Each camera's id (its index) and name."""
