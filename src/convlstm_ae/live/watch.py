@@ -363,12 +363,12 @@ class Watch:
         finished source's rates are 0."""
         if self.live_state is None:
             return
-        status, live = self._status, np.array([not r.finished for r in self.report()])
+        status = self._status
         self.live_state.set_status([
-            asdict(report) | {"fps_in": float(status.fps_in[i] * live[i]),
-                              "fps_out": float(status.fps_out[i] * live[i]),
+            asdict(report) | {"fps_in": 0.0 if report.finished else float(status.fps_in[i]),
+                              "fps_out": 0.0 if report.finished else float(status.fps_out[i]),
                               "latency_s": float(status.latency[i])}
-            for i, report in enumerate(self.reports)])
+            for i, report in enumerate(self.report())])
 
 
 def _unique(labels: list[str]) -> list[str]:
