@@ -2,12 +2,13 @@
 # and `make test` (set up, then the test suite).
 # `make rtsp-test-deps` (optional, best effort, root + apt-get) installs the RTSP server
 # that tests/live/test_rtsp.py runs; without it that test skips, saying why. Likewise
-# `make mqtt-test-deps` installs the Mosquitto broker of tests/live/test_mqtt.py.
+# `make mqtt-test-deps` installs the Mosquitto broker of tests/live/test_mqtt.py, and
+# `make browser-test-deps` the Chromium that tests/live/test_page.py drives.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean rtsp-test-deps mqtt-test-deps
+.PHONY: demo test lint clean rtsp-test-deps mqtt-test-deps browser-test-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,19 @@ mqtt-test-deps:
 	else \
 		echo "mqtt-test-deps: needs root and apt-get to install $(MQTT_TEST_PACKAGES);" \
 			"the MQTT broker tests will skip"; \
+	fi
+
+# Debian's Chromium for the page's browser test (tests/chromium.py); never fails, as above.
+BROWSER_TEST_PACKAGES := chromium
+browser-test-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(BROWSER_TEST_PACKAGES) >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(BROWSER_TEST_PACKAGES); } \
+		|| echo "browser-test-deps: could not install $(BROWSER_TEST_PACKAGES); the browser test will skip"; \
+	else \
+		echo "browser-test-deps: needs root and apt-get to install $(BROWSER_TEST_PACKAGES);" \
+			"the browser test will skip"; \
 	fi
 
 lint: $(BIN)/.installed

@@ -261,6 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "pip install 'convlstm-ae[mqtt]'")
     watch.add_argument("--notify-timeout", type=float, default=10.0,
                        help="seconds --on-event and --webhook may take (default 10)")
+    watch.add_argument("--serve", metavar="HOST:PORT",
+                       help="serve a live web page (cameras, heat maps, score curves, "
+                       "events, /api/..., /metrics) at HOST:PORT, e.g. 127.0.0.1:8080; it "
+                       "stays up after the sources end, until Ctrl-C; needs pip install "
+                       "'convlstm-ae[serve]'")
+    watch.add_argument("--serve-token", metavar="TOKEN",
+                       help="every request to the page must carry TOKEN (needed beyond "
+                       "127.0.0.1); visible to other users in the process list: prefer "
+                       "--serve-token-file")
+    watch.add_argument("--serve-token-file", type=Path, metavar="PATH",
+                       help="read --serve-token from PATH")
     watch.set_defaults(handler="watch")
 
     evaluate = commands.add_parser("evaluate", help="AUC, EER and plots from scores and labels")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
+from typing import TYPE_CHECKING
 
 from convlstm_ae.atomic import writable_folder
 from convlstm_ae.cli_common import check_fps
 from convlstm_ae.errors import ConfigError
+
+if TYPE_CHECKING:
+    from convlstm_ae.live.server import PageServer
+    from convlstm_ae.live.watch import Watch
 
 # the longest wait, delay or timeout a watch flag takes: a day (threads' timeouts overflow
 # near 2**63 ns, and infinity is no delay)
@@ -32,7 +38,45 @@ def _watch_numbers(args: argparse.Namespace) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Score live sources until they end or Ctrl-C, writing events; ``--demo`` runs the
-    shipped model on a fresh demo video and draws a report."""
+    shipped model on a fresh demo video and draws a report; ``--serve`` shows it all on a
+    web page."""
+    _watch_numbers(args)
+    check_fps(args.fps)
+    writable_folder(args.out)
+    listener, token = _page_socket(args)  # a port in use fails before any work
+    page = None
+    try:
+        watch, threshold = _open_watch(args, publish=listener is not None)
+        if listener is not None:
+            page = _start_page(watch, listener, token)
+        return _run(args, watch, threshold, page)
+    finally:
+        if page is not None:
+            page.stop()  # closes the listener
+        elif listener is not None:
+            listener.close()
+
+
+def _page_socket(args: argparse.Namespace) -> tuple[socket.socket | None, str | None]:
+    """``--serve``'s socket, listening already, and the page's token (None: none)."""
+    if args.serve is None:
+        if args.serve_token is not None or args.serve_token_file is not None:
+            raise ConfigError("--serve-token and --serve-token-file need --serve HOST:PORT")
+        return None, None
+    try:
+        from convlstm_ae.live import server
+    except ModuleNotFoundError as error:
+        missing = (error.name or "").split(".")[0]
+        if missing not in ("starlette", "uvicorn"):
+            raise
+        raise ConfigError(f"--serve needs {missing}, which this install lacks: pip install "
+                          "'convlstm-ae[serve]'") from None
+    token = server.serve_token(args.serve_token, args.serve_token_file)
+    return server.listen(args.serve, token), token
+
+
+def _open_watch(args: argparse.Namespace, publish: bool) -> tuple[Watch, float]:
+    """The watch of ``args``' model and sources, and its threshold."""
     from convlstm_ae.live.clips import ClipRules
     from convlstm_ae.live.engine import open_engine
     from convlstm_ae.live.events import EventRules
@@ -41,9 +85,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from convlstm_ae.live.sources import open_source
     from convlstm_ae.live.watch import Watch, model_scoring
 
-    _watch_numbers(args)
-    check_fps(args.fps)
-    writable_folder(args.out)
     if args.demo:
         _watch_demo(args)
     elif args.model is None or not args.sources:
@@ -55,24 +96,45 @@ def cmd_watch(args: argparse.Namespace) -> int:
         args.clips or args.clip_overlay) else None
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)  # checked early
     broker = mqtt_target(args.mqtt) if args.mqtt else None
+    heat = publish and scoring.heat_limit is not None  # the page's heat maps
     engine = open_engine(args.model, len(args.sources), backend=args.backend,
                          device=args.device, threads=args.threads,
-                         maps=bool(args.overlay or args.clip_overlay))
+                         maps=bool(args.overlay or args.clip_overlay) or heat)
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
     sinks = [notifier, Mqtt(broker)] if broker else [notifier]
     watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, sinks=sinks,
                   max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders,
-                  clips=clips)
-    print(f"watching {len(sources)} source(s), threshold {scoring.threshold:.3g}; "
-          "Ctrl-C ends", flush=True)
+                  clips=clips, publish=publish)
     if clips:
         kept = len(sources) * clips.ring_bytes(engine.frame_size)
         print(f"event clips -> {args.out / 'clips'}: {clips.pre_seconds:g} s before, "
               f"{clips.post_seconds:g} s after; {kept / 1e6:.1f} MB of frames kept", flush=True)
+    return watch, scoring.threshold
+
+
+def _start_page(watch: Watch, listener: socket.socket, token: str | None) -> PageServer:
+    """Serve ``watch``'s page on ``listener``."""
+    from convlstm_ae.live.serve import page_app
+    from convlstm_ae.live.server import PageServer
+
+    page = PageServer(page_app(watch.live_state, token), listener)
+    page.start()
+    proof = " (with the token: ?token=TOKEN or 'Authorization: Bearer TOKEN')"
+    print(f"page -> {page.url}{proof if token else ''}", flush=True)
+    return page
+
+
+def _run(args: argparse.Namespace, watch: Watch, threshold: float, page: PageServer | None
+         ) -> int:
+    """Run ``watch``, print what each source did; with a page, keep it up after the sources
+    end until Ctrl-C."""
+    print(f"watching {len(watch.sources)} source(s), threshold {threshold:.3g}; "
+          "Ctrl-C ends", flush=True)
     failed = []
-    for report in watch.run():
+    reports = watch.run()
+    for report in reports:
         problem = f"; stopped: {report.error}" if report.error else ""
         print(f"{report.name}: {report.frames} frames scored, {report.events} event(s), "
               f"{report.drops} dropped, {report.reconnects} reconnect(s){problem}")
@@ -88,6 +150,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
             print(f"no report.html: the light runtime lacks {error.name}; after pip install "
                   f"'convlstm-ae[train]': convlstm-ae report {args.out} --labels "
                   f"{args.out / 'labels.json'} -o {args.out / 'report.html'}")
+    if page is not None and all(report.finished for report in reports):
+        print(f"the sources ended; the page stays up at {page.url} until Ctrl-C", flush=True)
+        try:
+            page.wait()
+        except KeyboardInterrupt:
+            pass
     for report in failed:  # the others ran on; the exit status says one did not
         print(f"convlstm-ae: error: {report.name}: {report.error}", file=sys.stderr)
     return 1 if failed else 0

@@ -283,6 +283,14 @@ def encode_png(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
+def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
+    """The bytes of ``image`` as a JPEG file of ``quality`` (0-100)."""
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise VideoReadError(f"cannot encode a {image.shape} {image.dtype} image as JPEG")
+    return data.tobytes()
+
+
 class Capture:
     """A live OpenCV capture (webcam index or stream URL), read one frame at a time."""
 

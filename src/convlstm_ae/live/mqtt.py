@@ -7,8 +7,8 @@ topic                      payload                                      retained
 ``PREFIX/available``       ``online``; ``offline`` at the end, or as    yes
                            the last will when watch dies
 ``PREFIX/CAMERA/status``   JSON: fps in and out, latency, drops,        yes
-                           reconnects, score, alarm; at most once a
-                           second
+                           reconnects, score, alarm, frames, events;
+                           at most once a second (:meth:`Sink.status`)
 ``PREFIX/CAMERA/alarm``    ``ON`` from an event's start to its end,     yes
                            else ``OFF``
 ``PREFIX/events``          each event record (``events.jsonl``'s line,  no

@@ -39,6 +39,7 @@ from convlstm_ae.live.clips import ClipRules, Clips, HeatStyle
 from convlstm_ae.live.decoders import Decoders, default_workers
 from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import EventMachine, EventRules
+from convlstm_ae.live.live_state import LiveState
 from convlstm_ae.live.outputs import OutputWriter, Rows, Sink
 from convlstm_ae.live.ring import FrameRings, Taken
 from convlstm_ae.live.sources import Source
@@ -156,12 +157,16 @@ class Watch:
             threads of this process; default :func:`default_workers`.
         clips: write an MP4 per event (:mod:`convlstm_ae.live.clips`); its overlay needs
             an engine that returns error maps.
+        publish: keep :attr:`live_state` up to date for the web page (``--serve``): it
+            is one more of the sinks (events, status), and gets each step's frames,
+            scores and maps.
     """
 
     def __init__(self, engine: Engine, sources: Sequence[Source], out: Path, *,
                  scoring: Scoring, rules: EventRules, sinks: Sequence[Sink] = (),
                  max_wait: float = MAX_WAIT, overlay: Path | None = None,
-                 decoders: int | None = None, clips: ClipRules | None = None) -> None:
+                 decoders: int | None = None, clips: ClipRules | None = None,
+                 publish: bool = False) -> None:
         if engine.streams != len(sources):
             raise ConfigError(f"the engine scores {engine.streams} streams, not "
                               f"{len(sources)}")
@@ -202,6 +207,11 @@ class Watch:
         self._located = scoring.located.scorer(streams) if scoring.located else None
         self._clip_rules = clips
         self._clips: Clips | None = None
+        self.live_state = LiveState(
+            [s.name for s in self.sources], rules.threshold, self.out, frame_size=size,
+            heat_limit=scoring.heat_limit, patch_size=self._patch) if publish else None
+        if self.live_state is not None:
+            self.sinks.append(self.live_state)
         self._rings: FrameRings | None = None
         self._decoders: Decoders | None = None
         self._writer: OutputWriter | None = None
@@ -262,8 +272,7 @@ class Watch:
             cameras = self._status.refresh(self._labels, self._events.active)
             if cameras is not None:  # once a second
                 self._decoders.reap()
-                for sink in self.sinks:
-                    sink.status(cameras)
+                self._send_status(cameras)
             finished = rings.finished.astype(bool)  # read before the counts: no frame after
             ready = rings.available() > 0
             if not ready.any():
@@ -331,6 +340,8 @@ class Watch:
             self._start(stream)
         peaked = rows[events.open[rows] & (events.peak_frame[rows] == taken.index)]
         self._peaks[peaked] = batch[peaked]
+        if self.live_state is not None:
+            self.live_state.update(rows, scores[rows], events.active[rows], batch, maps)
         if self._overlays and maps is not None:
             for k, stream in enumerate(rows.tolist()):
                 self._draw(stream, batch[stream], float(taken.time[k]), float(scores[stream]),
@@ -398,10 +409,23 @@ class Watch:
                 finally:
                     for video in self._overlays:
                         video.close()
+                    # the last status (every event closed, nothing scored any more), then
+                    # the sinks stop
+                    self._send_status(self._status.refresh(self._labels, self._events.active,
+                                                           final=True))
                     for sink in self.sinks:
                         sink.close()
                     self._status.close()
                     self.report()
+
+    def _send_status(self, cameras: list[dict]) -> None:
+        """Hand each camera's status, with its counts so far (``frames``, ``events``,
+        ``finished``, ``error``), to every sink."""
+        for camera, report in zip(cameras, self.report(), strict=True):
+            camera |= {"frames": report.frames, "events": report.events,
+                       "finished": report.finished, "error": report.error}
+        for sink in self.sinks:
+            sink.status(cameras)
 
 
 def event_id() -> str:
@@ -441,15 +465,20 @@ class _Status:
         self._latency[rows] = time.monotonic() - grabbed
         self._score[rows] = scores
 
-    def refresh(self, labels: Sequence[str], alarm: np.ndarray) -> list[dict] | None:
+    def refresh(self, labels: Sequence[str], alarm: np.ndarray, final: bool = False
+                ) -> list[dict] | None:
         """Refresh the lines if :data:`STATUS_EVERY` has passed, and return each camera's
-        status (see :meth:`Sink.status`, ``alarm``: its event is under way); else None."""
+        status (see :meth:`Sink.status`, ``alarm``: its event is under way); else None.
+        ``final``: now, with the rates 0, as nothing is scored any more."""
         now = time.monotonic()
         elapsed = now - self._last
-        if elapsed < STATUS_EVERY:
+        if elapsed < STATUS_EVERY and not final:
             return None
         written, drops = self.rings.written.copy(), self.rings.drops()
-        fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
+        if final:
+            fps_in = fps_out = np.zeros(len(labels))
+        else:
+            fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
         for i, bar in enumerate(self._bars):
             state = ("" if self.rings.connected[i] else ", reconnecting"
                      if self.rings.reconnects[i] else ", connecting")

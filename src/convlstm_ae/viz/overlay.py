@@ -66,17 +66,28 @@ def draw_overlay(frame: np.ndarray, error_map: np.ndarray, *, limit: float, patc
         alarm: an event is open: the frame gets a red border.
         label: text drawn in the top-left corner (e.g. the source and the time).
     """
-    image = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame.copy()
-    height, width = image.shape[:2]
-    colours, alpha = heat_map(error_map, patch_size, limit, (width, height))
-    alpha = alpha[..., None]
-    image = (image * (1 - alpha) + colours * alpha).astype(np.uint8)
-    if alarm:
-        cv2.rectangle(image, (0, 0), (width - 1, height - 1), ALARM_BGR, max(2, width // 80))
+    image = heat_frame(frame, error_map, limit=limit, patch_size=patch_size, alarm=alarm)
+    width = image.shape[1]
     text = f"{label}  score {scores[-1]:.2f}" if scores else label
     cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
                 cv2.LINE_AA)
     return np.vstack([image, _score_strip(scores, threshold, width, alarm)])
+
+
+def heat_frame(frame: np.ndarray, error_map: np.ndarray | None, *, limit: float | None,
+               patch_size: int, alarm: bool) -> np.ndarray:
+    """The frame with its heat map blended in (:func:`heat_map`), BGR uint8 (H, W, 3), and
+    a red border while an event is open: the picture of :func:`draw_overlay` without its
+    label and score strip. No map or no ``limit``: the frame as it is."""
+    image = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame.copy()
+    height, width = image.shape[:2]
+    if error_map is not None and limit is not None:
+        colours, alpha = heat_map(error_map, patch_size, limit, (width, height))
+        alpha = alpha[..., None]
+        image = (image * (1 - alpha) + colours * alpha).astype(np.uint8)
+    if alarm:
+        cv2.rectangle(image, (0, 0), (width - 1, height - 1), ALARM_BGR, max(2, width // 80))
+    return image
 
 
 def upscale(frame: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
