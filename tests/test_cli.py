@@ -605,6 +605,20 @@ def test_score_and_train_refuse_a_folder_of_plots(chain, tmp_path):
     assert not (tmp_path / "run" / "model").exists()
 
 
+@pytest.mark.parametrize("frames", [0, 1])
+def test_train_on_an_empty_or_single_frame_video_prints_the_error_alone(tmp_path, frames):
+    """The frame cache's progress bar is cleared, not left above the error line."""
+    video = tmp_path / "cam.avi"
+    if frames:
+        write_avi(video, random_frames((frames, 48, 64)))
+    else:
+        video.write_bytes(b"")
+    code, _, err = run_cli("train", "--data", video, "--out", tmp_path / "run", *TRAIN,
+                           "--max-steps", 1, "--cache-dir", tmp_path / "cache")
+    shown = "\n".join(line.rsplit("\r", 1)[-1] for line in err.split("\n"))  # as a terminal
+    assert_user_error(code, shown, "cam.avi" if frames == 0 else "1 frame(s)")
+
+
 def test_score_refuses_a_single_frame_video(chain, tmp_path):
     video = write_avi(tmp_path / "one.avi", random_frames((1, 64, 64)))
     code, _, err = run_cli("score", chain["model"], video, "--out", tmp_path / "s.csv",
