@@ -1,6 +1,7 @@
 """The live-score experiment's pieces: cell pooling, the choice rule, the design grid."""
 
 import numpy as np
+import pytest
 
 from convlstm_ae.experiments.live_score import (
     CELL_FACTORS,
@@ -117,3 +118,16 @@ def test_cut_records_are_a_one_line_error(tmp_path):
     code, _, err = run_cli("tables", tmp_path)
     assert_user_error(code, err, RECORDS)
     assert "not readable live-score records" in err
+
+
+def test_records_with_a_member_whose_header_lies_are_refused_from_it(tmp_path):
+    """A member claiming 4 PB: one line naming the records and the member, no allocation."""
+    from convlstm_ae.errors import CheckpointError
+    from convlstm_ae.experiments.live_records import RECORDS, load_records, save_records
+    from media import lying_npy, with_member
+
+    save_records(tmp_path / RECORDS, synthetic_records())
+    with_member(tmp_path / RECORDS, "test_frame.npy", lying_npy())
+    with pytest.raises(CheckpointError, match=f"{RECORDS}: not readable live-score records "
+                                              r"\(test_frame.npy: header promises"):
+        load_records(tmp_path / RECORDS)

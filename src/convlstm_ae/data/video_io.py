@@ -6,25 +6,22 @@ Videos, frame folders and frame arrays are read as grayscale uint8.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from tokenize import TokenError
 
 import cv2
 import numpy as np
 
+from convlstm_ae.data.arrays import DAMAGED_NPY, load_npy
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v", ".webm"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 ARRAY_SUFFIXES = {".npy"}
-# what np.load raises for a damaged .npy (its header is parsed as a Python literal)
-DAMAGED_NPY = (ValueError, OSError, EOFError, SyntaxError, TokenError)
 # frames are resized to the model's square: beyond WIDE_ASPECT (long side : short side,
 # wider than any camera's 32:9) the squashing is a warning, beyond MAX_ASPECT an error
 WIDE_ASPECT, MAX_ASPECT = 4, 16
@@ -227,30 +224,11 @@ def _read_image_folder(path: Path) -> list[np.ndarray]:
     return frames
 
 
-def _check_array_size(path: Path) -> None:
-    """Refuse a ``.npy`` whose header promises more bytes than the file holds, before
-    anything is allocated (a 4 KB file may claim 10^12 frames)."""
-    with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read_header(handle)
-        offset = handle.tell()
-    promised = math.prod(shape) * dtype.itemsize
-    held = path.stat().st_size - offset
-    if promised > held:
-        raise VideoReadError(f"{path}: header promises {shape} {dtype} ({promised:,} bytes) "
-                             f"but the file holds {held:,}; truncated or damaged")
-
-
 def _read_array(path: Path) -> np.ndarray:
     try:
-        _check_array_size(path)
-        array = np.load(path, allow_pickle=False)
-    except VideoReadError:
-        raise
-    except DAMAGED_NPY:
-        raise VideoReadError(f"{path}: not a readable .npy array (empty or corrupt)") from None
+        array = load_npy(path)
+    except DAMAGED_NPY as error:
+        raise VideoReadError(f"{path}: not a readable .npy array ({error})") from None
     if not isinstance(array, np.ndarray) or array.ndim != 3:
         shape = getattr(array, "shape", None)
         raise VideoReadError(f"{path}: frame array has shape {shape}; expected (N, H, W)")

@@ -11,7 +11,6 @@ score does not depend on that unit), frame errors as float32.
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from torch import nn
 
 from convlstm_ae.atomic import atomic_path
+from convlstm_ae.data.arrays import DAMAGED_NPZ, load_npz
 from convlstm_ae.data.synthetic import AnomalousVideo, synthetic_set
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.scoring.reconstruction import score_videos
@@ -115,12 +115,12 @@ def load_records(path: Path) -> LiveRecords:
         CheckpointError: missing, unreadable or inconsistent.
     """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            groups = {group: _videos(data, group, meta) for group in _GROUPS}
-            authors = np.split(data["authors_scores"].astype(np.float64),
-                               np.cumsum(data["test_lengths"])[:-1])
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        data = load_npz(path)
+        meta = json.loads(str(data["meta"]))
+        groups = {group: _videos(data, group, meta) for group in _GROUPS}
+        authors = np.split(data["authors_scores"].astype(np.float64),
+                           np.cumsum(data["test_lengths"])[:-1])
+    except (*DAMAGED_NPZ, KeyError) as error:
         raise CheckpointError(f"{path}: not readable live-score records ({error})") from None
     per_video = meta["copies_per_video"]
     copies = [groups["copies"][i:i + per_video]

@@ -10,8 +10,6 @@ table without a GPU or the data.
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 
 from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ERRORS
+from convlstm_ae.data.arrays import DAMAGED_NPZ, load_npz
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.scoring.reconstruction import FrameErrors
 from convlstm_ae.scoring.regularity import reference_frames
@@ -102,13 +101,11 @@ class ErrorRecord:
         if not path.is_file():
             raise ConfigError(f"{path}: no such error record")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                values = {key: data[key] for key in data.files}
+            values = load_npz(path)
             meta = json.loads(str(values.pop("meta")))
             names = [str(n) for n in values.pop("names")]
             record = cls(names, values.pop("lengths"), meta=meta, **values)
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
-                zlib.error) as error:
+        except (*DAMAGED_NPZ, KeyError, TypeError) as error:
             raise VideoReadError(f"{path}: not an error record ({error})") from None
         record._check_sizes(path)
         return record
