@@ -1,5 +1,7 @@
 """The live-score experiment's pieces: cell pooling, the choice rule, the design grid."""
 
+import io
+
 import numpy as np
 import pytest
 
@@ -131,3 +133,27 @@ def test_records_with_a_member_whose_header_lies_are_refused_from_it(tmp_path):
     with pytest.raises(CheckpointError, match=f"{RECORDS}: not readable live-score records "
                                               r"\(test_frame.npy: header promises"):
         load_records(tmp_path / RECORDS)
+
+
+@pytest.mark.parametrize(("member", "edit"), [
+    ("test_lengths", lambda values: values + 1),
+    ("test_cells", lambda values: values[:-1]),  # the lengths sum to one frame more
+])
+def test_records_whose_lengths_and_frames_disagree_are_refused(tmp_path, member, edit):
+    """The record's lengths check (scoring/records.lengths_problem) holds here too, for
+    every array of a group, the cells included."""
+    from convlstm_ae.errors import CheckpointError
+    from convlstm_ae.experiments.live_records import RECORDS, load_records, save_records
+    from media import with_member
+
+    path = tmp_path / RECORDS
+    save_records(path, synthetic_records())
+    with np.load(path) as data:
+        values = edit(data[member])
+    member_bytes = io.BytesIO()
+    np.save(member_bytes, values)
+    with_member(path, f"{member}.npy", member_bytes.getvalue())
+    with pytest.raises(CheckpointError, match=f"{RECORDS}: not readable live-score records "
+                                              r"\(test_cells holds .* but the video lengths "
+                                              "sum to"):
+        load_records(path)

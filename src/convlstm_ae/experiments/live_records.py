@@ -23,6 +23,7 @@ from convlstm_ae.data.arrays import DAMAGED_NPZ, load_npz
 from convlstm_ae.data.synthetic import AnomalousVideo, synthetic_set
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.scoring.reconstruction import score_videos
+from convlstm_ae.scoring.records import lengths_problem
 from convlstm_ae.scoring.regularity import regularity_score
 
 RECORDS = "records.npz"
@@ -129,10 +130,13 @@ def load_records(path: Path) -> LiveRecords:
                        int(meta["base_cell"]), float(meta["fps"]))
 
 
-def _videos(data, group: str, meta: dict) -> list[Video]:
+def _videos(data: dict[str, np.ndarray], group: str, meta: dict) -> list[Video]:
     lengths = data[f"{group}_lengths"]
-    if int(lengths.sum()) != len(data[f"{group}_frame"]):
-        raise ValueError(f"{group}: lengths do not sum to the frames")
+    problem = lengths_problem(meta[f"{group}_names"], lengths, {
+        f"{group}_{field}": data[f"{group}_{field}"]
+        for field in ("cells", "history", "frame", "labels")})
+    if problem:
+        raise ValueError(problem)
     bounds = np.cumsum(lengths)[:-1]
     cells = np.split(data[f"{group}_cells"].astype(np.float64) * meta["unit"], bounds)
     fields = {field: np.split(data[f"{group}_{field}"], bounds)
