@@ -63,6 +63,8 @@ class Outcome:
     stdout: str
     stderr: str
     seconds: float
+    signalled: bool = False  # an interrupted try's signal was sent (its trigger came;
+    # an ``after:SECONDS`` try may end first)
 
 
 @dataclass
@@ -643,10 +645,10 @@ def tries(unwritable: str) -> list[Try]:
             check=interrupted_train, interrupt=(signal.SIGTERM, "run/checkpoints/last.ckpt"),
             expected="rc 130, resume hint, checkpoint"),
         Try("SIGINT during score", [*score, "{tmp}/videos", "--out", "{tmp}/s.csv"], "handled",
-            check=interrupted_score, interrupt=(signal.SIGINT, "stdout:frames, min"),
+            check=interrupted_score, interrupt=(signal.SIGINT, "stdout:min regularity at frame"),
             prepare=long_videos, expected="rc 130, no CSV, no temporary file"),
         Try("SIGTERM during score", [*score, "{tmp}/videos", "--out", "{tmp}/s.csv"], "handled",
-            check=interrupted_score, interrupt=(signal.SIGTERM, "stdout:frames, min"),
+            check=interrupted_score, interrupt=(signal.SIGTERM, "stdout:min regularity at frame"),
             prepare=long_videos, expected="rc 130, no CSV, no temporary file"),
     ]
     return result
@@ -1035,6 +1037,7 @@ class Campaign:
         with open(out, "w") as stdout, open(err, "w") as stderr:
             child = subprocess.Popen(self.command(args), cwd=cwd, env=self.env, stdout=stdout,
                                      stderr=stderr, text=True)
+            fired = False
             while child.poll() is None and time.monotonic() - start < 240:
                 if trigger.startswith("after:"):
                     fired = time.monotonic() - start > float(trigger.removeprefix("after:"))
@@ -1051,7 +1054,7 @@ class Campaign:
             except subprocess.TimeoutExpired:
                 child.kill()
                 code = child.wait()
-        done = Outcome(code, out.read_text(), err.read_text(), time.monotonic() - start)
+        done = Outcome(code, out.read_text(), err.read_text(), time.monotonic() - start, fired)
         out.unlink()
         err.unlink()
         return done
@@ -1078,6 +1081,9 @@ class Campaign:
                 done = self.cli(args, tmp, timeout=120)
         except subprocess.TimeoutExpired:
             return "wrong outcome", "timed out"
+        trigger = attempt.interrupt[1] if attempt.interrupt else "after:"
+        if not (done.signalled or trigger.startswith("after:")):  # the signal never came
+            return "wrong outcome", f"rc {done.code}: {trigger!r} never came, no signal sent"
         lost = destroyed(before, snapshot(tmp), attempt.changes)
         if lost:
             return "destroyed file", f"rc {done.code}: {lost}"

@@ -627,7 +627,8 @@ def test_score_refuses_a_single_frame_video(chain, tmp_path):
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path, signum):
     videos = tmp_path / "videos"
     videos.mkdir()
     for index in range(3):
@@ -639,7 +640,7 @@ def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path):
                               videos, "--out", out / "s.csv", "--device", "cpu"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert "min regularity at frame" in child.stdout.readline()  # the first video is scored
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(signum)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130 and "convlstm-ae: interrupted" in err, err
     assert list(out.iterdir()) == []
