@@ -47,7 +47,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from media import write_avi, write_frames, write_plots  # noqa: E402  the tests' writers
+from media import (  # noqa: E402  the tests' writers
+    lying_npy,
+    with_member,
+    write_avi,
+    write_frames,
+    write_plots,
+)
 
 GOOD = ("one-line error rc 1", "handled")
 TRAIN = ["--preset", "tiny", "--max-steps", "2", "--batch-size", "2", "--num-workers", "0"]
@@ -685,6 +691,14 @@ def huge_npy(tmp: Path, base: Path) -> None:
                                    + header.encode() + bytes(4096 - 128))
 
 
+def lying_npz(name: str) -> Callable[[Path, Path], None]:
+    """``tmp/name``: an .npz whose member ``digits.npy`` claims 4 PB in 4 KB."""
+    def prepare(tmp: Path, base: Path) -> None:
+        np.savez(tmp / name, digits=np.zeros(3))
+        with_member(tmp / name, "digits.npy", lying_npy())
+    return prepare
+
+
 def released(edit: Callable[[dict], None] | None = None) -> Callable[[Path, Path], None]:
     """``tmp/model``: the released tiny model, its config.json edited."""
     def prepare(tmp: Path, base: Path) -> None:
@@ -906,10 +920,28 @@ def more_tries(unwritable: str) -> list[Try]:
             names=("huge.npy",), prepare=both(released(), huge_npy)),
         Try("score a model with 2,000,000 channels", ["score", model, clip],
             names=("config.json",), prepare=released(huge_channels)),
-        Try("score a video 10000x10", ["score", model, "{tmp}/wide.npy"], "handled",
-            check=no_traceback_rc(0, 1),
-            prepare=npy("wide.npy", np.zeros((12, 10, 10000), np.uint8)),
-            expected="a warning on the aspect, or one line"),
+        Try("score a video 10000x10", ["score", model, "{tmp}/wide.npy"],
+            names=("wide.npy", "10000x10 (1000:1)"),
+            prepare=both(released(), npy("wide.npy", np.zeros((12, 10, 10000), np.uint8)))),
+        Try("score a video 500x20", ["score", model, "{tmp}/wide.npy"],
+            names=("wide.npy", "500x20 (25:1)"),
+            prepare=both(released(), npy("wide.npy", np.zeros((12, 20, 500), np.uint8)))),
+        Try("score a video 200x40", ["score", model, "{tmp}/wide.npy"], "handled",
+            check=rc0_with("wide.npy: frames are 200x40 (5:1), squashed"),
+            prepare=both(released(), npy("wide.npy", np.zeros((12, 40, 200), np.uint8))),
+            expected="a warning naming it and the aspect, rc 0"),
+        Try("score 10 frames under --windows sliding --t-prime 10",
+            ["score", model, "{tmp}/ten.npy", "--windows", "sliding", "--t-prime", "10"],
+            "handled", check=rc0_with("ten.npy: 10 frame(s), fewer than the 11"),
+            prepare=both(released(), npy("ten.npy", moving_frames(10))),
+            expected="a warning naming it, scored as under reset windows, rc 0"),
+        Try("evaluate --labels a .npy claiming 4 PB", ["evaluate", "{base}/scores.csv",
+                                                        "--labels", "{tmp}/l.npy", "--out",
+                                                        "{tmp}/ev"],
+            names=("l.npy", "header promises"), prepare=write("l.npy", lying_npy())),
+        Try("train --data an .npz whose member claims 4 PB", ["train", "--data", "{tmp}/x.npz",
+                                                              "--out", "{tmp}/run", *TRAIN],
+            names=("x.npz", "digits.npy: header promises"), prepare=lying_npz("x.npz")),
         Try("score a URL with a password", ["score", model, f"rtsp://u:p@{SECRET}@h/x?k={SECRET}"],
             names=("rtsp",), prepare=released(), secret=SECRET),
         # ---- report
@@ -948,6 +980,10 @@ def more_tries(unwritable: str) -> list[Try]:
             changes=("*.json",)),
         Try("tables on a record with NaN scores", ["tables", "{tmp}/run"],
             names=("reset_motion.npz",), prepare=mm_run(record_edit(nan_scores)),
+            changes=("*.json",)),
+        Try("tables on a record whose member claims 4 PB", ["tables", "{tmp}/run"],
+            names=("reset_motion.npz", "current.npy: header promises"),
+            prepare=mm_run(lambda p: with_member(p, "current.npy", lying_npy())),
             changes=("*.json",)),
         Try("tables on a record that is a named pipe", ["tables", "{tmp}/run"],
             names=("reset_motion.npz",), prepare=mm_run(lambda p: (p.unlink(),
