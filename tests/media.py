@@ -87,4 +87,3 @@ def write_plots(folder: Path) -> Path:
         figure.savefig(folder / name)
         plt.close(figure)
     return folder
-
