@@ -1062,8 +1062,9 @@ class Campaign:
     def cli(self, args: list, cwd: Path, timeout: float = 300) -> Outcome:
         start = time.monotonic()
         done = subprocess.run(self.command(args), cwd=cwd, env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
-        return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+                              timeout=timeout)  # bytes: text mode would turn \r into \n
+        return Outcome(done.returncode, done.stdout.decode(errors="replace"),
+                       done.stderr.decode(errors="replace"), time.monotonic() - start)
 
     def interrupted(self, args: list, cwd: Path, signum: int, trigger: str) -> Outcome:
         """Run, wait for ``trigger`` (a path under ``cwd``, ``stdout:TEXT`` or ``after:SECONDS``),
@@ -1090,7 +1091,8 @@ class Campaign:
             except subprocess.TimeoutExpired:
                 child.kill()
                 code = child.wait()
-        done = Outcome(code, out.read_text(), err.read_text(), time.monotonic() - start, fired)
+        done = Outcome(code, out.read_bytes().decode(errors="replace"),
+                       err.read_bytes().decode(errors="replace"), time.monotonic() - start, fired)
         out.unlink()
         err.unlink()
         return done
@@ -1181,9 +1183,10 @@ def leaked(secret: str, done: Outcome, tmp: Path) -> str:
 
 
 def error_lines(stderr: str) -> list[str]:
-    """stderr's lines less progress-bar fragments."""
-    return [part for line in stderr.splitlines() for part in line.split("\r")
-            if not BAR.search(part)]
+    """stderr's lines as a terminal shows them (each line's text after its last carriage
+    return: a bar drawn over, or cleared, is gone), less progress-bar fragments."""
+    shown = [line.rsplit("\r", 1)[-1] for line in stderr.split("\n")]
+    return [line for line in shown if not BAR.search(line)]
 
 
 def classify(attempt: Try, done: Outcome, tmp: Path, names: list[str]) -> tuple[str, str]:
