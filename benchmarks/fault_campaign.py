@@ -47,7 +47,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from media import write_avi, write_frames, write_plots  # noqa: E402  the tests' writers
+from media import (  # noqa: E402  the tests' writers
+    lying_npy,
+    with_member,
+    write_avi,
+    write_frames,
+    write_plots,
+)
 
 GOOD = ("one-line error rc 1", "handled")
 TRAIN = ["--preset", "tiny", "--max-steps", "2", "--batch-size", "2", "--num-workers", "0"]
@@ -63,6 +69,8 @@ class Outcome:
     stdout: str
     stderr: str
     seconds: float
+    signalled: bool = False  # an interrupted try's signal was sent (its trigger came;
+    # an ``after:SECONDS`` try may end first)
 
 
 @dataclass
@@ -643,10 +651,10 @@ def tries(unwritable: str) -> list[Try]:
             check=interrupted_train, interrupt=(signal.SIGTERM, "run/checkpoints/last.ckpt"),
             expected="rc 130, resume hint, checkpoint"),
         Try("SIGINT during score", [*score, "{tmp}/videos", "--out", "{tmp}/s.csv"], "handled",
-            check=interrupted_score, interrupt=(signal.SIGINT, "stdout:frames, min"),
+            check=interrupted_score, interrupt=(signal.SIGINT, "stdout:min regularity at frame"),
             prepare=long_videos, expected="rc 130, no CSV, no temporary file"),
         Try("SIGTERM during score", [*score, "{tmp}/videos", "--out", "{tmp}/s.csv"], "handled",
-            check=interrupted_score, interrupt=(signal.SIGTERM, "stdout:frames, min"),
+            check=interrupted_score, interrupt=(signal.SIGTERM, "stdout:min regularity at frame"),
             prepare=long_videos, expected="rc 130, no CSV, no temporary file"),
     ]
     return result
@@ -681,6 +689,14 @@ def huge_npy(tmp: Path, base: Path) -> None:
     header = header.ljust(118) + "\n"
     (tmp / "huge.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
                                    + header.encode() + bytes(4096 - 128))
+
+
+def lying_npz(name: str) -> Callable[[Path, Path], None]:
+    """``tmp/name``: an .npz whose member ``digits.npy`` claims 4 PB in 4 KB."""
+    def prepare(tmp: Path, base: Path) -> None:
+        np.savez(tmp / name, digits=np.zeros(3))
+        with_member(tmp / name, "digits.npy", lying_npy())
+    return prepare
 
 
 def released(edit: Callable[[dict], None] | None = None) -> Callable[[Path, Path], None]:
@@ -904,10 +920,28 @@ def more_tries(unwritable: str) -> list[Try]:
             names=("huge.npy",), prepare=both(released(), huge_npy)),
         Try("score a model with 2,000,000 channels", ["score", model, clip],
             names=("config.json",), prepare=released(huge_channels)),
-        Try("score a video 10000x10", ["score", model, "{tmp}/wide.npy"], "handled",
-            check=no_traceback_rc(0, 1),
-            prepare=npy("wide.npy", np.zeros((12, 10, 10000), np.uint8)),
-            expected="a warning on the aspect, or one line"),
+        Try("score a video 10000x10", ["score", model, "{tmp}/wide.npy"],
+            names=("wide.npy", "10000x10 (1000:1)"),
+            prepare=both(released(), npy("wide.npy", np.zeros((12, 10, 10000), np.uint8)))),
+        Try("score a video 500x20", ["score", model, "{tmp}/wide.npy"],
+            names=("wide.npy", "500x20 (25:1)"),
+            prepare=both(released(), npy("wide.npy", np.zeros((12, 20, 500), np.uint8)))),
+        Try("score a video 200x40", ["score", model, "{tmp}/wide.npy"], "handled",
+            check=rc0_with("wide.npy: frames are 200x40 (5:1), squashed"),
+            prepare=both(released(), npy("wide.npy", np.zeros((12, 40, 200), np.uint8))),
+            expected="a warning naming it and the aspect, rc 0"),
+        Try("score 10 frames under --windows sliding --t-prime 10",
+            ["score", model, "{tmp}/ten.npy", "--windows", "sliding", "--t-prime", "10"],
+            "handled", check=rc0_with("ten.npy: 10 frame(s), fewer than the 11"),
+            prepare=both(released(), npy("ten.npy", moving_frames(10))),
+            expected="a warning naming it, scored as under reset windows, rc 0"),
+        Try("evaluate --labels a .npy claiming 4 PB", ["evaluate", "{base}/scores.csv",
+                                                        "--labels", "{tmp}/l.npy", "--out",
+                                                        "{tmp}/ev"],
+            names=("l.npy", "header promises"), prepare=write("l.npy", lying_npy())),
+        Try("train --data an .npz whose member claims 4 PB", ["train", "--data", "{tmp}/x.npz",
+                                                              "--out", "{tmp}/run", *TRAIN],
+            names=("x.npz", "digits.npy: header promises"), prepare=lying_npz("x.npz")),
         Try("score a URL with a password", ["score", model, f"rtsp://u:p@{SECRET}@h/x?k={SECRET}"],
             names=("rtsp",), prepare=released(), secret=SECRET),
         # ---- report
@@ -946,6 +980,10 @@ def more_tries(unwritable: str) -> list[Try]:
             changes=("*.json",)),
         Try("tables on a record with NaN scores", ["tables", "{tmp}/run"],
             names=("reset_motion.npz",), prepare=mm_run(record_edit(nan_scores)),
+            changes=("*.json",)),
+        Try("tables on a record whose member claims 4 PB", ["tables", "{tmp}/run"],
+            names=("reset_motion.npz", "current.npy: header promises"),
+            prepare=mm_run(lambda p: with_member(p, "current.npy", lying_npy())),
             changes=("*.json",)),
         Try("tables on a record that is a named pipe", ["tables", "{tmp}/run"],
             names=("reset_motion.npz",), prepare=mm_run(lambda p: (p.unlink(),
@@ -1024,8 +1062,9 @@ class Campaign:
     def cli(self, args: list, cwd: Path, timeout: float = 300) -> Outcome:
         start = time.monotonic()
         done = subprocess.run(self.command(args), cwd=cwd, env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
-        return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+                              timeout=timeout)  # bytes: text mode would turn \r into \n
+        return Outcome(done.returncode, done.stdout.decode(errors="replace"),
+                       done.stderr.decode(errors="replace"), time.monotonic() - start)
 
     def interrupted(self, args: list, cwd: Path, signum: int, trigger: str) -> Outcome:
         """Run, wait for ``trigger`` (a path under ``cwd``, ``stdout:TEXT`` or ``after:SECONDS``),
@@ -1035,6 +1074,7 @@ class Campaign:
         with open(out, "w") as stdout, open(err, "w") as stderr:
             child = subprocess.Popen(self.command(args), cwd=cwd, env=self.env, stdout=stdout,
                                      stderr=stderr, text=True)
+            fired = False
             while child.poll() is None and time.monotonic() - start < 240:
                 if trigger.startswith("after:"):
                     fired = time.monotonic() - start > float(trigger.removeprefix("after:"))
@@ -1051,7 +1091,8 @@ class Campaign:
             except subprocess.TimeoutExpired:
                 child.kill()
                 code = child.wait()
-        done = Outcome(code, out.read_text(), err.read_text(), time.monotonic() - start)
+        done = Outcome(code, out.read_bytes().decode(errors="replace"),
+                       err.read_bytes().decode(errors="replace"), time.monotonic() - start, fired)
         out.unlink()
         err.unlink()
         return done
@@ -1078,6 +1119,9 @@ class Campaign:
                 done = self.cli(args, tmp, timeout=120)
         except subprocess.TimeoutExpired:
             return "wrong outcome", "timed out"
+        trigger = attempt.interrupt[1] if attempt.interrupt else "after:"
+        if not (done.signalled or trigger.startswith("after:")):  # the signal never came
+            return "wrong outcome", f"rc {done.code}: {trigger!r} never came, no signal sent"
         lost = destroyed(before, snapshot(tmp), attempt.changes)
         if lost:
             return "destroyed file", f"rc {done.code}: {lost}"
@@ -1139,9 +1183,10 @@ def leaked(secret: str, done: Outcome, tmp: Path) -> str:
 
 
 def error_lines(stderr: str) -> list[str]:
-    """stderr's lines less progress-bar fragments."""
-    return [part for line in stderr.splitlines() for part in line.split("\r")
-            if not BAR.search(part)]
+    """stderr's lines as a terminal shows them (each line's text after its last carriage
+    return: a bar drawn over, or cleared, is gone), less progress-bar fragments."""
+    shown = [line.rsplit("\r", 1)[-1] for line in stderr.split("\n")]
+    return [line for line in shown if not BAR.search(line)]
 
 
 def classify(attempt: Try, done: Outcome, tmp: Path, names: list[str]) -> tuple[str, str]:

@@ -5,7 +5,9 @@ Each writer returns the path it wrote, creating parent folders.
 """
 
 import gzip
+import io
 import struct
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +21,28 @@ from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalib
 def random_frames(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     """Uniform random uint8 pixels of ``shape``, e.g. (N, H, W)."""
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def lying_npy(shape: tuple[int, ...] = (10**15,), dtype: str = "<f4", version: int = 1) -> bytes:
+    """A 4 KB ``.npy`` whose header claims ``shape`` (default 4 PB, more than any address
+    space): a reader that trusts it tries to allocate that much."""
+    handle = io.BytesIO()
+    header = {"descr": dtype, "fortran_order": False, "shape": shape}
+    write = (np.lib.format.write_array_header_1_0 if version == 1
+             else np.lib.format.write_array_header_2_0)
+    write(handle, header)
+    return handle.getvalue() + bytes(4096 - len(handle.getvalue()))
+
+
+def with_member(path: Path, member: str, data: bytes) -> Path:
+    """The ``.npz`` at ``path`` rewritten with its member ``member`` replaced by ``data``."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members[member] = data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path
 
 
 def write_frames(

@@ -605,6 +605,20 @@ def test_score_and_train_refuse_a_folder_of_plots(chain, tmp_path):
     assert not (tmp_path / "run" / "model").exists()
 
 
+@pytest.mark.parametrize("frames", [0, 1])
+def test_train_on_an_empty_or_single_frame_video_prints_the_error_alone(tmp_path, frames):
+    """The frame cache's progress bar is cleared, not left above the error line."""
+    video = tmp_path / "cam.avi"
+    if frames:
+        write_avi(video, random_frames((frames, 48, 64)))
+    else:
+        video.write_bytes(b"")
+    code, _, err = run_cli("train", "--data", video, "--out", tmp_path / "run", *TRAIN,
+                           "--max-steps", 1, "--cache-dir", tmp_path / "cache")
+    shown = "\n".join(line.rsplit("\r", 1)[-1] for line in err.split("\n"))  # as a terminal
+    assert_user_error(code, shown, "cam.avi" if frames == 0 else "1 frame(s)")
+
+
 def test_score_refuses_a_single_frame_video(chain, tmp_path):
     video = write_avi(tmp_path / "one.avi", random_frames((1, 64, 64)))
     code, _, err = run_cli("score", chain["model"], video, "--out", tmp_path / "s.csv",
@@ -613,7 +627,8 @@ def test_score_refuses_a_single_frame_video(chain, tmp_path):
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path, signum):
     videos = tmp_path / "videos"
     videos.mkdir()
     for index in range(3):
@@ -625,7 +640,7 @@ def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path):
                               videos, "--out", out / "s.csv", "--device", "cpu"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert "min regularity at frame" in child.stdout.readline()  # the first video is scored
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(signum)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130 and "convlstm-ae: interrupted" in err, err
     assert list(out.iterdir()) == []

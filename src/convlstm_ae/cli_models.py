@@ -62,7 +62,8 @@ def cmd_score(args: argparse.Namespace) -> None:
     def scored():
         config = scorer.model.config
         for name, frames, fps in read_inputs(args.input, config.frame_size, args.skip_bad,
-                                             args.strict, config.clip_length, args.fps):
+                                             args.strict, config.clip_length, args.fps,
+                                             scorer.scoring):
             scores = score_video(scorer, frames, fps)
             columns = scores.columns
             print(f"{name}: {score_summary(columns, scorer.scoring)}", flush=True)

@@ -9,33 +9,41 @@ from typing import Any
 _factory: Callable[..., Any] | None = None
 
 
-class _Silent:
-    """A progress bar that shows nothing: the default."""
+class _Bar:
+    """tqdm's interface over the application's bar, or over nothing (silent). A bar whose
+    work ends in an exception is cleared, not left: the error is then the only line."""
 
-    def __init__(self, iterable: Iterable | None = None, initial: int = 0, **_: Any) -> None:
-        self.iterable = iterable
-        self.n = initial
+    def __init__(self, shown: Any, iterable: Iterable | None, initial: int) -> None:
+        self._shown, self._iterable, self.n = shown, iterable, initial
 
     def __iter__(self) -> Iterator:
-        return iter(self.iterable or ())
+        return iter((self._iterable or ()) if self._shown is None else self._shown)
 
-    def __enter__(self) -> _Silent:
+    def __enter__(self) -> _Bar:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        self.close(failed=exc_type is not None)
 
     def update(self, count: int = 1) -> None:
         self.n += count
+        if self._shown is not None:
+            self._shown.update(count)
 
     def set_postfix(self, *args: Any, **kwargs: Any) -> None:
-        pass
+        if self._shown is not None:
+            self._shown.set_postfix(*args, **kwargs)
 
     def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
-        pass
+        if self._shown is not None:
+            self._shown.set_postfix_str(*args, **kwargs)
 
-    def close(self) -> None:
-        pass
+    def close(self, failed: bool = False) -> None:
+        """End the bar; ``failed``: its work ended in an error, so clear its line."""
+        if self._shown is not None:
+            if failed:
+                self._shown.leave = False
+            self._shown.close()
 
 
 def report_with(factory: Callable[..., Any] | None) -> None:
@@ -44,7 +52,8 @@ def report_with(factory: Callable[..., Any] | None) -> None:
     _factory = factory
 
 
-def bar(iterable: Iterable | None = None, **kwargs: Any) -> Any:
+def bar(iterable: Iterable | None = None, **kwargs: Any) -> _Bar:
     """A progress bar (tqdm's interface: ``update``, ``set_postfix``, ``close``; iterate it
     when given an iterable), shown only if the application asked for progress."""
-    return (_factory or _Silent)(iterable=iterable, **kwargs)
+    shown = None if _factory is None else _factory(iterable=iterable, **kwargs)
+    return _Bar(shown, iterable, kwargs.get("initial", 0))

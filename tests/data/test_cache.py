@@ -255,7 +255,7 @@ def test_progress_bar_shows_frames_per_second_only_while_decoding(
 ):
     CachedVideos(three_videos[:1], SIZE, cache_dir, progress=True)
     assert capsys.readouterr().err == ""  # the library is silent until asked for progress
-    monkeypatch.setattr(progress, "_factory", partial(tqdm, file=sys.stderr))
+    monkeypatch.setattr(progress, "_factory", partial(tqdm, file=sys.stderr, mininterval=0))
     CachedVideos(three_videos[1:2], SIZE, cache_dir, progress=False)
     assert capsys.readouterr().err == ""
     CachedVideos(three_videos, SIZE, cache_dir, progress=True)

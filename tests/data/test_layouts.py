@@ -19,7 +19,7 @@ from convlstm_ae.data.labels import parse_ucsd_m, read_labels
 from convlstm_ae.data.layouts import open_dataset, scan_dataset
 from convlstm_ae.data.records import Dataset
 from convlstm_ae.errors import ConfigError, DatasetLayoutError
-from media import write_avi, write_frames
+from media import lying_npy, write_avi, write_frames
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 PED2, PED1, AVENUE = SHARED / "ucsd_ped2", SHARED / "ucsd_ped1", SHARED / "cuhk_avenue"
@@ -401,6 +401,19 @@ def test_concatenated_labels_of_the_wrong_total(tmp_path):
     np.save(root / "frame_labels_ped2.npy", np.zeros((1, 10), np.int64))
     with pytest.raises(DatasetLayoutError, match="10 labels but the 2 test clips hold 11 frames"):
         open_dataset(root)
+
+
+def test_npy_labels_whose_header_lies_are_one_error_naming_the_file(tmp_path):
+    """Concatenated labels and a per-clip label file claiming 4 PB: refused from the
+    header, not allocated."""
+    concatenated, folder = tmp_path / "labels.npy", tmp_path / "masks"
+    concatenated.write_bytes(lying_npy())
+    folder.mkdir()
+    (folder / "01.npy").write_bytes(lying_npy(dtype="|u1", version=2))
+    for path, problem in ((concatenated, concatenated), (folder, folder / "01.npy")):
+        with pytest.raises(DatasetLayoutError, match=f"^{problem}: not a readable .npy array "
+                                                     r"\(header promises \(10+,\)"):
+            read_labels(path, ["01"], [6])
 
 
 def test_labels_json_of_the_wrong_length(tmp_path):

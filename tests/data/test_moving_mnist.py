@@ -16,7 +16,7 @@ from convlstm_ae.data.moving_mnist import (
     split_digits,
 )
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
-from media import random_frames, write_idx
+from media import lying_npy, random_frames, with_member, write_idx
 
 
 def random_digits(count: int, seed: int = 0) -> np.ndarray:
@@ -210,6 +210,15 @@ def test_load_rejects_inconsistent_arrays(tmp_path, sets):
         arrays = dict(archive)
     np.savez(path, **(arrays | {"positions": arrays["positions"][:, :5]}))
     with pytest.raises(VideoReadError, match=re.escape(str(path)) + ".*positions"):
+        MovingMNIST.load(path)
+
+
+def test_load_refuses_a_member_whose_header_lies(tmp_path, sets):
+    path = tmp_path / "train.npz"
+    sets["train"].save(path)
+    with_member(path, "digits.npy", lying_npy())
+    with pytest.raises(VideoReadError, match=re.escape(str(path)) + ".*digits.npy: header "
+                                                                  "promises"):
         MovingMNIST.load(path)
 
 

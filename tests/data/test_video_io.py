@@ -382,3 +382,31 @@ def test_a_truncated_video_warns_and_strict_refuses(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         intact = read_frames(write_avi(tmp_path / "whole.avi", random_frames((40, 48, 64))), 32)
     assert len(intact) == 40 and caplog.text == ""
+
+
+def _write_video_of(kind: str, path: Path, frames: np.ndarray) -> Path:
+    """``frames`` as a ``.npy`` array, an MJPG ``.avi`` or a folder of PNG frames."""
+    if kind == "npy":
+        np.save(path.with_suffix(".npy"), frames)
+        return path.with_suffix(".npy")
+    if kind == "avi":
+        return write_avi(path.with_suffix(".avi"), frames)
+    return write_frames(path, frames)
+
+
+@pytest.mark.parametrize("kind", ["npy", "avi", "folder"])
+def test_frames_far_from_square_warn_and_absurd_ones_are_refused(tmp_path, caplog, kind):
+    """Resizing to the model's square squashes them: 5:1 warns naming the file and the
+    aspect, 21:1 (a transposed or flattened array, not a camera's frame) is an error."""
+    with caplog.at_level(logging.WARNING):
+        read_frames(_write_video_of(kind, tmp_path / "ok", random_frames((3, 48, 160))), 32)
+    assert caplog.text == ""  # 10:3, an ultrawide camera
+    wide = _write_video_of(kind, tmp_path / "wide", random_frames((3, 32, 160)))
+    with caplog.at_level(logging.WARNING):
+        assert read_frames(wide, 32).shape == (3, 32, 32)
+    assert f"{wide}: frames are 160x32 (5:1)" in caplog.text
+    tall = _write_video_of(kind, tmp_path / "tall", random_frames((3, 504, 24)))
+    with pytest.raises(VideoReadError) as error:
+        read_frames(tall, 32)
+    assert_one_line_naming(error, tall)
+    assert "24x504 (21:1)" in str(error.value)

@@ -1,6 +1,9 @@
 """The live-score experiment's pieces: cell pooling, the choice rule, the design grid."""
 
+import io
+
 import numpy as np
+import pytest
 
 from convlstm_ae.experiments.live_score import (
     CELL_FACTORS,
@@ -129,3 +132,40 @@ def test_a_recording_gain_is_smooth_seeded_and_plain_without_spread():
     np.testing.assert_array_equal(places, recording_gain((32, 32), 1.0, 0.5, 3))
     assert places.min() > 0 and places.std() > 0.1
     assert np.abs(np.diff(np.log(places), axis=1)).max() < 0.3  # smooth over places
+
+
+def test_records_with_a_member_whose_header_lies_are_refused_from_it(tmp_path):
+    """A member claiming 4 PB: one line naming the records and the member, no allocation."""
+    from convlstm_ae.errors import CheckpointError
+    from convlstm_ae.experiments.live_records import RECORDS, load_records, save_records
+    from media import lying_npy, with_member
+
+    save_records(tmp_path / RECORDS, synthetic_records())
+    with_member(tmp_path / RECORDS, "test_frame.npy", lying_npy())
+    with pytest.raises(CheckpointError, match=f"{RECORDS}: not readable live-score records "
+                                              r"\(test_frame.npy: header promises"):
+        load_records(tmp_path / RECORDS)
+
+
+@pytest.mark.parametrize(("member", "edit"), [
+    ("test_lengths", lambda values: values + 1),
+    ("test_cells", lambda values: values[:-1]),  # the lengths sum to one frame more
+])
+def test_records_whose_lengths_and_frames_disagree_are_refused(tmp_path, member, edit):
+    """The record's lengths check (scoring/records.lengths_problem) holds here too, for
+    every array of a group, the cells included."""
+    from convlstm_ae.errors import CheckpointError
+    from convlstm_ae.experiments.live_records import RECORDS, load_records, save_records
+    from media import with_member
+
+    path = tmp_path / RECORDS
+    save_records(path, synthetic_records())
+    with np.load(path) as data:
+        values = edit(data[member])
+    member_bytes = io.BytesIO()
+    np.save(member_bytes, values)
+    with_member(path, f"{member}.npy", member_bytes.getvalue())
+    with pytest.raises(CheckpointError, match=f"{RECORDS}: not readable live-score records "
+                                              r"\(test_cells holds .* but the video lengths "
+                                              "sum to"):
+        load_records(path)

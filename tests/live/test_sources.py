@@ -121,6 +121,20 @@ def test_folder_plays_each_file_from_a_fresh_memory_without_dropping(tmp_path):
     assert len(frames) == 9 and frames[0][3].shape == (16, 16)
 
 
+def test_a_video_far_from_square_warns_and_an_absurd_one_stops_its_source(tmp_path, caplog):
+    """The frame readers' aspect check (data/video_io.check_aspect) holds for watch too."""
+    wide = write_avi(tmp_path / "wide.avi", random_frames((3, 32, 160)))
+    with caplog.at_level(logging.WARNING):
+        assert len(collect(open_source(str(wide), 16, realtime=False))) == 3
+    assert f"{wide}: frames are 160x32 (5:1)" in caplog.text
+    tall = write_avi(tmp_path / "tall.avi", random_frames((3, 504, 24)))
+    with Decoded(open_source(str(tall), 16, realtime=False)) as decoded:
+        while not decoded.finished:
+            time.sleep(0.01)
+        assert f"{tall}: frames are 24x504 (21:1)" in decoded.rings.error_of(0)
+        assert decoded.take() is None
+
+
 def test_a_slow_consumer_drops_the_oldest_frames_and_counts_them():
     source = IterableSource("gen", (np.full((8, 8), i, np.uint8) for i in range(40)), 8,
                             fps=1000, queue_frames=4)

@@ -1,5 +1,6 @@
 """The score table: written whole or not at all, read back as written."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,17 @@ import pytest
 from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import ConfigError, VideoReadError
-from convlstm_ae.pipeline.score import read_score_table, score_summary, write_score_table
+from convlstm_ae.pipeline.score import (
+    open_scorer,
+    read_inputs,
+    read_score_table,
+    score_summary,
+    score_video,
+    write_score_table,
+)
+from media import random_frames
+
+MODEL = Path(__file__).resolve().parents[2] / "docs" / "results" / "ped2-cpu-live" / "model"
 
 
 def _columns(n: int, offset: float = 0.0) -> dict[str, np.ndarray]:
@@ -77,3 +88,28 @@ def test_the_summary_names_the_scheme_and_skips_frames_short_of_its_promised_his
     reset = score_summary({k: v for k, v in columns.items() if k != "alarm"
                            and k != "calibrated_error"}, ScoringConfig(t_prime=10))
     assert reset == "8 frames at 10 fps; reset windows (T' 10): min regularity at frame 1"
+
+
+def test_a_video_no_longer_than_its_sliding_window_warns_and_scores_as_reset(tmp_path,
+                                                                            caplog):
+    """10 frames under sliding windows of T' = 10 score as one reset window would; Eq. 4's
+    range comes from all of them (not from the one frame with 9 frames of history, which
+    made every s(t) 1), and a warning names the video and the frames the scheme needs."""
+    video = tmp_path / "ten.npy"
+    np.save(video, random_frames((10, 64, 64)))
+    sliding = open_scorer(MODEL, device="cpu", backend="torch", t_prime=10, windows="sliding")
+    with caplog.at_level(logging.WARNING):
+        (_, frames, _), = read_inputs(video, 64, scoring=sliding.scoring)
+    assert f"{video}: 10 frame(s), fewer than the 11 that sliding windows of T' 10" \
+        in caplog.text
+    regularity = score_video(sliding, frames).columns["regularity"]
+    assert regularity.min() == 0 and regularity.max() == 1
+    reset = open_scorer(MODEL, device="cpu", t_prime=10, windows="reset", explain=False)
+    np.testing.assert_allclose(regularity, score_video(reset, frames).columns["regularity"],
+                               rtol=1e-5, atol=1e-6)
+    caplog.clear()
+    np.save(video, random_frames((11, 64, 64)))
+    with caplog.at_level(logging.WARNING):
+        list(read_inputs(video, 64, scoring=sliding.scoring))
+        list(read_inputs(video, 64, scoring=reset.scoring))
+    assert caplog.text == ""

@@ -5,6 +5,7 @@ import pytest
 
 from convlstm_ae.errors import VideoReadError
 from convlstm_ae.scoring.records import ErrorRecord
+from media import lying_npy, with_member
 
 
 def _saved(tmp_path, lengths=(3, 4)):
@@ -49,4 +50,12 @@ def test_nan_or_infinite_scores_name_the_record_and_the_video(tmp_path, bad):
     arrays["current"][4] = bad
     np.savez_compressed(path, **arrays)
     with pytest.raises(VideoReadError, match=r"r.npz: current scores .* video '01'; the rec"):
+        ErrorRecord.load(path)
+
+
+def test_a_member_whose_header_lies_is_one_error_naming_the_record(tmp_path):
+    """A member claiming 4 PB is refused from its header, not allocated."""
+    path = with_member(_saved(tmp_path), "current.npy", lying_npy())
+    with pytest.raises(VideoReadError, match=r"r.npz: not an error record \(current.npy: "
+                                             r"header promises \(1000000000000000,\)"):
         ErrorRecord.load(path)

@@ -28,3 +28,14 @@ def test_frames_with_short_history_never_set_the_range():
     np.testing.assert_allclose(regularity_score(errors), [1.0, 0.5, 0.4, 0.2, 0.0])
     nothing = np.zeros(5, dtype=bool)  # no frame has the history: all set the range
     np.testing.assert_allclose(regularity_score(errors, nothing), regularity_score(errors))
+
+
+def test_a_video_no_longer_than_its_window_takes_the_range_from_all_its_frames():
+    """Sliding windows of T' = 4 over 4 frames: only the last has the promised 3 frames
+    of history; one frame is no range (every s(t) would be 1), so all frames set it."""
+    history = np.array([0, 1, 2, 3])
+    assert reference_frames(history, promised_history=3).all()
+    assert reference_frames(np.append(history, 3), 3).tolist() == [False] * 3 + [True] * 2
+    errors = np.array([1.0, 4.0, 3.0, 2.0])
+    np.testing.assert_allclose(regularity_score(errors, reference_frames(history, 3)),
+                               [1.0, 0.0, 1 / 3, 2 / 3])

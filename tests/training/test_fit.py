@@ -1,7 +1,9 @@
 """The training loop: resume equals an uninterrupted run; checkpoints are atomic."""
 
 import dataclasses
+import errno
 import functools
+import io
 import json
 import os
 import signal
@@ -14,7 +16,9 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from tqdm import tqdm
 
+from convlstm_ae import progress
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.release import load_model
@@ -124,6 +128,28 @@ class _StepTimer(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self.now += self.seconds
+
+
+class _DiskFullAt(pl.Callback):
+    """Raises ``OSError(ENOSPC)`` when the given step starts, as a full disk would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_failed_training_clears_its_progress_bar(tmp_path, videos, monkeypatch):
+    """The step bar of a run that fails is cleared, so the CLI's error is the only line."""
+    stream = io.StringIO()
+    monkeypatch.setattr(progress, "_factory", functools.partial(tqdm, file=stream))
+    model_config, train_config = _configs(max_steps=4)
+    with pytest.raises(OSError):
+        fit(videos, model_config, train_config, tmp_path, callbacks=[_DiskFullAt(2)])
+    assert "train:" in stream.getvalue()
+    assert stream.getvalue().split("\n")[-1].rsplit("\r", 1)[-1].strip() == ""
 
 
 def test_training_seconds_add_up_over_a_stop_and_resume(tmp_path, videos, ctrl_c_raises,

@@ -168,7 +168,7 @@ class CachedVideos:
             for source, start, stop in self.sources
         ]
         missing = [v for v, path in enumerate(self.paths) if not path.exists()]
-        with progress_bar(unit="frame", desc="caching frames",
+        with progress_bar(unit="frame", desc="caching frames", leave=False,
                           disable=not (progress and missing)) as bar:
             for v in missing:
                 source, start, stop = self.sources[v]

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convlstm_ae.data.video_io import DAMAGED_NPY, image_files, read_image
+from convlstm_ae.data.arrays import DAMAGED_NPY, load_npy
+from convlstm_ae.data.video_io import image_files, read_image
 from convlstm_ae.errors import DatasetLayoutError
 
 
@@ -233,9 +234,9 @@ def _read_concatenated(
     path: Path, names: Sequence[str], lengths: Sequence[int | None]
 ) -> tuple[dict[str, np.ndarray], str]:
     try:
-        array = np.load(path, allow_pickle=False)
-    except DAMAGED_NPY:
-        raise DatasetLayoutError(f"{path}: not a readable .npy array") from None
+        array = load_npy(path)
+    except DAMAGED_NPY as error:
+        raise DatasetLayoutError(f"{path}: not a readable .npy array ({error})") from None
     if not (array.ndim == 1 or (array.ndim == 2 and array.shape[0] == 1)):
         raise DatasetLayoutError(f"{path}: shape {array.shape}; expected (1, total) or (total,)")
     flat = _binary(path, "the concatenated clips", array.reshape(-1))
@@ -280,9 +281,9 @@ def _read_label_folder(folder: Path, names: Sequence[str]) -> tuple[dict[str, np
 def _read_clip_labels(kind: str, path: Path) -> np.ndarray:
     if kind == "npy":
         try:
-            array = np.load(path, allow_pickle=False)
-        except DAMAGED_NPY:
-            raise DatasetLayoutError(f"{path}: not a readable .npy array") from None
+            array = load_npy(path)
+        except DAMAGED_NPY as error:
+            raise DatasetLayoutError(f"{path}: not a readable .npy array ({error})") from None
         return _binary(path, "this clip", array)
     if kind == "gt":
         flags = []

@@ -26,7 +26,6 @@ speed.
 from __future__ import annotations
 
 import gzip
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from convlstm_ae.atomic import atomic_path
+from convlstm_ae.data.arrays import DAMAGED_NPZ, load_npz
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
 
 SCENARIOS = ("train", "appearance", "motion")
@@ -222,19 +222,11 @@ class MovingMNIST:
         path = Path(path)
         if not path.is_file():
             raise DatasetLayoutError(f"{path}: no such file; expected a Moving-MNIST .npz")
-        unreadable = (OSError, ValueError, EOFError, zipfile.BadZipFile)
         try:
-            archive = np.load(path, allow_pickle=False)
-        except unreadable as err:
-            raise VideoReadError(f"{path}: not a readable .npz ({err})") from err
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise VideoReadError(f"{path}: holds a single array; expected an .npz written by "
-                                 "MovingMNIST.save")
-        try:
-            with archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except unreadable as err:
-            raise VideoReadError(f"{path}: corrupt .npz ({err})") from err
+            arrays = load_npz(path)
+        except DAMAGED_NPZ as err:
+            raise VideoReadError(f"{path}: not a readable .npz written by MovingMNIST.save "
+                                 f"({err})") from None
         missing = [key for key in _KEYS if key not in arrays]
         if missing:
             raise DatasetLayoutError(f"{path}: keys {missing} missing; expected a Moving-MNIST "

@@ -6,25 +6,25 @@ Videos, frame folders and frame arrays are read as grayscale uint8.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from tokenize import TokenError
 
 import cv2
 import numpy as np
 
+from convlstm_ae.data.arrays import DAMAGED_NPY, load_npy
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v", ".webm"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 ARRAY_SUFFIXES = {".npy"}
-# what np.load raises for a damaged .npy (its header is parsed as a Python literal)
-DAMAGED_NPY = (ValueError, OSError, EOFError, SyntaxError, TokenError)
+# frames are resized to the model's square: beyond WIDE_ASPECT (long side : short side,
+# wider than any camera's 32:9) the squashing is a warning, beyond MAX_ASPECT an error
+WIDE_ASPECT, MAX_ASPECT = 4, 16
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +150,34 @@ def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
+def check_aspect(path: Path, size: tuple[int, int], frame_size: int) -> None:
+    """Frames of ``size`` (W, H) far from square, which resizing to the model's square
+    squashes: a warning beyond :data:`WIDE_ASPECT`, an error beyond :data:`MAX_ASPECT`
+    (a transposed or flattened array, not a camera's frames).
+
+    Raises:
+        VideoReadError: the long side is more than :data:`MAX_ASPECT` times the short.
+    """
+    width, height = size
+    ratio = max(width, height) / max(min(width, height), 1)
+    if ratio <= WIDE_ASPECT:
+        return
+    message = (f"{path}: frames are {width}x{height} ({round(ratio, 1):g}:1), squashed "
+               f"to the model's {frame_size}x{frame_size}")
+    if ratio > MAX_ASPECT:
+        raise VideoReadError(f"{message}; more than {MAX_ASPECT}:1 is refused (a transposed "
+                             "or flattened array?)")
+    log.warning(message)
+
+
 def _read_video_file(path: Path, frame_size: int, strict: bool) -> list[np.ndarray]:
     """Frames resized as they are decoded, so memory follows the model's frame size, not
     the video's; fewer frames than the header promises is a warning (``strict``: error)."""
     frames, first = [], None
     for index, frame in enumerate(video_frames(path)):
-        first = first or frame.shape
+        if first is None:
+            first = frame.shape
+            check_aspect(path, first[::-1], frame_size)
         if frame.shape != first:
             raise VideoReadError(
                 f"{path}: frame {index} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
@@ -202,30 +224,11 @@ def _read_image_folder(path: Path) -> list[np.ndarray]:
     return frames
 
 
-def _check_array_size(path: Path) -> None:
-    """Refuse a ``.npy`` whose header promises more bytes than the file holds, before
-    anything is allocated (a 4 KB file may claim 10^12 frames)."""
-    with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read_header(handle)
-        offset = handle.tell()
-    promised = math.prod(shape) * dtype.itemsize
-    held = path.stat().st_size - offset
-    if promised > held:
-        raise VideoReadError(f"{path}: header promises {shape} {dtype} ({promised:,} bytes) "
-                             f"but the file holds {held:,}; truncated or damaged")
-
-
 def _read_array(path: Path) -> np.ndarray:
     try:
-        _check_array_size(path)
-        array = np.load(path, allow_pickle=False)
-    except VideoReadError:
-        raise
-    except DAMAGED_NPY:
-        raise VideoReadError(f"{path}: not a readable .npy array (empty or corrupt)") from None
+        array = load_npy(path)
+    except DAMAGED_NPY as error:
+        raise VideoReadError(f"{path}: not a readable .npy array ({error})") from None
     if not isinstance(array, np.ndarray) or array.ndim != 3:
         shape = getattr(array, "shape", None)
         raise VideoReadError(f"{path}: frame array has shape {shape}; expected (N, H, W)")
@@ -253,20 +256,24 @@ def read_frames(path: str | Path, frame_size: int, strict: bool = False) -> np.n
         strict: a video file that decodes fewer frames than its header promises is an
             error, not a logged warning.
     Raises:
-        VideoReadError: corrupt, empty or undecodable input, frames of mixed sizes, NaN.
+        VideoReadError: corrupt, empty or undecodable input, frames of mixed sizes, NaN,
+            frames more than :data:`MAX_ASPECT` times wider than tall (or taller).
         DatasetLayoutError: the path does not exist.
     """
     path = Path(path)
     if not path.exists():
         raise missing(path)
     if path.is_dir():
-        frames = _read_image_folder(path)
-        if not frames:
+        images = _read_image_folder(path)
+        if not images:
             raise VideoReadError(f"{path}: folder holds no image frames")
-        return resize_frames(np.stack(frames), frame_size)
-    if path.suffix.lower() in ARRAY_SUFFIXES:
-        return resize_frames(_read_array(path), frame_size)
-    return np.stack(_read_video_file(path, frame_size, strict))
+        frames = np.stack(images)
+    elif path.suffix.lower() in ARRAY_SUFFIXES:
+        frames = _read_array(path)
+    else:
+        return np.stack(_read_video_file(path, frame_size, strict))
+    check_aspect(path, frames.shape[:0:-1], frame_size)
+    return resize_frames(frames, frame_size)
 
 
 def model_frame(image: np.ndarray, size: int) -> np.ndarray:

@@ -11,7 +11,6 @@ score does not depend on that unit), frame errors as float32.
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,11 @@ import numpy as np
 from torch import nn
 
 from convlstm_ae.atomic import atomic_path
+from convlstm_ae.data.arrays import DAMAGED_NPZ, load_npz
 from convlstm_ae.data.synthetic import AnomalousVideo, synthetic_set
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.scoring.reconstruction import score_videos
+from convlstm_ae.scoring.records import lengths_problem
 from convlstm_ae.scoring.regularity import regularity_score
 
 RECORDS = "records.npz"
@@ -115,12 +116,12 @@ def load_records(path: Path) -> LiveRecords:
         CheckpointError: missing, unreadable or inconsistent.
     """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            groups = {group: _videos(data, group, meta) for group in _GROUPS}
-            authors = np.split(data["authors_scores"].astype(np.float64),
-                               np.cumsum(data["test_lengths"])[:-1])
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        data = load_npz(path)
+        meta = json.loads(str(data["meta"]))
+        groups = {group: _videos(data, group, meta) for group in _GROUPS}
+        authors = np.split(data["authors_scores"].astype(np.float64),
+                           np.cumsum(data["test_lengths"])[:-1])
+    except (*DAMAGED_NPZ, KeyError) as error:
         raise CheckpointError(f"{path}: not readable live-score records ({error})") from None
     per_video = meta["copies_per_video"]
     copies = [groups["copies"][i:i + per_video]
@@ -129,10 +130,13 @@ def load_records(path: Path) -> LiveRecords:
                        int(meta["base_cell"]), float(meta["fps"]))
 
 
-def _videos(data, group: str, meta: dict) -> list[Video]:
+def _videos(data: dict[str, np.ndarray], group: str, meta: dict) -> list[Video]:
     lengths = data[f"{group}_lengths"]
-    if int(lengths.sum()) != len(data[f"{group}_frame"]):
-        raise ValueError(f"{group}: lengths do not sum to the frames")
+    problem = lengths_problem(meta[f"{group}_names"], lengths, {
+        f"{group}_{field}": data[f"{group}_{field}"]
+        for field in ("cells", "history", "frame", "labels")})
+    if problem:
+        raise ValueError(problem)
     bounds = np.cumsum(lengths)[:-1]
     cells = np.split(data[f"{group}_cells"].astype(np.float64) * meta["unit"], bounds)
     fields = {field: np.split(data[f"{group}_{field}"], bounds)

@@ -25,6 +25,7 @@ from convlstm_ae.data.layouts import DEFAULT_FPS, frame_rate
 from convlstm_ae.data.video_io import (
     VIDEO_SUFFIXES,
     Capture,
+    check_aspect,
     list_videos,
     model_frame,
     open_capture,
@@ -144,6 +145,7 @@ class FileSource(Source):
             header = read_header(video) if video.is_file() else None
             fps = self.fps or frame_rate(video) or DEFAULT_FPS
             if video.is_file() and header is not None:
+                check_aspect(video, header.size, self.frame_size)
                 images: Iterable[np.ndarray] = video_frames(video)
             else:
                 images = read_frames(video, self.frame_size)

@@ -30,7 +30,7 @@ from convlstm_ae.scoring.located import located_scores
 from convlstm_ae.scoring.onnx_stream import OnnxStreamScorer
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from convlstm_ae.scoring.regularity import reference_frames, regularity_score
-from convlstm_ae.scoring.windows import plan_promise, plan_windows
+from convlstm_ae.scoring.windows import plan_minimum, plan_promise, plan_windows
 
 log = logging.getLogger(__name__)
 COLUMNS = ("error", "patch_error", "regularity", "patch_regularity", "current_term",
@@ -112,14 +112,17 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
 
 
 def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: bool = False,
-                min_frames: int = 1, fps: float | None = None
+                min_frames: int = 1, fps: float | None = None,
+                scoring: ScoringConfig | None = None
                 ) -> Iterator[tuple[str, np.ndarray, float]]:
     """(name, frames (N, S, S) uint8, frame rate) of every video under ``path``: a video,
     a frame folder, a folder of either, or a Moving-MNIST ``.npz``. With ``skip_bad`` an
     unreadable video is logged (``skipped: FILE: problem``) and left out; ``strict`` turns a
     truncated video into an error. A single frame is an error (Eq. 3 compares a frame
     with the one before); a video shorter than ``min_frames`` (T) is scored with a
-    warning: no window of the training length fits it.
+    warning: no window of the training length fits it. So is, with ``scoring``, a video
+    too short for two frames to have the history its windows promise
+    (:func:`~convlstm_ae.scoring.windows.plan_minimum`): Eq. 4's range is then all of it.
 
     The frame rate is ``fps`` if given, else the video's own (:func:`frame_rate`: its
     header, or its dataset layout), else :data:`DEFAULT_FPS`.
@@ -146,6 +149,11 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
         if len(frames) < min_frames:
             log.warning("%s: %d frame(s), fewer than the %d of a training clip; its scores "
                         "have little history", video, len(frames), min_frames)
+        needed = plan_minimum(scoring.windows, scoring.t_prime) if scoring else 0
+        if len(frames) < needed:
+            log.warning("%s: %d frame(s), fewer than the %d that %s windows of T' %d need "
+                        "for the first-frame rule; Eq. 4's min and max come from all its "
+                        "frames", video, len(frames), needed, scoring.windows, scoring.t_prime)
         name = video.stem if video.is_file() else video.name
         yield name, frames, fps or frame_rate(video) or DEFAULT_FPS
 

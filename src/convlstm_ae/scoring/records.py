@@ -10,8 +10,6 @@ table without a GPU or the data.
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 
 from convlstm_ae.atomic import atomic_path
 from convlstm_ae.config import ERRORS
+from convlstm_ae.data.arrays import DAMAGED_NPZ, load_npz
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.scoring.reconstruction import FrameErrors
 from convlstm_ae.scoring.regularity import reference_frames
@@ -102,36 +101,43 @@ class ErrorRecord:
         if not path.is_file():
             raise ConfigError(f"{path}: no such error record")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                values = {key: data[key] for key in data.files}
+            values = load_npz(path)
             meta = json.loads(str(values.pop("meta")))
             names = [str(n) for n in values.pop("names")]
             record = cls(names, values.pop("lengths"), meta=meta, **values)
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
-                zlib.error) as error:
+        except (*DAMAGED_NPZ, KeyError, TypeError) as error:
             raise VideoReadError(f"{path}: not an error record ({error})") from None
         record._check_sizes(path)
         return record
 
     def _check_sizes(self, path: Path) -> None:
         """Refuse a record whose videos and frames disagree (one edited or damaged)."""
-        lengths = self.lengths
-        if lengths.ndim != 1 or len(lengths) != len(self.names) or (lengths < 0).any():
-            raise VideoReadError(f"{path}: {len(self.names)} video names but lengths "
-                                 f"{lengths.tolist()}; the record is damaged")
-        frames = int(lengths.sum())
         arrays = {key: getattr(self, key) for key in _ARRAYS}
         if self.labels is not None:
             arrays["labels"] = self.labels
-        for key, values in arrays.items():
-            if values.shape != (frames,):
-                raise VideoReadError(f"{path}: {key} holds {values.shape} values but the "
-                                     f"video lengths sum to {frames} frames; the record is "
-                                     "damaged")
+        problem = lengths_problem(self.names, self.lengths, arrays)
+        if problem:
+            raise VideoReadError(f"{path}: {problem}; the record is damaged")
         for key in _ARRAYS[:3]:
             bad = np.flatnonzero(~np.isfinite(getattr(self, key)))
             if bad.size:
-                video = int(np.searchsorted(np.cumsum(lengths), bad[0], side="right"))
+                video = int(np.searchsorted(np.cumsum(self.lengths), bad[0], side="right"))
                 raise VideoReadError(f"{path}: {key} scores hold {bad.size} NaN or infinite "
                                      f"value(s), the first in video {self.names[video]!r}; "
                                      "the record is damaged")
+
+
+def lengths_problem(names: Sequence[str], lengths: np.ndarray,
+                    arrays: dict[str, np.ndarray]) -> str | None:
+    """What is wrong, if anything, with videos ``names`` of ``lengths`` frames whose frames
+    are concatenated along the first axis of each of ``arrays``: one length per name,
+    none negative, and every array holding their sum. Else an edited or damaged record
+    would split its frames elsewhere and change every figure made from it."""
+    if lengths.ndim != 1 or len(lengths) != len(names) or (lengths < 0).any():
+        return f"{len(names)} video names but lengths {lengths.tolist()}"
+    frames = int(lengths.sum())
+    for key, values in arrays.items():
+        if values.shape[:1] != (frames,):
+            return (f"{key} holds {values.shape} values but the video lengths sum to "
+                    f"{frames} frames")
+    return None

@@ -38,5 +38,7 @@ def regularity_score(errors: Array, reference: np.ndarray | Tensor | None = None
 def reference_frames(history: np.ndarray, promised_history: int) -> np.ndarray:
     """The first-frame rule: frames scored with at least the history their window
     scheme promises (``sliding``: T' - 1 frames; ``overlap``: T'//2, which every frame
-    has after the authors' copy; ``reset``: none)."""
-    return np.asarray(history) >= promised_history
+    has after the authors' copy; ``reset``: none). Where fewer than two frames have it
+    (a video no longer than its window), all frames: one frame is no range for Eq. 4."""
+    kept = np.asarray(history) >= promised_history
+    return kept if kept.sum() >= 2 else np.ones_like(kept)

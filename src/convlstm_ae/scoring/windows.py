@@ -87,3 +87,11 @@ def plan_promise(scheme: str, t_prime: int | None) -> int:
     if scheme == "reset" or t_prime is None:
         return 0
     return t_prime - 1 if scheme == "sliding" else t_prime // 2
+
+
+def plan_minimum(scheme: str, t_prime: int | None) -> int:
+    """Frames a video needs for two of them to have the history ``scheme`` promises
+    (the first-frame rule's range for Eq. 4): ``sliding`` T' + 1, ``overlap`` T', else 2."""
+    if scheme == "reset" or t_prime is None:
+        return 2
+    return t_prime + 1 if scheme == "sliding" else max(t_prime, 2)

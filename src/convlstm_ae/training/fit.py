@@ -153,6 +153,12 @@ class StepProgressBar(ProgressBar):
             self._bar.close()
             self._bar = None
 
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                     exception: BaseException) -> None:
+        if self._bar is not None:
+            self._bar.close(failed=True)  # cleared: the error is the only line
+            self._bar = None
+
 
 def _check_checkpoint(path: Path, model_config: ModelConfig) -> None:
     """A checkpoint to resume from: readable as plain tensors and containers (never
