@@ -57,3 +57,34 @@ def test_export_of_a_model_on_the_fast_path(tmp_path):
     path = export_score_graph(model, tmp_path / "score.onnx")  # checked against PyTorch inside
     assert path.is_file()
     assert is_accelerated(model)  # the caller's model is left as it was
+
+
+def test_one_call_scores_many_streams_as_the_pytorch_step_does(tmp_path):
+    """The graph's batch is free: B streams in one call, their memories reset at different
+    frames, equal PyTorch's stream step; a graph of one stream at a time is refused."""
+    import onnx
+
+    from convlstm_ae.errors import CheckpointError
+    from convlstm_ae.scoring.stream import StreamScorer
+
+    torch.manual_seed(0)
+    model = create_model("tiny").eval()
+    path = export_score_graph(model, tmp_path / "score.onnx", cell_size=8)
+    onnx_scorer = OnnxStreamScorer(open_session(path), 3, 4)
+    torch_scorer = StreamScorer(model, 3, t_prime=4, cell_size=8)
+    frames = np.random.default_rng(0).integers(0, 256, (9, 3, 64, 64), dtype=np.uint8)
+    for step, batch in enumerate(frames):
+        if step == 5:  # one stream restarts mid-window
+            onnx_scorer.reset([1])
+            torch_scorer.reset([1])
+        actual, expected = onnx_scorer(batch), torch_scorer(torch.from_numpy(batch))
+        np.testing.assert_allclose(actual.frame, expected.frame.cpu().numpy(), rtol=1e-4)
+        np.testing.assert_allclose(actual.cells, expected.cells.cpu().numpy(), rtol=1e-4,
+                                   atol=1e-6)
+        np.testing.assert_array_equal(actual.history, expected.history.cpu().numpy())
+    graph = onnx.load(path)
+    for value in (*graph.graph.input, *graph.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = 1  # as an earlier export fixed it
+    onnx.save(graph, tmp_path / "one.onnx")
+    with pytest.raises(CheckpointError, match="one stream at a time"):
+        OnnxStreamScorer(open_session(tmp_path / "one.onnx"), 3, 4)

@@ -1,9 +1,9 @@
 """ONNX export of the live scoring step, the one graph the light runtime runs.
 
 The scoring graph is :meth:`StreamScorer.compute
-<convlstm_ae.scoring.stream.StreamScorer.compute>` traced at batch 1:
-``(frame, last, keep, h, c) -> (current, previous, patch, map, cells, h_next, c_next,
-normalised frame)`` on uint8 frames, Eq. 3 included. :class:`OnnxStreamScorer
+<convlstm_ae.scoring.stream.StreamScorer.compute>` traced with a free batch (one row per
+stream): ``(frame, last, keep, h, c) -> (current, previous, patch, map, cells, h_next,
+c_next, normalised frame)`` on uint8 frames, Eq. 3 included. :class:`OnnxStreamScorer
 <convlstm_ae.scoring.onnx_stream.OnnxStreamScorer>` runs it for ``watch`` and for
 ``score --backend onnx``.
 """
@@ -11,6 +11,7 @@ normalised frame)`` on uint8 frames, Eq. 3 included. :class:`OnnxStreamScorer
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +56,8 @@ class _ScoreStep(nn.Module):
 
 def export_score_graph(model: nn.Module, path: str | Path, patch_size: int | None = None,
                        cell_size: int | None = None) -> Path:
-    """Export the live scoring step of a ConvLSTM-AE (batch 1) and check it under ONNX
-    Runtime, after a memory reset and with a kept memory.
+    """Export the live scoring step of a ConvLSTM-AE (any batch) and check it under ONNX
+    Runtime at batches of 1 and 3, streams with a reset memory beside kept ones.
 
     Args:
         model: the ConvLSTM-AE, on any device or fast path.
@@ -73,23 +74,25 @@ def export_score_graph(model: nn.Module, path: str | Path, patch_size: int | Non
     step = _ScoreStep(_plain_cpu_twin(model), patch_size, cell_size)
     config = model.config
 
-    def inputs(keep: float, seed: int) -> tuple[Tensor, ...]:
+    def inputs(keep: Sequence[float], seed: int) -> tuple[Tensor, ...]:
         generator = torch.Generator().manual_seed(seed)
-        shape = (1, config.in_channels, config.frame_size, config.frame_size)
-        state = _state_shape(model, 1)
+        shape = (len(keep), config.in_channels, config.frame_size, config.frame_size)
+        state = _state_shape(model, len(keep))
         return (torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator),
-                torch.rand(shape, generator=generator), torch.full((1,), keep),
+                torch.rand(shape, generator=generator), torch.tensor(keep),
                 torch.rand(state, generator=generator) - 0.5,
                 torch.rand(state, generator=generator) - 0.5)
 
     with atomic_path(path) as temporary:  # a failed export or check leaves no file
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation
-            torch.onnx.export(step, inputs(1.0, 0), str(temporary), dynamo=False,
+            torch.onnx.export(step, inputs([1.0], 0), str(temporary), dynamo=False,
                               opset_version=17, input_names=list(SCORE_INPUTS),
-                              output_names=list(SCORE_OUTPUTS))
+                              output_names=list(SCORE_OUTPUTS),
+                              dynamic_axes={name: {0: "streams"}
+                                            for name in (*SCORE_INPUTS, *SCORE_OUTPUTS)})
         session = open_session(temporary)
-        for example in (inputs(0.0, 1), inputs(1.0, 1)):
+        for example in (inputs([0.0], 1), inputs([1.0], 1), inputs([1.0, 0.0, 1.0], 2)):
             outputs = session.run(None, {n: t.numpy() for n, t in zip(SCORE_INPUTS, example,
                                                                        strict=True)})
             with torch.no_grad():

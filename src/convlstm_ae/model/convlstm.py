@@ -79,9 +79,9 @@ class ConvLSTM(nn.Module):
         Returns:
             h_1..h_T as (B, T, C_h, H, W), and the final (h_T, c_T).
         """
-        b, t = x.shape[:2]
+        t = x.shape[1]
         input_gates = self.cell.input_conv(x.flatten(0, 1))  # (B*T, 4*C_h, H, W)
-        input_gates = input_gates.unflatten(0, (b, t))
+        input_gates = input_gates.unflatten(0, (-1, t))  # B left free: an exported graph's batch
         outputs = []
         for step in range(t):
             state = self.cell.gates_step(input_gates[:, step], state)

@@ -2,7 +2,7 @@
 
 It runs the scoring graph that :func:`convlstm_ae.export.onnx.export_score_graph`
 traces from :meth:`StreamScorer.compute <convlstm_ae.scoring.stream.StreamScorer.compute>`
-(Eq. 3, patch maxima and cell means included), one stream at a time, and keeps the
+(Eq. 3, patch maxima and cell means included), all streams in one call, and keeps the
 streams in the same :class:`~convlstm_ae.scoring.stream_state.StreamState` as the
 PyTorch step. Everything it reads is ``config.json`` and the ``.onnx`` file.
 """
@@ -27,7 +27,7 @@ SCORE_OUTPUTS = ("current", "previous", "patch", "map", "cells", "h_next", "c_ne
 
 
 class OnnxStreamScorer(StreamBackend):
-    """Live scoring of ``streams`` streams under ONNX Runtime (CPU), one stream at a time.
+    """Live scoring of ``streams`` streams under ONNX Runtime (CPU), in one call a step.
 
     Args:
         session: an ONNX Runtime session of the scoring graph.
@@ -39,6 +39,9 @@ class OnnxStreamScorer(StreamBackend):
     def __init__(self, session, streams: int, t_prime: int | None, maps: bool = False) -> None:
         self.session = session
         inputs = {i.name: i.shape for i in session.get_inputs()}
+        if streams > 1 and isinstance(inputs["frame"][0], int):
+            raise CheckpointError("the model's scoring graph takes one stream at a time (an "
+                                  "earlier export); run 'convlstm-ae export MODEL' again")
         self.frame_size = inputs["frame"][-1]
         self.state = StreamState(streams, t_prime)
         self.state.h = np.zeros((streams, *inputs["h"][1:]), np.float32)
@@ -68,14 +71,10 @@ class OnnxStreamScorer(StreamBackend):
     def __call__(self, frames: np.ndarray) -> FrameErrors:
         """Score uint8 gray frames (B, S, S), one per stream; numpy :class:`FrameErrors`."""
         frames = check_frames(frames, self.streams, self.frame_size)
-        state, keep = self.state, self.state.keep()
-        results = []
-        for i in range(self.streams):
-            results.append(self.session.run(None, {
-                "frame": frames[i, None, None], "last": state.last[i : i + 1],
-                "keep": keep[i : i + 1], "h": state.h[i : i + 1], "c": state.c[i : i + 1]}))
-        current, previous, patch, maps, cells, h, c, x = (
-            np.concatenate(values) for values in zip(*results, strict=True))
+        state = self.state
+        current, previous, patch, maps, cells, h, c, x = self.session.run(None, {
+            "frame": frames[:, None], "last": state.last, "keep": state.keep(),
+            "h": state.h, "c": state.c})
         state.store(h, c, x)
         if self.keep_maps:
             self.maps = maps
