@@ -26,15 +26,27 @@ A mask's points are pixels of the *source's* frame, (0, 0) its top-left corner a
 Its polygons are filled, scaled to the model's frame and read per cell of the located
 live score: a cell is *masked* when more than half of its area lies inside the polygons
 (:func:`cell_mask`); masked cells' unusualness reads 0 before the frame's score
-aggregates the cells (:class:`~convlstm_ae.scoring.located.LocatedScorer`).
+aggregates the cells (:class:`~convlstm_ae.scoring.located.LocatedScorer`). A mask
+needs the located score: on a model with a whole-frame score only it is an error naming
+the camera (the whole-frame error is summed inside the engine, before any mask).
+
+On SIGHUP, :class:`Reloader` reads the file again: changed thresholds, event rules and
+masks apply to their running cameras from their next frame, the others untouched. The
+engine scores a fixed set of streams, so added or removed cameras, a changed source or
+model and changed outputs need a restart: one warning line says so, and the rest of the
+file still applies. A file that does not load keeps the running configuration and logs
+one error line.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -43,7 +55,12 @@ from convlstm_ae.config import config_from_dict, is_whole, read_mapping, typed_v
 from convlstm_ae.data.video_io import is_video, read_header
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.events import MIN_FRAMES, RELEASE_FRAMES, RELEASE_MARGIN, EventRules
+from convlstm_ae.scoring.located import LocatedCalibration
 
+if TYPE_CHECKING:
+    from convlstm_ae.live.watch import Watch
+
+log = logging.getLogger(__name__)
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # a source label (live/sources.py)
 RASTER = 4  # a model pixel is rasterized as RASTER x RASTER points: area fractions to 1/16
 
@@ -229,4 +246,123 @@ def cell_mask(camera: Camera, frame_size: int, cell_size: int, grid: tuple[int, 
     block = cell_size * RASTER
     covered = canvas[:h * block, :w * block].reshape(h, block, w, block).mean(axis=(1, 3))
     return covered > 0.5
+
+
+
+def camera_masks(path: Path, config: CamerasConfig, frame_size: int,
+                 located: LocatedCalibration | None) -> list[np.ndarray | None]:
+    """Each camera's masked cells (:func:`cell_mask`) on the located score's grid.
+
+    Raises:
+        ConfigError: ``PATH: camera 'NAME': ...``: a mask on a model without the located
+            live score, a point outside the frame, no frame size.
+    """
+    masks = []
+    for camera in config.cameras:
+        if camera.mask and located is None:
+            raise ConfigError(f"{path}: camera {camera.name!r}: a mask needs the model's "
+                              "located live score (convlstm-ae live-score MODEL ... --install); "
+                              f"{config.model_of(camera)} has a whole-frame score only")
+        try:
+            masks.append(None if located is None else cell_mask(
+                camera, frame_size, located.cell_size, located.statistics.mean.shape))
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+    return masks
+
+
+def _restart_needs(running: CamerasConfig, new: CamerasConfig) -> list[str]:
+    """What ``new`` changes that only a restart applies."""
+    needs = []
+    names = [c.name for c in running.cameras]
+    new_names = [c.name for c in new.cameras]
+    needs += [f"camera {n!r} added" for n in new_names if n not in names]
+    needs += [f"camera {n!r} removed" for n in names if n not in new_names]
+    old = {c.name: c for c in running.cameras}
+    for camera in new.cameras:
+        if camera.name in old:
+            needs += [f"camera {camera.name!r} {key}" for key in ("source", "model")
+                      if getattr(camera, key) != getattr(old[camera.name], key)]
+    needs += [key for key in (f.name for f in fields(CamerasConfig))
+              if key not in ("cameras", "model") and getattr(new, key) != getattr(running, key)]
+    if running.model != new.model:
+        needs.append("model")
+    return needs
+
+
+class Reloader:
+    """Re-reads a cameras file when asked (:meth:`request`, e.g. from a SIGHUP handler)
+    and hands the changed rules and masks of the running cameras to the watch, in a
+    thread of its own so a slow file read never holds up a step.
+
+    Args:
+        path: the cameras file.
+        running: the configuration the watch was opened with.
+        watch: its streams are ``running``'s cameras, in order.
+        threshold: the model's calibrated threshold, for cameras that set none.
+        located: the model's located calibration (masks need it), or None.
+    """
+
+    def __init__(self, path: Path, running: CamerasConfig, watch: Watch, threshold: float,
+                 located: LocatedCalibration | None) -> None:
+        self.path, self.watch, self.threshold, self.located = path, watch, threshold, located
+        self.streams = [camera.name for camera in running.cameras]
+        self.applied = running  # the file as last applied
+        self.masks = camera_masks(path, running, watch.engine.frame_size, located)
+        self.reloads = 0  # files read, applied or not
+        self._wanted, self._stopped = threading.Event(), False
+        self._thread = threading.Thread(target=self._run, name="cameras reload", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        """Read the file again soon (safe in a signal handler: it only sets an event)."""
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wanted.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopped:
+                return
+            self.reload()
+
+    def reload(self) -> None:
+        """Read the file and apply what changed to the running cameras; log one line per
+        change, one error line for a file that does not load (the old one runs on)."""
+        self.reloads += 1
+        try:
+            new = read_cameras(self.path)
+            masks = camera_masks(self.path, new, self.watch.engine.frame_size, self.located)
+        except ConfigError as error:
+            log.error("%s; the running cameras keep their configuration", error)
+            return
+        needs = _restart_needs(self.applied, new)
+        if needs:
+            log.warning("%s: %s: a restart applies that (the rules and masks of the running "
+                        "cameras are applied now)", self.path, ", ".join(needs))
+        old = {c.name: (c, m) for c, m in zip(self.applied.cameras, self.masks, strict=True)}
+        for camera, mask in zip(new.cameras, masks, strict=True):
+            if camera.name not in self.streams:
+                continue
+            before, before_mask = old.get(camera.name, (None, None))
+            rules = camera.rules(self.threshold)
+            same_mask = _same(mask, before_mask) and before is not None
+            if before is not None and before.rules(self.threshold) == rules and same_mask:
+                continue
+            self.watch.update_camera(self.streams.index(camera.name), rules, mask)
+            log.info("%s: camera %r now: threshold %.3g, release margin %g, release frames "
+                     "%d, min frames %d, %d masked cell(s)", self.path, camera.name,
+                     rules.threshold, rules.release_margin, rules.release_frames,
+                     rules.min_frames, 0 if mask is None else int(mask.sum()))
+        self.applied, self.masks = new, masks
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None
+                                         and np.array_equal(a, b))
 
