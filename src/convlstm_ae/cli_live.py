@@ -53,17 +53,18 @@ def cmd_watch(args: argparse.Namespace) -> int:
     check_fps(args.fps)
     writable_folder(args.out)
     listener, token = _page_socket(args)  # a port in use fails before any work
-    page = reloader = None
+    page = reloader = previous = None
     try:
         watch, threshold = _open_watch(args, cameras, publish=listener is not None)
         if listener is not None:
             page = _start_page(watch, listener, token)
         if cameras is not None:
+            previous = signal.getsignal(signal.SIGHUP)
             reloader = _start_reloader(args.config, cameras, watch, threshold)
         return _run(args, watch, threshold, page)
     finally:
         if reloader is not None:
-            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL if previous is None else previous)
             reloader.stop()
         if page is not None:
             page.stop()  # closes the listener
@@ -101,12 +102,11 @@ def _read_config(args: argparse.Namespace) -> CamerasConfig:
 
 def _start_reloader(path: Path, cameras: CamerasConfig, watch: Watch, threshold: float
                     ) -> Reloader:
-    """Re-read the cameras file on SIGHUP (where the system has it)."""
+    """Re-read the cameras file on SIGHUP."""
     from convlstm_ae.live.cameras import Reloader
 
     reloader = Reloader(path, cameras, watch, threshold, watch.scoring.located)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, lambda *_: reloader.request())
+    signal.signal(signal.SIGHUP, lambda *_: reloader.request())
     return reloader
 
 
