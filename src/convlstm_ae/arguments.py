@@ -189,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("sources", nargs="*", metavar="SOURCE",
                        help="video file, folder of videos (played in turn), webcam index (0), "
                        "or rtsp:// / http:// URL; NAME=SOURCE names it")
+    watch.add_argument("--config", type=Path, metavar="CAMERAS.yaml",
+                       help="a cameras file: named sources, each with its own threshold, "
+                       "event rules and mask, and the outputs (README: camera set-up); "
+                       "takes no MODEL, SOURCE or --demo, nor the flags the file sets; "
+                       "SIGHUP re-reads its rules and masks")
     watch.add_argument("--demo", action="store_true",
                        help="no MODEL or SOURCE: the shipped demo model watches a generated "
                        "Moving-MNIST video with anomalies, every frame; writes an overlay "

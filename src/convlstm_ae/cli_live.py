@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convlstm_ae.atomic import writable_folder
@@ -12,12 +14,18 @@ from convlstm_ae.cli_common import check_fps
 from convlstm_ae.errors import ConfigError
 
 if TYPE_CHECKING:
+    from convlstm_ae.live.cameras import CamerasConfig, Reloader
     from convlstm_ae.live.server import PageServer
     from convlstm_ae.live.watch import Watch
 
 # the longest wait, delay or timeout a watch flag takes: a day (threads' timeouts overflow
 # near 2**63 ns, and infinity is no delay)
 MAX_SECONDS = 86_400
+# watch --config: the flags the cameras file sets (and so refuses beside it), by its keys;
+# the others tune the process (engine, decoding, timing, overlay) and go with it
+FILE_FLAGS = ("threshold", "release_margin", "release_frames", "min_frames", "out", "serve",
+              "serve_token", "serve_token_file", "mqtt", "webhook", "on_event", "clips",
+              "pre_seconds", "post_seconds")
 
 
 def _watch_numbers(args: argparse.Namespace) -> None:
@@ -40,21 +48,66 @@ def cmd_watch(args: argparse.Namespace) -> int:
     """Score live sources until they end or Ctrl-C, writing events; ``--demo`` runs the
     shipped model on a fresh demo video and draws a report; ``--serve`` shows it all on a
     web page."""
+    cameras = _read_config(args) if args.config else None
     _watch_numbers(args)
     check_fps(args.fps)
     writable_folder(args.out)
     listener, token = _page_socket(args)  # a port in use fails before any work
-    page = None
+    page = reloader = previous = None
     try:
-        watch, threshold = _open_watch(args, publish=listener is not None)
+        watch, threshold = _open_watch(args, cameras, publish=listener is not None)
         if listener is not None:
             page = _start_page(watch, listener, token)
+        if cameras is not None:
+            previous = signal.getsignal(signal.SIGHUP)
+            reloader = _start_reloader(args.config, cameras, watch, threshold)
         return _run(args, watch, threshold, page)
     finally:
+        if reloader is not None:
+            signal.signal(signal.SIGHUP, signal.SIG_DFL if previous is None else previous)
+            reloader.stop()
         if page is not None:
             page.stop()  # closes the listener
         elif listener is not None:
             listener.close()
+
+
+def _read_config(args: argparse.Namespace) -> CamerasConfig:
+    """Read ``--config``'s cameras file into ``args``: the model, the sources and the
+    outputs. The file excludes MODEL, SOURCE, --demo and the flags it sets (a flag of
+    :data:`FILE_FLAGS` away from its default), so nothing is said twice."""
+    from convlstm_ae.arguments import build_parser
+    from convlstm_ae.live.cameras import read_cameras
+
+    if args.demo or args.model is not None or args.sources:
+        raise ConfigError(f"watch --config {args.config} takes no MODEL, SOURCE or --demo: "
+                          "the file names them")
+    defaults = build_parser().parse_args(["watch"])
+    for key in FILE_FLAGS:
+        if getattr(args, key) != getattr(defaults, key):
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{flag} cannot go with --config {args.config}: set "
+                              f"{key} in the file")
+    cameras = read_cameras(args.config)
+    args.model, args.sources = cameras.model_dir, [c.argument for c in cameras.cameras]
+    for key in FILE_FLAGS:
+        if key not in ("threshold", "release_margin", "release_frames", "min_frames",
+                       "serve_token"):
+            setattr(args, key, getattr(cameras, key))
+    thresholds = {c.threshold for c in cameras.cameras}
+    if None not in thresholds:  # a model without calibration is fine then
+        args.threshold = min(thresholds)
+    return cameras
+
+
+def _start_reloader(path: Path, cameras: CamerasConfig, watch: Watch, threshold: float
+                    ) -> Reloader:
+    """Re-read the cameras file on SIGHUP."""
+    from convlstm_ae.live.cameras import Reloader
+
+    reloader = Reloader(path, cameras, watch, threshold, watch.scoring.located)
+    signal.signal(signal.SIGHUP, lambda *_: reloader.request())
+    return reloader
 
 
 def _page_socket(args: argparse.Namespace) -> tuple[socket.socket | None, str | None]:
@@ -75,8 +128,11 @@ def _page_socket(args: argparse.Namespace) -> tuple[socket.socket | None, str | 
     return server.listen(args.serve, token), token
 
 
-def _open_watch(args: argparse.Namespace, publish: bool) -> tuple[Watch, float]:
-    """The watch of ``args``' model and sources, and its threshold."""
+def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, publish: bool
+                ) -> tuple[Watch, float]:
+    """The watch of ``args``' model and sources (with ``cameras``: their own rules and
+    masks), and the model's threshold."""
+    from convlstm_ae.live.cameras import camera_masks
     from convlstm_ae.live.clips import ClipRules
     from convlstm_ae.live.engine import open_engine
     from convlstm_ae.live.events import EventRules
@@ -90,8 +146,11 @@ def _open_watch(args: argparse.Namespace, publish: bool) -> tuple[Watch, float]:
     elif args.model is None or not args.sources:
         raise ConfigError("watch needs MODEL and at least one SOURCE (or --demo)")
     scoring = model_scoring(args.model, args.threshold)
-    rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
-                       args.min_frames)
+    if cameras is None:
+        rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
+                           args.min_frames)
+    else:
+        rules = [camera.rules(scoring.threshold) for camera in cameras.cameras]
     clips = ClipRules(args.pre_seconds, args.post_seconds, args.clip_overlay) if (
         args.clips or args.clip_overlay) else None
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)  # checked early
@@ -103,8 +162,11 @@ def _open_watch(args: argparse.Namespace, publish: bool) -> tuple[Watch, float]:
     sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
+    masks = () if cameras is None else camera_masks(args.config, cameras, engine.frame_size,
+                                                    scoring.located)
     sinks = [notifier, Mqtt(broker)] if broker else [notifier]
-    watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, sinks=sinks,
+    watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, masks=masks,
+                  sinks=sinks,
                   max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders,
                   clips=clips, publish=publish)
     if clips:
@@ -130,8 +192,10 @@ def _run(args: argparse.Namespace, watch: Watch, threshold: float, page: PageSer
          ) -> int:
     """Run ``watch``, print what each source did; with a page, keep it up after the sources
     end until Ctrl-C."""
-    print(f"watching {len(watch.sources)} source(s), threshold {threshold:.3g}; "
-          "Ctrl-C ends", flush=True)
+    levels = [rules.threshold for rules in watch.rules]
+    shown = f"threshold {threshold:.3g}" if set(levels) == {threshold} else "thresholds " + (
+        ", ".join(f"{s.name} {level:.3g}" for s, level in zip(watch.sources, levels, strict=True)))
+    print(f"watching {len(watch.sources)} source(s), {shown}; Ctrl-C ends", flush=True)
     failed = []
     reports = watch.run()
     for report in reports:

@@ -11,9 +11,10 @@ import dataclasses
 import json
 import math
 import os
-from dataclasses import dataclass, fields
+import types
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -193,17 +194,95 @@ def config_from_dict(cls: type[Config], values: dict[str, Any], source: str = "c
     """Build ``cls`` from a plain dict, turning lists into tuples.
 
     Raises:
-        ConfigError: on a key that ``cls`` does not have, naming ``source``.
+        ConfigError: on a key that ``cls`` does not have, or a required one missing,
+            naming ``source``.
     """
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown key {unknown[0]!r} for {cls.__name__}")
-    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    missing = [f.name for f in fields(cls) if f.default is MISSING
+               and f.default_factory is MISSING and f.name not in values]
+    if missing:
+        raise ConfigError(f"{source}: missing key {missing[0]!r} for {cls.__name__}")
+    converted = {k: _tuples(v) for k, v in values.items()}
     try:
         return cls(**converted)
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
+
+
+def _tuples(value: Any) -> Any:
+    """YAML's lists as tuples, nested ones too (frozen configs hold tuples)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def typed_values(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
+    """``values`` of a YAML/JSON mapping checked against the type hints of dataclass
+    ``cls``, strictly (a bool is no number, a float no count), lists turned into tuples
+    and strings into paths where a field is a ``Path``; keys ``cls`` lacks are left for
+    :func:`config_from_dict` (or the caller) to refuse.
+
+    Raises:
+        ConfigError: ``SOURCE: NAME must be of type T, got VALUE``.
+    """
+    hints = get_type_hints(cls)
+    typed = {}
+    for name, value in values.items():
+        if name not in hints:
+            typed[name] = value
+            continue
+        converted = _tuples(value)
+        if isinstance(converted, str) and "Path" in str(hints[name]):
+            converted = Path(converted)
+        if not _fits(converted, hints[name]):
+            raise ConfigError(f"{source}: {name} must be of type {_spelled(hints[name])}, "
+                              f"got {value!r}")
+        typed[name] = converted
+    return typed
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a YAML value has the type of its setting, strictly: a bool is no number
+    and a float no count."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is types.UnionType:
+        return any(_fits(value, arg) for arg in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis or len(args) == 1:
+            return isinstance(value, tuple) and all(_fits(v, args[0]) for v in value)
+        return (isinstance(value, tuple) and len(value) == len(args)
+                and all(_fits(v, a) for v, a in zip(value, args, strict=True)))
+    if hint is int:
+        return is_whole(value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is Any:
+        return True
+    return isinstance(value, origin or hint)
+
+
+def _spelled(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint)
+
+
+def read_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """The top-level mapping of a YAML (or ``.json``) file; errors name the file.
+
+    Raises:
+        ConfigError: no such file, not YAML/JSON, or not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} file not found")
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid YAML/JSON ({type(error).__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
 
 
 def config_to_dict(config: ModelConfig | TrainConfig | ScoringConfig) -> dict[str, Any]:
@@ -214,16 +293,7 @@ def config_to_dict(config: ModelConfig | TrainConfig | ScoringConfig) -> dict[st
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON mapping of sections ``model``, ``train``, ``scoring``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: not valid YAML/JSON ({type(error).__name__})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data = read_mapping(path)
     unknown = sorted(set(data) - {"preset", "model", "train", "scoring"})
     if unknown:
         raise ConfigError(f"{path}: unknown section {unknown[0]!r}")

@@ -161,3 +161,19 @@ def test_the_vectorized_machine_finds_the_events_of_one_detector_per_stream(seed
     assert len(slow) > 10  # the draw makes events
     for stream in range(streams):
         assert [e for i, e in fast if i == stream] == [e for i, e in slow if i == stream]
+
+
+def test_each_stream_has_its_own_rules_and_they_change_between_frames():
+    """Stream 0 alarms above 1, stream 1 above 5; then stream 1's threshold drops to 1."""
+    machine = EventMachine(["a", "b"], [["a"], ["b"]],
+                           [EventRules(1.0, 0.0, 1, 2), EventRules(5.0, 0.0, 1, 2)])
+    rows, videos = np.arange(2), np.zeros(2, np.int64)
+    for frame in range(3):
+        machine.update(rows, np.full(2, frame), np.zeros(2), np.full(2, 3.0), videos)
+    assert machine.active.tolist() == [True, False]
+    machine.set_rules(1, EventRules(1.0, 0.0, 1, 2))
+    for frame in range(3, 5):
+        machine.update(rows, np.full(2, frame), np.zeros(2), np.full(2, 3.0), videos)
+    assert machine.active.tolist() == [True, True]
+    ended = machine.update(rows, np.full(2, 5), np.zeros(2), np.zeros(2), videos)
+    assert [(stream, e.start_frame, e.end_frame) for stream, e in ended] == [(0, 0, 4), (1, 3, 4)]

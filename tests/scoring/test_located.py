@@ -174,3 +174,24 @@ def test_offline_smoothing_equals_the_scorers():
     cells, history = normal_cells(13)
     np.testing.assert_allclose(smooth(located_scores(cells, history, stats, raw_design)[0], 0.25),
                                located_scores(cells, history, stats, design)[0])
+
+
+@pytest.mark.parametrize("unusual", ["excess", "z"])
+def test_ignored_cells_read_zero_before_the_aggregate_and_only_in_their_stream(unusual):
+    videos = [normal_cells(seed) for seed in range(3)]
+    design = LocatedDesign(unusual=unusual, aggregate="max", adapt="none")
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], design)
+    cells, history = normal_cells(9, frames=2)
+    frames = np.stack([cells[1], cells[1]])  # two streams, the same frame
+    frames[:, 3, 5] *= 50  # an anomaly in cell (3, 5) of both
+    scorer = LocatedScorer(stats, design, streams=2)
+    mask = np.zeros((4, 6), bool)
+    mask[3, 5] = True
+    scorer.ignore(1, mask)
+    scores, maps = scorer(frames, history[[1, 1]])
+    assert maps[0, 3, 5] > 100 and maps[1, 3, 5] == 0.0
+    assert scores[0] == maps[0].max() and scores[1] == maps[1].max() < 10
+    scorer.ignore(1, None)
+    assert scorer(frames, history[[1, 1]])[0][1] == pytest.approx(scores[0])
+    with pytest.raises(ConfigError, match=r"a mask of \(2, 2\) cells"):
+        scorer.ignore(0, np.zeros((2, 2), bool))

@@ -5,14 +5,13 @@ file (``convlstm-ae experiment --config FILE``). Each run writes its own file,
 from __future__ import annotations
 
 import dataclasses
-import types
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, get_type_hints
 
 import yaml
 
 from convlstm_ae.atomic import writable_folder
-from convlstm_ae.config import is_whole
+from convlstm_ae.config import read_mapping, typed_values
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.experiments.moving_mnist import MovingMNISTExperiment
 from convlstm_ae.experiments.real_video import RealVideoExperiment
@@ -49,56 +48,24 @@ def experiment_to_yaml(kind: str, experiment: Any) -> str:
 
 def read_experiment(path: Path) -> tuple[str, Any]:
     """(kind, experiment settings) of a YAML experiment file; errors name the file."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: experiment file not found")
-    try:
-        values = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: not valid YAML ({type(error).__name__})") from None
-    if not isinstance(values, dict) or "experiment" not in values:
+    values = read_mapping(path, "experiment")
+    if "experiment" not in values:
         raise ConfigError(f"{path}: expected a mapping with an 'experiment' key")
     kind = str(values.pop("experiment"))
     try:
         cls = experiment_class(kind)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
-    hints = get_type_hints(cls)
-    unknown = sorted(set(values) - set(hints))
+    unknown = sorted(set(values) - set(get_type_hints(cls)))
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} for experiment {kind}")
-    for name, value in values.items():
-        if isinstance(value, list):
-            values[name] = tuple(value)
-        elif isinstance(value, str) and "Path" in str(hints[name]):
-            values[name] = Path(value)
-        if not _fits(values[name], hints[name]):
-            raise ConfigError(f"{path}: {name} must be of type {_spelled(hints[name])}, "
-                              f"got {value!r}")
+    values = typed_values(cls, values, str(path))
     if cls is RealVideoExperiment:
         values["name"] = kind
     try:
         return kind, cls(**values)
     except (TypeError, ConfigError) as error:
         raise ConfigError(f"{path}: {error}") from None
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a YAML value has the type of its setting, strictly: a bool is no number
-    and a float no count."""
-    origin, args = get_origin(hint), get_args(hint)
-    if origin is types.UnionType:
-        return any(_fits(value, arg) for arg in args)
-    if origin is tuple:
-        return isinstance(value, tuple) and all(_fits(v, args[0]) for v in value)
-    if hint is int:
-        return is_whole(value)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, origin or hint)
-
-
-def _spelled(hint: Any) -> str:
-    return hint.__name__ if isinstance(hint, type) else str(hint)
 
 
 def run_experiment(kind: str, experiment: Any) -> dict:

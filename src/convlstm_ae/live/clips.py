@@ -73,7 +73,6 @@ class HeatStyle:
 
     limit: float
     patch_size: int
-    threshold: float
 
 
 def ring_frames(pre_seconds: float) -> int:
@@ -144,9 +143,11 @@ class Clips:
             for clip in [c for c in self._open[stream] if c.deadline < now]:
                 self._close(stream, clip)
 
-    def start(self, stream: int, path: Path, start_time: float) -> None:
+    def start(self, stream: int, path: Path, start_time: float, threshold: float,
+              mask: np.ndarray | None = None) -> None:
         """Open a clip at ``path`` for the event of ``stream`` that started at
-        ``start_time``, with the ring's frames since ``start_time - pre_seconds``."""
+        ``start_time``, with the ring's frames since ``start_time - pre_seconds``; its
+        overlay draws the stream's ``threshold`` and hatches its ``mask`` (ignored cells)."""
         self._encoder.check()
         size = self._times.shape[1]
         order = (self._next[stream] + np.arange(size)) % size  # oldest first
@@ -156,7 +157,8 @@ class Clips:
         clip = _Clip(self._keys)
         self._open[stream].append(clip)
         self._opened[stream] += 1
-        self._encoder.put(("open", clip.key, path, _frame_rate(times), self.labels[stream]))
+        self._encoder.put(("open", clip.key, path, _frame_rate(times), self.labels[stream],
+                           threshold, mask))
         for slot in kept.tolist():
             self._send(clip, stream, slot)
 
@@ -204,6 +206,8 @@ class _Writing:
     path: Path
     fps: float
     label: str
+    threshold: float
+    mask: np.ndarray | None
     files: ExitStack = field(default_factory=ExitStack)
     temporary: Path | None = None
     video: cv2.VideoWriter | None = None
@@ -248,9 +252,10 @@ class _Encoder:
             while self._work.get() is not None:  # let the scorer finish; it raises then
                 pass
 
-    def _open(self, key: int, path: Path, fps: float, label: str) -> None:
+    def _open(self, key: int, path: Path, fps: float, label: str, threshold: float,
+              mask: np.ndarray | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        clip = self._clips[key] = _Writing(path, fps, label)
+        clip = self._clips[key] = _Writing(path, fps, label, threshold, mask)
         clip.temporary = clip.files.enter_context(atomic_path(path, keep_suffix=True))
 
     def _frame(self, key: int, image: np.ndarray, seconds: float, score: float, alarm: bool,
@@ -260,8 +265,9 @@ class _Encoder:
         if self.heat is not None:
             image = draw_overlay(upscale(image), error_map.astype(np.float32),
                                  limit=self.heat.limit, patch_size=self.heat.patch_size,
-                                 scores=clip.scores, threshold=self.heat.threshold,
-                                 alarm=alarm, label=f"{clip.label} {seconds:.1f}s")
+                                 scores=clip.scores, threshold=clip.threshold,
+                                 alarm=alarm, label=f"{clip.label} {seconds:.1f}s",
+                                 mask=clip.mask)
         if clip.video is None:
             height, width = image.shape[:2]
             clip.video = cv2.VideoWriter(str(clip.temporary), cv2.VideoWriter_fourcc(*FOURCC),

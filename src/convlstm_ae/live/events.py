@@ -61,13 +61,21 @@ class EventMachine:
     Args:
         sources: each stream's source name, for its events.
         videos: each stream's video names, by the video number given to :meth:`update`.
-        rules: when events start and end.
+        rules: when events start and end: the same for every stream, or one per stream
+            (:meth:`set_rules` changes a stream's).
     """
 
     def __init__(self, sources: Sequence[str], videos: Sequence[Sequence[str]],
-                 rules: EventRules) -> None:
+                 rules: EventRules | Sequence[EventRules]) -> None:
         streams = len(sources)
-        self.sources, self.videos, self.rules = list(sources), list(videos), rules
+        self.sources, self.videos = list(sources), list(videos)
+        self.rules = [rules] * streams if isinstance(rules, EventRules) else list(rules)
+        if len(self.rules) != streams:
+            raise ConfigError(f"{len(self.rules)} event rules for {streams} streams")
+        self.threshold, self.release = np.zeros(streams), np.zeros(streams)
+        self.release_frames, self.min_frames = (np.zeros(streams, np.int64) for _ in range(2))
+        for stream, stream_rules in enumerate(self.rules):
+            self.set_rules(stream, stream_rules)
         self.open = np.zeros(streams, bool)  # a run is under way
         self.alarms = np.zeros(streams, np.int64)  # alarmed frames of the run
         self.quiet = np.zeros(streams, np.int64)  # quiet frames in a row
@@ -77,16 +85,24 @@ class EventMachine:
         self.start_time, self.end_time, self.peak_score = (
             np.zeros(streams) for _ in range(3))
 
+    def set_rules(self, stream: int, rules: EventRules) -> None:
+        """Stream ``stream``'s rules from its next frame on; a run under way goes on
+        under them."""
+        self.rules[stream] = rules
+        self.threshold[stream], self.release[stream] = rules.threshold, rules.release
+        self.release_frames[stream] = rules.release_frames
+        self.min_frames[stream] = rules.min_frames
+
     @property
     def active(self) -> np.ndarray:
         """(B,) an event is under way: a run holding ``min_frames`` alarmed frames."""
-        return self.open & (self.alarms >= self.rules.min_frames)
+        return self.open & (self.alarms >= self.min_frames)
 
     def update(self, rows: np.ndarray, frames: np.ndarray, times: np.ndarray,
                scores: np.ndarray, videos: np.ndarray) -> list[tuple[int, Event]]:
         """Take one frame's score of each stream in ``rows`` (distinct); returns the
         events this ends, with their stream."""
-        alarmed = scores > self.rules.threshold
+        alarmed = scores > self.threshold[rows]
         was_open = self.open[rows]
         start = rows[~was_open & alarmed]
         picked = ~was_open & alarmed
@@ -96,7 +112,7 @@ class EventMachine:
         self.start_time[start] = self.end_time[start] = times[picked]
         self.peak_score[start] = scores[picked]
         self.alarms[start], self.quiet[start] = 1, 0
-        held = was_open & (scores >= self.rules.release)
+        held = was_open & (scores >= self.release[rows])
         going = rows[held]
         self.end_frame[going], self.end_time[going] = frames[held], times[held]
         self.alarms[going] += alarmed[held]
@@ -106,7 +122,7 @@ class EventMachine:
         self.peak_frame[going[higher]] = frames[held][higher]
         calm = rows[was_open & ~held]
         self.quiet[calm] += 1
-        return self.close(calm[self.quiet[calm] >= self.rules.release_frames])
+        return self.close(calm[self.quiet[calm] >= self.release_frames[calm]])
 
     def close(self, rows: np.ndarray) -> list[tuple[int, Event]]:
         """End the open runs of ``rows`` now (their videos ended); the events among them

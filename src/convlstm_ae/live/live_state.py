@@ -40,7 +40,8 @@ class LiveState(Sink):
 
     Args:
         names: each camera's source name (redacted here again).
-        threshold: the alarm threshold of the score.
+        threshold: the alarm threshold of the score, every camera's until
+            :meth:`set_camera` gives one its own.
         out: watch's output folder, which the event records' snapshots and clips are in.
         frame_size: the model's frame side S.
         heat_limit: top of the heat map's colour scale (None: no heat map).
@@ -51,7 +52,8 @@ class LiveState(Sink):
                  frame_size: int, heat_limit: float | None, patch_size: int) -> None:
         streams = len(names)
         self.names = [redact(name) for name in names]
-        self.threshold = threshold
+        self.thresholds = [threshold] * streams
+        self.masks: list[np.ndarray | None] = [None] * streams  # ignored cells, shown hatched
         self.out = out
         self.heat_limit = heat_limit
         self.patch_size = patch_size
@@ -68,6 +70,12 @@ class LiveState(Sink):
         self._events: deque[tuple[dict, str | None, str | None]] = deque(maxlen=EVENTS_KEPT)
         self._next_event = 1
         self._pictures: list[tuple[float, int, bytes] | None] = [None] * streams
+
+    def set_camera(self, camera: int, threshold: float, mask: np.ndarray | None) -> None:
+        """Camera ``camera``'s threshold and mask (its ignored cells, (h, w) bool) from now."""
+        with self._lock:
+            self.thresholds[camera], self.masks[camera] = threshold, mask
+            self._pictures[camera] = None
 
     def update(self, rows: np.ndarray, scores: np.ndarray, alarm: np.ndarray,
                frames: np.ndarray, maps: np.ndarray | None) -> None:
@@ -124,9 +132,10 @@ class LiveState(Sink):
         return [{"id": i, "name": name} for i, name in enumerate(self.names)]
 
     def page_status(self) -> dict:
-        """Whether the loop runs, the threshold, and per camera its name, status, latest
-        score and whether an event is open."""
+        """Whether the loop runs, the threshold (None where cameras have their own), and per
+        camera its name, status, threshold, latest score and whether an event is open."""
         with self._lock:
+            thresholds = list(self.thresholds)
             status = [dict(camera) for camera in self._status]
             last = self._scores[np.arange(len(self.names)), (self._count - 1) % CURVE_POINTS]
             seen = self._count > 0
@@ -134,8 +143,9 @@ class LiveState(Sink):
         for i, camera in enumerate(status):
             camera |= {"id": i, "name": self.names[i],
                        "score": _clean(float(last[i])) if seen[i] else None,
-                       "alarm": bool(alarm[i])}
-        return {"running": self.running, "threshold": self.threshold, "cameras": status}
+                       "alarm": bool(alarm[i]), "threshold": thresholds[i]}
+        common = thresholds[0] if len(set(thresholds)) == 1 else None
+        return {"running": self.running, "threshold": common, "cameras": status}
 
     def curve(self, camera: int) -> dict:
         """The scores of the last :data:`CURVE_SECONDS`, oldest first, pooled to at most
@@ -146,13 +156,14 @@ class LiveState(Sink):
             kept = min(count, CURVE_POINTS)
             at = (count - kept + np.arange(kept)) % CURVE_POINTS
             scores, times = self._scores[camera, at], self._times[camera, at]
+            threshold = self.thresholds[camera]
         recent = times >= time.time() - CURVE_SECONDS
         scores, times = scores[recent], times[recent]
         if scores.size > CURVE_WIDTH:
             starts = np.linspace(0, scores.size, CURVE_WIDTH, endpoint=False).astype(int)
             scores = np.maximum.reduceat(scores, starts)
         span = float(times[-1] - times[0]) if times.size else 0.0
-        return {"threshold": self.threshold, "seconds": span,
+        return {"threshold": threshold, "seconds": span,
                 "scores": [_clean(float(f"{s:.4g}")) for s in scores]}
 
     def picture(self, camera: int) -> bytes:
@@ -168,8 +179,9 @@ class LiveState(Sink):
             frame = self._frames[camera].copy()
             error_map = None if self._maps is None else self._maps[camera].copy()
             alarm = bool(self._alarm[camera])
+            mask = self.masks[camera]
         image = heat_frame(upscale(frame), error_map, limit=self.heat_limit,
-                           patch_size=self.patch_size, alarm=alarm)
+                           patch_size=self.patch_size, alarm=alarm, mask=mask)
         data = encode_jpeg(image)
         self._pictures[camera] = (now, count, data)
         return data

@@ -21,6 +21,7 @@ Rows and events go to one writer thread (:class:`~convlstm_ae.live.outputs.Outpu
 from __future__ import annotations
 
 import logging
+import queue
 import secrets
 import threading
 import time
@@ -147,7 +148,11 @@ class Watch:
         out: output folder: ``frames-NAME.csv`` per source, ``events.jsonl``,
             ``snapshots/``, ``clips/``.
         scoring: e(t), calibration and threshold.
-        rules: event hysteresis; its threshold is the alarm level too.
+        rules: event hysteresis, the same for every source or one per source; its
+            threshold is the alarm level too.
+        masks: each source's ignored cells of the located live score ((h, w) bool, see
+            :mod:`convlstm_ae.live.cameras`; None: none), zeroed before the frame's score
+            and hatched in the pictures; needs the located score.
         sinks: where event records (a start and an end per event) and the status are
             delivered, besides ``events.jsonl`` (:class:`~convlstm_ae.live.outputs.Sink`).
         max_wait: seconds a step waits for a live source that has no frame.
@@ -163,7 +168,8 @@ class Watch:
     """
 
     def __init__(self, engine: Engine, sources: Sequence[Source], out: Path, *,
-                 scoring: Scoring, rules: EventRules, sinks: Sequence[Sink] = (),
+                 scoring: Scoring, rules: EventRules | Sequence[EventRules],
+                 masks: Sequence[np.ndarray | None] = (), sinks: Sequence[Sink] = (),
                  max_wait: float = MAX_WAIT, overlay: Path | None = None,
                  decoders: int | None = None, clips: ClipRules | None = None,
                  publish: bool = False) -> None:
@@ -178,11 +184,13 @@ class Watch:
                               "patch calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
         if decoders is not None and decoders < 0:
             raise ConfigError(f"--decoders must be 0 or more, got {decoders}")
+        if any(mask is not None for mask in masks) and scoring.located is None:
+            raise ConfigError("a mask needs the model's located live score (convlstm-ae "
+                              "calibrate MODEL NORMAL_FOOTAGE --located)")
         self.engine = engine
         self.sources = list(sources)
         self.out = writable_folder(out)
         self.scoring = scoring
-        self.rules = rules
         self.sinks = list(sinks)
         self.max_wait = max_wait
         self.decoders = default_workers(len(sources)) if decoders is None else decoders
@@ -205,13 +213,19 @@ class Watch:
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
         self._patch = scoring.patch_size or default_patch_size(size)
         self._located = scoring.located.scorer(streams) if scoring.located else None
+        self._masks: list[np.ndarray | None] = [None] * streams
+        self._changes: queue.SimpleQueue[tuple[int, EventRules, np.ndarray | None]] = (
+            queue.SimpleQueue())  # update_camera's, applied by the loop between steps
         self._clip_rules = clips
         self._clips: Clips | None = None
         self.live_state = LiveState(
-            [s.name for s in self.sources], rules.threshold, self.out, frame_size=size,
-            heat_limit=scoring.heat_limit, patch_size=self._patch) if publish else None
+            [s.name for s in self.sources], float(self._events.threshold[0]), self.out,
+            frame_size=size, heat_limit=scoring.heat_limit, patch_size=self._patch
+        ) if publish else None
         if self.live_state is not None:
             self.sinks.append(self.live_state)
+        for stream, mask in enumerate(masks):
+            self._apply(stream, self._events.rules[stream], mask)
         self._rings: FrameRings | None = None
         self._decoders: Decoders | None = None
         self._writer: OutputWriter | None = None
@@ -220,6 +234,27 @@ class Watch:
     def stop(self) -> None:
         """End :meth:`run` after the current step (from another thread)."""
         self._stop.set()
+
+    @property
+    def rules(self) -> list[EventRules]:
+        """Each source's event rules now."""
+        return list(self._events.rules)
+
+    def update_camera(self, stream: int, rules: EventRules, mask: np.ndarray | None) -> None:
+        """Give source ``stream`` new event rules and mask (ignored cells, see ``masks``),
+        from any thread; the loop applies them before its next step, the other sources
+        untouched."""
+        if mask is not None and self._located is None:
+            raise ConfigError("a mask needs the model's located live score")
+        self._changes.put((stream, rules, mask))
+
+    def _apply(self, stream: int, rules: EventRules, mask: np.ndarray | None) -> None:
+        self._events.set_rules(stream, rules)
+        self._masks[stream] = mask
+        if self._located is not None:
+            self._located.ignore(stream, mask)
+        if self.live_state is not None:
+            self.live_state.set_camera(stream, rules.threshold, mask)
 
     def report(self) -> list[SourceReport]:
         """What happened to each source so far; callable from another thread while
@@ -241,7 +276,7 @@ class Watch:
         Everything scored is written and open events are closed before it returns."""
         (self.out / EVENT_SNAPSHOTS).mkdir(exist_ok=True)
         if self._clip_rules:
-            heat = HeatStyle(self.scoring.heat_limit, self._patch, self.rules.threshold
+            heat = HeatStyle(self.scoring.heat_limit, self._patch
                              ) if self._clip_rules.overlay else None
             self._clips = Clips(self._labels, self.engine.frame_size, self._clip_rules, heat)
         self._rings = FrameRings.create([s.queue_frames for s in self.sources],
@@ -269,6 +304,8 @@ class Watch:
     def _loop(self) -> None:
         rings, waiting_since = self._rings, None
         while not self._stop.is_set():
+            while not self._changes.empty():
+                self._apply(*self._changes.get())
             cameras = self._status.refresh(self._labels, self._events.active)
             if cameras is not None:  # once a second
                 self._decoders.reap()
@@ -322,7 +359,7 @@ class Watch:
         self._frames[rows] += 1
         self._writer.rows(Rows(rows, taken.time, taken.video, taken.index, history[rows],
                                errors[rows], patches[rows], scores[rows],
-                               scores[rows] > self.rules.threshold))
+                               scores[rows] > self._events.threshold[rows]))
         self._status.scored(rows, taken.grabbed, scores[rows])
         events = self._events
         ended = events.close(rows[new_video])
@@ -354,9 +391,10 @@ class Watch:
         self._curves[stream].append(score)
         drawn = draw_overlay(upscale(image), error_map, limit=self.scoring.heat_limit,
                              patch_size=self._patch, scores=self._curves[stream],
-                             threshold=self.rules.threshold,
+                             threshold=float(self._events.threshold[stream]),
                              alarm=bool(self._events.active[stream]),
-                             label=f"{self.sources[stream].name} {seconds:.1f}s")
+                             label=f"{self.sources[stream].name} {seconds:.1f}s",
+                             mask=self._masks[stream])
         self._overlays[stream].write(drawn)
 
     def _record(self, kind: str, stream: int, event: Event) -> dict:
@@ -376,7 +414,8 @@ class Watch:
             path = self.out / EVENT_CLIPS / (
                 f"{self._labels[stream]}-{video}-{event.start_frame:06d}.mp4")
             self._clip_paths[stream] = path
-            self._clips.start(stream, path, event.start_time)
+            self._clips.start(stream, path, event.start_time,
+                              float(self._events.threshold[stream]), self._masks[stream])
         record = self._record("start", stream, event)
         self._writer.event(record | {"end_frame": None, "end_time": None})
 

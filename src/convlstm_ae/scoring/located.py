@@ -18,7 +18,9 @@ model never trained on:
 3. each cell's unusualness: its excess over its normal ``CELL_QUANTILE`` in units of its
    normal spread (``excess``), or its z-score (``z``);
 4. the frame's score aggregates the cells (``sum`` of excesses, ``max``, or the mean of
-   the top ``TOP_FRACTION`` of cells), then a causal exponential smoothing.
+   the top ``TOP_FRACTION`` of cells), then a causal exponential smoothing. Cells a
+   stream ignores (a camera's mask, :meth:`LocatedScorer.ignore`) read 0 first: no
+   excess, or a z-score at the normal mean, however unusual they are.
 
 Everything is causal: a frame's score depends on its own and earlier frames only, so
 :class:`LocatedScorer` gives live (``watch``) and offline (``score``) the same numbers.
@@ -202,6 +204,15 @@ class LocatedScorer:
         self.design = design
         self.adaptation = _Adaptation(design, statistics.reference, streams)
         self.score = np.full(streams, np.nan)  # running smoothed score
+        self.ignored = np.zeros((streams, *statistics.mean.shape), bool)  # masked cells
+
+    def ignore(self, stream: int, cells: np.ndarray | None) -> None:
+        """From the next frame on, stream ``stream``'s cells where ``cells`` (H, W) is
+        True read 0 (a mask); None: none."""
+        if cells is not None and cells.shape != self.ignored.shape[1:]:
+            raise ConfigError(f"located score: a mask of {cells.shape} cells, but the "
+                              f"calibration has {self.ignored.shape[1:]}")
+        self.ignored[stream] = False if cells is None else cells
 
     def reset(self, streams: Sequence[int] | None = None) -> None:
         """Forget the running levels and score of the given streams (all by default)."""
@@ -228,6 +239,7 @@ class LocatedScorer:
             unusual = np.maximum(values - stats.quantile, 0) / stats.std
         else:
             unusual = (values - stats.mean) / stats.std
+        unusual[self.ignored] = 0.0
         flat = unusual.reshape(len(unusual), -1)
         if design.aggregate == "sum":
             frame = flat.sum(axis=1)

@@ -25,6 +25,9 @@ THRESHOLD_BGR = (160, 160, 160)
 DISPLAY_SIDE = 320  # model-size frames are shown at least this large
 OVERLAY_FPS = 25.0
 CURVE_FRAMES = 200  # scores shown in the overlay's running curve
+MASK_DIM = 0.4  # a masked (ignored) region is shown this bright, hatched
+MASK_BGR = (150, 150, 150)  # colour of its hatching
+HATCH = 8  # pixels between hatch lines
 
 
 def heat_limit(patch_mean: Sequence[float], patch_std: Sequence[float], threshold: float
@@ -52,8 +55,8 @@ def heat_map(error_map: np.ndarray, patch_size: int, limit: float, size: tuple[i
 
 
 def draw_overlay(frame: np.ndarray, error_map: np.ndarray, *, limit: float, patch_size: int,
-                 scores: Sequence[float], threshold: float, alarm: bool, label: str = ""
-                 ) -> np.ndarray:
+                 scores: Sequence[float], threshold: float, alarm: bool, label: str = "",
+                 mask: np.ndarray | None = None) -> np.ndarray:
     """One overlay frame, BGR uint8 (H + CURVE_HEIGHT, W, 3).
 
     Args:
@@ -65,8 +68,11 @@ def draw_overlay(frame: np.ndarray, error_map: np.ndarray, *, limit: float, patc
         threshold: the alarm threshold of the calibrated score.
         alarm: an event is open: the frame gets a red border.
         label: text drawn in the top-left corner (e.g. the source and the time).
+        mask: the regions the score ignores, any (h, w) bool grid over the frame (a
+            camera's masked cells): dimmed and hatched.
     """
-    image = heat_frame(frame, error_map, limit=limit, patch_size=patch_size, alarm=alarm)
+    image = heat_frame(frame, error_map, limit=limit, patch_size=patch_size, alarm=alarm,
+                       mask=mask)
     width = image.shape[1]
     text = f"{label}  score {scores[-1]:.2f}" if scores else label
     cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
@@ -75,16 +81,23 @@ def draw_overlay(frame: np.ndarray, error_map: np.ndarray, *, limit: float, patc
 
 
 def heat_frame(frame: np.ndarray, error_map: np.ndarray | None, *, limit: float | None,
-               patch_size: int, alarm: bool) -> np.ndarray:
-    """The frame with its heat map blended in (:func:`heat_map`), BGR uint8 (H, W, 3), and
-    a red border while an event is open: the picture of :func:`draw_overlay` without its
-    label and score strip. No map or no ``limit``: the frame as it is."""
+               patch_size: int, alarm: bool, mask: np.ndarray | None = None) -> np.ndarray:
+    """The frame with its heat map blended in (:func:`heat_map`), BGR uint8 (H, W, 3), the
+    ignored regions of ``mask`` (see :func:`draw_overlay`) dimmed and hatched, and a red
+    border while an event is open: the picture of :func:`draw_overlay` without its label
+    and score strip. No map or no ``limit``: the frame as it is."""
     image = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame.copy()
     height, width = image.shape[:2]
     if error_map is not None and limit is not None:
         colours, alpha = heat_map(error_map, patch_size, limit, (width, height))
         alpha = alpha[..., None]
         image = (image * (1 - alpha) + colours * alpha).astype(np.uint8)
+    if mask is not None and mask.any():
+        shown = cv2.resize(mask.astype(np.uint8), (width, height),
+                           interpolation=cv2.INTER_NEAREST).astype(bool)
+        image[shown] = (image[shown] * MASK_DIM).astype(np.uint8)
+        rows, columns = np.indices((height, width))
+        image[shown & ((rows + columns) % HATCH == 0)] = MASK_BGR
     if alarm:
         cv2.rectangle(image, (0, 0), (width - 1, height - 1), ALARM_BGR, max(2, width // 80))
     return image

@@ -74,7 +74,7 @@ function showStatus(parts, camera) {
     : "live";
   const items = [
     [state, camera.alarm ? "badge alarm" : "badge"],
-    [`score ${number(camera.score, 2)}`],
+    [`score ${number(camera.score, 2)} / ${number(camera.threshold, 2)}`],
     [`${number(camera.fps_out, 1)} fps (in ${number(camera.fps_in, 1)})`],
     [`latency ${camera.latency_ms === undefined ? "–" : Math.round(camera.latency_ms)} ms`],
     [`frames ${camera.frames ?? "–"}`],
@@ -142,7 +142,8 @@ async function tick() {
     const status = await json("/api/status");
     document.getElementById("state").textContent = status.running
       ? "running" : "the sources have ended";
-    document.getElementById("threshold").textContent = `threshold ${number(status.threshold, 2)}`;
+    document.getElementById("threshold").textContent = status.threshold === null
+      ? "thresholds per camera" : `threshold ${number(status.threshold, 2)}`;
     for (const camera of status.cameras) {
       if (!cards.has(camera.id)) cards.set(camera.id, card(camera));
       showStatus(cards.get(camera.id), camera);

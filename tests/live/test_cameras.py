@@ -1,0 +1,244 @@
+"""``watch --config cameras.yaml`` (live/cameras.py): the file onto its dataclasses, one-line
+errors naming the file and the key, masks rasterized to the located score's cells, a
+masked camera that raises no event where the unmasked one does, and SIGHUP reloads of a
+running watch."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from convlstm_ae.data.video_io import model_frame
+from convlstm_ae.errors import ConfigError
+from convlstm_ae.live.cameras import Camera, cell_mask, read_cameras
+from convlstm_ae.live.engine import open_engine
+from convlstm_ae.pipeline.calibrate import install_located
+from convlstm_ae.scoring.located import LocatedDesign, fit_located
+from media import write_avi
+from test_cli import assert_user_error, run_cli
+
+CORNER = [[0, 0], [48, 0], [48, 40], [0, 40]]  # the top-left quarter of an 96x80 frame
+# the corner's noise leaks into the cells around it (the decoder blurs): a margin
+MASK = [[0, 0], [66, 0], [66, 55], [0, 55]]
+
+
+def corner_clip(length=40, noisy=range(15, 25), seed=0):
+    """Flat gray 96x80 frames with noise in the top-left quarter at ``noisy``."""
+    frames = np.full((length, 80, 96), 100, np.uint8)
+    rng = np.random.default_rng(seed)
+    for index in noisy:
+        frames[index, :40, :48] = rng.integers(0, 256, (40, 48), dtype=np.uint8)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def located(media, tmp_path_factory):
+    """The tiny noise-calibrated model with a located live score fitted on flat frames."""
+    folder = shutil.copytree(media["model"], tmp_path_factory.mktemp("located") / "model")
+    engine = open_engine(folder, 1, device="cpu")
+    cells, histories = [], []
+    for seed in range(2):
+        video = np.clip(corner_clip(30, noisy=()).astype(int)
+                        + np.random.default_rng(seed).integers(-3, 4, (30, 80, 96)), 0, 255)
+        engine.reset()
+        errors = []
+        for frame in video.astype(np.uint8):
+            engine.batch[0] = model_frame(frame, engine.frame_size)
+            errors.append(engine(engine.batch))
+        cells.append(np.stack([np.asarray(e.cells)[0] for e in errors]))
+        histories.append(np.array([int(np.asarray(e.history)[0]) for e in errors]))
+    design = LocatedDesign(unusual="excess", aggregate="max", adapt="none")
+    install_located(folder, fit_located(cells, histories, design, 8, 0.99, ("n0", "n1")))
+    return folder
+
+
+def write_cameras(path, values):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(values, sort_keys=False))
+    return path
+
+
+def test_a_cameras_file_maps_onto_its_dataclasses_paths_from_its_folder(tmp_path):
+    path = write_cameras(tmp_path / "cams/cameras.yaml", {
+        "model": "models/m", "serve": "127.0.0.1:8080", "clips": True, "pre_seconds": 2,
+        "cameras": [{"name": "door", "source": "rtsp://u:p@h/s", "threshold": 4,
+                     "min_frames": 2, "source_size": [1280, 720],
+                     "mask": [[[0, 0], [10, 0], [10, 10]]]},
+                    {"name": "yard", "source": "videos/yard.avi", "release_frames": 7}]})
+    config = read_cameras(path)
+    door, yard = config.cameras
+    assert config.model_dir == tmp_path / "cams/models/m"
+    assert config.out == tmp_path / "cams/watch-out" and config.pre_seconds == 2.0
+    assert (door.source, door.threshold, door.min_frames) == ("rtsp://u:p@h/s", 4, 2)
+    assert door.mask == (((0, 0), (10, 0), (10, 10)),) and door.source_size == (1280, 720)
+    assert yard.source == str(tmp_path / "cams/videos/yard.avi")
+    assert yard.rules(3.5).threshold == 3.5 and door.rules(3.5).threshold == 4
+    assert yard.rules(3.5).release_frames == 7
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("model: m\ncameras: [{name: a, source: x, treshold: 3}]",
+     "camera 'a': unknown key 'treshold'"),
+    ("model: m\nservee: 1\ncameras: [{name: a, source: x}]", "unknown key 'servee'"),
+    ("model: m\ncameras: [{name: a, source: x, threshold: high}]",
+     "camera 'a': threshold must be of type"),
+    ("model: m\ncameras: [{name: a, source: x, min_frames: 0}]", "camera 'a'"),
+    ("model: m\ncameras: [{name: a, source: x, mask: [[[0, 0], [1, 1]]]}]",
+     "camera 'a': a mask polygon needs 3"),
+    ("model: m\ncameras: [{name: a}]", "camera 'a': missing key 'source'"),
+    ("model: m\ncameras: [{name: a, source: x}, {name: a, source: y}]", "'a' is used twice"),
+    ("cameras: [{name: a, source: x}]", "camera 'a' has no model"),
+    ("model: m\ncameras: [{name: a, source: x}, {name: b, source: y, model: n}]",
+     "one watch runs one model"),
+    ("model: m\ncameras: {a: x}", "'cameras' must be a list"),
+    ("model: [unclosed", "not valid YAML"),
+])
+def test_a_bad_cameras_file_is_one_line_naming_it_and_the_key(tmp_path, text, named):
+    path = tmp_path / "cameras.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        read_cameras(path)
+    assert str(error.value).startswith(f"{path}: ") and named in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_cell_is_masked_when_more_than_half_of_it_lies_in_the_polygons():
+    """A 100x100 source on a 64 px model of 8 px cells: 12.5 source px per cell."""
+    half = Camera("a", "x", mask=(((0, 0), (100, 0), (100, 6.25 + 0.2), (0, 6.25 + 0.2)),),
+                  source_size=(100, 100))  # just over half of the first row of cells
+    assert cell_mask(half, 64, 8, (8, 8)).sum(axis=1).tolist() == [8] + [0] * 7
+    under = Camera("a", "x", mask=(((0, 0), (100, 0), (100, 6.0), (0, 6.0)),),
+                   source_size=(100, 100))  # just under half
+    assert not cell_mask(under, 64, 8, (8, 8)).any()
+    triangle = Camera("a", "x", mask=(((0, 0), (20, 0), (0, 20)),), source_size=(100, 100))
+    assert np.argwhere(cell_mask(triangle, 64, 8, (8, 8))).tolist() == [[0, 0]]
+    outside = Camera("a", "x", mask=(((0, 0), (120, 0), (0, 5)),), source_size=(100, 100))
+    with pytest.raises(ConfigError, match=r"camera 'a': mask point \[120, 0\] lies outside "
+                                          r"its 100x100 frame"):
+        cell_mask(outside, 64, 8, (8, 8))
+    with pytest.raises(ConfigError, match="camera 'a': its mask needs source_size"):
+        cell_mask(Camera("a", "rtsp://h/s", mask=half.mask), 64, 8, (8, 8))
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_masked_camera_raises_no_event_where_the_unmasked_one_does(located, tmp_path):
+    video = write_avi(tmp_path / "corner.avi", corner_clip())
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(located), "out": "out",
+        "cameras": [{"name": "open", "source": "corner.avi", "threshold": 3.0},
+                    {"name": "masked", "source": str(video), "threshold": 3.0,
+                     "mask": [MASK]}]})
+    code, out, err = run_cli("watch", "--config", path, "--no-realtime", "--decoders", "0")
+    assert code == 0, err
+    ends = [r for r in read_jsonl(tmp_path / "out/events.jsonl") if r["type"] == "end"]
+    assert [(e["camera"], e["start_frame"]) for e in ends] == [("open", 15)]
+    assert "open: 40 frames scored, 1 event(s)" in out
+    assert "masked: 40 frames scored, 0 event(s)" in out
+
+
+def test_the_corner_alone_would_alarm_under_a_mask_elsewhere(located, tmp_path):
+    """The mask, not the second camera, silences it: the same mask on the other corner."""
+    write_avi(tmp_path / "corner.avi", corner_clip())
+    elsewhere = [[96 - x, 80 - y] for x, y in MASK]
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(located), "out": "out",
+        "cameras": [{"name": "c", "source": "corner.avi", "threshold": 3.0,
+                     "mask": [elsewhere]}]})
+    code, out, err = run_cli("watch", "--config", path, "--no-realtime", "--decoders", "0")
+    assert code == 0, err
+    assert "c: 40 frames scored, 1 event(s)" in out
+
+
+def test_bad_configs_and_flags_are_one_line(located, media, tmp_path):
+    write_avi(tmp_path / "corner.avi", corner_clip(10, noisy=()))
+    good = {"model": str(located), "cameras": [{"name": "c", "source": "corner.avi"}]}
+    path = write_cameras(tmp_path / "cameras.yaml", good)
+    for extra, named in ((["MODEL"], "takes no MODEL, SOURCE or --demo"),
+                         (["--demo"], "takes no MODEL, SOURCE or --demo"),
+                         (["--threshold", "2"], "--threshold cannot go with --config"),
+                         (["--mqtt", "mqtt://h"], "--mqtt cannot go with --config")):
+        code, _, err = run_cli("watch", "--config", path, *extra)
+        assert_user_error(code, err, named, path)
+    outside = write_cameras(tmp_path / "outside.yaml", {**good, "cameras": [
+        {"name": "c", "source": "corner.avi", "mask": [[[0, 0], [200, 0], [0, 10]]]}]})
+    code, _, err = run_cli("watch", "--config", outside, "--no-realtime")
+    assert_user_error(code, err, outside, "camera 'c'", "[200, 0] lies outside its 96x80 frame")
+    whole = write_cameras(tmp_path / "whole.yaml", {**good, "model": str(media["model"]),
+                                                    "cameras": [{"name": "c", "source":
+                                                                 "corner.avi", "mask": [MASK]}]})
+    code, _, err = run_cli("watch", "--config", whole, "--no-realtime")
+    assert_user_error(code, err, whole, "camera 'c'", "located live score")
+    code, _, err = run_cli("watch", "--config", tmp_path / "missing.yaml")
+    assert_user_error(code, err, "missing.yaml", "not found")
+
+
+class Lines:
+    """The lines a process writes to a pipe, read by a thread."""
+
+    def __init__(self, pipe):
+        self.lines, self._pipe = [], pipe
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self._pipe:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            found = [line for line in self.lines if text in line]
+            if found:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no line with {text!r} in {self.lines}")
+
+
+def test_sighup_applies_new_rules_keeps_a_bad_file_out_and_says_sources_need_a_restart(
+        located, tmp_path):
+    """Two cameras play 12 s of video in real time; b's threshold is out of reach, then a
+    bad file and a file with b's threshold at 3 (and a camera added) come by SIGHUP. a
+    runs through untouched; b alarms on the late burst; the new camera is not started."""
+    write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
+    cameras = [{"name": "a", "source": "late.avi", "threshold": 3.0},
+               {"name": "b", "source": "late.avi", "threshold": 1e9}]
+    path = write_cameras(tmp_path / "cameras.yaml",
+                         {"model": str(located), "out": "out", "cameras": cameras})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parents[2] / "src"), str(Path(__file__).parents[1])])}
+    process = subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "watch", "--config",
+                                str(path), "--decoders", "0", "--queue", "200"], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = Lines(process.stdout), Lines(process.stderr)
+        out.wait_for("watching 2 source(s), thresholds a 3, b 1e+09")
+        path.write_text("model: [unclosed")
+        process.send_signal(signal.SIGHUP)
+        (bad,) = err.wait_for("not valid YAML")
+        assert bad.endswith("the running cameras keep their configuration")
+        cameras[1]["threshold"] = 3.0
+        write_cameras(path, {"model": str(located), "out": "out",
+                             "cameras": [*cameras, {"name": "c", "source": "late.avi"}]})
+        process.send_signal(signal.SIGHUP)
+        err.wait_for("camera 'c' added: a restart applies that")
+        out.wait_for("camera 'b' now: threshold 3")
+        assert process.wait(timeout=120) == 0, "\n".join(err.lines)
+    finally:
+        process.kill()
+    assert not any("Traceback" in line for line in err.lines), err.lines
+    ends = [r for r in read_jsonl(tmp_path / "out/events.jsonl") if r["type"] == "end"]
+    assert sorted((e["camera"], e["start_frame"]) for e in ends) == [("a", 95), ("b", 95)]
+    for name in ("a", "b"):  # the ring holds the whole video: no frame dropped
+        out.wait_for(f"{name}: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
+    assert not (tmp_path / "out/frames-c.csv").exists()
