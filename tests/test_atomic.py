@@ -15,7 +15,7 @@ import pytest
 from convlstm_ae.atomic import atomic_path, writable_file, write_json
 from convlstm_ae.cli import main
 from convlstm_ae.demo import demo_model_dir, write_demo_video
-from convlstm_ae.errors import ConfigError
+from convlstm_ae.errors import ConfigError, OutputExistsError
 from test_cli import assert_user_error, run_cli
 
 RESULTS = Path(__file__).parents[1] / "docs" / "results" / "ped2-h100-full-budget"
@@ -58,6 +58,24 @@ def test_a_device_or_pipe_is_never_replaced_by_an_output_file(tmp_path):
             temporary.write_text("scores")
     assert stat.S_ISFIFO(pipe.stat().st_mode)  # still the pipe
     assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary left behind
+
+
+def test_without_replace_an_existing_file_is_never_written_over(tmp_path):
+    """Taken before the write starts, or while it runs (another writer got there first)."""
+    path = tmp_path / "event.png"
+    with atomic_path(path, replace=False) as temporary:
+        temporary.write_text("first")
+    with pytest.raises(OutputExistsError, match="event.png: exists already"):
+        with atomic_path(path, replace=False) as temporary:
+            temporary.write_text("second")
+    assert path.read_text() == "first"
+    path.unlink()
+    with pytest.raises(OutputExistsError, match="event.png: exists already; an earlier"):
+        with atomic_path(path, replace=False) as temporary:
+            temporary.write_text("second")
+            path.write_text("meanwhile")
+    assert path.read_text() == "meanwhile"
+    assert [p.name for p in tmp_path.iterdir()] == ["event.png"]  # no temporary left
 
 
 def test_score_out_to_a_device_is_one_line_and_leaves_it(tmp_path):

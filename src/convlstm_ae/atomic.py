@@ -1,11 +1,14 @@
 """Output files and folders: checked before any work starts, and files written whole or
 not at all (first under a temporary name in the same folder, then renamed into place),
-so an interrupted write never leaves a truncated file under the final name. A new file
+so an interrupted write never leaves a truncated file under the final name; with
+``replace=False``, never over a file that exists (a hard link, which fails if the name
+is taken, where ``os.replace`` would clobber it). A new file
 gets the mode the umask gives (0644 under the usual 022), whatever mode the writer gave
 its temporary file; a replaced file keeps its mode."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -15,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from convlstm_ae.errors import ConfigError
+from convlstm_ae.errors import ConfigError, OutputExistsError
 
 JSON_DIGITS = 6  # significant digits of the floats of a written JSON file
 _UMASK = os.umask(0o022)  # read once, at import (setting it is process-wide)
@@ -23,26 +26,53 @@ os.umask(_UMASK)
 
 
 @contextmanager
-def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = False, replace: bool = True
+                ) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed to ``path`` when the block
     ends, removed if it raises. ``keep_suffix``: the temporary name ends in ``path``'s
     suffix too, for writers that pick the format by it (OpenCV's video writer).
+    ``replace``: False for files that must never replace an earlier one (an event's
+    snapshot or clip): the temporary is linked to ``path`` only if no file has the name.
 
     Raises:
         ConfigError: ``path`` exists and is not a regular file (a device such as
             ``/dev/null``, a pipe, a socket): nothing is renamed over it.
+        OutputExistsError: ``replace`` is False and ``path`` exists; the file there is
+            left as it was.
     """
     path = Path(path)
     _check_regular(path)
+    if not replace and os.path.lexists(path):  # before the work, not only after it
+        raise OutputExistsError(f"{path}: exists already; an earlier file is never replaced")
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
                                + (path.suffix if keep_suffix else ""))
     try:
         yield temporary
         mode = path.stat().st_mode if path.exists() else 0o666 & ~_UMASK
         os.chmod(temporary, mode & 0o7777)
-        os.replace(temporary, path)
+        if replace:
+            os.replace(temporary, path)
+        else:
+            _link_new(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _link_new(temporary: Path, path: Path) -> None:
+    """Give ``temporary``'s file the name ``path`` unless a file has it (atomic: a hard
+    link fails on a taken name); a file system without hard links gets a check, then a
+    rename."""
+    taken = OutputExistsError(f"{path}: exists already; an earlier file is never replaced")
+    try:  # the name may have been taken while the file was written
+        os.link(temporary, path)
+    except FileExistsError:
+        raise taken from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(path):
+            raise taken from None
+        os.rename(temporary, path)
 
 
 def writable_folder(path: str | Path) -> Path:

@@ -28,3 +28,8 @@ class CheckpointError(ConvLSTMAEError, OSError):
 
 class ExportError(ConvLSTMAEError, RuntimeError):
     """An exported model cannot be written or disagrees with PyTorch."""
+
+
+class OutputExistsError(ConvLSTMAEError, FileExistsError):
+    """An output that must never replace an earlier file (an event's snapshot or clip)
+    found its name taken."""

@@ -2,6 +2,8 @@
 event to --post-seconds after it, decoded back with OpenCV; named in both event records
 and linked from the report; the overlay; bounded memory; one-line failures."""
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from test_watch import read_jsonl
 
 from convlstm_ae.live import clips
 from convlstm_ae.live.clips import RING_FPS, ClipRules, Clips
-from media import clip, write_avi
+from media import clip, write_avi, write_frames
 from test_cli import assert_user_error, run_cli
 
 
@@ -19,6 +21,11 @@ def decode(path):
     while (frame := capture.read())[0]:
         frames.append(frame[1])
     return frames, capture.get(cv2.CAP_PROP_FPS)
+
+
+def tag(record):
+    """The random tag of an event record's id, which its snapshot and clip names end in."""
+    return record["id"].rsplit("-", 1)[1]
 
 
 def watch(media, out, *flags):
@@ -32,7 +39,7 @@ def test_a_clip_holds_the_pre_roll_the_event_and_the_post_roll(media, tmp_path):
     """a.avi: 30 frames at 10 fps, noise (the event) at frames 12-19."""
     printed, (start, end) = watch(media, tmp_path / "out", "--clips", "--pre-seconds", "0.5",
                                   "--post-seconds", "0.5")
-    assert start["clip"] == end["clip"] == "clips/a-a-000012.mp4"
+    assert start["clip"] == end["clip"] == f"clips/a-a-000012-{tag(end)}.mp4"
     assert (end["start_frame"], end["end_frame"]) == (12, 19)
     frames, fps = decode(tmp_path / "out" / end["clip"])
     assert fps == 10 and len(frames) == 5 + 8 + 5  # frames 7-24
@@ -43,7 +50,7 @@ def test_a_clip_holds_the_pre_roll_the_event_and_the_post_roll(media, tmp_path):
     assert not list((tmp_path / "out/clips").glob(".*"))  # no temporary left
     code, _, err = run_cli("report", tmp_path / "out", "-o", tmp_path / "report.html")
     assert code == 0, err
-    assert '<a href="out/clips/a-a-000012.mp4">clip</a>' in (tmp_path / "report.html").read_text()
+    assert f'<a href="out/{end["clip"]}">clip</a>' in (tmp_path / "report.html").read_text()
 
 
 def test_the_default_five_seconds_are_bounded_by_the_video(media, tmp_path):
@@ -61,7 +68,7 @@ def test_a_clip_starts_no_earlier_than_its_video_in_a_folder(media, tmp_path):
                            tmp_path / "out", "--clips")
     assert code == 0, err
     _, end = read_jsonl(tmp_path / "out/events.jsonl")
-    assert end["clip"] == "clips/in-2-000012.mp4"
+    assert end["clip"] == f"clips/in-2-000012-{tag(end)}.mp4"
     frames, _ = decode(tmp_path / "out" / end["clip"])
     assert len(frames) == 30  # 2.avi whole, none of 1.avi
 
@@ -124,7 +131,34 @@ def test_a_clip_that_cannot_be_written_is_one_line(media, tmp_path, monkeypatch)
                            tmp_path / "out", "--clips")
     errors = [line for line in err.splitlines() if line.startswith("convlstm-ae: error:")]
     assert code == 1 and "Traceback" not in err and len(errors) == 1
-    assert "clips/a-a-000012.mp4: the clip could not be written" in errors[0]
+    assert re.search(r"clips/a-a-000012-[0-9a-f]{6}\.mp4: the clip could not be written",
+                     errors[0])
     assert err.strip().splitlines()[-1] == errors[0]  # after the status lines
     assert not list((tmp_path / "out/clips").iterdir())  # nothing half-written
     assert len(read_jsonl(tmp_path / "out/events.jsonl")) == 2  # the rest was written
+
+
+def test_events_of_the_same_frame_never_overwrite_each_others_files(media, tmp_path):
+    """A folder holding the same clip twice under one stem (``cam.npy``, and ``cam/`` as
+    PNG frames), watched twice into one output folder: four events, all at frame 12 of a
+    video named ``cam``; each keeps its own snapshot and clip, none replaced."""
+    frames = clip()
+    write_frames(tmp_path / "in/cam", frames)
+    np.save(tmp_path / "in/cam.npy", frames)
+    for _ in range(2):
+        code, _, err = run_cli("watch", media["model"], tmp_path / "in", "--no-realtime",
+                               "--fps", "10", "--out", tmp_path / "out", "--clips",
+                               "--post-seconds", "0.5")
+        assert code == 0, err
+    ends = [r for r in read_jsonl(tmp_path / "out/events.jsonl") if r["type"] == "end"]
+    assert [(e["video"], e["start_frame"]) for e in ends] == [("cam", 12), ("cam.npy", 12)] * 2
+    assert len({e["peak_frame"] for e in ends}) == 1  # the same frame: the same old name
+    for kind, folder in (("snapshot", "snapshots"), ("clip", "clips")):
+        names = [e[kind] for e in ends]
+        assert len(set(names)) == 4, names
+        assert sorted(p.name for p in (tmp_path / "out" / folder).iterdir()) == sorted(
+            name.split("/")[1] for name in names)  # each there, nothing else (no temporary)
+        for name, end in zip(names, ends, strict=True):
+            assert re.fullmatch(rf"{folder}/in-cam-0000\d\d-{tag(end)}\.(png|mp4)", name)
+    # each clip its own event's: frames 0-24 (the video's start to 0.5 s after the end)
+    assert [len(decode(tmp_path / "out" / e["clip"])[0]) for e in ends] == [25] * 4

@@ -31,6 +31,8 @@ MOSQUITTO = shutil.which("mosquitto") or next(
     (p for p in ("/usr/sbin/mosquitto",) if Path(p).is_file()), None)
 needs_broker = pytest.mark.skipif(MOSQUITTO is None, reason="no mosquitto broker installed "
                                   "(Debian: apt-get install mosquitto, or make mqtt-test-deps)")
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or next(
+    (p for p in ("/usr/bin/mosquitto_passwd",) if Path(p).is_file()), None)
 
 
 def free_port():
@@ -43,13 +45,16 @@ class Broker:
     """Mosquitto on 127.0.0.1 at ``port``, stopped and started again at will; with
     ``persistence`` it keeps sessions (and their queued messages) across a restart."""
 
-    def __init__(self, folder, persistence=False):
+    def __init__(self, folder, persistence=False, password_file=None):
         self.port = free_port()
         self.config = folder / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+        lines = [f"listener {self.port} 127.0.0.1",
+                 f"allow_anonymous {str(password_file is None).lower()}",
                  f"persistence {str(persistence).lower()}"]
         if persistence:
             lines.append(f"persistence_location {folder}/")
+        if password_file is not None:
+            lines.append(f"password_file {password_file}")
         self.config.write_text("\n".join(lines) + "\n")
         self.process = None
         self.start()
@@ -222,3 +227,35 @@ def test_a_broker_restarted_mid_run_loses_no_event(media, tmp_path):
         kinds = [e["type"] for e in received if e["id"] == record["id"]]
         assert kinds == ["start", "end"]
     assert np.all(np.diff([e["start_frame"] for e in received if e["type"] == "start"]) > 0)
+
+
+@needs_broker
+@pytest.mark.skipif(MOSQUITTO_PASSWD is None, reason="no mosquitto_passwd to write the "
+                    "broker's password file (Debian: apt-get install mosquitto)")
+@pytest.mark.parametrize("credentials", ["", f"watch:{SECRET}@"], ids=["none", "wrong"])
+def test_a_broker_refusing_the_connection_is_one_warning_and_every_camera_runs_on(
+        media, tmp_path, credentials):
+    """Mosquitto with a password file and no anonymous clients; watch connects without
+    credentials or with a wrong password: as for a failing webhook, the sink is
+    degraded, never the scoring (exit 0)."""
+    passwords = tmp_path / "passwords"
+    subprocess.run([MOSQUITTO_PASSWD, "-b", "-c", str(passwords), "watch", "right-one"],
+                   check=True, capture_output=True)
+    broker = Broker(tmp_path, password_file=passwords)
+    try:
+        code, out, err = run_cli(
+            "watch", media["model"], f"door={media['video']}", f"yard={media['folder']}",
+            "--no-realtime", "--out", tmp_path / "out",
+            "--mqtt", f"mqtt://{credentials}127.0.0.1:{broker.port}/cams")
+        assert broker.process.poll() is None  # it refused; it was there all along
+    finally:
+        broker.stop()
+    assert code == 0, err
+    assert "door: 30 frames scored, 1 event(s)" in out
+    assert "yard: 50 frames scored, 1 event(s)" in out  # a.avi, then b.avi (20 frames)
+    refused = [line for line in err.splitlines() if "broker refused" in line]
+    assert len(refused) == 1, err
+    assert refused[0].startswith(f"MQTT mqtt://127.0.0.1:{broker.port}/cams: broker refused (")
+    assert "Traceback" not in err and SECRET not in out + err
+    assert "watch:" not in err  # no user name either
+    assert len(read_jsonl(tmp_path / "out/events.jsonl")) == 4  # both cameras' events

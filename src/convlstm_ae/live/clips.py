@@ -11,8 +11,9 @@ pre``; each further frame of the source goes to it until the first one past ``en
 post`` (and at least until the event's end is known: its ``release_frames`` quiet frames
 later), a new video or connection, or :data:`GRACE` seconds past that time for a source
 gone silent. One background thread encodes (OpenCV, ``mp4v``) under a temporary name and
-renames the file into place when the clip closes: the name is known at the event's start
-(and sent with both its records), the file appears after the post-roll.
+links the file into place when the clip closes, never over an earlier file: the name is
+known at the event's start (and sent with both its records), the file appears after the
+post-roll.
 """
 
 from __future__ import annotations
@@ -256,7 +257,8 @@ class _Encoder:
               mask: np.ndarray | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         clip = self._clips[key] = _Writing(path, fps, label, threshold, mask)
-        clip.temporary = clip.files.enter_context(atomic_path(path, keep_suffix=True))
+        clip.temporary = clip.files.enter_context(
+            atomic_path(path, keep_suffix=True, replace=False))
 
     def _frame(self, key: int, image: np.ndarray, seconds: float, score: float, alarm: bool,
                error_map: np.ndarray | None) -> None:

@@ -181,9 +181,13 @@ def _csv_field(text: str) -> str:
 
 
 def write_snapshot(path: Path, image: np.ndarray) -> Path:
-    """Write ``image`` as a PNG, atomically."""
+    """Write ``image`` as a PNG, atomically, never over an earlier file.
+
+    Raises:
+        OutputExistsError: ``path`` exists.
+    """
     data = encode_png(image)
-    with atomic_path(path) as temporary:
+    with atomic_path(path, replace=False) as temporary:
         temporary.write_bytes(data)
     return path
 

@@ -20,6 +20,7 @@ Rows and events go to one writer thread (:class:`~convlstm_ae.live.outputs.Outpu
 
 from __future__ import annotations
 
+import glob
 import logging
 import queue
 import secrets
@@ -203,6 +204,7 @@ class Watch:
         self._events = EventMachine([s.name for s in self.sources], self._videos, rules)
         self._ids: list[str | None] = [None] * streams  # of each stream's open event
         self._clip_paths: list[Path | None] = [None] * streams  # and its clip
+        self._tags: set[str] = set()  # of the ids given so far (see _new_id)
         size = engine.frame_size
         self._peaks = np.zeros((streams, size, size), np.uint8)
         self._epoch = np.full(streams, -1, np.int64)  # the video or connection scored last
@@ -397,6 +399,26 @@ class Watch:
                              mask=self._masks[stream])
         self._overlays[stream].write(drawn)
 
+    def _file_name(self, stream: int, event: Event, frame: int, suffix: str) -> str:
+        """An event's snapshot or clip name, ``CAMERA-VIDEO-FRAME-TAG.png``: its frame
+        number restarts with each video and connection, so the tag of the event's id
+        (:meth:`_new_id`) keeps names of events of the same frame apart."""
+        video = file_label(Path(event.video).stem)
+        return f"{self._labels[stream]}-{video}-{frame:06d}-{_tag(self._ids[stream])}{suffix}"
+
+    def _new_id(self, stream: int, event: Event) -> str:
+        """A new event's id whose tag no earlier snapshot or clip of this camera and video
+        holds, in this run or in files of the output folder (a run before)."""
+        prefix = f"{self._labels[stream]}-{file_label(Path(event.video).stem)}-"
+        while True:
+            new = event_id()
+            tag = _tag(new)
+            if tag not in self._tags and not any(
+                    next((self.out / folder).glob(f"{glob.escape(prefix)}*-{tag}.*"), None)
+                    for folder in (EVENT_SNAPSHOTS, EVENT_CLIPS)):
+                self._tags.add(tag)
+                return new
+
     def _record(self, kind: str, stream: int, event: Event) -> dict:
         """The JSON record of an event's start or end (see ``pipeline/event_file.py``)."""
         event = replace(event, id=self._ids[stream], camera=self._labels[stream])
@@ -407,12 +429,11 @@ class Watch:
     def _start(self, stream: int) -> None:
         """Stream ``stream``'s run has just become an event: its start record, now, and
         its clip."""
-        self._ids[stream] = event_id()
         event = self._events.event(stream)
+        self._ids[stream] = self._new_id(stream, event)
         if self._clips:
-            video = file_label(Path(event.video).stem)
-            path = self.out / EVENT_CLIPS / (
-                f"{self._labels[stream]}-{video}-{event.start_frame:06d}.mp4")
+            path = self.out / EVENT_CLIPS / self._file_name(stream, event, event.start_frame,
+                                                            ".mp4")
             self._clip_paths[stream] = path
             self._clips.start(stream, path, event.start_time,
                               float(self._events.threshold[stream]), self._masks[stream])
@@ -420,9 +441,8 @@ class Watch:
         self._writer.event(record | {"end_frame": None, "end_time": None})
 
     def _end(self, stream: int, event: Event) -> None:
-        video = file_label(Path(event.video).stem)
-        name = f"{self._labels[stream]}-{video}-{event.peak_frame:06d}.png"
-        snapshot = self.out / EVENT_SNAPSHOTS / name
+        snapshot = self.out / EVENT_SNAPSHOTS / self._file_name(stream, event,
+                                                                event.peak_frame, ".png")
         record = self._record("end", stream, event) | {
             "snapshot": str(snapshot.relative_to(self.out))}
         self._writer.event(record, snapshot, self._peaks[stream])
@@ -471,6 +491,11 @@ def event_id() -> str:
     """A new event's id: its wall-clock start and a random tag, ``1718000000.123456-3fa9c2``
     (as Frigate's ids), so ids sort by start and never repeat across runs."""
     return f"{time.time():.6f}-{secrets.token_hex(3)}"
+
+
+def _tag(event: str) -> str:
+    """The random tag of an event id (:func:`event_id`)."""
+    return event.rsplit("-", 1)[1]
 
 
 def _unique(labels: list[str]) -> list[str]:
