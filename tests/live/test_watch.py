@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
+from convlstm_ae.data.video_io import model_frame, video_frames
 from convlstm_ae.demo import demo_model_dir
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import RELEASE_FRAMES, EventRules
@@ -170,7 +171,7 @@ def test_overlay_refused_without_patch_calibration_or_with_a_bad_suffix(media, t
     assert_user_error(code, err, ".mp4 or .avi")
 
 
-def test_watch_demo_writes_events_an_overlay_and_a_report(tmp_path):
+def test_watch_demo_writes_events_an_overlay_clips_and_a_report(tmp_path):
     code, out, err = run_cli("watch", "--demo", "--out", tmp_path / "demo")
     assert code == 0, err
     for name in ("demo.avi", "events.jsonl", "frames-demo.csv", "overlay.mp4", "report.html"):
@@ -178,6 +179,9 @@ def test_watch_demo_writes_events_an_overlay_and_a_report(tmp_path):
     events = [e for e in read_jsonl(tmp_path / "demo/events.jsonl") if e["type"] == "end"]
     anomalies = [range(130, 140), range(167, 177)]  # write_demo_video's second half
     assert events and all(any(e["peak_frame"] in a for a in anomalies) for e in events)
+    video = [model_frame(f, 64) for f in video_frames(tmp_path / "demo/demo.avi")]
+    for event in events:
+        assert_clip_holds_five_seconds_around(tmp_path / "demo" / event["clip"], event, video)
     assert "report ->" in out
     report = (tmp_path / "demo/report.html").read_text()
     # the known anomalies are the labels: shaded, and the page shows the AUC
@@ -185,6 +189,33 @@ def test_watch_demo_writes_events_an_overlay_and_a_report(tmp_path):
     assert "Model: demo/model<" in report and str(demo_model_dir()) not in report
     code, _, err = run_cli("watch", "--demo", "model_dir", "--out", tmp_path / "x")
     assert_user_error(code, err, "takes no MODEL")
+
+
+def assert_clip_holds_five_seconds_around(path, event, video):
+    """The clip of ``event`` (an end record), decoded with OpenCV, holds the video's
+    frames from 5 s (--pre-seconds' default) before its start to 5 s (--post-seconds')
+    after its end, each cut short by the video's ends, within one frame: found by
+    matching the clip's frames to the video's (model size) at every offset."""
+    capture = cv2.VideoCapture(str(path))
+    fps, frames = capture.get(cv2.CAP_PROP_FPS), []
+    while (read := capture.read())[0]:
+        frames.append(cv2.cvtColor(read[1], cv2.COLOR_BGR2GRAY).astype(float))
+    capture.release()
+    assert fps == 25  # the demo's
+    assert event["end_time"] - event["start_time"] == pytest.approx(
+        (event["end_frame"] - event["start_frame"]) / fps)
+    pre = min(round(5 * fps), event["start_frame"])
+    post = min(round(5 * fps), len(video) - 1 - event["end_frame"])
+    length = event["end_frame"] - event["start_frame"] + 1
+    assert len(frames) == pre + length + post, (len(frames), pre, length, post)
+    offsets = range(len(video) - len(frames) + 1)
+    distance = [np.mean([np.abs(f - video[o + i]).mean() for i, f in enumerate(frames)])
+                for o in offsets]
+    first = int(np.argmin(distance))
+    assert distance[first] < 0.5 * np.median(distance)  # a clear match
+    assert abs((event["start_frame"] - first) - pre) <= 1  # the pre-roll, within one frame
+    last = first + len(frames) - 1
+    assert abs((last - event["end_frame"]) - post) <= 1  # and the post-roll
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
