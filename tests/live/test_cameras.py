@@ -205,14 +205,16 @@ class Lines:
         raise AssertionError(f"no line with {text!r} in {self.lines}")
 
 
-def test_sighup_applies_new_rules_keeps_a_bad_file_out_and_says_sources_need_a_restart(
+def test_sighup_moves_a_mask_keeps_a_bad_file_out_and_the_other_camera_runs_without_a_gap(
         located, tmp_path):
-    """Two cameras play 12 s of video in real time; b's threshold is out of reach, then a
-    bad file and a file with b's threshold at 3 (and a camera added) come by SIGHUP. a
-    runs through untouched; b alarms on the late burst; the new camera is not started."""
+    """Two cameras play 12 s of video in real time; b's mask hides the corner where the
+    late burst comes. By SIGHUP: a bad file, then a file moving b's mask to the other
+    corner and lowering its min_frames (and adding a camera). a runs through untouched, every frame in its CSV; b
+    alarms on the burst; the new camera is not started."""
     write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
+    elsewhere = [[96 - x, 80 - y] for x, y in MASK]
     cameras = [{"name": "a", "source": "late.avi", "threshold": 3.0},
-               {"name": "b", "source": "late.avi", "threshold": 1e9}]
+               {"name": "b", "source": "late.avi", "threshold": 3.0, "mask": [MASK]}]
     path = write_cameras(tmp_path / "cameras.yaml",
                          {"model": str(located), "out": "out", "cameras": cameras})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -222,23 +224,29 @@ def test_sighup_applies_new_rules_keeps_a_bad_file_out_and_says_sources_need_a_r
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = Lines(process.stdout), Lines(process.stderr)
-        out.wait_for("watching 2 source(s), thresholds a 3, b 1e+09")
+        out.wait_for("watching 2 source(s), threshold 3")
         path.write_text("model: [unclosed")
         process.send_signal(signal.SIGHUP)
         (bad,) = err.wait_for("not valid YAML")
         assert bad.endswith("the running cameras keep their configuration")
-        cameras[1]["threshold"] = 3.0
+        cameras[1] |= {"mask": [elsewhere], "min_frames": 2}
         write_cameras(path, {"model": str(located), "out": "out",
                              "cameras": [*cameras, {"name": "c", "source": "late.avi"}]})
         process.send_signal(signal.SIGHUP)
         err.wait_for("camera 'c' added: a restart applies that")
-        out.wait_for("camera 'b' now: threshold 3")
+        (moved,) = out.wait_for("camera 'b' now: threshold 3")
+        assert "min frames 2" in moved and " 0 masked" not in moved
+        assert not any("camera 'a' now" in line for line in out.lines + err.lines)
         assert process.wait(timeout=120) == 0, "\n".join(err.lines)
     finally:
         process.kill()
     assert not any("Traceback" in line for line in err.lines), err.lines
     ends = [r for r in read_jsonl(tmp_path / "out/events.jsonl") if r["type"] == "end"]
     assert sorted((e["camera"], e["start_frame"]) for e in ends) == [("a", 95), ("b", 95)]
-    for name in ("a", "b"):  # the ring holds the whole video: no frame dropped
+    for name in ("a", "b"):  # the ring holds the whole video: no frame dropped, no gap
         out.wait_for(f"{name}: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
+        rows = (tmp_path / f"out/frames-{name}.csv").read_text().splitlines()[1:]
+        assert [int(row.split(",")[2]) for row in rows] == list(range(120))
+        times = np.array([float(row.split(",")[0]) for row in rows])
+        assert np.allclose(np.diff(times), 0.1)
     assert not (tmp_path / "out/frames-c.csv").exists()
