@@ -209,8 +209,8 @@ def test_sighup_moves_a_mask_keeps_a_bad_file_out_and_the_other_camera_runs_with
         located, tmp_path):
     """Two cameras play 12 s of video in real time; b's mask hides the corner where the
     late burst comes. By SIGHUP: a bad file, then a file moving b's mask to the other
-    corner and lowering its min_frames (and adding a camera). a runs through untouched, every frame in its CSV; b
-    alarms on the burst; the new camera is not started."""
+    corner and lowering its min_frames (and adding a camera). a runs through untouched,
+    every frame in its CSV; b alarms on the burst; the new camera is not started."""
     write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
     elsewhere = [[96 - x, 80 - y] for x, y in MASK]
     cameras = [{"name": "a", "source": "late.avi", "threshold": 3.0},
