@@ -200,7 +200,11 @@ def test_a_broker_restarted_mid_run_loses_no_event(media, tmp_path):
     video = write_avi(tmp_path / "bursts.avi", frames)
     broker = Broker(tmp_path, persistence=True)  # keeps the subscriber's session
     live = Subscriber(broker.port, "cams", persistent=True)
-    sink = Mqtt(mqtt_target(f"mqtt://127.0.0.1:{broker.port}/cams"), reconnect_delay=(1, 1))
+    # the subscriber (1 s) is back before watch (3 s), as a home server that never leaves:
+    # what is tested is watch's queue, not the broker's store for an absent subscriber,
+    # whose session missed QoS-1 messages the broker had acknowledged to watch in about
+    # 1 run of 6 here
+    sink = Mqtt(mqtt_target(f"mqtt://127.0.0.1:{broker.port}/cams"), reconnect_delay=(3, 3))
     watch = Watch(open_engine(media["model"], 1, device="cpu"), [open_source(str(video), 64)],
                   tmp_path / "out", scoring=model_scoring(media["model"]),
                   rules=EventRules(3.0), sinks=[sink])
@@ -225,6 +229,7 @@ def test_a_broker_restarted_mid_run_loses_no_event(media, tmp_path):
         broker.stop()
     assert written_while_down >= 1  # records that happened while the broker was away
     assert len(written) >= 8 and sink.dropped == 0
+    assert sink._acknowledged >= sink._published  # the broker acknowledged every message
     received = live.events()
     assert sorted(json.dumps(e) for e in received) == sorted(json.dumps(e) for e in written)
     for record in written:  # each id: its start, then its end

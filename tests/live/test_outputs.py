@@ -51,6 +51,16 @@ def test_rows_events_and_their_order(tmp_path):
                              ({"type": "end", "source": "b", "peak_frame": 1}, True)]
 
 
+def test_a_second_watch_into_the_same_folder_appends_its_rows(tmp_path):
+    for frame in (0, 1):  # two runs
+        writer = OutputWriter(tmp_path, ["a"], [["x.avi"]], tmp_path / "events.jsonl", [])
+        writer.rows(rows([0], frame))
+        writer.close()
+    with open(tmp_path / "frames-a.csv", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == list(FRAME_COLUMNS) and [r[2] for r in table[1:]] == ["0", "1"]
+
+
 def test_a_failed_write_is_raised_in_the_scorers_thread(tmp_path):
     writer = OutputWriter(tmp_path, ["a"], [["x.avi"]], tmp_path / "events.jsonl", [])
     writer._frames[0].close()  # the next write fails, as on a full disk

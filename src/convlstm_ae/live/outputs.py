@@ -92,10 +92,12 @@ class OutputWriter:
         self.flush_every = flush_every
         self.error: BaseException | None = None
         self._videos = [[_csv_field(name) for name in names] for names in videos]
-        self._frames = [open(out / f"frames-{label}.csv", "w", newline="") for label in labels]
+        # appended, as events.jsonl is: a second watch into the same folder loses nothing
+        self._frames = [open(out / f"frames-{label}.csv", "a", newline="") for label in labels]
         for handle in self._frames:
-            handle.write(",".join(FRAME_COLUMNS) + "\r\n")
-            handle.flush()
+            if handle.tell() == 0:
+                handle.write(",".join(FRAME_COLUMNS) + "\r\n")
+                handle.flush()
         self._events = open(events, "a")
         self._work: queue.Queue[tuple | None] = queue.Queue(maxsize=QUEUED_STEPS)
         self._thread = threading.Thread(target=self._run, name="watch writer", daemon=True)
