@@ -25,47 +25,32 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
-# GStreamer's RTSP server for the system python3 (tests/rtsp_server.py); never fails:
-# without root or apt-get it says so and the RTSP test skips.
+# Best-effort install of Debian packages a test needs: $(1) the packages, $(2) what
+# skips without them. Never fails: without root or apt-get it says so.
+define apt_install
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(1) >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(1); } \
+		|| echo "$@: could not install $(1); $(2) will skip"; \
+	else \
+		echo "$@: needs root and apt-get to install $(1); $(2) will skip"; \
+	fi
+endef
+
+# GStreamer's RTSP server for the system python3 (tests/rtsp_server.py)
 RTSP_TEST_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good
 rtsp-test-deps:
-	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y -q $(RTSP_TEST_PACKAGES) >/dev/null 2>&1 \
-		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(RTSP_TEST_PACKAGES); } \
-		|| echo "rtsp-test-deps: could not install $(RTSP_TEST_PACKAGES); the RTSP test will skip"; \
-	else \
-		echo "rtsp-test-deps: needs root and apt-get to install $(RTSP_TEST_PACKAGES);" \
-			"the RTSP test will skip"; \
-	fi
+	$(call apt_install,$(RTSP_TEST_PACKAGES),the RTSP test)
 
-# Debian's Mosquitto broker, which tests/live/test_mqtt.py starts on 127.0.0.1; never
-# fails: without root or apt-get it says so and the broker tests skip.
-MQTT_TEST_PACKAGES := mosquitto
+# Debian's Mosquitto broker, which tests/live/test_mqtt.py starts on 127.0.0.1
 mqtt-test-deps:
-	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y -q $(MQTT_TEST_PACKAGES) >/dev/null 2>&1 \
-		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(MQTT_TEST_PACKAGES); } \
-		|| echo "mqtt-test-deps: could not install $(MQTT_TEST_PACKAGES); the MQTT broker tests will skip"; \
-	else \
-		echo "mqtt-test-deps: needs root and apt-get to install $(MQTT_TEST_PACKAGES);" \
-			"the MQTT broker tests will skip"; \
-	fi
+	$(call apt_install,mosquitto,the MQTT broker tests)
 
-# Debian's Chromium for the page's browser test (tests/chromium.py); never fails, as above.
-BROWSER_TEST_PACKAGES := chromium
+# Debian's Chromium for the page's browser test (tests/chromium.py)
 browser-test-deps:
-	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y -q $(BROWSER_TEST_PACKAGES) >/dev/null 2>&1 \
-		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(BROWSER_TEST_PACKAGES); } \
-		|| echo "browser-test-deps: could not install $(BROWSER_TEST_PACKAGES); the browser test will skip"; \
-	else \
-		echo "browser-test-deps: needs root and apt-get to install $(BROWSER_TEST_PACKAGES);" \
-			"the browser test will skip"; \
-	fi
+	$(call apt_install,chromium,the browser test)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

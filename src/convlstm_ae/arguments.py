@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "and events (OUT-NAME.mp4 per source when there are several)")
     watch.add_argument("--out", type=Path, default=Path("watch-out"),
                        help="frames-NAME.csv per source, events.jsonl, snapshots/, clips/ "
-                       "(replaced each run)")
+                       "(appended to by each run)")
     watch.add_argument("--clips", action="store_true",
                        help="write an MP4 per event into OUT/clips/, from --pre-seconds before "
                        "its start to --post-seconds after its end, at the model's frame size; "
