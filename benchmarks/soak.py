@@ -28,7 +28,7 @@ from live_setup import FPS, machine_line, release_model, rss_mb, watch_scoring, 
 
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.sources import FileSource
-from convlstm_ae.live.watch import Watch
+from convlstm_ae.live.watch import Group, Watch
 
 
 def sample(watch: Watch, path: Path, stop: threading.Event, start: float,
@@ -71,7 +71,7 @@ def main() -> int:
         passes = int(args.minutes * 60 * FPS / args.video_frames) + 2
         sources = [FileSource(f"cam{i}", [video] * passes, engine.frame_size, realtime=True)
                    for i in range(args.streams)]
-        watch = Watch(engine, sources, folder / "out", scoring=scoring, rules=rules)
+        watch = Watch([Group.of_all(engine, scoring)], sources, folder / "out", rules=rules)
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         stop, rows = threading.Event(), []
         start = time.monotonic()

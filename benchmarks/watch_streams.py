@@ -61,7 +61,7 @@ from live_setup import (
 
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.sources import CaptureSource, FileSource
-from convlstm_ae.live.watch import Watch
+from convlstm_ae.live.watch import Group, Watch
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 RTSP_QUEUE = 64  # room for the burst of frames a new RTSP connection delivers
@@ -108,7 +108,8 @@ def engine_fps(engine, device: str, seconds: float = 2.0) -> float:
 def run_watch(engine, sources, out: Path, scoring, rules, decoders: int | None,
               seconds: float | None = None) -> dict:
     """One Watch over ``sources``; its figures."""
-    watch = TimedWatch(engine, sources, out, scoring=scoring, rules=rules, decoders=decoders)
+    watch = TimedWatch([Group.of_all(engine, scoring)], sources, out, rules=rules,
+                       decoders=decoders)
     engine.reset()
     timer = threading.Timer(seconds, watch.stop) if seconds else None
     if timer:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from convlstm_ae.atomic import writable_folder
 from convlstm_ae.cli_common import check_fps
-from convlstm_ae.errors import ConfigError
+from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 if TYPE_CHECKING:
     from convlstm_ae.live.cameras import CamerasConfig, Reloader
     from convlstm_ae.live.server import PageServer
-    from convlstm_ae.live.watch import Watch
+    from convlstm_ae.live.watch import Group, Watch
 
 # the longest wait, delay or timeout a watch flag takes: a day (threads' timeouts overflow
 # near 2**63 ns, and infinity is no delay)
@@ -60,7 +60,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             page = _start_page(watch, listener, token)
         if cameras is not None:
             previous = signal.getsignal(signal.SIGHUP)
-            reloader = _start_reloader(args.config, cameras, watch, threshold)
+            reloader = _start_reloader(args.config, cameras, watch)
         return _run(args, watch, threshold, page)
     finally:
         if reloader is not None:
@@ -89,23 +89,19 @@ def _read_config(args: argparse.Namespace) -> CamerasConfig:
             raise ConfigError(f"{flag} cannot go with --config {args.config}: set "
                               f"{key} in the file")
     cameras = read_cameras(args.config)
-    args.model, args.sources = cameras.model_dir, [c.argument for c in cameras.cameras]
+    args.sources = [c.argument for c in cameras.cameras]
     for key in FILE_FLAGS:
         if key not in ("threshold", "release_margin", "release_frames", "min_frames",
                        "serve_token"):
             setattr(args, key, getattr(cameras, key))
-    thresholds = {c.threshold for c in cameras.cameras}
-    if None not in thresholds:  # a model without calibration is fine then
-        args.threshold = min(thresholds)
     return cameras
 
 
-def _start_reloader(path: Path, cameras: CamerasConfig, watch: Watch, threshold: float
-                    ) -> Reloader:
+def _start_reloader(path: Path, cameras: CamerasConfig, watch: Watch) -> Reloader:
     """Re-read the cameras file on SIGHUP."""
     from convlstm_ae.live.cameras import Reloader
 
-    reloader = Reloader(path, cameras, watch, threshold, watch.scoring.located)
+    reloader = Reloader(path, cameras, watch)
     signal.signal(signal.SIGHUP, lambda *_: reloader.request())
     return reloader
 
@@ -134,46 +130,81 @@ def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, publish
     masks), and the model's threshold."""
     from convlstm_ae.live.cameras import camera_masks
     from convlstm_ae.live.clips import ClipRules
-    from convlstm_ae.live.engine import open_engine
     from convlstm_ae.live.events import EventRules
     from convlstm_ae.live.mqtt import Mqtt, mqtt_target
     from convlstm_ae.live.outputs import Notifier
     from convlstm_ae.live.sources import open_source
-    from convlstm_ae.live.watch import Watch, model_scoring
+    from convlstm_ae.live.watch import Watch
 
     if args.demo:
         _watch_demo(args)
-    elif args.model is None or not args.sources:
+    elif cameras is None and (args.model is None or not args.sources):
         raise ConfigError("watch needs MODEL and at least one SOURCE (or --demo)")
-    scoring = model_scoring(args.model, args.threshold)
-    if cameras is None:
-        rules = EventRules(scoring.threshold, args.release_margin, args.release_frames,
-                           args.min_frames)
-    else:
-        rules = [camera.rules(scoring.threshold) for camera in cameras.cameras]
     clips = ClipRules(args.pre_seconds, args.post_seconds, args.clip_overlay) if (
         args.clips or args.clip_overlay) else None
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)  # checked early
     broker = mqtt_target(args.mqtt) if args.mqtt else None
-    heat = publish and scoring.heat_limit is not None  # the page's heat maps
-    engine = open_engine(args.model, len(args.sources), backend=args.backend,
-                         device=args.device, threads=args.threads,
-                         maps=bool(args.overlay or args.clip_overlay) or heat)
-    sources = [open_source(s, engine.frame_size, realtime=args.realtime, backoff=args.backoff,
+    groups = _open_groups(args, cameras, publish)
+    size = groups[0].engine.frame_size
+    sources = [open_source(s, size, realtime=args.realtime, backoff=args.backoff,
                            max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
                for s in args.sources]
-    masks = () if cameras is None else camera_masks(args.config, cameras, engine.frame_size,
-                                                    scoring.located)
+    scoring_of = {stream: group.scoring for group in groups for stream in group.streams}
+    if cameras is None:
+        rules = EventRules(groups[0].scoring.threshold, args.release_margin,
+                           args.release_frames, args.min_frames)
+        masks = ()
+    else:
+        rules = [camera.rules(scoring_of[k].threshold) for k, camera in enumerate(cameras.cameras)]
+        masks = camera_masks(args.config, cameras.cameras, size,
+                             [scoring_of[k].located for k in range(len(cameras.cameras))])
     sinks = [notifier, Mqtt(broker)] if broker else [notifier]
-    watch = Watch(engine, sources, args.out, scoring=scoring, rules=rules, masks=masks,
-                  sinks=sinks,
+    watch = Watch(groups, sources, args.out, rules=rules, masks=masks, sinks=sinks,
                   max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders,
                   clips=clips, publish=publish)
     if clips:
-        kept = len(sources) * clips.ring_bytes(engine.frame_size)
+        kept = len(sources) * clips.ring_bytes(size)
         print(f"event clips -> {args.out / 'clips'}: {clips.pre_seconds:g} s before, "
               f"{clips.post_seconds:g} s after; {kept / 1e6:.1f} MB of frames kept", flush=True)
-    return watch, scoring.threshold
+    return watch, groups[0].scoring.threshold
+
+
+def _open_groups(args: argparse.Namespace, cameras: CamerasConfig | None, publish: bool
+                 ) -> list[Group]:
+    """An engine per model (MODEL, or each model of the cameras file) for its sources.
+
+    Raises:
+        ConfigError: with ``cameras``, ``FILE: camera 'NAME': ...`` naming the first
+            camera of a model that does not open or scores another frame size.
+    """
+    from convlstm_ae.live.engine import open_engine
+    from convlstm_ae.live.watch import Group, model_scoring
+
+    models = {args.model: list(range(len(args.sources)))} if cameras is None else (
+        cameras.by_model())
+    groups: list[Group] = []
+    for model, streams in models.items():
+        # the cameras' own thresholds, where they all set one: no calibration needed then
+        own = None if cameras is None else [cameras.cameras[k].threshold for k in streams]
+        threshold = args.threshold if own is None or None in own else min(own)
+        try:
+            scoring = model_scoring(model, threshold)
+            engine = open_engine(model, len(streams), backend=args.backend, device=args.device,
+                                 threads=args.threads, maps=bool(
+                                     args.overlay or args.clip_overlay or (
+                                         publish and scoring.heat_limit is not None)))
+            if groups and engine.frame_size != groups[0].engine.frame_size:
+                size = groups[0].engine.frame_size
+                raise ConfigError(f"{model}: scores {engine.frame_size}x{engine.frame_size} "
+                                  f"frames, the watch's first model {size}x{size}; one watch's "
+                                  "models share a frame size")
+        except ConvLSTMAEError as error:
+            if cameras is None:
+                raise
+            raise ConfigError(f"{args.config}: camera {cameras.cameras[streams[0]].name!r}: "
+                              f"{error}") from None
+        groups.append(Group(engine, scoring, tuple(streams)))
+    return groups
 
 
 def _start_page(watch: Watch, listener: socket.socket, token: str | None) -> PageServer:

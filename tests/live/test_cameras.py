@@ -3,6 +3,7 @@ errors naming the file and the key, masks rasterized to the located score's cell
 masked camera that raises no event where the unmasked one does, and SIGHUP reloads of a
 running watch."""
 
+import csv
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ from convlstm_ae.live.cameras import Camera, cell_mask, read_cameras
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.pipeline.calibrate import install_located
 from convlstm_ae.scoring.located import LocatedDesign, fit_located
-from media import write_avi
+from media import noise_calibrated, write_avi
 from test_cli import assert_user_error, run_cli
 
 CORNER = [[0, 0], [48, 0], [48, 40], [0, 40]]  # the top-left quarter of an 96x80 frame
@@ -73,10 +74,14 @@ def test_a_cameras_file_maps_onto_its_dataclasses_paths_from_its_folder(tmp_path
         "cameras": [{"name": "door", "source": "rtsp://u:p@h/s", "threshold": 4,
                      "min_frames": 2, "source_size": [1280, 720],
                      "mask": [[[0, 0], [10, 0], [10, 10]]]},
-                    {"name": "yard", "source": "videos/yard.avi", "release_frames": 7}]})
+                    {"name": "yard", "source": "videos/yard.avi", "release_frames": 7,
+                     "model": "models/yard"},
+                    {"name": "gate", "source": "0"}]})
     config = read_cameras(path)
-    door, yard = config.cameras
-    assert config.model_dir == tmp_path / "cams/models/m"
+    door, yard, _ = config.cameras
+    assert config.model == tmp_path / "cams/models/m"
+    assert config.by_model() == {tmp_path / "cams/models/m": [0, 2],  # one engine each
+                                 tmp_path / "cams/models/yard": [1]}
     assert config.out == tmp_path / "cams/watch-out" and config.pre_seconds == 2.0
     assert (door.source, door.threshold, door.min_frames) == ("rtsp://u:p@h/s", 4, 2)
     assert door.mask == (((0, 0), (10, 0), (10, 10)),) and door.source_size == (1280, 720)
@@ -97,8 +102,6 @@ def test_a_cameras_file_maps_onto_its_dataclasses_paths_from_its_folder(tmp_path
     ("model: m\ncameras: [{name: a}]", "camera 'a': missing key 'source'"),
     ("model: m\ncameras: [{name: a, source: x}, {name: a, source: y}]", "'a' is used twice"),
     ("cameras: [{name: a, source: x}]", "camera 'a' has no model"),
-    ("model: m\ncameras: [{name: a, source: x}, {name: b, source: y, model: n}]",
-     "one watch runs one model"),
     ("model: m\ncameras: {a: x}", "'cameras' must be a list"),
     ("model: [unclosed", "not valid YAML"),
 ])
@@ -127,6 +130,57 @@ def test_a_cell_is_masked_when_more_than_half_of_it_lies_in_the_polygons():
         cell_mask(outside, 64, 8, (8, 8))
     with pytest.raises(ConfigError, match="camera 'a': its mask needs source_size"):
         cell_mask(Camera("a", "rtsp://h/s", mask=half.mask), 64, 8, (8, 8))
+
+
+def read_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_each_camera_is_scored_by_its_own_model_as_score_scores_it(media, release_tiny,
+                                                                    tmp_path):
+    """Two models, three cameras: a and c share the top model's engine, b has its own
+    (another normalization: other errors on the same video). Each camera's rows are
+    what ``score --windows reset`` gives for its model and video."""
+    other = noise_calibrated(release_tiny(tmp_path / "other", 4, normalization="mean_frame"), 4)
+    videos = {"a": media["video"], "b": media["video"], "c": media["folder"] / "b.avi"}
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(media["model"]), "out": "out",
+        "cameras": [{"name": "a", "source": str(videos["a"])},
+                    {"name": "b", "source": str(videos["b"]), "model": str(other)},
+                    {"name": "c", "source": str(videos["c"])}]})
+    code, out, err = run_cli("watch", "--config", path, "--no-realtime", "--decoders", "0")
+    assert code == 0, err
+    models = {"a": media["model"], "b": other, "c": media["model"]}
+    live = {name: read_rows(tmp_path / f"out/frames-{name}.csv") for name in models}
+    for name, model in models.items():
+        offline = tmp_path / f"offline-{name}.csv"
+        code, _, err = run_cli("score", model, videos[name], "--windows", "reset", "--out",
+                               offline, "--device", "cpu")
+        assert code == 0, err
+        expected = read_rows(offline)
+        assert [int(r["frame"]) for r in live[name]] == [int(r["frame"]) for r in expected]
+        for column, offline_column in (("error", "error"), ("history", "history"),
+                                       ("score", "calibrated_error")):
+            np.testing.assert_allclose([float(r[column]) for r in live[name]],
+                                       [float(r[offline_column]) for r in expected],
+                                       rtol=1e-4, atol=1e-4, err_msg=f"{name} {column}")
+    assert not np.allclose([float(r["error"]) for r in live["a"]],
+                           [float(r["error"]) for r in live["b"]])  # the models differ
+    assert "watching 3 source(s)" in out
+
+
+def test_a_camera_model_that_does_not_open_or_fit_is_one_line_naming_it(
+        media, release_tiny, tmp_path):
+    small = noise_calibrated(release_tiny(tmp_path / "small", 4, frame_size=32), 4)
+    for model, named in ((tmp_path / "missing", "missing"),
+                         (small, "scores 32x32 frames, the watch's first model 64x64")):
+        path = write_cameras(tmp_path / "cameras.yaml", {
+            "model": str(media["model"]),
+            "cameras": [{"name": "a", "source": str(media["video"])},
+                        {"name": "b", "source": str(media["video"]), "model": str(model)}]})
+        code, _, err = run_cli("watch", "--config", path, "--no-realtime")
+        assert_user_error(code, err, f"{path}: camera 'b': ", named)
 
 
 def read_jsonl(path):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from convlstm_ae.live import live_state
+from convlstm_ae.live.clips import HeatStyle
 from convlstm_ae.live.live_state import CURVE_POINTS, CURVE_WIDTH, LiveState
 from convlstm_ae.live.outputs import write_snapshot
 
@@ -16,14 +17,15 @@ SECRET = "s3cr3t-pw"
 
 
 def state(streams=2, heat_limit=1.0, out=None):
+    heat = None if heat_limit is None else HeatStyle(heat_limit, 1)
     return LiveState([f"cam{i}" for i in range(streams)], 3.0, out or Path("."), frame_size=8,
-                     heat_limit=heat_limit, patch_size=1)
+                     heat=[heat] * streams)
 
 
 def step(live, rows, scores, alarm=False, frame=0, error=0.0):
     rows = np.asarray(rows)
     live.update(rows, np.asarray(scores, float), np.full(rows.size, alarm),
-                np.full((2, 8, 8), frame, np.uint8), np.full((2, 8, 8), error, np.float32))
+                np.full((2, 8, 8), frame, np.uint8), np.full((rows.size, 8, 8), error, np.float32))
 
 
 def test_the_curve_keeps_the_newest_scores_and_pools_them_by_their_maximum():

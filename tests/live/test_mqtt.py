@@ -23,7 +23,7 @@ from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.mqtt import DEFAULT_PREFIX, Mqtt, mqtt_target
 from convlstm_ae.live.sources import open_source
-from convlstm_ae.live.watch import Watch, model_scoring
+from convlstm_ae.live.watch import Group, Watch, model_scoring
 from media import clip, write_avi
 from test_cli import assert_user_error, run_cli
 
@@ -205,8 +205,9 @@ def test_a_broker_restarted_mid_run_loses_no_event(media, tmp_path):
     # whose session missed QoS-1 messages the broker had acknowledged to watch in about
     # 1 run of 6 here
     sink = Mqtt(mqtt_target(f"mqtt://127.0.0.1:{broker.port}/cams"), reconnect_delay=(3, 3))
-    watch = Watch(open_engine(media["model"], 1, device="cpu"), [open_source(str(video), 64)],
-                  tmp_path / "out", scoring=model_scoring(media["model"]),
+    group = Group.of_all(open_engine(media["model"], 1, device="cpu"),
+                         model_scoring(media["model"]))
+    watch = Watch([group], [open_source(str(video), 64)], tmp_path / "out",
                   rules=EventRules(3.0), sinks=[sink])
     runner = threading.Thread(target=watch.run)
     runner.start()

@@ -14,7 +14,7 @@ from convlstm_ae.live.clips import ClipRules
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import open_source
-from convlstm_ae.live.watch import Watch, model_scoring
+from convlstm_ae.live.watch import Group, Watch, model_scoring
 from media import clip, noise_calibrated, write_avi
 
 pytest.importorskip("starlette", reason="the page needs pip install 'convlstm-ae[serve]'")
@@ -39,7 +39,7 @@ def test_an_event_appears_on_the_open_page_without_a_reload(tmp_path, release_ti
     engine = open_engine(model, 2, device="cpu", maps=True)
     sources = [open_source(str(path), engine.frame_size, realtime=False) for path in files]
     scoring = model_scoring(model)
-    watch = Watch(engine, sources, tmp_path / "out", scoring=scoring,
+    watch = Watch([Group.of_all(engine, scoring)], sources, tmp_path / "out",
                   rules=EventRules(scoring.threshold), decoders=0, publish=True,
                   clips=ClipRules(0.5, 0.5))
     server = PageServer(page_app(watch.live_state), listen("127.0.0.1:0", None))

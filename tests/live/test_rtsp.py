@@ -19,7 +19,7 @@ import rtsp_server
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import open_source
-from convlstm_ae.live.watch import Watch, model_scoring
+from convlstm_ae.live.watch import Group, Watch, model_scoring
 from media import write_avi
 
 SERVER = Path(__file__).parents[1] / "rtsp_server.py"
@@ -88,7 +88,7 @@ def test_an_rtsp_stream_whose_server_dies_reconnects_with_a_fresh_memory(
     sources = [open_source(argument, 64, backoff=0.1, max_backoff=0.4, queue_frames=64),
                open_source(f"local={rtsp_media['local']}", 64, realtime=True)]
     out = tmp_path / "out"
-    watch = Watch(engine, sources, out, scoring=model_scoring(rtsp_media["model"]),
+    watch = Watch([Group.of_all(engine, model_scoring(rtsp_media["model"]))], sources, out,
                   rules=EventRules(3.0))
     runner = threading.Thread(target=watch.run)
     local = out / "frames-local.csv"

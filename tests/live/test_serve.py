@@ -23,7 +23,7 @@ from convlstm_ae.live.clips import ClipRules
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.sources import IterableSource, open_source
-from convlstm_ae.live.watch import Watch, model_scoring
+from convlstm_ae.live.watch import Group, Watch, model_scoring
 from media import clip, noise_calibrated, write_avi
 from test_cli import assert_user_error, run_cli
 
@@ -67,7 +67,7 @@ def served(tmp_path_factory, release_tiny):
     sources = [open_source(str(video), engine.frame_size, realtime=False),
                IterableSource(HOSTILE, iter(clip(30, noisy=range(20, 30), seed=2)), 64)]
     scoring = model_scoring(model)
-    watch = Watch(engine, sources, root / "out", scoring=scoring,
+    watch = Watch([Group.of_all(engine, scoring)], sources, root / "out",
                   rules=EventRules(scoring.threshold), decoders=0, publish=True,
                   clips=ClipRules(0.5, 0.5))
     server = PageServer(page_app(watch.live_state), listen("127.0.0.1:0", None))

@@ -24,7 +24,7 @@ from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import RELEASE_FRAMES, EventRules
 from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import IterableSource, open_source
-from convlstm_ae.live.watch import Scoring, Watch, model_scoring
+from convlstm_ae.live.watch import Group, Scoring, Watch, model_scoring
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from media import clip, noise_calibrated, write_avi, write_frames
 from test_cli import assert_user_error, run_cli
@@ -83,10 +83,10 @@ def test_an_event_start_is_on_disk_and_delivered_within_a_second_of_its_start(me
     """Played in real time at 10 fps: the start comes while the 3-second event goes on."""
     video = write_avi(tmp_path / "long.avi", clip(50, noisy=range(10, 40)))
     sink = Progress(tmp_path / "out/events.jsonl")
-    sink.watch = Watch(open_engine(media["model"], 1, device="cpu"),
-                       [open_source(str(video), 64)], tmp_path / "out",
-                       scoring=model_scoring(media["model"]), rules=EventRules(3.0),
-                       sinks=[sink])
+    group = Group.of_all(open_engine(media["model"], 1, device="cpu"),
+                         model_scoring(media["model"]))
+    sink.watch = Watch([group], [open_source(str(video), 64)], tmp_path / "out",
+                       rules=EventRules(3.0), sinks=[sink])
     sink.watch.run()
     (start, started_at, on_disk), (end, ended_at, _) = sink.got
     assert on_disk and start["id"] == end["id"]
@@ -294,8 +294,8 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
         seen["rows"] = counts()
 
     engine = FakeEngine(2, interrupt_at=12, on_interrupt=read_while_running)
-    watch = Watch(engine, sources, tmp_path / "out", scoring=Scoring("sum", None, 100.0),
-                  rules=EventRules(100.0, 0.5, 2, 2))
+    watch = Watch([Group.of_all(engine, Scoring("sum", None, 100.0))], sources,
+                  tmp_path / "out", rules=EventRules(100.0, 0.5, 2, 2))
     with caplog.at_level("INFO"):
         reports = watch.run()
     assert seen["rows"] == [11, 11]  # on disk while running, before the interrupt
@@ -360,7 +360,7 @@ def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_pat
     engine = open_engine(model, 2, device="cpu")
     sources = [open_source(f"web={url}", 64, backoff=0.1, max_backoff=0.4, queue_frames=64),
                open_source(str(media["video"]), 64, realtime=True)]
-    watch = Watch(engine, sources, tmp_path / "out", scoring=model_scoring(model),
+    watch = Watch([Group.of_all(engine, model_scoring(model))], sources, tmp_path / "out",
                   rules=EventRules(3.0))
     runner = threading.Thread(target=watch.run)
     runner.start()

@@ -44,6 +44,7 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,23 +139,18 @@ class CamerasConfig:
         if missing:
             raise ConfigError(f"camera {missing[0]!r} has no model: set 'model' at the top "
                               "or on the camera")
-        models = {self.model_of(camera) for camera in self.cameras}
-        if len(models) > 1:
-            first, other = (next(c for c in self.cameras if self.model_of(c) == m)
-                            for m in sorted(models)[:2])
-            raise ConfigError(
-                f"camera {other.name!r} uses model {self.model_of(other)} and camera "
-                f"{first.name!r} {self.model_of(first)}: one watch runs one model (its "
-                "cameras share one engine); run a watch per model, each with its own file")
 
     def model_of(self, camera: Camera) -> Path:
         """The model folder ``camera`` is scored with."""
         return camera.model or self.model
 
-    @property
-    def model_dir(self) -> Path:
-        """The one model every camera is scored with."""
-        return self.model_of(self.cameras[0])
+    def by_model(self) -> dict[Path, list[int]]:
+        """The cameras' numbers by the model they are scored with, models in the order
+        of their first camera: one engine each."""
+        groups: dict[Path, list[int]] = {}
+        for number, camera in enumerate(self.cameras):
+            groups.setdefault(self.model_of(camera), []).append(number)
+        return groups
 
 
 def read_cameras(path: str | Path) -> CamerasConfig:
@@ -249,23 +245,24 @@ def cell_mask(camera: Camera, frame_size: int, cell_size: int, grid: tuple[int, 
 
 
 
-def camera_masks(path: Path, config: CamerasConfig, frame_size: int,
-                 located: LocatedCalibration | None) -> list[np.ndarray | None]:
-    """Each camera's masked cells (:func:`cell_mask`) on the located score's grid.
+def camera_masks(path: Path, cameras: Sequence[Camera], frame_size: int,
+                 located: Sequence[LocatedCalibration | None]) -> list[np.ndarray | None]:
+    """Each camera's masked cells (:func:`cell_mask`) on the grid of its model's located
+    score (``located``, one per camera).
 
     Raises:
         ConfigError: ``PATH: camera 'NAME': ...``: a mask on a model without the located
             live score, a point outside the frame, no frame size.
     """
     masks = []
-    for camera in config.cameras:
-        if camera.mask and located is None:
-            raise ConfigError(f"{path}: camera {camera.name!r}: a mask needs the model's "
+    for camera, calibration in zip(cameras, located, strict=True):
+        if camera.mask and calibration is None:
+            raise ConfigError(f"{path}: camera {camera.name!r}: a mask needs its model's "
                               "located live score (convlstm-ae live-score MODEL ... --install); "
-                              f"{config.model_of(camera)} has a whole-frame score only")
+                              "its model has a whole-frame score only")
         try:
-            masks.append(None if located is None else cell_mask(
-                camera, frame_size, located.cell_size, located.statistics.mean.shape))
+            masks.append(None if calibration is None else cell_mask(
+                camera, frame_size, calibration.cell_size, calibration.statistics.mean.shape))
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
     return masks
@@ -298,17 +295,20 @@ class Reloader:
     Args:
         path: the cameras file.
         running: the configuration the watch was opened with.
-        watch: its streams are ``running``'s cameras, in order.
-        threshold: the model's calibrated threshold, for cameras that set none.
-        located: the model's located calibration (masks need it), or None.
+        watch: its streams are ``running``'s cameras, in order; each camera's model
+            gives its calibrated threshold (where it sets none) and located calibration
+            (masks need it).
     """
 
-    def __init__(self, path: Path, running: CamerasConfig, watch: Watch, threshold: float,
-                 located: LocatedCalibration | None) -> None:
-        self.path, self.watch, self.threshold, self.located = path, watch, threshold, located
+    def __init__(self, path: Path, running: CamerasConfig, watch: Watch) -> None:
+        self.path, self.watch = path, watch
         self.streams = [camera.name for camera in running.cameras]
+        scorings = [watch.scoring_of(stream) for stream in range(len(self.streams))]
+        self.thresholds = [scoring.threshold for scoring in scorings]
+        self.located = [scoring.located for scoring in scorings]
         self.applied = running  # the file as last applied
-        self.masks = camera_masks(path, running, watch.engine.frame_size, located)
+        self.masks = dict(zip(self.streams, camera_masks(
+            path, running.cameras, watch.frame_size, self.located), strict=True))
         self.reloads = 0  # files read, applied or not
         self._wanted, self._stopped = threading.Event(), False
         self._thread = threading.Thread(target=self._run, name="cameras reload", daemon=True)
@@ -337,7 +337,10 @@ class Reloader:
         self.reloads += 1
         try:
             new = read_cameras(self.path)
-            masks = camera_masks(self.path, new, self.watch.engine.frame_size, self.located)
+            running = [c for c in new.cameras if c.name in self.streams]
+            streams = [self.streams.index(c.name) for c in running]
+            masks = camera_masks(self.path, running, self.watch.frame_size,
+                                 [self.located[stream] for stream in streams])
         except ConfigError as error:
             log.error("%s; the running cameras keep their configuration", error)
             return
@@ -345,21 +348,21 @@ class Reloader:
         if needs:
             log.warning("%s: %s: a restart applies that (the rules and masks of the running "
                         "cameras are applied now)", self.path, ", ".join(needs))
-        old = {c.name: (c, m) for c, m in zip(self.applied.cameras, self.masks, strict=True)}
-        for camera, mask in zip(new.cameras, masks, strict=True):
-            if camera.name not in self.streams:
-                continue
-            before, before_mask = old.get(camera.name, (None, None))
-            rules = camera.rules(self.threshold)
+        old = {c.name: c for c in self.applied.cameras}
+        for camera, stream, mask in zip(running, streams, masks, strict=True):
+            before, before_mask = old.get(camera.name), self.masks[camera.name]
+            rules = camera.rules(self.thresholds[stream])
             same_mask = _same(mask, before_mask) and before is not None
-            if before is not None and before.rules(self.threshold) == rules and same_mask:
+            if (before is not None and before.rules(self.thresholds[stream]) == rules
+                    and same_mask):
                 continue
-            self.watch.update_camera(self.streams.index(camera.name), rules, mask)
+            self.watch.update_camera(stream, rules, mask)
             log.info("%s: camera %r now: threshold %.3g, release margin %g, release frames "
                      "%d, min frames %d, %d masked cell(s)", self.path, camera.name,
                      rules.threshold, rules.release_margin, rules.release_frames,
                      rules.min_frames, 0 if mask is None else int(mask.sum()))
-        self.applied, self.masks = new, masks
+        self.applied = new
+        self.masks |= dict(zip((c.name for c in running), masks, strict=True))
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:

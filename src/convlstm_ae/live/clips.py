@@ -97,16 +97,18 @@ class Clips:
 
     Args:
         labels: each stream's camera label (drawn on the overlay).
-        frame_size: the model's frame size S.
-        heat: the overlay's scale; None: gray frames (``rules.overlay`` off).
+        frame_size: the models' frame size S.
+        heat: each stream's overlay scale (its model's); None: gray frames
+            (``rules.overlay`` off).
     """
 
     def __init__(self, labels: Sequence[str], frame_size: int, rules: ClipRules,
-                 heat: HeatStyle | None = None) -> None:
+                 heat: Sequence[HeatStyle] | None = None) -> None:
         streams, size = len(labels), ring_frames(rules.pre_seconds)
         self.labels, self.rules, self.heat = list(labels), rules, heat
         self._frames = np.zeros((streams, size, frame_size, frame_size), np.uint8)
-        self._maps: np.ndarray | None = None  # the error maps, on the first step's shape
+        # each stream's error maps, on its first map's shape (its model's)
+        self._maps: list[np.ndarray | None] = [None] * streams
         self._times = np.full((streams, size), np.nan)
         self._scores = np.zeros((streams, size), np.float32)
         self._alarms = np.zeros((streams, size), bool)
@@ -114,21 +116,24 @@ class Clips:
         self._open: list[list[_Clip]] = [[] for _ in range(streams)]
         self._opened = np.zeros(streams, np.int64)  # open clips per stream
         self._keys = 0
-        self._encoder = _Encoder(heat)
+        self._encoder = _Encoder()
 
     def add(self, rows: np.ndarray, frames: np.ndarray, times: np.ndarray, scores: np.ndarray,
-            alarms: np.ndarray, maps: np.ndarray | None = None) -> None:
+            alarms: np.ndarray, maps: Sequence[np.ndarray] | None = None) -> None:
         """One step's frames (k, S, S) of the streams ``rows``, their times, scores,
-        whether an event is under way, and their error maps (for the overlay)."""
+        whether an event is under way, and their error maps (k of them, for the
+        overlay)."""
         self._encoder.check()
         slots = self._next[rows] % self._times.shape[1]
         self._frames[rows, slots] = frames
         self._times[rows, slots], self._scores[rows, slots] = times, scores
         self._alarms[rows, slots] = alarms
         if self.heat is not None:
-            if self._maps is None:
-                self._maps = np.zeros((*self._times.shape, *maps.shape[1:]), np.float16)
-            self._maps[rows, slots] = maps
+            for stream, slot, error_map in zip(rows.tolist(), slots.tolist(), maps, strict=True):
+                if self._maps[stream] is None:
+                    self._maps[stream] = np.zeros((self._times.shape[1], *error_map.shape),
+                                                  np.float16)
+                self._maps[stream][slot] = error_map
         self._next[rows] += 1
         now = time.monotonic()
         for k in np.flatnonzero(self._opened[rows]).tolist():  # the streams with clips only
@@ -159,7 +164,7 @@ class Clips:
         self._open[stream].append(clip)
         self._opened[stream] += 1
         self._encoder.put(("open", clip.key, path, _frame_rate(times), self.labels[stream],
-                           threshold, mask))
+                           threshold, mask, None if self.heat is None else self.heat[stream]))
         for slot in kept.tolist():
             self._send(clip, stream, slot)
 
@@ -184,7 +189,8 @@ class Clips:
         self._encoder.close()
 
     def _send(self, clip: _Clip, stream: int, slot: int) -> None:
-        error_map = None if self._maps is None else self._maps[stream, slot].copy()
+        maps = self._maps[stream]
+        error_map = None if maps is None else maps[slot].copy()
         self._encoder.put(("frame", clip.key, self._frames[stream, slot].copy(),
                            float(self._times[stream, slot]), float(self._scores[stream, slot]),
                            bool(self._alarms[stream, slot]), error_map))
@@ -209,6 +215,7 @@ class _Writing:
     label: str
     threshold: float
     mask: np.ndarray | None
+    heat: HeatStyle | None  # None: gray frames
     files: ExitStack = field(default_factory=ExitStack)
     temporary: Path | None = None
     video: cv2.VideoWriter | None = None
@@ -218,8 +225,7 @@ class _Writing:
 class _Encoder:
     """The thread writing the clips: ``open``, ``frame`` and ``close`` items in order."""
 
-    def __init__(self, heat: HeatStyle | None) -> None:
-        self.heat = heat
+    def __init__(self) -> None:
         self.error: BaseException | None = None
         self._work: queue.Queue[tuple | None] = queue.Queue(maxsize=QUEUED_FRAMES)
         self._clips: dict[int, _Writing] = {}
@@ -254,9 +260,9 @@ class _Encoder:
                 pass
 
     def _open(self, key: int, path: Path, fps: float, label: str, threshold: float,
-              mask: np.ndarray | None) -> None:
+              mask: np.ndarray | None, heat: HeatStyle | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        clip = self._clips[key] = _Writing(path, fps, label, threshold, mask)
+        clip = self._clips[key] = _Writing(path, fps, label, threshold, mask, heat)
         clip.temporary = clip.files.enter_context(
             atomic_path(path, keep_suffix=True, replace=False))
 
@@ -264,9 +270,9 @@ class _Encoder:
                error_map: np.ndarray | None) -> None:
         clip = self._clips[key]
         clip.scores.append(score)
-        if self.heat is not None:
+        if clip.heat is not None:
             image = draw_overlay(upscale(image), error_map.astype(np.float32),
-                                 limit=self.heat.limit, patch_size=self.heat.patch_size,
+                                 limit=clip.heat.limit, patch_size=clip.heat.patch_size,
                                  scores=clip.scores, threshold=clip.threshold,
                                  alarm=alarm, label=f"{clip.label} {seconds:.1f}s",
                                  mask=clip.mask)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from convlstm_ae.data.video_io import encode_jpeg
+from convlstm_ae.live.clips import HeatStyle
 from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import redact
 from convlstm_ae.viz.overlay import heat_frame, upscale
@@ -43,27 +44,25 @@ class LiveState(Sink):
         threshold: the alarm threshold of the score, every camera's until
             :meth:`set_camera` gives one its own.
         out: watch's output folder, which the event records' snapshots and clips are in.
-        frame_size: the model's frame side S.
-        heat_limit: top of the heat map's colour scale (None: no heat map).
-        patch_size: side of the patch pooling of the heat map.
+        frame_size: the models' frame side S.
+        heat: each camera's heat map scale (its model's); None: no heat map.
     """
 
     def __init__(self, names: Sequence[str], threshold: float, out: Path, *,
-                 frame_size: int, heat_limit: float | None, patch_size: int) -> None:
+                 frame_size: int, heat: Sequence[HeatStyle | None]) -> None:
         streams = len(names)
         self.names = [redact(name) for name in names]
         self.thresholds = [threshold] * streams
         self.masks: list[np.ndarray | None] = [None] * streams  # ignored cells, shown hatched
         self.out = out
-        self.heat_limit = heat_limit
-        self.patch_size = patch_size
+        self.heat = list(heat)
         self.running = True
         self._lock = threading.Lock()
         self._scores = np.full((streams, CURVE_POINTS), np.nan, np.float32)
         self._times = np.zeros((streams, CURVE_POINTS))  # time.time() of each score
         self._count = np.zeros(streams, np.int64)  # scores seen per camera
         self._frames = np.zeros((streams, frame_size, frame_size), np.uint8)
-        self._maps: np.ndarray | None = None  # (B, h, w), allocated by the first update
+        self._maps: list[np.ndarray | None] = [None] * streams  # the latest, per camera
         self._alarm = np.zeros(streams, bool)
         self._status: list[dict] = [{"name": name} for name in self.names]
         # each shown event, and its snapshot and clip (paths in the output folder)
@@ -78,10 +77,10 @@ class LiveState(Sink):
             self._pictures[camera] = None
 
     def update(self, rows: np.ndarray, scores: np.ndarray, alarm: np.ndarray,
-               frames: np.ndarray, maps: np.ndarray | None) -> None:
+               frames: np.ndarray, maps: Sequence[np.ndarray] | None) -> None:
         """One step: the scores (n,) and open events (n,) of streams ``rows`` (n,), and
-        their frames of ``frames`` (B, S, S) and score maps of ``maps`` (B, h, w), at
-        the model's size or the located score's cells."""
+        their frames of ``frames`` (B, S, S) and their score maps (n of them, (h, w)
+        each: at the model's size or the located score's cells)."""
         now = time.time()
         with self._lock:
             at = self._count[rows] % CURVE_POINTS
@@ -90,10 +89,10 @@ class LiveState(Sink):
             self._count[rows] += 1
             self._alarm[rows] = alarm
             self._frames[rows] = frames[rows]
-            if maps is not None and self.heat_limit is not None:
-                if self._maps is None:
-                    self._maps = np.zeros(maps.shape, np.float32)
-                self._maps[rows] = maps[rows]
+            if maps is not None:
+                for camera, error_map in zip(rows.tolist(), maps, strict=True):
+                    if self.heat[camera] is not None:
+                        self._maps[camera] = np.array(error_map, np.float32)
 
     def status(self, cameras: Sequence[dict]) -> None:
         """Each camera's status, as :meth:`Sink.status`'s, with watch's counts so far
@@ -177,11 +176,13 @@ class LiveState(Sink):
             return cached[2]
         with self._lock:
             frame = self._frames[camera].copy()
-            error_map = None if self._maps is None else self._maps[camera].copy()
+            error_map = self._maps[camera]
             alarm = bool(self._alarm[camera])
             mask = self.masks[camera]
-        image = heat_frame(upscale(frame), error_map, limit=self.heat_limit,
-                           patch_size=self.patch_size, alarm=alarm, mask=mask)
+        heat = self.heat[camera]
+        image = heat_frame(upscale(frame), error_map, limit=None if heat is None else heat.limit,
+                           patch_size=1 if heat is None else heat.patch_size, alarm=alarm,
+                           mask=mask)
         data = encode_jpeg(image)
         self._pictures[camera] = (now, count, data)
         return data

@@ -1,14 +1,15 @@
 """The loop of ``convlstm-ae watch``: frames of every source, scored together, into
 per-frame logs, events, snapshots and notifications.
 
-All sources share one engine of B streams, one frame per source per step. A step runs
+Sources are grouped by model, each :class:`Group` scored by one engine of its streams
+(two sources of the same model share it), one frame per source per step. A step runs
 once every source that can deliver has a frame: finished sources and live sources that
 are reconnecting are skipped at once; a live source that delivers nothing for
 ``max_wait`` seconds is skipped for that step. Files are never skipped (their next
 frame is only a decode away), so a file is scored exactly as ``convlstm-ae score
 --windows reset`` scores it. A skipped stream's slot gets a blank frame whose result is
 discarded, and its memory restarts with its next frame. This keeps one batched call
-per step; the price is that sources pace each other (a slow camera slows the step, a
+per group and step; the price is that sources pace each other (a slow camera slows the step, a
 faster one drops frames), which is why live sources drop their oldest frames.
 
 Frames come from the sources' shared-memory rings (:mod:`convlstm_ae.live.ring`), filled
@@ -125,6 +126,64 @@ def model_scoring(model_dir: Path, threshold: float | None = None, live: bool = 
                    stored.patch_size)
 
 
+@dataclass(frozen=True)
+class Group:
+    """One model's engine and scoring, and the sources it scores (by their number in the
+    watch, ascending): one batched engine call per step."""
+
+    engine: Engine  # of len(streams) streams
+    scoring: Scoring
+    streams: tuple[int, ...]
+
+    @classmethod
+    def of_all(cls, engine: Engine, scoring: Scoring) -> Group:
+        """The one model of a watch: it scores every source, 0 to ``engine.streams`` - 1."""
+        return cls(engine, scoring, tuple(range(engine.streams)))
+
+    @property
+    def heat(self) -> HeatStyle | None:
+        """The scale of its heat maps; None without a patch calibration."""
+        limit = self.scoring.heat_limit
+        return None if limit is None else HeatStyle(
+            limit, self.scoring.patch_size or default_patch_size(self.engine.frame_size))
+
+
+class _Scorer:
+    """A :class:`Group` at work: its engine's step, and its located score's state."""
+
+    def __init__(self, group: Group) -> None:
+        self.engine, self.scoring = group.engine, group.scoring
+        self.streams = np.asarray(group.streams, np.int64)
+        located = group.scoring.located
+        self.located = located.scorer(len(self.streams)) if located else None
+
+    def local(self, stream: int) -> int:
+        """The group's own number of the watch's stream ``stream``."""
+        return int(np.searchsorted(self.streams, stream))
+
+    def __call__(self, frames: np.ndarray, restart: np.ndarray
+                 ) -> tuple[np.ndarray, ...]:
+        """Score the group's frames of ``frames`` (B, S, S), first forgetting the memory
+        of its streams where ``restart`` (B,) is set: its errors, patch errors, histories
+        and scores (k,) and its score maps (k, h, w), None if not kept."""
+        again = np.flatnonzero(restart[self.streams]).tolist()
+        if again:
+            self.engine.reset(again)
+            if self.located is not None:
+                self.located.reset(again)
+        self.engine.batch[:] = frames[self.streams]
+        output = self.engine(self.engine.batch)
+        error = self.scoring.error
+        errors, patches, history = (np.asarray(values) for values in (
+            output.select("frame", error), output.select("patch", error), output.history))
+        if self.located is not None:  # the located live score, all streams at once
+            scores, maps = self.located(np.asarray(output.cells), history)
+        else:
+            scores = np.asarray(self.scoring.score(errors, history))
+            maps = None if self.engine.maps is None else np.asarray(self.engine.maps)
+        return errors, patches, history, scores, maps
+
+
 @dataclass
 class SourceReport:
     """What happened to one source; ``frames`` counts the scored ones."""
@@ -140,58 +199,59 @@ class SourceReport:
 
 
 class Watch:
-    """Scores ``sources`` through ``engine`` (one stream each) until they all end,
-    :meth:`stop` is called, or Ctrl-C; writes into ``out``.
+    """Scores ``sources`` through the engines of ``groups`` (one stream each) until they
+    all end, :meth:`stop` is called, or Ctrl-C; writes into ``out``.
 
     Args:
-        engine: an engine of ``len(sources)`` streams.
+        groups: each model's engine, scoring (e(t), calibration and threshold) and
+            sources; together they score every source once, at one frame size.
         sources: not started yet; :meth:`run` starts and stops their decoders.
         out: output folder: ``frames-NAME.csv`` per source, ``events.jsonl``,
             ``snapshots/``, ``clips/``.
-        scoring: e(t), calibration and threshold.
         rules: event hysteresis, the same for every source or one per source; its
             threshold is the alarm level too.
         masks: each source's ignored cells of the located live score ((h, w) bool, see
             :mod:`convlstm_ae.live.cameras`; None: none), zeroed before the frame's score
-            and hatched in the pictures; needs the located score.
+            and hatched in the pictures; needs its model's located score.
         sinks: where event records (a start and an end per event) and the status are
             delivered, besides ``events.jsonl`` (:class:`~convlstm_ae.live.outputs.Sink`).
         max_wait: seconds a step waits for a live source that has no frame.
         overlay: write each source's overlay video here (``NAME-SOURCE.mp4`` beside it
-            when there are several); needs an engine that returns error maps.
+            when there are several); needs engines that return error maps.
         decoders: decoder processes (:mod:`convlstm_ae.live.decoders`); 0 decodes in
             threads of this process; default :func:`default_workers`.
         clips: write an MP4 per event (:mod:`convlstm_ae.live.clips`); its overlay needs
-            an engine that returns error maps.
+            engines that return error maps.
         publish: keep :attr:`live_state` up to date for the web page (``--serve``): it
             is one more of the sinks (events, status), and gets each step's frames,
             scores and maps.
     """
 
-    def __init__(self, engine: Engine, sources: Sequence[Source], out: Path, *,
-                 scoring: Scoring, rules: EventRules | Sequence[EventRules],
+    def __init__(self, groups: Sequence[Group], sources: Sequence[Source], out: Path, *,
+                 rules: EventRules | Sequence[EventRules],
                  masks: Sequence[np.ndarray | None] = (), sinks: Sequence[Sink] = (),
                  max_wait: float = MAX_WAIT, overlay: Path | None = None,
                  decoders: int | None = None, clips: ClipRules | None = None,
                  publish: bool = False) -> None:
-        if engine.streams != len(sources):
-            raise ConfigError(f"the engine scores {engine.streams} streams, not "
-                              f"{len(sources)}")
-        if overlay and scoring.heat_limit is None:
+        _check_groups(groups, len(sources))
+        by_stream = {stream: group for group in groups for stream in group.streams}
+        heat = [by_stream[stream].heat for stream in range(len(sources))]
+        if overlay and None in heat:
             raise ConfigError(f"{overlay}: the overlay's colour scale needs the model's patch "
                               "calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
-        if clips and clips.overlay and scoring.heat_limit is None:
+        if clips and clips.overlay and None in heat:
             raise ConfigError("--clip-overlay: the overlay's colour scale needs the model's "
                               "patch calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
         if decoders is not None and decoders < 0:
             raise ConfigError(f"--decoders must be 0 or more, got {decoders}")
-        if any(mask is not None for mask in masks) and scoring.located is None:
+        if any(mask is not None and by_stream[stream].scoring.located is None
+               for stream, mask in enumerate(masks)):
             raise ConfigError("a mask needs the model's located live score (convlstm-ae "
                               "calibrate MODEL NORMAL_FOOTAGE --located)")
-        self.engine = engine
+        self.groups = list(groups)
+        self.frame_size = groups[0].engine.frame_size
         self.sources = list(sources)
         self.out = writable_folder(out)
-        self.scoring = scoring
         self.sinks = list(sinks)
         self.max_wait = max_wait
         self.decoders = default_workers(len(sources)) if decoders is None else decoders
@@ -205,7 +265,12 @@ class Watch:
         self._ids: list[str | None] = [None] * streams  # of each stream's open event
         self._clip_paths: list[Path | None] = [None] * streams  # and its clip
         self._tags: set[str] = set()  # of the ids given so far (see _new_id)
-        size = engine.frame_size
+        size = self.frame_size
+        self._batch = np.zeros((streams, size, size), np.uint8)  # each step's frames
+        self._scorers = [_Scorer(group) for group in groups]
+        self._scorer_of = [next(s for s in self._scorers if stream in s.streams)
+                           for stream in range(streams)]
+        self._heat = heat
         self._peaks = np.zeros((streams, size, size), np.uint8)
         self._epoch = np.full(streams, -1, np.int64)  # the video or connection scored last
         self._stale = np.zeros(streams, bool)  # skipped last step: the memory restarts
@@ -213,8 +278,6 @@ class Watch:
         self._overlays = [OverlayVideo(overlay_path(overlay, label, len(self._labels) > 1),
                                        OVERLAY_FPS) for label in self._labels] if overlay else []
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
-        self._patch = scoring.patch_size or default_patch_size(size)
-        self._located = scoring.located.scorer(streams) if scoring.located else None
         self._masks: list[np.ndarray | None] = [None] * streams
         self._changes: queue.SimpleQueue[tuple[int, EventRules, np.ndarray | None]] = (
             queue.SimpleQueue())  # update_camera's, applied by the loop between steps
@@ -222,8 +285,7 @@ class Watch:
         self._clips: Clips | None = None
         self.live_state = LiveState(
             [s.name for s in self.sources], float(self._events.threshold[0]), self.out,
-            frame_size=size, heat_limit=scoring.heat_limit, patch_size=self._patch
-        ) if publish else None
+            frame_size=size, heat=heat) if publish else None
         if self.live_state is not None:
             self.sinks.append(self.live_state)
         for stream, mask in enumerate(masks):
@@ -242,19 +304,24 @@ class Watch:
         """Each source's event rules now."""
         return list(self._events.rules)
 
+    def scoring_of(self, stream: int) -> Scoring:
+        """The scoring of source ``stream``'s model."""
+        return self._scorer_of[stream].scoring
+
     def update_camera(self, stream: int, rules: EventRules, mask: np.ndarray | None) -> None:
         """Give source ``stream`` new event rules and mask (ignored cells, see ``masks``),
         from any thread; the loop applies them before its next step, the other sources
         untouched."""
-        if mask is not None and self._located is None:
+        if mask is not None and self._scorer_of[stream].located is None:
             raise ConfigError("a mask needs the model's located live score")
         self._changes.put((stream, rules, mask))
 
     def _apply(self, stream: int, rules: EventRules, mask: np.ndarray | None) -> None:
         self._events.set_rules(stream, rules)
         self._masks[stream] = mask
-        if self._located is not None:
-            self._located.ignore(stream, mask)
+        scorer = self._scorer_of[stream]
+        if scorer.located is not None:
+            scorer.located.ignore(scorer.local(stream), mask)
         if self.live_state is not None:
             self.live_state.set_camera(stream, rules.threshold, mask)
 
@@ -278,12 +345,11 @@ class Watch:
         Everything scored is written and open events are closed before it returns."""
         (self.out / EVENT_SNAPSHOTS).mkdir(exist_ok=True)
         if self._clip_rules:
-            heat = HeatStyle(self.scoring.heat_limit, self._patch
-                             ) if self._clip_rules.overlay else None
-            self._clips = Clips(self._labels, self.engine.frame_size, self._clip_rules, heat)
+            self._clips = Clips(self._labels, self.frame_size, self._clip_rules,
+                                self._heat if self._clip_rules.overlay else None)
         self._rings = FrameRings.create([s.queue_frames for s in self.sources],
                                         [s.drop_oldest for s in self.sources],
-                                        self.engine.frame_size)
+                                        self.frame_size)
         # a live source counts as connected from its first frame on: a camera still
         # opening (an RTSP open can take seconds) holds up no step
         self._rings.connected[self._live] = 0
@@ -330,10 +396,10 @@ class Watch:
             self.step(ready)
 
     def step(self, ready: np.ndarray) -> Taken:
-        """One engine call over every stream: the next frame of each ``ready`` one, blank
-        frames elsewhere; scores, events, rows and status as arrays over the streams.
-        Returns the frames scored."""
-        batch = self.engine.batch  # (B, S, S) uint8, pinned on CUDA
+        """One engine call per group over its streams: the next frame of each ``ready``
+        one, blank frames elsewhere; scores, events, rows and status as arrays over the
+        streams. Returns the frames scored."""
+        batch = self._batch  # (B, S, S) uint8
         taken = self._rings.take(ready, batch)
         self._decoders.taken()
         rows = taken.rows
@@ -342,21 +408,9 @@ class Watch:
         batch[~scored] = 0
         new_video = taken.epoch != self._epoch[rows]
         self._epoch[rows] = taken.epoch
-        restart = rows[new_video | self._stale[rows]]
-        if restart.size:
-            self.engine.reset(restart.tolist())
-            if self._located is not None:
-                self._located.reset(restart.tolist())
-        output = self.engine(batch)
-        errors, patches, history = (np.asarray(values) for values in (
-            output.select("frame", self.scoring.error), output.select("patch", self.scoring.error),
-            output.history))
-        maps = None
-        if self._located is not None:  # the located live score, all streams at once
-            scores, maps = self._located(np.asarray(output.cells), history)
-        else:
-            scores = np.asarray(self.scoring.score(errors, history))
-            maps = None if self.engine.maps is None else np.asarray(self.engine.maps)
+        restart = np.zeros(len(self.sources), bool)
+        restart[rows[new_video | self._stale[rows]]] = True
+        errors, patches, history, scores, maps = self._score(batch, restart)
         self._stale = ~scored
         self._frames[rows] += 1
         self._writer.rows(Rows(rows, taken.time, taken.video, taken.index, history[rows],
@@ -374,25 +428,41 @@ class Watch:
             self._end(stream, event)
         if self._clips:  # after the ends (their post-rolls take this frame), before the starts
             self._clips.add(rows, batch[rows], taken.time, scores[rows], events.active[rows],
-                            None if maps is None else maps[rows])
+                            None if maps is None else [maps[k] for k in rows.tolist()])
         for stream in started.tolist():
             self._start(stream)
         peaked = rows[events.open[rows] & (events.peak_frame[rows] == taken.index)]
         self._peaks[peaked] = batch[peaked]
         if self.live_state is not None:
-            self.live_state.update(rows, scores[rows], events.active[rows], batch, maps)
+            self.live_state.update(rows, scores[rows], events.active[rows], batch,
+                                   None if maps is None else [maps[k] for k in rows.tolist()])
         if self._overlays and maps is not None:
             for k, stream in enumerate(rows.tolist()):
                 self._draw(stream, batch[stream], float(taken.time[k]), float(scores[stream]),
                            maps[stream])
         return taken
 
+    def _score(self, batch: np.ndarray, restart: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                          list[np.ndarray | None] | None]:
+        """Every group's step: errors, patch errors, histories and scores (B,) over the
+        watch's streams, and each stream's score map (None: no group keeps maps)."""
+        parts = [scorer(batch, restart) for scorer in self._scorers]
+        order = np.argsort(np.concatenate([scorer.streams for scorer in self._scorers]))
+        columns = [np.concatenate([part[k] for part in parts])[order] for k in range(4)]
+        if all(part[4] is None for part in parts):
+            return *columns, None
+        maps = [m for part, scorer in zip(parts, self._scorers, strict=True)
+                for m in (part[4] if part[4] is not None else [None] * len(scorer.streams))]
+        return *columns, [maps[k] for k in order.tolist()]
+
     def _draw(self, stream: int, image: np.ndarray, seconds: float, score: float,
               error_map: np.ndarray) -> None:
         """The frame's overlay: the score's map on the calibrated scale, score curve, event."""
         self._curves[stream].append(score)
-        drawn = draw_overlay(upscale(image), error_map, limit=self.scoring.heat_limit,
-                             patch_size=self._patch, scores=self._curves[stream],
+        heat = self._heat[stream]
+        drawn = draw_overlay(upscale(image), error_map, limit=heat.limit,
+                             patch_size=heat.patch_size, scores=self._curves[stream],
                              threshold=float(self._events.threshold[stream]),
                              alarm=bool(self._events.active[stream]),
                              label=f"{self.sources[stream].name} {seconds:.1f}s",
@@ -485,6 +555,20 @@ class Watch:
                        "finished": report.finished, "error": report.error}
         for sink in self.sinks:
             sink.status(cameras)
+
+
+def _check_groups(groups: Sequence[Group], streams: int) -> None:
+    """Groups that score each of ``streams`` sources once, at one frame size."""
+    covered = sorted(stream for group in groups for stream in group.streams)
+    if covered != list(range(streams)):
+        raise ConfigError(f"the engines score streams {covered}, not each of {streams} once")
+    for group in groups:
+        if group.engine.streams != len(group.streams):
+            raise ConfigError(f"an engine scores {group.engine.streams} streams, not "
+                              f"{len(group.streams)}")
+        if group.engine.frame_size != groups[0].engine.frame_size:
+            raise ConfigError(f"the engines score {groups[0].engine.frame_size} and "
+                              f"{group.engine.frame_size} px frames: one watch takes one size")
 
 
 def event_id() -> str:
