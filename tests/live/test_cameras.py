@@ -259,18 +259,22 @@ class Lines:
         raise AssertionError(f"no line with {text!r} in {self.lines}")
 
 
-def test_sighup_moves_a_mask_keeps_a_bad_file_out_and_the_other_camera_runs_without_a_gap(
+def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_others_run_on(
         located, tmp_path):
-    """Two cameras play 12 s of video in real time; b's mask hides the corner where the
-    late burst comes. By SIGHUP: a bad file, then a file moving b's mask to the other
-    corner and lowering its min_frames (and adding a camera). a runs through untouched,
-    every frame in its CSV; b alarms on the burst; the new camera is not started."""
+    """Three cameras play 12 s of video in real time; b's mask hides the corner where the
+    late burst comes; d's video is noisy throughout (its event never ends by itself). By
+    SIGHUP: a bad file, then a file moving b's mask to the other corner and lowering its
+    min_frames, removing d (and adding a camera). a runs through untouched, every frame
+    in its CSV; b alarms on the burst; d stops, its open event closed at its last scored
+    frame; the new camera is not started."""
     write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
+    write_avi(tmp_path / "noisy.avi", corner_clip(120, noisy=range(120)))
     elsewhere = [[96 - x, 80 - y] for x, y in MASK]
     cameras = [{"name": "a", "source": "late.avi", "threshold": 3.0},
                {"name": "b", "source": "late.avi", "threshold": 3.0, "mask": [MASK]}]
-    path = write_cameras(tmp_path / "cameras.yaml",
-                         {"model": str(located), "out": "out", "cameras": cameras})
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(located), "out": "out",
+        "cameras": [*cameras, {"name": "d", "source": "noisy.avi", "threshold": 3.0}]})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).parents[2] / "src"), str(Path(__file__).parents[1])])}
     process = subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "watch", "--config",
@@ -278,16 +282,21 @@ def test_sighup_moves_a_mask_keeps_a_bad_file_out_and_the_other_camera_runs_with
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = Lines(process.stdout), Lines(process.stderr)
-        out.wait_for("watching 2 source(s), threshold 3")
+        out.wait_for("watching 3 source(s), threshold 3")
         path.write_text("model: [unclosed")
         process.send_signal(signal.SIGHUP)
         (bad,) = err.wait_for("not valid YAML")
         assert bad.endswith("the running cameras keep their configuration")
         cameras[1] |= {"mask": [elsewhere], "min_frames": 2}
+        d_rows = tmp_path / "out/frames-d.csv"
+        end = time.monotonic() + 60
+        while len(d_rows.read_text().splitlines()) < 11 and time.monotonic() < end:
+            time.sleep(0.05)  # d's event is under way: 10 alarmed frames scored
         write_cameras(path, {"model": str(located), "out": "out",
                              "cameras": [*cameras, {"name": "c", "source": "late.avi"}]})
         process.send_signal(signal.SIGHUP)
         err.wait_for("camera 'c' added: a restart applies that")
+        out.wait_for("camera 'd' removed: its source stopped")
         (moved,) = out.wait_for("camera 'b' now: threshold 3")
         assert "min frames 2" in moved and " 0 masked" not in moved
         assert not any("camera 'a' now" in line for line in out.lines + err.lines)
@@ -296,7 +305,14 @@ def test_sighup_moves_a_mask_keeps_a_bad_file_out_and_the_other_camera_runs_with
         process.kill()
     assert not any("Traceback" in line for line in err.lines), err.lines
     ends = [r for r in read_jsonl(tmp_path / "out/events.jsonl") if r["type"] == "end"]
-    assert sorted((e["camera"], e["start_frame"]) for e in ends) == [("a", 95), ("b", 95)]
+    assert sorted((e["camera"], e["start_frame"]) for e in ends) == [
+        ("a", 95), ("b", 95), ("d", 0)]
+    rows = (tmp_path / "out/frames-d.csv").read_text().splitlines()[1:]
+    frames = [int(row.split(",")[2]) for row in rows]
+    assert frames == list(range(len(frames))) and 0 < len(frames) < 120  # stopped early
+    (closed,) = [e for e in ends if e["camera"] == "d"]
+    assert closed["end_frame"] == frames[-1]  # closed at its last scored frame
+    out.wait_for(f"d: {len(frames)} frames scored, 1 event(s)", timeout=1)
     for name in ("a", "b"):  # the ring holds the whole video: no frame dropped, no gap
         out.wait_for(f"{name}: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
         rows = (tmp_path / f"out/frames-{name}.csv").read_text().splitlines()[1:]

@@ -274,7 +274,6 @@ def _restart_needs(running: CamerasConfig, new: CamerasConfig) -> list[str]:
     names = [c.name for c in running.cameras]
     new_names = [c.name for c in new.cameras]
     needs += [f"camera {n!r} added" for n in new_names if n not in names]
-    needs += [f"camera {n!r} removed" for n in names if n not in new_names]
     old = {c.name: c for c in running.cameras}
     for camera in new.cameras:
         if camera.name in old:
@@ -289,8 +288,9 @@ def _restart_needs(running: CamerasConfig, new: CamerasConfig) -> list[str]:
 
 class Reloader:
     """Re-reads a cameras file when asked (:meth:`request`, e.g. from a SIGHUP handler)
-    and hands the changed rules and masks of the running cameras to the watch, in a
-    thread of its own so a slow file read never holds up a step.
+    and hands the changed rules and masks of the running cameras, and the cameras
+    removed, to the watch, in a thread of its own so a slow file read never holds up a
+    step.
 
     Args:
         path: the cameras file.
@@ -303,6 +303,7 @@ class Reloader:
     def __init__(self, path: Path, running: CamerasConfig, watch: Watch) -> None:
         self.path, self.watch = path, watch
         self.streams = [camera.name for camera in running.cameras]
+        self.removed: set[str] = set()  # cameras whose source was stopped
         scorings = [watch.scoring_of(stream) for stream in range(len(self.streams))]
         self.thresholds = [scoring.threshold for scoring in scorings]
         self.located = [scoring.located for scoring in scorings]
@@ -337,13 +338,21 @@ class Reloader:
         self.reloads += 1
         try:
             new = read_cameras(self.path)
-            running = [c for c in new.cameras if c.name in self.streams]
+            running = [c for c in new.cameras
+                       if c.name in self.streams and c.name not in self.removed]
             streams = [self.streams.index(c.name) for c in running]
             masks = camera_masks(self.path, running, self.watch.frame_size,
                                  [self.located[stream] for stream in streams])
         except ConfigError as error:
             log.error("%s; the running cameras keep their configuration", error)
             return
+        for name in sorted({c.name for c in self.applied.cameras} - {c.name for c in new.cameras}
+                           - self.removed):
+            if name in self.streams:
+                self.watch.remove_camera(self.streams.index(name))
+                self.removed.add(name)
+                log.info("%s: camera %r removed: its source stopped, its open event closed",
+                         self.path, name)
         needs = _restart_needs(self.applied, new)
         if needs:
             log.warning("%s: %s: a restart applies that (the rules and masks of the running "

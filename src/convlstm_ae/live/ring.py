@@ -49,7 +49,7 @@ def _layout(spec: RingSpec) -> list[tuple[str, tuple[int, ...], type]]:
         ("video", np.int64), ("epoch", np.int64))]
     per_ring = [(name, (rings,), np.int64) for name in (
         "capacity", "drop_oldest", "started", "written", "read", "dropped", "epoch_now",
-        "reconnects", "connected", "finished")]
+        "reconnects", "connected", "finished", "halted")]
     return [("frames", (rings, slots, size, size), np.uint8), *per_slot, *per_ring,
             ("error", (rings, ERROR_BYTES), np.uint8)]
 
@@ -123,7 +123,7 @@ class FrameRings:
         if not self.drop_oldest[stream]:
             with room:
                 while written - int(self.read[stream]) >= capacity:
-                    if stop.is_set():
+                    if stop.is_set() or self.halted[stream]:
                         return False
                     room.wait(WAIT)
         slot = written % capacity
@@ -136,6 +136,10 @@ class FrameRings:
         self.epoch[stream, slot] = self.epoch_now[stream]
         self.written[stream] = written + 1
         return True
+
+    def halt(self, stream: int) -> None:
+        """Ask ``stream``'s writer to stop at its next frame (its camera was removed)."""
+        self.halted[stream] = 1
 
     def restart(self, stream: int) -> None:
         """The next frames of ``stream`` begin a new video or connection."""

@@ -91,11 +91,12 @@ class Source:
     def run(self, rings: FrameRings, stream: int, stop: threading.Event,
             room: threading.Condition) -> None:
         """Decode, convert to gray, resize and write every frame into ring ``stream``
-        until the source ends or ``stop`` is set; an error is logged and kept there.
+        until the source ends, ``stop`` is set or the ring is halted
+        (:meth:`FrameRings.halt`); an error is logged and kept there.
         ``room`` is notified when the scorer has taken frames (see :meth:`FrameRings.put`)."""
         try:
             for image, index, seconds, video in self._decoded(rings, stream, stop):
-                if stop.is_set() or not rings.put(
+                if stop.is_set() or rings.halted[stream] or not rings.put(
                         stream, model_frame(image, self.frame_size), index, seconds,
                         time.monotonic(), video, stop, room):
                     return

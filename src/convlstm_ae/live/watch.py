@@ -279,8 +279,9 @@ class Watch:
                                        OVERLAY_FPS) for label in self._labels] if overlay else []
         self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
         self._masks: list[np.ndarray | None] = [None] * streams
-        self._changes: queue.SimpleQueue[tuple[int, EventRules, np.ndarray | None]] = (
-            queue.SimpleQueue())  # update_camera's, applied by the loop between steps
+        self._changes: queue.SimpleQueue[tuple[int, EventRules, np.ndarray | None] | int] = (
+            queue.SimpleQueue())  # update_camera's and remove_camera's, applied between steps
+        self._removed = np.zeros(streams, bool)
         self._clip_rules = clips
         self._clips: Clips | None = None
         self.live_state = LiveState(
@@ -316,6 +317,22 @@ class Watch:
             raise ConfigError("a mask needs the model's located live score")
         self._changes.put((stream, rules, mask))
 
+    def remove_camera(self, stream: int) -> None:
+        """Stop source ``stream``, from any thread: before its next step the loop halts its
+        decoding, closes its open event and clip, as at the end of a video, and scores it
+        no more; the other sources run on untouched."""
+        self._changes.put(stream)
+
+    def _remove(self, stream: int) -> None:
+        self._rings.halt(stream)
+        self._removed[stream] = True
+        for ended, event in self._events.close(np.array([stream])):
+            self._end(ended, event)
+        if self._clips:
+            self._clips.cut(np.array([stream]))
+        log.info("%s: removed; %d frames scored", self.sources[stream].name,
+                 int(self._frames[stream]))
+
     def _apply(self, stream: int, rules: EventRules, mask: np.ndarray | None) -> None:
         self._events.set_rules(stream, rules)
         self._masks[stream] = mask
@@ -337,7 +354,8 @@ class Watch:
                 report.reconnects = int(rings.reconnects[stream])
                 report.error = rings.error_of(stream)
                 report.connected = bool(rings.connected[stream])
-                report.finished = bool(rings.finished[stream]) and not available[stream]
+                report.finished = bool(self._removed[stream]) or (
+                    bool(rings.finished[stream]) and not available[stream])
         return [replace(r) for r in self.reports]
 
     def run(self) -> list[SourceReport]:
@@ -373,13 +391,18 @@ class Watch:
         rings, waiting_since = self._rings, None
         while not self._stop.is_set():
             while not self._changes.empty():
-                self._apply(*self._changes.get())
+                change = self._changes.get()
+                if isinstance(change, int):
+                    self._remove(change)
+                else:
+                    self._apply(*change)
             cameras = self._status.refresh(self._labels, self._events.active)
             if cameras is not None:  # once a second
                 self._decoders.reap()
                 self._send_status(cameras)
-            finished = rings.finished.astype(bool)  # read before the counts: no frame after
-            ready = rings.available() > 0
+            # finished read before the counts: no frame after; removed cameras count as ended
+            finished = rings.finished.astype(bool) | self._removed
+            ready = (rings.available() > 0) & ~self._removed
             if not ready.any():
                 if finished.all():
                     return
