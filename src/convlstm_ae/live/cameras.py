@@ -30,12 +30,15 @@ aggregates the cells (:class:`~convlstm_ae.scoring.located.LocatedScorer`). A ma
 needs the located score: on a model with a whole-frame score only it is an error naming
 the camera (the whole-frame error is summed inside the engine, before any mask).
 
+Cameras are scored by their own model where they name one: one engine per distinct
+model (:meth:`CamerasConfig.by_model`), every model at one frame size.
+
 On SIGHUP, :class:`Reloader` reads the file again: changed thresholds, event rules and
-masks apply to their running cameras from their next frame, the others untouched. The
-engine scores a fixed set of streams, so added or removed cameras, a changed source or
-model and changed outputs need a restart: one warning line says so, and the rest of the
-file still applies. A file that does not load keeps the running configuration and logs
-one error line.
+masks apply to their running cameras from their next frame, the others untouched; a
+camera deleted from the file is stopped, its open event closed. Added cameras, a changed
+source or model and changed outputs need a restart: one warning line says so, and the
+rest of the file still applies. A file that does not load keeps the running
+configuration and logs one error line.
 """
 
 from __future__ import annotations
