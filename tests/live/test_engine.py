@@ -93,6 +93,29 @@ def test_reset_zeroes_the_history_of_the_given_streams(model_dir):
     np.testing.assert_array_equal(engine(random_frames((3, 64, 64))).history, [0, 0, 0])
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_stream_added_mid_run_starts_fresh_and_the_others_keep_their_memory(model_dir,
+                                                                               backend):
+    """Two streams run 5 frames (past a T' reset), a third joins: the two go on as an
+    engine that never grew, the third as a fresh engine of its own."""
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime", reason="--backend onnx needs onnxruntime")
+    video = random_frames((3, 9, 64, 64), seed=5)
+    grown, kept, fresh = (open_engine(model_dir, streams, backend=backend, device="cpu")
+                          for streams in (2, 2, 1))
+    before = [grown(video[:2, t]) for t in range(5)]
+    feed(kept, video[:2, :5])
+    grown.add_streams(1)
+    assert grown.streams == 3 and grown.batch.shape == (3, 64, 64)
+    after = feed(grown, video[:, 5:])
+    expected = feed(kept, video[:2, 5:]), feed(fresh, video[2:, 5:])
+    for name in ("current", "previous", "patch", "history", "cells"):
+        np.testing.assert_allclose(stacked(after, name), np.concatenate(
+            [stacked(outputs, name) for outputs in expected]), rtol=1e-4, atol=1e-4)
+    assert stacked(before, "history")[0].tolist() == [0, 1, 2, 3, 0]
+    assert stacked(after, "history")[2].tolist() == [0, 1, 2, 3]
+
+
 def test_bad_frames_and_options_are_one_line_errors(model_dir):
     engine = open_engine(model_dir, 2, device="cpu")
     with pytest.raises(ConfigError, match=r"expected frames of shape \(2, 1, 64, 64\)"):

@@ -37,6 +37,10 @@ class Engine(Protocol):
     def reset(self, streams: Sequence[int] | None = None) -> None:
         """Forget the memory of the given streams (all by default), e.g. a new camera."""
 
+    def add_streams(self, count: int) -> None:
+        """``count`` more streams after the others, with a fresh memory (a camera added);
+        the others' memory is kept. ``batch`` is a new, larger buffer then."""
+
     def __call__(self, frames: np.ndarray) -> FrameErrors:
         """Score uint8 gray frames (B, S, S) at ``frame_size``, one per stream: (B,)
         errors and (B, S / cell, S / cell) cell means on the CPU."""

@@ -114,6 +114,10 @@ class _Adaptation:
     def reset(self, index: slice | list[int]) -> None:
         self.level[index] = np.nan
 
+    def add_streams(self, count: int) -> None:
+        self.level = np.concatenate([self.level, np.full((count, *self.level.shape[1:]),
+                                                         np.nan)])
+
     def __call__(self, values: np.ndarray) -> np.ndarray:
         """``values`` (B, H, W) divided by each stream's level."""
         adapt = self.design.adapt
@@ -213,6 +217,13 @@ class LocatedScorer:
             raise ConfigError(f"located score: a mask of {cells.shape} cells, but the "
                               f"calibration has {self.ignored.shape[1:]}")
         self.ignored[stream] = False if cells is None else cells
+
+    def add_streams(self, count: int) -> None:
+        """``count`` more streams after the others, fresh and unmasked."""
+        self.adaptation.add_streams(count)
+        self.score = np.concatenate([self.score, np.full(count, np.nan)])
+        self.ignored = np.concatenate([self.ignored, np.zeros((count, *self.ignored.shape[1:]),
+                                                              bool)])
 
     def reset(self, streams: Sequence[int] | None = None) -> None:
         """Forget the running levels and score of the given streams (all by default)."""

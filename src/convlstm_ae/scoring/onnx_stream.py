@@ -68,6 +68,15 @@ class OnnxStreamScorer(StreamBackend):
         t_prime = load_scoring_config(model_dir).t_prime
         return cls(open_session(path, threads), streams, t_prime, maps)
 
+    def add_streams(self, count: int) -> None:
+        """``count`` more streams with a fresh memory; the others' memory is kept."""
+        state = self.state
+        state.add_streams(count)
+        state.h, state.c, state.last = (
+            np.concatenate([buffer, np.zeros((count, *buffer.shape[1:]), buffer.dtype)])
+            for buffer in (state.h, state.c, state.last))
+        self.batch = np.zeros((self.streams, self.frame_size, self.frame_size), np.uint8)
+
     def __call__(self, frames: np.ndarray) -> FrameErrors:
         """Score uint8 gray frames (B, S, S), one per stream; numpy :class:`FrameErrors`."""
         frames = check_frames(frames, self.streams, self.frame_size)

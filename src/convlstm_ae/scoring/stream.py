@@ -66,7 +66,18 @@ class StreamScorer(StreamBackend):
         self.frame_size = size
         self.patch = patch_size or default_patch_size(size)
         self.cell = cell_size or default_cell_size(size)
-        self.frame_shape = (streams, config.in_channels, size, size)
+        self.in_channels = config.in_channels
+        self.keep_maps = maps
+        self.maps: Tensor | None = None  # (B, H, W) on the CPU, the last call's, if kept
+        self._compute_fn = self.compute
+        if self.fast:
+            self._compute_fn = torch.compile(self.compute, dynamic=False)
+        self._buffers()
+
+    def _buffers(self) -> None:
+        """The step's buffers for B streams, and no CUDA graph yet (captured for B)."""
+        streams, size = self.streams, self.frame_size
+        self.frame_shape = (streams, self.in_channels, size, size)
         self.frames = torch.zeros(self.frame_shape, dtype=torch.uint8, device=self.device)
         self.keep = torch.zeros(streams, device=self.device)  # 0: memory reset at this frame
         # (B, S, S) uint8 on the host, pinned on CUDA: a caller that fills it and passes it
@@ -74,14 +85,20 @@ class StreamScorer(StreamBackend):
         self.host = torch.zeros((streams, size, size), dtype=torch.uint8,
                                 pin_memory=self.device.type == "cuda")
         self.batch = self.host.numpy()
-        self.keep_maps = maps
-        self.maps: Tensor | None = None  # (B, H, W) on the CPU, the last call's, if kept
         self._outputs: tuple[Tensor, ...] | None = None
         self._graph: torch.cuda.CUDAGraph | None = None
-        self._compute_fn = self.compute
-        if self.fast:
-            self._compute_fn = torch.compile(self.compute, dynamic=False)
         self._uncaptured_steps = 0
+
+    def add_streams(self, count: int) -> None:
+        """``count`` more streams with a fresh memory; the others' memory is kept. On CUDA
+        the step is compiled and captured again for the new B."""
+        state = self.state
+        state.add_streams(count)
+        if state.h is not None:
+            state.h, state.c, state.last = (
+                torch.cat([buffer, buffer.new_zeros((count, *buffer.shape[1:]))])
+                for buffer in (state.h, state.c, state.last))
+        self._buffers()
 
     def _autocast(self):
         if self.device.type == "cuda":

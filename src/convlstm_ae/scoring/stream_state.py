@@ -41,6 +41,12 @@ class StreamState:
         """Forget the memory of the given streams (all by default), e.g. a new camera."""
         self.position[slice(None) if streams is None else list(streams)] = 0
 
+    def add_streams(self, count: int) -> None:
+        """``count`` more streams, after the others, their memory fresh; the backend grows
+        ``h``, ``c`` and ``last``."""
+        self.streams += count
+        self.position = np.concatenate([self.position, np.zeros(count, np.int64)])
+
     def keep(self) -> np.ndarray:
         """(B,) float32: 0 for a stream whose memory starts at this frame, else 1."""
         return (self.position > 0).astype(np.float32)
