@@ -16,7 +16,7 @@ from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 if TYPE_CHECKING:
     from convlstm_ae.live.cameras import CamerasConfig, Reloader
     from convlstm_ae.live.server import PageServer
-    from convlstm_ae.live.watch import Group, Watch
+    from convlstm_ae.live.watch import Group, Opener, Watch
 
 # the longest wait, delay or timeout a watch flag takes: a day (threads' timeouts overflow
 # near 2**63 ns, and infinity is no delay)
@@ -55,12 +55,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
     listener, token = _page_socket(args)  # a port in use fails before any work
     page = reloader = previous = None
     try:
-        watch, threshold = _open_watch(args, cameras, publish=listener is not None)
+        opener = _opener(args, publish=listener is not None)
+        watch, threshold = _open_watch(args, cameras, opener)
         if listener is not None:
             page = _start_page(watch, listener, token)
         if cameras is not None:
             previous = signal.getsignal(signal.SIGHUP)
-            reloader = _start_reloader(args.config, cameras, watch)
+            reloader = _start_reloader(args.config, cameras, watch, opener)
         return _run(args, watch, threshold, page)
     finally:
         if reloader is not None:
@@ -97,11 +98,12 @@ def _read_config(args: argparse.Namespace) -> CamerasConfig:
     return cameras
 
 
-def _start_reloader(path: Path, cameras: CamerasConfig, watch: Watch) -> Reloader:
+def _start_reloader(path: Path, cameras: CamerasConfig, watch: Watch, opener: Opener
+                    ) -> Reloader:
     """Re-read the cameras file on SIGHUP."""
     from convlstm_ae.live.cameras import Reloader
 
-    reloader = Reloader(path, cameras, watch)
+    reloader = Reloader(path, cameras, watch, opener)
     signal.signal(signal.SIGHUP, lambda *_: reloader.request())
     return reloader
 
@@ -124,7 +126,17 @@ def _page_socket(args: argparse.Namespace) -> tuple[socket.socket | None, str | 
     return server.listen(args.serve, token), token
 
 
-def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, publish: bool
+def _opener(args: argparse.Namespace, publish: bool) -> Opener:
+    """How ``args`` open sources and engines."""
+    from convlstm_ae.live.watch import Opener
+
+    return Opener(args.backend, args.device, args.threads,
+                  maps=bool(args.overlay or args.clip_overlay), publish=publish,
+                  realtime=args.realtime, backoff=args.backoff, max_backoff=args.max_backoff,
+                  queue_frames=args.queue, fps=args.fps)
+
+
+def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, opener: Opener
                 ) -> tuple[Watch, float]:
     """The watch of ``args``' model and sources (with ``cameras``: their own rules and
     masks), and the model's threshold."""
@@ -133,7 +145,6 @@ def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, publish
     from convlstm_ae.live.events import EventRules
     from convlstm_ae.live.mqtt import Mqtt, mqtt_target
     from convlstm_ae.live.outputs import Notifier
-    from convlstm_ae.live.sources import open_source
     from convlstm_ae.live.watch import Watch
 
     if args.demo:
@@ -144,11 +155,9 @@ def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, publish
         args.clips or args.clip_overlay) else None
     notifier = Notifier(args.on_event, args.webhook, args.notify_timeout)  # checked early
     broker = mqtt_target(args.mqtt) if args.mqtt else None
-    groups = _open_groups(args, cameras, publish)
+    groups = _open_groups(args, cameras, opener)
     size = groups[0].engine.frame_size
-    sources = [open_source(s, size, realtime=args.realtime, backoff=args.backoff,
-                           max_backoff=args.max_backoff, queue_frames=args.queue, fps=args.fps)
-               for s in args.sources]
+    sources = [opener.source(s, size) for s in args.sources]
     scoring_of = {stream: group.scoring for group in groups for stream in group.streams}
     if cameras is None:
         rules = EventRules(groups[0].scoring.threshold, args.release_margin,
@@ -161,7 +170,7 @@ def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, publish
     sinks = [notifier, Mqtt(broker)] if broker else [notifier]
     watch = Watch(groups, sources, args.out, rules=rules, masks=masks, sinks=sinks,
                   max_wait=args.max_wait, overlay=args.overlay, decoders=args.decoders,
-                  clips=clips, publish=publish)
+                  clips=clips, publish=opener.publish)
     if clips:
         kept = len(sources) * clips.ring_bytes(size)
         print(f"event clips -> {args.out / 'clips'}: {clips.pre_seconds:g} s before, "
@@ -169,7 +178,7 @@ def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, publish
     return watch, groups[0].scoring.threshold
 
 
-def _open_groups(args: argparse.Namespace, cameras: CamerasConfig | None, publish: bool
+def _open_groups(args: argparse.Namespace, cameras: CamerasConfig | None, opener: Opener
                  ) -> list[Group]:
     """An engine per model (MODEL, or each model of the cameras file) for its sources.
 
@@ -177,8 +186,7 @@ def _open_groups(args: argparse.Namespace, cameras: CamerasConfig | None, publis
         ConfigError: with ``cameras``, ``FILE: camera 'NAME': ...`` naming the first
             camera of a model that does not open or scores another frame size.
     """
-    from convlstm_ae.live.engine import open_engine
-    from convlstm_ae.live.watch import Group, model_scoring
+    from convlstm_ae.live.watch import Group
 
     models = {args.model: list(range(len(args.sources)))} if cameras is None else (
         cameras.by_model())
@@ -188,16 +196,8 @@ def _open_groups(args: argparse.Namespace, cameras: CamerasConfig | None, publis
         own = None if cameras is None else [cameras.cameras[k].threshold for k in streams]
         threshold = args.threshold if own is None or None in own else min(own)
         try:
-            scoring = model_scoring(model, threshold)
-            engine = open_engine(model, len(streams), backend=args.backend, device=args.device,
-                                 threads=args.threads, maps=bool(
-                                     args.overlay or args.clip_overlay or (
-                                         publish and scoring.heat_limit is not None)))
-            if groups and engine.frame_size != groups[0].engine.frame_size:
-                size = groups[0].engine.frame_size
-                raise ConfigError(f"{model}: scores {engine.frame_size}x{engine.frame_size} "
-                                  f"frames, the watch's first model {size}x{size}; one watch's "
-                                  "models share a frame size")
+            engine, scoring = opener.model(model, len(streams), threshold,
+                                           groups[0].engine.frame_size if groups else None)
         except ConvLSTMAEError as error:
             if cameras is None:
                 raise

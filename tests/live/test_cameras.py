@@ -20,6 +20,7 @@ import yaml
 
 from convlstm_ae.data.video_io import model_frame
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.export.paths import ONNX_SCORE
 from convlstm_ae.live.cameras import Camera, cell_mask, read_cameras
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.pipeline.calibrate import install_located
@@ -137,37 +138,59 @@ def read_rows(path):
         return list(csv.DictReader(handle))
 
 
-def test_each_camera_is_scored_by_its_own_model_as_score_scores_it(media, release_tiny,
-                                                                    tmp_path):
-    """Two models, three cameras: a and c share the top model's engine, b has its own
-    (another normalization: other errors on the same video). Each camera's rows are
-    what ``score --windows reset`` gives for its model and video."""
-    other = noise_calibrated(release_tiny(tmp_path / "other", 4, normalization="mean_frame"), 4)
-    videos = {"a": media["video"], "b": media["video"], "c": media["folder"] / "b.avi"}
-    path = write_cameras(tmp_path / "cameras.yaml", {
-        "model": str(media["model"]), "out": "out",
-        "cameras": [{"name": "a", "source": str(videos["a"])},
-                    {"name": "b", "source": str(videos["b"]), "model": str(other)},
-                    {"name": "c", "source": str(videos["c"])}]})
-    code, out, err = run_cli("watch", "--config", path, "--no-realtime", "--decoders", "0")
+def assert_scored_as_score_scores_it(rows, model, video, tmp_path, name):
+    """``rows`` of a live CSV are every frame of ``video``, from frame 0, with the errors,
+    histories and scores ``score --windows reset`` gives with ``model``: a whole run of
+    the video, its memory reset every T' from its first frame and never otherwise."""
+    offline = tmp_path / f"offline-{name}.csv"
+    code, _, err = run_cli("score", model, video, "--windows", "reset", "--out", offline,
+                           "--device", "cpu")
     assert code == 0, err
-    models = {"a": media["model"], "b": other, "c": media["model"]}
+    expected = read_rows(offline)
+    assert [int(r["frame"]) for r in rows] == [int(r["frame"]) for r in expected], name
+    for column, offline_column in (("error", "error"), ("history", "history"),
+                                   ("score", "calibrated_error")):
+        np.testing.assert_allclose([float(r[column]) for r in rows],
+                                   [float(r[offline_column]) for r in expected],
+                                   rtol=1e-4, atol=1e-4, err_msg=f"{name} {column}")
+
+
+@pytest.fixture(scope="module")
+def other(media, release_tiny, tmp_path_factory):
+    """A second model: another normalization, other errors on the same video."""
+    folder = tmp_path_factory.mktemp("other") / "model"
+    return noise_calibrated(release_tiny(folder, 4, normalization="mean_frame"), 4)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_each_camera_is_scored_by_its_own_model_as_score_scores_it(media, other, backend,
+                                                                    tmp_path):
+    """Two models, three cameras: a and c share the top model's engine, b has its own.
+    Each camera's rows are what ``score --windows reset`` gives for its model and video,
+    on either backend (ONNX Runtime runs each model's exported scoring graph)."""
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime", reason="--backend onnx needs onnxruntime")
+    videos = {"a": media["video"], "b": media["video"], "c": media["folder"] / "b.avi"}
+    models = {name: shutil.copytree(model, tmp_path / f"model-{name}")
+              for name, model in (("a", media["model"]), ("b", other))}
+    for model in models.values():
+        (model / ONNX_SCORE).unlink(missing_ok=True)  # exported by the onnx backend only
+    models["c"] = models["a"]  # a and c: one model, one engine
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(models["a"]), "out": "out",
+        "cameras": [{"name": "a", "source": str(videos["a"])},
+                    {"name": "b", "source": str(videos["b"]), "model": str(models["b"])},
+                    {"name": "c", "source": str(videos["c"])}]})
+    code, out, err = run_cli("watch", "--config", path, "--no-realtime", "--decoders", "0",
+                             "--backend", backend)
+    assert code == 0, err
     live = {name: read_rows(tmp_path / f"out/frames-{name}.csv") for name in models}
     for name, model in models.items():
-        offline = tmp_path / f"offline-{name}.csv"
-        code, _, err = run_cli("score", model, videos[name], "--windows", "reset", "--out",
-                               offline, "--device", "cpu")
-        assert code == 0, err
-        expected = read_rows(offline)
-        assert [int(r["frame"]) for r in live[name]] == [int(r["frame"]) for r in expected]
-        for column, offline_column in (("error", "error"), ("history", "history"),
-                                       ("score", "calibrated_error")):
-            np.testing.assert_allclose([float(r[column]) for r in live[name]],
-                                       [float(r[offline_column]) for r in expected],
-                                       rtol=1e-4, atol=1e-4, err_msg=f"{name} {column}")
+        assert_scored_as_score_scores_it(live[name], model, videos[name], tmp_path, name)
     assert not np.allclose([float(r["error"]) for r in live["a"]],
                            [float(r["error"]) for r in live["b"]])  # the models differ
     assert "watching 3 source(s)" in out
+    assert all((model / ONNX_SCORE).is_file() == (backend == "onnx") for model in models.values())
 
 
 def test_a_camera_model_that_does_not_open_or_fit_is_one_line_naming_it(
@@ -238,6 +261,26 @@ def test_bad_configs_and_flags_are_one_line(located, media, tmp_path):
     assert_user_error(code, err, "missing.yaml", "not found")
 
 
+def start_watch(path, *flags):
+    """``watch --config path`` in a process of its own, playing files in real time, each
+    ring holding a whole test video (so no frame is dropped)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parents[2] / "src"), str(Path(__file__).parents[1])])}
+    return subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "watch", "--config",
+                             str(path), "--queue", "200", *flags], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_rows(path, rows, timeout=60):
+    """Wait until the CSV at ``path`` holds ``rows`` rows."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and len(path.read_text().splitlines()) > rows:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path}: fewer than {rows} rows after {timeout} s")
+
+
 class Lines:
     """The lines a process writes to a pipe, read by a thread."""
 
@@ -264,9 +307,9 @@ def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_other
     """Three cameras play 12 s of video in real time; b's mask hides the corner where the
     late burst comes; d's video is noisy throughout (its event never ends by itself). By
     SIGHUP: a bad file, then a file moving b's mask to the other corner and lowering its
-    min_frames, removing d (and adding a camera). a runs through untouched, every frame
-    in its CSV; b alarms on the burst; d stops, its open event closed at its last scored
-    frame; the new camera is not started."""
+    min_frames, removing d and changing a's source (which needs a restart). a runs
+    through untouched, every frame in its CSV; b alarms on the burst; d stops, its open
+    event closed at its last scored frame."""
     write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
     write_avi(tmp_path / "noisy.avi", corner_clip(120, noisy=range(120)))
     elsewhere = [[96 - x, 80 - y] for x, y in MASK]
@@ -275,11 +318,7 @@ def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_other
     path = write_cameras(tmp_path / "cameras.yaml", {
         "model": str(located), "out": "out",
         "cameras": [*cameras, {"name": "d", "source": "noisy.avi", "threshold": 3.0}]})
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).parents[2] / "src"), str(Path(__file__).parents[1])])}
-    process = subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "watch", "--config",
-                                str(path), "--decoders", "0", "--queue", "200"], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start_watch(path, "--decoders", "0")
     try:
         out, err = Lines(process.stdout), Lines(process.stderr)
         out.wait_for("watching 3 source(s), threshold 3")
@@ -288,14 +327,11 @@ def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_other
         (bad,) = err.wait_for("not valid YAML")
         assert bad.endswith("the running cameras keep their configuration")
         cameras[1] |= {"mask": [elsewhere], "min_frames": 2}
-        d_rows = tmp_path / "out/frames-d.csv"
-        end = time.monotonic() + 60
-        while len(d_rows.read_text().splitlines()) < 11 and time.monotonic() < end:
-            time.sleep(0.05)  # d's event is under way: 10 alarmed frames scored
+        wait_for_rows(tmp_path / "out/frames-d.csv", 10)  # d's event is under way
         write_cameras(path, {"model": str(located), "out": "out",
-                             "cameras": [*cameras, {"name": "c", "source": "late.avi"}]})
+                             "cameras": [{**cameras[0], "source": "noisy.avi"}, cameras[1]]})
         process.send_signal(signal.SIGHUP)
-        err.wait_for("camera 'c' added: a restart applies that")
+        err.wait_for("camera 'a' source: a restart applies that")
         out.wait_for("camera 'd' removed: its source stopped")
         (moved,) = out.wait_for("camera 'b' now: threshold 3")
         assert "min frames 2" in moved and " 0 masked" not in moved
@@ -319,4 +355,57 @@ def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_other
         assert [int(row.split(",")[2]) for row in rows] == list(range(120))
         times = np.array([float(row.split(",")[0]) for row in rows])
         assert np.allclose(np.diff(times), 0.1)
-    assert not (tmp_path / "out/frames-c.csv").exists()
+
+
+def test_sighup_adds_cameras_with_a_fresh_memory_and_the_others_run_on(media, other,
+                                                                       release_tiny, tmp_path):
+    """a (top model) and b (another model) play 12 s of video in real time, each decoded
+    in a process of its own. A SIGHUP removes b and adds c (a's model: its engine grows),
+    d (a third model, not loaded yet: a new engine) and x (a missing file); a second one
+    adds b again. Each added camera's CSV starts at frame 0 and holds what ``score
+    --windows reset`` gives for its video and model; a's CSV holds every frame of its
+    video scored as one run (its memory never reset by the others coming); b's CSV holds
+    its first run, cut short, then a whole second one; x is one error line."""
+    third = noise_calibrated(release_tiny(tmp_path / "third", 4, lstm_channels=16), 4)
+    video = write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
+    a = {"name": "a", "source": "late.avi"}
+    b = {"name": "b", "source": "late.avi", "model": str(other)}
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(media["model"]), "out": "out", "cameras": [a, b]})
+    process = start_watch(path, "--decoders", "1")
+    rows = {name: tmp_path / f"out/frames-{name}.csv" for name in "abcd"}
+    try:
+        out, err = Lines(process.stdout), Lines(process.stderr)
+        out.wait_for("watching 2 source(s)")
+        wait_for_rows(rows["a"], 20)
+        c = {"name": "c", "source": "late.avi"}
+        d = {"name": "d", "source": "late.avi", "model": str(third)}
+        x = {"name": "x", "source": "missing.avi"}
+        write_cameras(path, {"model": str(media["model"]), "out": "out",
+                             "cameras": [a, c, d, x]})
+        process.send_signal(signal.SIGHUP)
+        (missing,) = err.wait_for("camera 'x': ")
+        assert missing.endswith("no such file or folder, webcam index or URL; not added, "
+                                "the other cameras run on")
+        for name in "cd":
+            out.wait_for(f"camera {name!r} added")
+        out.wait_for("camera 'b' removed")
+        wait_for_rows(rows["c"], 10)
+        write_cameras(path, {"model": str(media["model"]), "out": "out",
+                             "cameras": [a, c, d, b]})
+        process.send_signal(signal.SIGHUP)
+        out.wait_for("camera 'b' added")
+        assert process.wait(timeout=120) == 0, "\n".join(err.lines)
+    finally:
+        process.kill()
+    assert not any("Traceback" in line for line in err.lines), err.lines
+    assert sum("camera 'x'" in line for line in err.lines) == 1  # tried once: one line
+    live = {name: read_rows(rows[name]) for name in "abcd"}
+    first = next(k for k, row in enumerate(live["b"]) if k and row["frame"] == "0")
+    assert 0 < first < 120  # b's first run was cut short by its removal
+    assert_scored_as_score_scores_it(live["b"][first:], other, video, tmp_path, "b")
+    for name, model in (("a", media["model"]), ("c", media["model"]), ("d", third)):
+        assert_scored_as_score_scores_it(live[name], model, video, tmp_path, name)
+    assert not (tmp_path / "out/frames-x.csv").exists()
+    for name in "acd":
+        out.wait_for(f"{name}: 120 frames scored, 1 event(s), 0 dropped", timeout=1)

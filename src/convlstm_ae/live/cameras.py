@@ -35,10 +35,13 @@ model (:meth:`CamerasConfig.by_model`), every model at one frame size.
 
 On SIGHUP, :class:`Reloader` reads the file again: changed thresholds, event rules and
 masks apply to their running cameras from their next frame, the others untouched; a
-camera deleted from the file is stopped, its open event closed. Added cameras, a changed
-source or model and changed outputs need a restart: one warning line says so, and the
-rest of the file still applies. A file that does not load keeps the running
-configuration and logs one error line.
+camera deleted from the file is stopped, its open event closed; a camera added to it is
+started with a fresh memory (its model's engine grown by one stream, or its model opened
+if no camera runs it yet), the others' memory untouched. A camera that does not start
+(its source or model does not open, another frame size) is one error line, and the
+others run on. A changed source or model and changed outputs need a restart: one
+warning line says so, and the rest of the file still applies. A file that does not load
+keeps the running configuration and logs one error line.
 """
 
 from __future__ import annotations
@@ -57,12 +60,12 @@ import numpy as np
 
 from convlstm_ae.config import config_from_dict, is_whole, read_mapping, typed_values
 from convlstm_ae.data.video_io import is_video, read_header
-from convlstm_ae.errors import ConfigError
+from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 from convlstm_ae.live.events import MIN_FRAMES, RELEASE_FRAMES, RELEASE_MARGIN, EventRules
 from convlstm_ae.scoring.located import LocatedCalibration
 
 if TYPE_CHECKING:
-    from convlstm_ae.live.watch import Watch
+    from convlstm_ae.live.watch import Opener, Watch
 
 log = logging.getLogger(__name__)
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # a source label (live/sources.py)
@@ -271,17 +274,13 @@ def camera_masks(path: Path, cameras: Sequence[Camera], frame_size: int,
     return masks
 
 
-def _restart_needs(running: CamerasConfig, new: CamerasConfig) -> list[str]:
-    """What ``new`` changes that only a restart applies."""
-    needs = []
-    names = [c.name for c in running.cameras]
-    new_names = [c.name for c in new.cameras]
-    needs += [f"camera {n!r} added" for n in new_names if n not in names]
-    old = {c.name: c for c in running.cameras}
-    for camera in new.cameras:
-        if camera.name in old:
-            needs += [f"camera {camera.name!r} {key}" for key in ("source", "model")
-                      if getattr(camera, key) != getattr(old[camera.name], key)]
+def _restart_needs(running: CamerasConfig, cameras: dict[str, Camera], new: CamerasConfig
+                   ) -> list[str]:
+    """What ``new`` changes that only a restart applies; ``cameras``: the running ones, as
+    last applied."""
+    needs = [f"camera {camera.name!r} {key}" for camera in new.cameras if camera.name in cameras
+             for key in ("source", "model")
+             if getattr(camera, key) != getattr(cameras[camera.name], key)]
     needs += [key for key in (f.name for f in fields(CamerasConfig))
               if key not in ("cameras", "model") and getattr(new, key) != getattr(running, key)]
     if running.model != new.model:
@@ -291,9 +290,9 @@ def _restart_needs(running: CamerasConfig, new: CamerasConfig) -> list[str]:
 
 class Reloader:
     """Re-reads a cameras file when asked (:meth:`request`, e.g. from a SIGHUP handler)
-    and hands the changed rules and masks of the running cameras, and the cameras
-    removed, to the watch, in a thread of its own so a slow file read never holds up a
-    step.
+    and hands the watch the changed rules and masks of the running cameras, the cameras
+    removed and the cameras added, in a thread of its own so a slow file read, or an added
+    camera's model and source opening, never holds up a step.
 
     Args:
         path: the cameras file.
@@ -301,18 +300,22 @@ class Reloader:
         watch: its streams are ``running``'s cameras, in order; each camera's model
             gives its calibrated threshold (where it sets none) and located calibration
             (masks need it).
+        opener: how the watch opened its sources and engines: an added camera's are
+            opened the same way.
     """
 
-    def __init__(self, path: Path, running: CamerasConfig, watch: Watch) -> None:
-        self.path, self.watch = path, watch
-        self.streams = [camera.name for camera in running.cameras]
-        self.removed: set[str] = set()  # cameras whose source was stopped
-        scorings = [watch.scoring_of(stream) for stream in range(len(self.streams))]
-        self.thresholds = [scoring.threshold for scoring in scorings]
-        self.located = [scoring.located for scoring in scorings]
+    def __init__(self, path: Path, running: CamerasConfig, watch: Watch, opener: Opener
+                 ) -> None:
+        self.path, self.watch, self.opener = path, watch, opener
+        self.streams = {camera.name: k for k, camera in enumerate(running.cameras)}
+        self.cameras = {camera.name: camera for camera in running.cameras}  # as applied
+        # each model's engine and scoring: an added camera of a running model joins it
+        self.models = {running.model_of(camera): (watch.engine_of(k), watch.scoring_of(k))
+                       for k, camera in enumerate(running.cameras)}
         self.applied = running  # the file as last applied
         self.masks = dict(zip(self.streams, camera_masks(
-            path, running.cameras, watch.frame_size, self.located), strict=True))
+            path, running.cameras, watch.frame_size,
+            [watch.scoring_of(k).located for k in self.streams.values()]), strict=True))
         self.reloads = 0  # files read, applied or not
         self._wanted, self._stopped = threading.Event(), False
         self._thread = threading.Thread(target=self._run, name="cameras reload", daemon=True)
@@ -336,48 +339,74 @@ class Reloader:
             self.reload()
 
     def reload(self) -> None:
-        """Read the file and apply what changed to the running cameras; log one line per
-        change, one error line for a file that does not load (the old one runs on)."""
+        """Read the file and apply what changed: rules and masks of the running cameras,
+        cameras removed and added; log one line per change, one error line for a file
+        that does not load (the old one runs on) or a camera that does not start (the
+        others run on)."""
         self.reloads += 1
         try:
             new = read_cameras(self.path)
-            running = [c for c in new.cameras
-                       if c.name in self.streams and c.name not in self.removed]
-            streams = [self.streams.index(c.name) for c in running]
+            running = [c for c in new.cameras if c.name in self.streams]
             masks = camera_masks(self.path, running, self.watch.frame_size,
-                                 [self.located[stream] for stream in streams])
+                                 [self.watch.scoring_of(self.streams[c.name]).located
+                                  for c in running])
         except ConfigError as error:
             log.error("%s; the running cameras keep their configuration", error)
             return
-        for name in sorted({c.name for c in self.applied.cameras} - {c.name for c in new.cameras}
-                           - self.removed):
-            if name in self.streams:
-                self.watch.remove_camera(self.streams.index(name))
-                self.removed.add(name)
-                log.info("%s: camera %r removed: its source stopped, its open event closed",
-                         self.path, name)
-        needs = _restart_needs(self.applied, new)
+        for name in sorted(set(self.streams) - {c.name for c in new.cameras}):
+            self.watch.remove_camera(self.streams.pop(name))
+            del self.cameras[name], self.masks[name]
+            log.info("%s: camera %r removed: its source stopped, its open event closed",
+                     self.path, name)
+        needs = _restart_needs(self.applied, self.cameras, new)
         if needs:
-            log.warning("%s: %s: a restart applies that (the rules and masks of the running "
-                        "cameras are applied now)", self.path, ", ".join(needs))
-        old = {c.name: c for c in self.applied.cameras}
-        for camera, stream, mask in zip(running, streams, masks, strict=True):
-            before, before_mask = old.get(camera.name), self.masks[camera.name]
-            rules = camera.rules(self.thresholds[stream])
-            same_mask = _same(mask, before_mask) and before is not None
-            if (before is not None and before.rules(self.thresholds[stream]) == rules
-                    and same_mask):
+            log.warning("%s: %s: a restart applies that (the rest of the file is applied "
+                        "now)", self.path, ", ".join(needs))
+        for camera, mask in zip(running, masks, strict=True):
+            stream, before = self.streams[camera.name], self.cameras[camera.name]
+            threshold = self.watch.scoring_of(stream).threshold
+            rules = camera.rules(threshold)
+            self.cameras[camera.name] = camera
+            if before.rules(threshold) == rules and _same(mask, self.masks[camera.name]):
                 continue
+            self.masks[camera.name] = mask
             self.watch.update_camera(stream, rules, mask)
             log.info("%s: camera %r now: threshold %.3g, release margin %g, release frames "
                      "%d, min frames %d, %d masked cell(s)", self.path, camera.name,
                      rules.threshold, rules.release_margin, rules.release_frames,
                      rules.min_frames, 0 if mask is None else int(mask.sum()))
+        for camera in new.cameras:
+            if camera.name not in self.streams:
+                self._add(new, camera)
         self.applied = new
-        self.masks |= dict(zip((c.name for c in running), masks, strict=True))
+
+    def _add(self, config: CamerasConfig, camera: Camera) -> None:
+        """Start ``camera`` of ``config``: its source and its model (a running one, else
+        opened now); one error line if either does not open or fit."""
+        size, model = self.watch.frame_size, config.model_of(camera)
+        try:
+            try:
+                source = self.opener.source(camera.argument, size)
+                engine, scoring = self.models.get(model) or self.opener.model(
+                    model, 1, camera.threshold, size)
+                self.models[model] = engine, scoring
+            except ConvLSTMAEError as error:
+                raise ConfigError(f"{self.path}: camera {camera.name!r}: {error}") from None
+            (mask,) = camera_masks(self.path, [camera], size, [scoring.located])
+            rules = camera.rules(scoring.threshold)
+            try:
+                stream = self.watch.add_camera(source, engine, scoring, rules, mask)
+            except ConfigError as error:
+                raise ConfigError(f"{self.path}: camera {camera.name!r}: {error}") from None
+        except ConfigError as error:
+            log.error("%s; not added, the other cameras run on", error)
+            return
+        self.streams[camera.name], self.cameras[camera.name] = stream, camera
+        self.masks[camera.name] = mask
+        log.info("%s: camera %r added: threshold %.3g, model %s", self.path, camera.name,
+                 rules.threshold, model)
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None
                                          and np.array_equal(a, b))
-

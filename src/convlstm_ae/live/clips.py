@@ -105,7 +105,8 @@ class Clips:
     def __init__(self, labels: Sequence[str], frame_size: int, rules: ClipRules,
                  heat: Sequence[HeatStyle] | None = None) -> None:
         streams, size = len(labels), ring_frames(rules.pre_seconds)
-        self.labels, self.rules, self.heat = list(labels), rules, heat
+        self.labels, self.rules = list(labels), rules
+        self.heat = None if heat is None else list(heat)
         self._frames = np.zeros((streams, size, frame_size, frame_size), np.uint8)
         # each stream's error maps, on its first map's shape (its model's)
         self._maps: list[np.ndarray | None] = [None] * streams
@@ -117,6 +118,21 @@ class Clips:
         self._opened = np.zeros(streams, np.int64)  # open clips per stream
         self._keys = 0
         self._encoder = _Encoder()
+
+    def add_stream(self, label: str, heat: HeatStyle | None) -> None:
+        """One more stream, after the others, with an empty ring; ``heat``: its overlay
+        scale (None without ``rules.overlay``)."""
+        self.labels.append(label)
+        if self.heat is not None:
+            self.heat.append(heat)
+        self._maps.append(None)
+        for name, empty in (("_frames", 0), ("_times", np.nan), ("_scores", 0),
+                            ("_alarms", False), ("_next", 0)):
+            values = getattr(self, name)
+            setattr(self, name, np.concatenate(
+                [values, np.full((1, *values.shape[1:]), empty, values.dtype)]))
+        self._open.append([])
+        self._opened = np.append(self._opened, 0)
 
     def add(self, rows: np.ndarray, frames: np.ndarray, times: np.ndarray, scores: np.ndarray,
             alarms: np.ndarray, maps: Sequence[np.ndarray] | None = None) -> None:

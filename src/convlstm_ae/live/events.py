@@ -85,6 +85,18 @@ class EventMachine:
         self.start_time, self.end_time, self.peak_score = (
             np.zeros(streams) for _ in range(3))
 
+    def add(self, source: str, videos: Sequence[str], rules: EventRules) -> None:
+        """One more stream, after the others, with no run under way."""
+        self.sources.append(source)
+        self.videos.append(videos)
+        self.rules.append(rules)
+        for name in ("threshold", "release", "release_frames", "min_frames", "open", "alarms",
+                     "quiet", "video", "start_frame", "end_frame", "peak_frame", "start_time",
+                     "end_time", "peak_score"):
+            values = getattr(self, name)
+            setattr(self, name, np.append(values, np.zeros(1, values.dtype)))
+        self.set_rules(len(self.sources) - 1, rules)
+
     def set_rules(self, stream: int, rules: EventRules) -> None:
         """Stream ``stream``'s rules from its next frame on; a run under way goes on
         under them."""

@@ -64,11 +64,35 @@ class LiveState(Sink):
         self._frames = np.zeros((streams, frame_size, frame_size), np.uint8)
         self._maps: list[np.ndarray | None] = [None] * streams  # the latest, per camera
         self._alarm = np.zeros(streams, bool)
-        self._status: list[dict] = [{"name": name} for name in self.names]
+        self._shown = list(range(streams))  # the cameras listed: not removed
+        self._status: dict[int, dict] = {}  # each listed camera's, by its id
         # each shown event, and its snapshot and clip (paths in the output folder)
         self._events: deque[tuple[dict, str | None, str | None]] = deque(maxlen=EVENTS_KEPT)
         self._next_event = 1
         self._pictures: list[tuple[float, int, bytes] | None] = [None] * streams
+
+    def add_camera(self, name: str, threshold: float, heat: HeatStyle | None) -> None:
+        """One more camera, after the others (its id is their count), with no score yet."""
+        with self._lock:
+            self.names.append(redact(name))
+            self.thresholds.append(threshold)
+            self.masks.append(None)
+            self.heat.append(heat)
+            self._scores = np.concatenate(
+                [self._scores, np.full((1, CURVE_POINTS), np.nan, np.float32)])
+            self._times = np.concatenate([self._times, np.zeros((1, CURVE_POINTS))])
+            self._count = np.append(self._count, 0)
+            self._frames = np.concatenate([self._frames, np.zeros_like(self._frames[:1])])
+            self._maps.append(None)
+            self._alarm = np.append(self._alarm, False)
+            self._pictures.append(None)
+            self._shown.append(len(self.names) - 1)
+
+    def remove_camera(self, camera: int) -> None:
+        """Camera ``camera`` is no longer listed (its events stay)."""
+        with self._lock:
+            self._shown.remove(camera)
+            self._status.pop(camera, None)
 
     def set_camera(self, camera: int, threshold: float, mask: np.ndarray | None) -> None:
         """Camera ``camera``'s threshold and mask (its ignored cells, (h, w) bool) from now."""
@@ -95,12 +119,12 @@ class LiveState(Sink):
                         self._maps[camera] = np.array(error_map, np.float32)
 
     def status(self, cameras: Sequence[dict]) -> None:
-        """Each camera's status, as :meth:`Sink.status`'s, with watch's counts so far
-        (frames, events, finished, error)."""
+        """The status of each listed camera, in the order of their ids, as
+        :meth:`Sink.status`'s, with watch's counts so far (frames, events, finished, error)."""
         cleaned = [{key: _clean(value) for key, value in camera.items() if key != "alarm"}
                    for camera in cameras]
         with self._lock:
-            self._status = cleaned
+            self._status = dict(zip(self._shown, cleaned, strict=True))
 
     def send(self, record: dict) -> None:
         """An event record (as in ``events.jsonl``): the end record is shown (the start
@@ -127,22 +151,25 @@ class LiveState(Sink):
             self._pictures = [None] * len(self.names)  # drawn again, without the red border
 
     def cameras(self) -> list[dict]:
-        """Each camera's id (its index) and name."""
-        return [{"id": i, "name": name} for i, name in enumerate(self.names)]
+        """Each listed camera's id (its index) and name."""
+        with self._lock:
+            return [{"id": i, "name": self.names[i]} for i in self._shown]
 
     def page_status(self) -> dict:
         """Whether the loop runs, the threshold (None where cameras have their own), and per
-        camera its name, status, threshold, latest score and whether an event is open."""
+        listed camera its name, status, threshold, latest score and whether an event is
+        open."""
         with self._lock:
-            thresholds = list(self.thresholds)
-            status = [dict(camera) for camera in self._status]
-            last = self._scores[np.arange(len(self.names)), (self._count - 1) % CURVE_POINTS]
-            seen = self._count > 0
-            alarm = self._alarm.copy()
-        for i, camera in enumerate(status):
+            shown = list(self._shown)
+            thresholds = [self.thresholds[i] for i in shown]
+            status = [dict(self._status.get(i, {})) for i in shown]
+            last = self._scores[shown, (self._count[shown] - 1) % CURVE_POINTS]
+            seen = self._count[shown] > 0
+            alarm = self._alarm[shown]
+        for k, (i, camera) in enumerate(zip(shown, status, strict=True)):
             camera |= {"id": i, "name": self.names[i],
-                       "score": _clean(float(last[i])) if seen[i] else None,
-                       "alarm": bool(alarm[i]), "threshold": thresholds[i]}
+                       "score": _clean(float(last[k])) if seen[k] else None,
+                       "alarm": bool(alarm[k]), "threshold": thresholds[k]}
         common = thresholds[0] if len(set(thresholds)) == 1 else None
         return {"running": self.running, "threshold": common, "cameras": status}
 

@@ -91,17 +91,29 @@ class OutputWriter:
         self.sinks = list(sinks)
         self.flush_every = flush_every
         self.error: BaseException | None = None
-        self._videos = [[_csv_field(name) for name in names] for names in videos]
-        # appended, as events.jsonl is: a second watch into the same folder loses nothing
-        self._frames = [open(out / f"frames-{label}.csv", "a", newline="") for label in labels]
-        for handle in self._frames:
-            if handle.tell() == 0:
-                handle.write(",".join(FRAME_COLUMNS) + "\r\n")
-                handle.flush()
+        self._videos: list[list[str]] = []
+        self._frames: list[io.TextIOWrapper] = []
+        for label, names in zip(labels, videos, strict=True):
+            self._add(label, names)
         self._events = open(events, "a")
         self._work: queue.Queue[tuple | None] = queue.Queue(maxsize=QUEUED_STEPS)
         self._thread = threading.Thread(target=self._run, name="watch writer", daemon=True)
         self._thread.start()
+
+    def add(self, label: str, videos: Sequence[str]) -> None:
+        """One more stream, after the others: its CSV is opened (appended to) before the
+        rows queued after this."""
+        self._raise()
+        self._work.put(("add", label, videos))
+
+    def _add(self, label: str, videos: Sequence[str]) -> None:
+        self._videos.append([_csv_field(name) for name in videos])
+        # appended, as events.jsonl is: a second watch into the same folder loses nothing
+        handle = open(self.out / f"frames-{label}.csv", "a", newline="")
+        if handle.tell() == 0:
+            handle.write(",".join(FRAME_COLUMNS) + "\r\n")
+            handle.flush()
+        self._frames.append(handle)
 
     def rows(self, rows: Rows) -> None:
         """Queue one step's rows (waits if the writer is :data:`QUEUED_STEPS` behind)."""
@@ -142,6 +154,8 @@ class OutputWriter:
                 if item and item[0] == "rows":
                     self._write_rows(item[1])
                     dirty = True
+                elif item and item[0] == "add":
+                    self._add(*item[1:])
                 elif item:
                     self._write_event(*item[1:])
                 if dirty and (not item or time.monotonic() - flushed >= self.flush_every):

@@ -17,10 +17,14 @@ other processes in program order for these aligned 8-byte counters.
 
 Every frame carries the ``epoch`` of its video or connection: a new video or a reconnection
 raises it, so the reader sees a restart even if the restarting frame itself was dropped.
+
+A watch's rings are a :class:`RingSet`: one block per batch of sources started together
+(those of the start, then each batch of cameras added while it runs), read as one.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -199,3 +203,74 @@ class FrameRings:
         """Why ``stream`` stopped, if it stopped on an error."""
         data = self.error[stream].tobytes().split(b"\0", 1)[0]
         return data.decode(errors="replace") or None
+
+
+class RingSet:
+    """The rings of every stream of a watch, in :class:`FrameRings` blocks: a block per
+    batch of sources started together, its streams numbered on from the blocks before.
+    The reader's side of :class:`FrameRings`, over all of them; a block is never resized,
+    so a decoder attached to one never sees it move."""
+
+    def __init__(self) -> None:
+        self.blocks: list[FrameRings] = []
+        self._first: list[int] = []  # each block's first stream
+        self.closed = False
+
+    @property
+    def streams(self) -> int:
+        """B, the rings of every block."""
+        return sum(block.spec.streams for block in self.blocks)
+
+    def create(self, capacities: Sequence[int], drop_oldest: Sequence[bool], size: int
+               ) -> FrameRings:
+        """A new block for the next ``len(capacities)`` streams (see :meth:`FrameRings.create`)."""
+        first = self.streams
+        block = FrameRings.create(capacities, drop_oldest, size)
+        self.blocks.append(block)
+        self._first.append(first)
+        return block
+
+    def _where(self, stream: int) -> tuple[FrameRings, int]:
+        """The block of ``stream`` and its ring there."""
+        k = bisect.bisect_right(self._first, stream) - 1
+        return self.blocks[k], stream - self._first[k]
+
+    def counts(self, name: str) -> np.ndarray:
+        """(B,) a per-ring counter of :class:`FrameRings` (``finished``, ``connected``,
+        ``reconnects``, ``written``), copied."""
+        return np.concatenate([getattr(block, name) for block in self.blocks])
+
+    def available(self) -> np.ndarray:
+        """(B,) frames each ring holds unread (see :meth:`FrameRings.available`)."""
+        return np.concatenate([block.available() for block in self.blocks])
+
+    def drops(self) -> np.ndarray:
+        """(B,) frames lost per ring so far (see :meth:`FrameRings.drops`)."""
+        return np.concatenate([block.drops() for block in self.blocks])
+
+    def take(self, wanted: np.ndarray, out: np.ndarray) -> Taken:
+        """:meth:`FrameRings.take` over every block: ``wanted`` (B,), ``out`` (B, S, S)."""
+        parts = []
+        for block, first in zip(self.blocks, self._first, strict=True):
+            end = first + block.spec.streams
+            taken = block.take(wanted[first:end], out[first:end])
+            parts.append(Taken(taken.rows + first, taken.index, taken.time, taken.grabbed,
+                               taken.video, taken.epoch))
+        return Taken(*(np.concatenate([getattr(part, name) for part in parts]) for name in (
+            "rows", "index", "time", "grabbed", "video", "epoch")))
+
+    def halt(self, stream: int) -> None:
+        """See :meth:`FrameRings.halt`."""
+        block, ring = self._where(stream)
+        block.halt(ring)
+
+    def error_of(self, stream: int) -> str | None:
+        """See :meth:`FrameRings.error_of`."""
+        block, ring = self._where(stream)
+        return block.error_of(ring)
+
+    def close(self) -> None:
+        """Close every block (the creator frees them)."""
+        self.closed = True
+        for block in self.blocks:
+            block.close()

@@ -17,6 +17,12 @@ by decoder processes (:mod:`convlstm_ae.live.decoders`); a step gathers them int
 engine's input buffer with one numpy operation, and its scores, events and status are
 arrays over the B streams: no Python work per frame but for events (rare) and overlays.
 Rows and events go to one writer thread (:class:`~convlstm_ae.live.outputs.OutputWriter`).
+
+Sources can be added while it runs (:meth:`Watch.add_camera`, e.g. on SIGHUP): between
+two steps the arrays over the streams grow by one, the source gets a new block of rings
+and its own decoder, and its model's engine grows by a stream with a fresh memory (or a
+new engine joins); the other streams keep their memory and slots. A removed source
+keeps its slot, unscored, so stream numbers never change.
 """
 
 from __future__ import annotations
@@ -40,12 +46,12 @@ from convlstm_ae.config import default_patch_size
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.clips import ClipRules, Clips, HeatStyle
 from convlstm_ae.live.decoders import Decoders, default_workers
-from convlstm_ae.live.engine import Engine
+from convlstm_ae.live.engine import Engine, open_engine
 from convlstm_ae.live.events import EventMachine, EventRules
 from convlstm_ae.live.live_state import LiveState
 from convlstm_ae.live.outputs import OutputWriter, Rows, Sink
-from convlstm_ae.live.ring import FrameRings, Taken
-from convlstm_ae.live.sources import Source
+from convlstm_ae.live.ring import FrameRings, RingSet, Taken
+from convlstm_ae.live.sources import QUEUE_FRAMES, Source, open_source
 from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
 from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
@@ -80,6 +86,13 @@ class Scoring:
     heat_limit: float | None = None  # top of the overlay's colour scale, in the map's units
     patch_size: int | None = None  # None: the default for the model's frame size
     located: LocatedCalibration | None = None
+
+    def heat(self, frame_size: int) -> HeatStyle | None:
+        """The scale of its heat maps on ``frame_size`` frames; None without a patch
+        calibration."""
+        if self.heat_limit is None:
+            return None
+        return HeatStyle(self.heat_limit, self.patch_size or default_patch_size(frame_size))
 
     def score(self, errors: np.ndarray, history: np.ndarray) -> np.ndarray:
         """The whole-frame score of B frames: e(t) standardised, or e(t) itself."""
@@ -140,12 +153,47 @@ class Group:
         """The one model of a watch: it scores every source, 0 to ``engine.streams`` - 1."""
         return cls(engine, scoring, tuple(range(engine.streams)))
 
-    @property
-    def heat(self) -> HeatStyle | None:
-        """The scale of its heat maps; None without a patch calibration."""
-        limit = self.scoring.heat_limit
-        return None if limit is None else HeatStyle(
-            limit, self.scoring.patch_size or default_patch_size(self.engine.frame_size))
+
+@dataclass(frozen=True)
+class Opener:
+    """How a watch opens its sources and its models' engines (watch's flags), the same
+    for the sources it starts with and for a camera added while it runs."""
+
+    backend: str | None = None  # torch or onnx; None: torch where installed
+    device: str | None = None  # torch: cpu or cuda; None: CUDA if there is one
+    threads: int | None = None  # CPU threads of the backend; None: its own
+    maps: bool = False  # keep error maps for every model (the overlays draw them)
+    publish: bool = False  # the page: keep error maps of models with a heat scale
+    realtime: bool = True  # play files at their frame rate (else: every frame scored)
+    backoff: float = 0.5  # seconds before a dropped camera or stream is reopened, doubling
+    max_backoff: float = 10.0  # up to this
+    queue_frames: int = QUEUE_FRAMES  # frames held per source
+    fps: float | None = None  # the frame rate of files; None: their own
+
+    def source(self, argument: str, frame_size: int) -> Source:
+        """The source a SOURCE argument names (see :func:`open_source`)."""
+        return open_source(argument, frame_size, realtime=self.realtime, backoff=self.backoff,
+                           max_backoff=self.max_backoff, queue_frames=self.queue_frames,
+                           fps=self.fps)
+
+    def model(self, model: Path, streams: int, threshold: float | None,
+              frame_size: int | None = None) -> tuple[Engine, Scoring]:
+        """A released ``model``'s engine of ``streams`` streams and its scoring
+        (``threshold`` where given, see :func:`model_scoring`).
+
+        Raises:
+            ConvLSTMAEError: a model that does not open; ConfigError: one that scores
+                another frame size than ``frame_size`` (the watch's), or has no threshold.
+        """
+        scoring = model_scoring(model, threshold)
+        engine = open_engine(model, streams, backend=self.backend, device=self.device,
+                             threads=self.threads, maps=self.maps or (
+                                 self.publish and scoring.heat_limit is not None))
+        if frame_size is not None and engine.frame_size != frame_size:
+            raise ConfigError(f"{model}: scores {engine.frame_size}x{engine.frame_size} "
+                              f"frames, the watch's first model {frame_size}x{frame_size}; "
+                              "one watch's models share a frame size")
+        return engine, scoring
 
 
 class _Scorer:
@@ -156,6 +204,14 @@ class _Scorer:
         self.streams = np.asarray(group.streams, np.int64)
         located = group.scoring.located
         self.located = located.scorer(len(self.streams)) if located else None
+
+    def add(self, stream: int) -> None:
+        """Score the watch's stream ``stream`` too (numbered after the group's others), with
+        a fresh memory; the others' memory is kept."""
+        self.engine.add_streams(1)
+        self.streams = np.append(self.streams, stream)
+        if self.located is not None:
+            self.located.add_streams(1)
 
     def local(self, stream: int) -> int:
         """The group's own number of the watch's stream ``stream``."""
@@ -234,67 +290,115 @@ class Watch:
                  decoders: int | None = None, clips: ClipRules | None = None,
                  publish: bool = False) -> None:
         _check_groups(groups, len(sources))
-        by_stream = {stream: group for group in groups for stream in group.streams}
-        heat = [by_stream[stream].heat for stream in range(len(sources))]
-        if overlay and None in heat:
-            raise ConfigError(f"{overlay}: the overlay's colour scale needs the model's patch "
-                              "calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
-        if clips and clips.overlay and None in heat:
-            raise ConfigError("--clip-overlay: the overlay's colour scale needs the model's "
-                              "patch calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
         if decoders is not None and decoders < 0:
             raise ConfigError(f"--decoders must be 0 or more, got {decoders}")
-        if any(mask is not None and by_stream[stream].scoring.located is None
-               for stream, mask in enumerate(masks)):
-            raise ConfigError("a mask needs the model's located live score (convlstm-ae "
-                              "calibrate MODEL NORMAL_FOOTAGE --located)")
-        self.groups = list(groups)
+        by_stream = {stream: k for k, group in enumerate(groups) for stream in group.streams}
+        masks = list(masks) or [None] * len(sources)
         self.frame_size = groups[0].engine.frame_size
-        self.sources = list(sources)
+        self._overlay, self._clip_rules = overlay, clips
+        for stream, mask in enumerate(masks):
+            self._check(groups[by_stream[stream]].scoring, mask)
+        rules = [rules] * len(sources) if isinstance(rules, EventRules) else list(rules)
+        self.sources: list[Source] = []
         self.out = writable_folder(out)
         self.sinks = list(sinks)
         self.max_wait = max_wait
         self.decoders = default_workers(len(sources)) if decoders is None else decoders
-        self.reports = [SourceReport(s.name) for s in self.sources]
+        self.reports: list[SourceReport] = []
         self._stop = threading.Event()
-        streams = len(self.sources)
-        self._labels = _unique([file_label(s.name) for s in self.sources])
-        self._videos = [s.video_names for s in self.sources]
-        self._live = np.array([s.live for s in self.sources])
-        self._events = EventMachine([s.name for s in self.sources], self._videos, rules)
-        self._ids: list[str | None] = [None] * streams  # of each stream's open event
-        self._clip_paths: list[Path | None] = [None] * streams  # and its clip
-        self._tags: set[str] = set()  # of the ids given so far (see _new_id)
         size = self.frame_size
-        self._batch = np.zeros((streams, size, size), np.uint8)  # each step's frames
+        # per stream, grown by _extend: stream k is the k-th source, started or added
+        self._labels: list[str] = []
+        self._videos: list[list[str]] = []
+        self._live = np.zeros(0, bool)
+        self._events = EventMachine([], [], [])
+        self._ids: list[str | None] = []  # of each stream's open event
+        self._clip_paths: list[Path | None] = []  # and its clip
+        self._batch = np.zeros((0, size, size), np.uint8)  # each step's frames
         self._scorers = [_Scorer(group) for group in groups]
-        self._scorer_of = [next(s for s in self._scorers if stream in s.streams)
-                           for stream in range(streams)]
-        self._heat = heat
-        self._peaks = np.zeros((streams, size, size), np.uint8)
-        self._epoch = np.full(streams, -1, np.int64)  # the video or connection scored last
-        self._stale = np.zeros(streams, bool)  # skipped last step: the memory restarts
-        self._frames = np.zeros(streams, np.int64)
-        self._overlays = [OverlayVideo(overlay_path(overlay, label, len(self._labels) > 1),
-                                       OVERLAY_FPS) for label in self._labels] if overlay else []
-        self._curves = [deque(maxlen=CURVE_FRAMES) for _ in self.sources]
-        self._masks: list[np.ndarray | None] = [None] * streams
-        self._changes: queue.SimpleQueue[tuple[int, EventRules, np.ndarray | None] | int] = (
-            queue.SimpleQueue())  # update_camera's and remove_camera's, applied between steps
-        self._removed = np.zeros(streams, bool)
-        self._clip_rules = clips
+        self._scorer_of: list[_Scorer] = []
+        self._heat: list[HeatStyle | None] = []
+        self._peaks = np.zeros((0, size, size), np.uint8)
+        self._epoch = np.zeros(0, np.int64)  # the video or connection scored last
+        self._stale = np.zeros(0, bool)  # skipped last step: the memory restarts
+        self._frames = np.zeros(0, np.int64)
+        self._overlays: list[OverlayVideo] = []
+        self._curves: list[deque] = []
+        self._masks: list[np.ndarray | None] = []
+        self._removed = np.zeros(0, bool)
+        self._tags: set[str] = set()  # of the ids given so far (see _new_id)
+        self._changes: queue.SimpleQueue[tuple] = queue.SimpleQueue()  # applied between steps
+        # each stream's engine and scoring, also of cameras added but not started yet
+        self._lock = threading.Lock()
+        self._models: list[tuple[Engine, Scoring]] = []
+        for stream, source in enumerate(sources):
+            scorer = self._scorers[by_stream[stream]]
+            self._models.append((scorer.engine, scorer.scoring))
+            self._extend(source, scorer, rules[stream], several=len(sources) > 1)
         self._clips: Clips | None = None
         self.live_state = LiveState(
             [s.name for s in self.sources], float(self._events.threshold[0]), self.out,
-            frame_size=size, heat=heat) if publish else None
+            frame_size=size, heat=self._heat) if publish else None
         if self.live_state is not None:
             self.sinks.append(self.live_state)
         for stream, mask in enumerate(masks):
             self._apply(stream, self._events.rules[stream], mask)
-        self._rings: FrameRings | None = None
-        self._decoders: Decoders | None = None
+        self._rings = RingSet()
+        self._decoders: list[Decoders] = []  # one per block of rings
         self._writer: OutputWriter | None = None
         self._status: _Status | None = None
+
+    def _check(self, scoring: Scoring, mask: np.ndarray | None) -> None:
+        """What a source's model must have for the watch's outputs and the source's mask.
+
+        Raises:
+            ConfigError: an overlay or clip overlay without the model's heat scale, a mask
+                without its located score.
+        """
+        heat = scoring.heat(self.frame_size)
+        if self._overlay and heat is None:
+            raise ConfigError(f"{self._overlay}: the overlay's colour scale needs the model's "
+                              "patch calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
+        if self._clip_rules and self._clip_rules.overlay and heat is None:
+            raise ConfigError("--clip-overlay: the overlay's colour scale needs the model's "
+                              "patch calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
+        if mask is not None and scoring.located is None:
+            raise ConfigError("a mask needs the model's located live score (convlstm-ae "
+                              "calibrate MODEL NORMAL_FOOTAGE --located)")
+
+    def _extend(self, source: Source, scorer: _Scorer, rules: EventRules, several: bool
+                ) -> None:
+        """The per-stream state of one more source, scored by ``scorer``; ``several``:
+        its overlay video is named after it."""
+        label = file_label(source.name)
+        taken = {old for old, removed in zip(self._labels, self._removed, strict=True)
+                 if not removed}
+        number = 1
+        while label in taken:  # a, a -> a, a-2
+            number += 1
+            label = f"{file_label(source.name)}-{number}"
+        size = self.frame_size
+        self.sources.append(source)
+        self.reports.append(SourceReport(source.name))
+        self._labels.append(label)
+        self._videos.append(source.video_names)
+        self._live = np.append(self._live, source.live)
+        self._events.add(source.name, source.video_names, rules)
+        self._ids.append(None)
+        self._clip_paths.append(None)
+        self._batch = np.concatenate([self._batch, np.zeros((1, size, size), np.uint8)])
+        self._scorer_of.append(scorer)
+        self._heat.append(scorer.scoring.heat(size))
+        self._peaks = np.concatenate([self._peaks, np.zeros((1, size, size), np.uint8)])
+        self._epoch = np.append(self._epoch, -1)
+        self._stale = np.append(self._stale, False)
+        self._frames = np.append(self._frames, 0)
+        if self._overlay:
+            self._overlays.append(OverlayVideo(overlay_path(self._overlay, label, several),
+                                               OVERLAY_FPS))
+        self._curves.append(deque(maxlen=CURVE_FRAMES))
+        self._masks.append(None)
+        self._removed = np.append(self._removed, False)
 
     def stop(self) -> None:
         """End :meth:`run` after the current step (from another thread)."""
@@ -306,22 +410,70 @@ class Watch:
         return list(self._events.rules)
 
     def scoring_of(self, stream: int) -> Scoring:
-        """The scoring of source ``stream``'s model."""
-        return self._scorer_of[stream].scoring
+        """The scoring of source ``stream``'s model (also of a camera added, not started)."""
+        return self._models[stream][1]
+
+    def engine_of(self, stream: int) -> Engine:
+        """The engine of source ``stream``'s model (also of a camera added, not started)."""
+        return self._models[stream][0]
+
+    def add_camera(self, source: Source, engine: Engine, scoring: Scoring, rules: EventRules,
+                   mask: np.ndarray | None) -> int:
+        """Start ``source`` (not started yet), from any thread: before the next step the
+        loop gives it a ring and a decoder, its rows, events, page entry and status, and
+        scores it with a fresh memory by ``engine``: a running one of its model (grown by
+        one stream, the others' memory kept) or a new one of one stream, on the same frame
+        size. The other sources run on untouched. Returns its stream number.
+
+        Raises:
+            ConfigError: an engine of another frame size; what :meth:`_check` refuses.
+        """
+        if engine.frame_size != self.frame_size:
+            raise ConfigError(f"the engines score {self.frame_size} and {engine.frame_size} "
+                              "px frames: one watch takes one size")
+        self._check(scoring, mask)
+        with self._lock:
+            self._models.append((engine, scoring))
+            stream = len(self._models) - 1
+        self._changes.put(("add", source, engine, scoring, rules, mask))
+        return stream
 
     def update_camera(self, stream: int, rules: EventRules, mask: np.ndarray | None) -> None:
         """Give source ``stream`` new event rules and mask (ignored cells, see ``masks``),
         from any thread; the loop applies them before its next step, the other sources
         untouched."""
-        if mask is not None and self._scorer_of[stream].located is None:
-            raise ConfigError("a mask needs the model's located live score")
-        self._changes.put((stream, rules, mask))
+        self._check(self.scoring_of(stream), mask)
+        self._changes.put(("update", stream, rules, mask))
 
     def remove_camera(self, stream: int) -> None:
         """Stop source ``stream``, from any thread: before its next step the loop halts its
         decoding, closes its open event and clip, as at the end of a video, and scores it
-        no more; the other sources run on untouched."""
-        self._changes.put(stream)
+        no more; it leaves the status (the page, MQTT); the other sources run on
+        untouched."""
+        self._changes.put(("remove", stream))
+
+    def _add(self, source: Source, engine: Engine, scoring: Scoring, rules: EventRules,
+             mask: np.ndarray | None) -> None:
+        stream = len(self.sources)
+        scorer = next((s for s in self._scorers if s.engine is engine), None)
+        if scorer is None:
+            scorer = _Scorer(Group(engine, scoring, (stream,)))
+            self._scorers.append(scorer)
+        else:
+            scorer.add(stream)
+        self._extend(source, scorer, rules, several=True)
+        block = self._rings.create([source.queue_frames], [source.drop_oldest], self.frame_size)
+        block.connected[0] = not source.live
+        self._writer.add(self._labels[stream], source.video_names)
+        self._status.add(source)
+        if self._clips:
+            self._clips.add_stream(self._labels[stream], self._heat[stream])
+        if self.live_state is not None:
+            self.live_state.add_camera(source.name, rules.threshold, self._heat[stream])
+        self._apply(stream, rules, mask)
+        self._start_decoders([source], block)
+        log.info("%s: added; its model scores %d source(s)", source.name,
+                 len(scorer.streams))
 
     def _remove(self, stream: int) -> None:
         self._rings.halt(stream)
@@ -330,6 +482,8 @@ class Watch:
             self._end(ended, event)
         if self._clips:
             self._clips.cut(np.array([stream]))
+        if self.live_state is not None:
+            self.live_state.remove_camera(stream)
         log.info("%s: removed; %d frames scored", self.sources[stream].name,
                  int(self._frames[stream]))
 
@@ -346,16 +500,18 @@ class Watch:
         """What happened to each source so far; callable from another thread while
         :meth:`run` runs, and after it."""
         rings = self._rings
-        if rings is not None and rings.written is not None:
+        if rings.blocks and not rings.closed:
             drops, available = rings.drops(), rings.available()
-            for stream, report in enumerate(self.reports):
+            reconnects, connected, finished = (rings.counts(name) for name in (
+                "reconnects", "connected", "finished"))
+            for stream, report in enumerate(self.reports[:len(drops)]):
                 report.frames = int(self._frames[stream])
                 report.drops = int(drops[stream])
-                report.reconnects = int(rings.reconnects[stream])
+                report.reconnects = int(reconnects[stream])
                 report.error = rings.error_of(stream)
-                report.connected = bool(rings.connected[stream])
+                report.connected = bool(connected[stream])
                 report.finished = bool(self._removed[stream]) or (
-                    bool(rings.finished[stream]) and not available[stream])
+                    bool(finished[stream]) and not available[stream])
         return [replace(r) for r in self.reports]
 
     def run(self) -> list[SourceReport]:
@@ -365,18 +521,16 @@ class Watch:
         if self._clip_rules:
             self._clips = Clips(self._labels, self.frame_size, self._clip_rules,
                                 self._heat if self._clip_rules.overlay else None)
-        self._rings = FrameRings.create([s.queue_frames for s in self.sources],
-                                        [s.drop_oldest for s in self.sources],
-                                        self.frame_size)
+        block = self._rings.create([s.queue_frames for s in self.sources],
+                                   [s.drop_oldest for s in self.sources], self.frame_size)
         # a live source counts as connected from its first frame on: a camera still
         # opening (an RTSP open can take seconds) holds up no step
-        self._rings.connected[self._live] = 0
+        block.connected[self._live] = 0
         try:
             self._writer = OutputWriter(self.out, self._labels, self._videos,
                                         self.out / EVENTS_FILE, self.sinks)
             self._status = _Status(self.sources, self._rings)
-            self._decoders = Decoders(self.sources, self._rings, self.decoders)
-            self._decoders.start()
+            self._start_decoders(self.sources, block)
             try:
                 self._loop()
             except KeyboardInterrupt:
@@ -387,28 +541,33 @@ class Watch:
             self._rings.close()
         return self.reports
 
+    def _start_decoders(self, sources: Sequence[Source], block: FrameRings) -> None:
+        """Decode ``sources`` into ``block``, ring i source i, in at most
+        :attr:`decoders` processes."""
+        decoders = Decoders(sources, block, min(self.decoders, len(sources)))
+        self._decoders.append(decoders)
+        decoders.start()
+
     def _loop(self) -> None:
         rings, waiting_since = self._rings, None
         while not self._stop.is_set():
             while not self._changes.empty():
-                change = self._changes.get()
-                if isinstance(change, int):
-                    self._remove(change)
-                else:
-                    self._apply(*change)
-            cameras = self._status.refresh(self._labels, self._events.active)
+                kind, *change = self._changes.get()
+                {"add": self._add, "update": self._apply, "remove": self._remove}[kind](*change)
+            cameras = self._status.refresh(self._labels, self._events.active, ~self._removed)
             if cameras is not None:  # once a second
-                self._decoders.reap()
+                for decoders in self._decoders:
+                    decoders.reap()
                 self._send_status(cameras)
             # finished read before the counts: no frame after; removed cameras count as ended
-            finished = rings.finished.astype(bool) | self._removed
+            finished = rings.counts("finished").astype(bool) | self._removed
             ready = (rings.available() > 0) & ~self._removed
             if not ready.any():
-                if finished.all():
+                if finished.all() and self._changes.empty():
                     return
                 time.sleep(POLL)
                 continue
-            missing = ~ready & ~finished & (rings.connected.astype(bool) | ~self._live)
+            missing = ~ready & ~finished & (rings.counts("connected").astype(bool) | ~self._live)
             if missing.any():
                 waiting_since = waiting_since or time.monotonic()
                 overdue = time.monotonic() - waiting_since > self.max_wait
@@ -424,7 +583,8 @@ class Watch:
         streams. Returns the frames scored."""
         batch = self._batch  # (B, S, S) uint8
         taken = self._rings.take(ready, batch)
-        self._decoders.taken()
+        for decoders in self._decoders:
+            decoders.taken()
         rows = taken.rows
         scored = np.zeros(len(self.sources), bool)
         scored[rows] = True
@@ -547,7 +707,8 @@ class Watch:
                  event.peak_frame)
 
     def _finish(self) -> None:
-        self._decoders.stop()
+        for decoders in self._decoders:
+            decoders.stop()
         try:
             for stream, event in self._events.close(np.arange(len(self.sources))):
                 self._end(stream, event)
@@ -563,17 +724,19 @@ class Watch:
                         video.close()
                     # the last status (every event closed, nothing scored any more), then
                     # the sinks stop
-                    self._send_status(self._status.refresh(self._labels, self._events.active,
-                                                           final=True))
+                    self._send_status(self._status.refresh(
+                        self._labels, self._events.active, ~self._removed, final=True))
                     for sink in self.sinks:
                         sink.close()
                     self._status.close()
                     self.report()
 
     def _send_status(self, cameras: list[dict]) -> None:
-        """Hand each camera's status, with its counts so far (``frames``, ``events``,
-        ``finished``, ``error``), to every sink."""
-        for camera, report in zip(cameras, self.report(), strict=True):
+        """Hand the status of each camera not removed, with its counts so far (``frames``,
+        ``events``, ``finished``, ``error``), to every sink."""
+        reports = [r for r, removed in zip(self.report(), self._removed, strict=True)
+                   if not removed]
+        for camera, report in zip(cameras, reports, strict=True):
             camera |= {"frames": report.frames, "events": report.events,
                        "finished": report.finished, "error": report.error}
         for sink in self.sinks:
@@ -605,66 +768,64 @@ def _tag(event: str) -> str:
     return event.rsplit("-", 1)[1]
 
 
-def _unique(labels: list[str]) -> list[str]:
-    """``labels`` with repeats numbered: a, a -> a, a-2."""
-    seen: dict[str, int] = {}
-    unique = []
-    for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-        unique.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
-    return unique
-
-
 class _Status:
     """One status line per source (fps in and out, latency, drops, score), refreshed at
     most every :data:`STATUS_EVERY` seconds through :mod:`convlstm_ae.progress`, and the
     same numbers for the sinks; the counts are kept as arrays over the streams."""
 
-    def __init__(self, sources: Sequence[Source], rings: FrameRings) -> None:
-        self.sources, self.rings = sources, rings
-        self._bars = [progress.bar(desc=s.name, unit="frame", position=i, leave=True)
-                      for i, s in enumerate(sources)]
+    def __init__(self, sources: Sequence[Source], rings: RingSet) -> None:
+        self.rings = rings
+        self._bars: list = []
         self._last = time.monotonic()
-        streams = len(sources)
-        self._written = np.zeros(streams, np.int64)
-        self._scored = np.zeros(streams, np.int64)
-        self._latency = np.zeros(streams)
-        self._score = np.full(streams, np.nan)
+        self._written, self._scored = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        self._latency, self._score = np.zeros(0), np.zeros(0)
+        for source in sources:
+            self.add(source)
+
+    def add(self, source: Source) -> None:
+        """One more source's line, after the others."""
+        self._bars.append(progress.bar(desc=source.name, unit="frame",
+                                       position=len(self._bars), leave=True))
+        self._written, self._scored = np.append(self._written, 0), np.append(self._scored, 0)
+        self._latency, self._score = np.append(self._latency, 0), np.append(self._score, np.nan)
 
     def scored(self, rows: np.ndarray, grabbed: np.ndarray, scores: np.ndarray) -> None:
         self._scored[rows] += 1
         self._latency[rows] = time.monotonic() - grabbed
         self._score[rows] = scores
 
-    def refresh(self, labels: Sequence[str], alarm: np.ndarray, final: bool = False
-                ) -> list[dict] | None:
-        """Refresh the lines if :data:`STATUS_EVERY` has passed, and return each camera's
-        status (see :meth:`Sink.status`, ``alarm``: its event is under way); else None.
-        ``final``: now, with the rates 0, as nothing is scored any more."""
+    def refresh(self, labels: Sequence[str], alarm: np.ndarray, shown: np.ndarray,
+                final: bool = False) -> list[dict] | None:
+        """Refresh the lines of the ``shown`` (B,) sources if :data:`STATUS_EVERY` has
+        passed, and return each one's status (see :meth:`Sink.status`, ``alarm``: its event
+        is under way); else None. ``final``: now, with the rates 0, as nothing is scored
+        any more."""
         now = time.monotonic()
         elapsed = now - self._last
         if elapsed < STATUS_EVERY and not final:
             return None
-        written, drops = self.rings.written.copy(), self.rings.drops()
+        written, drops = self.rings.counts("written"), self.rings.drops()
+        connected, reconnects = self.rings.counts("connected"), self.rings.counts("reconnects")
         if final:
             fps_in = fps_out = np.zeros(len(labels))
         else:
             fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
-        for i, bar in enumerate(self._bars):
-            state = ("" if self.rings.connected[i] else ", reconnecting"
-                     if self.rings.reconnects[i] else ", connecting")
-            bar.update(int(self._scored[i]))
-            bar.set_postfix_str(
+        streams = np.flatnonzero(shown).tolist()
+        for i in streams:
+            state = ("" if connected[i] else ", reconnecting" if reconnects[i]
+                     else ", connecting")
+            self._bars[i].update(int(self._scored[i]))
+            self._bars[i].set_postfix_str(
                 f"in {fps_in[i]:.1f} fps, out {fps_out[i]:.1f} fps, latency "
                 f"{1000 * self._latency[i]:.0f} ms, drops {drops[i]}, score "
                 f"{self._score[i]:.2f}{state}")
         cameras = [{"camera": labels[i], "fps_in": round(float(fps_in[i]), 2),
                     "fps_out": round(float(fps_out[i]), 2),
                     "latency_ms": round(1000 * float(self._latency[i]), 1),
-                    "drops": int(drops[i]), "reconnects": int(self.rings.reconnects[i]),
-                    "connected": bool(self.rings.connected[i]),
+                    "drops": int(drops[i]), "reconnects": int(reconnects[i]),
+                    "connected": bool(connected[i]),
                     "score": None if np.isnan(self._score[i]) else round(float(self._score[i]), 4),
-                    "alarm": "ON" if alarm[i] else "OFF"} for i in range(len(labels))]
+                    "alarm": "ON" if alarm[i] else "OFF"} for i in streams]
         self._written, self._scored[:] = written, 0
         self._last = now
         return cameras

@@ -50,7 +50,9 @@ function card(camera) {
   root.append(picture, curve, caption, status);
   document.getElementById("cameras").append(root);
   const parts = { root, picture, curve, caption, status };
-  const next = () => setTimeout(() => refreshPicture(camera.id, picture), PICTURE_MS);
+  const next = () => {  // until the camera is removed
+    if (picture.isConnected) setTimeout(() => refreshPicture(camera.id, picture), PICTURE_MS);
+  };
   picture.addEventListener("load", next);
   picture.addEventListener("error", next);
   refreshPicture(camera.id, picture);
@@ -147,6 +149,13 @@ async function tick() {
     for (const camera of status.cameras) {
       if (!cards.has(camera.id)) cards.set(camera.id, card(camera));
       showStatus(cards.get(camera.id), camera);
+    }
+    const listed = new Set(status.cameras.map((c) => c.id));
+    for (const [id, parts] of cards) {  // cameras removed from the cameras file
+      if (!listed.has(id)) {
+        parts.root.remove();
+        cards.delete(id);
+      }
     }
     const curves = await Promise.all(status.cameras.map((c) => json(`/api/cameras/${c.id}/scores`)));
     status.cameras.forEach((c, i) => drawCurve(cards.get(c.id), curves[i]));
