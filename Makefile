@@ -48,7 +48,8 @@ rtsp-test-deps:
 mqtt-test-deps:
 	$(call apt_install,mosquitto,the MQTT broker tests)
 
-# Debian's Chromium for the page's browser test (tests/chromium.py)
+# Debian's Chromium for the page's browser tests (tests/chromium.py); the one playing an
+# event clip also needs PyAV's H.264, which the dev extra installs (clips)
 browser-test-deps:
 	$(call apt_install,chromium,the browser test)
 

@@ -6,6 +6,7 @@ import pytest
 from convlstm_ae.data.synthetic import (
     DURATION,
     KINDS,
+    MIN_FOREGROUND,
     MIN_WARMUP,
     WARMUP_FRACTION,
     insert_anomaly,
@@ -194,3 +195,24 @@ def test_bad_input_raises_config_error(frames, kind, start, length, problem):
 def test_synthetic_set_rejects_unknown_kind(videos):
     with pytest.raises(ConfigError, match="'slow'"):
         synthetic_set(videos, seed=0, kinds=("fast", "slow"))
+
+
+@pytest.mark.parametrize("kind", ["fast", "against"])
+def test_a_cut_person_is_pasted_without_its_background(kind):
+    video = np.random.default_rng(0).integers(40, 90, (40, 240, 360)).astype(np.uint8)
+    for t in range(40):  # a thin bright person, 6 x 36 px, walking right
+        video[t, 100:136, 50 + 2 * t:56 + 2 * t] = 200
+    a = insert_anomaly(video, kind, np.random.default_rng(0), start=10, length=20)
+    top, left, h, w = a.boxes[0]
+    footprint = a.masks[10, top:top + h, left:left + w]
+    assert MIN_FOREGROUND <= footprint.mean() < 0.9, footprint.mean()
+    pasted = a.frames[10][a.masks[10]]  # mostly the bright person, the rest its soft edge
+    assert (pasted > 150).mean() > 0.3, (pasted > 150).mean()
+
+
+def test_a_scene_without_people_pastes_the_whole_box():
+    rng = np.random.default_rng(0)
+    video = (rng.integers(40, 90, (64, 64)) + rng.integers(0, 4, (30, 64, 64))).astype(np.uint8)
+    a = insert_anomaly(video, "fast", np.random.default_rng(0), start=5, length=10)
+    for t, (top, left, h, w) in zip(range(5, 15), a.boxes, strict=True):
+        assert a.masks[t].sum() == h * w and a.masks[t, top:top + h, left:left + w].all()

@@ -2,15 +2,18 @@
 event to --post-seconds after it, decoded back with OpenCV; named in both event records
 and linked from the report; the overlay; bounded memory; one-line failures."""
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from test_watch import read_jsonl
 
-from convlstm_ae.live import clips
-from convlstm_ae.live.clips import RING_FPS, ClipRules, Clips
+from convlstm_ae.live.clips import RING_FPS, ClipRules, Clips, h264_missing
 from media import clip, write_avi, write_frames
 from test_cli import assert_user_error, run_cli
 
@@ -90,6 +93,36 @@ def test_the_clip_overlay_draws_the_heat_map(media, tmp_path):
     assert min(colour[7:13]) > 4 * max(colour[:5])  # noise under way is coloured
 
 
+def codec(path):
+    """The four-character code of a video's codec, as OpenCV reads it."""
+    capture = cv2.VideoCapture(str(path))
+    code = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+    capture.release()
+    return code
+
+
+def test_clips_are_h264_which_browsers_play(media, tmp_path):
+    if h264_missing():
+        pytest.skip(h264_missing())
+    code, _, err = run_cli("watch", media["model"], media["video"], "--no-realtime", "--out",
+                           tmp_path / "out", "--clips")
+    assert code == 0 and "browsers" not in err, err
+    (clip_file,) = (tmp_path / "out/clips").iterdir()
+    assert codec(clip_file) in ("avc1", "h264")
+
+
+def test_without_pyav_clips_are_mp4v_with_one_warning(media, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # as where the clips extra is missing
+    code, _, err = run_cli("watch", media["model"], media["video"], "--no-realtime", "--out",
+                           tmp_path / "out", "--clips")
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "clips" in line]
+    assert warned == ["event clips are mp4v MP4s, which browsers do not play: PyAV is not "
+                      "installed (pip install 'convlstm-ae[clips]')"]
+    (clip_file,) = (tmp_path / "out/clips").iterdir()
+    assert codec(clip_file) == "FMP4" and len(decode(clip_file)[0]) == 30
+
+
 def test_the_ring_holds_pre_seconds_plus_one_at_thirty_frames_a_second():
     rules = ClipRules(pre_seconds=2.0)
     ring = Clips(["a", "b"], 64, rules)
@@ -109,32 +142,31 @@ def test_bad_clip_flags_are_one_line_errors(media, tmp_path, flags, named):
     assert_user_error(code, err, named)
 
 
-class FullDisk:
-    """An OpenCV video writer on a full disk: it opens, and nothing it writes lands."""
-
-    def __init__(self, *args):
-        pass
-
-    def isOpened(self):  # noqa: N802 (OpenCV's name)
-        return True
-
-    def write(self, image):
-        pass
-
-    def release(self):
-        pass
+# a full disk: the clips folder an 8 kB tmpfs of a mount namespace of its own, where the
+# clip (18 kB) does not fit; after watch, what the folder holds is printed
+FULL_DISK = ('mount -t tmpfs -o size=8k full "$0" || exit 99; "$@"; code=$?; '
+             'echo "left: $(ls -A "$0")"; exit $code')
 
 
-def test_a_clip_that_cannot_be_written_is_one_line(media, tmp_path, monkeypatch):
-    monkeypatch.setattr(clips.cv2, "VideoWriter", FullDisk)
-    code, _, err = run_cli("watch", media["model"], media["video"], "--no-realtime", "--out",
-                           tmp_path / "out", "--clips")
+def test_a_clip_that_cannot_be_written_is_one_line(media, tmp_path):
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        pytest.skip("no mount namespace for a full disk (unshare -rm)")
+    clips = tmp_path / "out/clips"
+    clips.mkdir(parents=True)
+    paths = [str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")]
+    process = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", FULL_DISK, str(clips), sys.executable, "-m",
+         "convlstm_ae.cli", "watch", str(media["model"]), str(media["video"]),
+         "--no-realtime", "--out", str(tmp_path / "out"), "--clips", "--device", "cpu"],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)}, capture_output=True,
+        text=True, timeout=300)
+    err = process.stderr
     errors = [line for line in err.splitlines() if line.startswith("convlstm-ae: error:")]
-    assert code == 1 and "Traceback" not in err and len(errors) == 1
+    assert process.returncode == 1 and "Traceback" not in err and len(errors) == 1, err
     assert re.search(r"clips/a-a-000012-[0-9a-f]{6}\.mp4: the clip could not be written",
                      errors[0])
     assert err.strip().splitlines()[-1] == errors[0]  # after the status lines
-    assert not list((tmp_path / "out/clips").iterdir())  # nothing half-written
+    assert process.stdout.splitlines()[-1] == "left: "  # nothing half-written
     assert len(read_jsonl(tmp_path / "out/events.jsonl")) == 2  # the rest was written
 
 

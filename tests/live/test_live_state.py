@@ -88,6 +88,23 @@ def test_events_come_newest_first_after_an_id_redacted_with_their_duration_and_c
     assert live.clip(3) is None  # not written yet
 
 
+def test_a_clip_or_snapshot_is_served_only_from_its_own_folder(tmp_path):
+    live = state(out=tmp_path)
+    for name in ("clips/c.mp4", "snapshots/s.png", "events.jsonl", "clips/deeper/c.mp4"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    named = [("snapshots/s.png", "clips/c.mp4"), ("clips/c.mp4", "snapshots/s.png"),
+             ("events.jsonl", "events.jsonl"), ("snapshots/../clips/c.mp4", "../clips/c.mp4"),
+             ("clips/deeper/c.mp4", "clips/deeper/c.mp4")]
+    for snapshot, clip_name in named:
+        live.send({"type": "end", "id": "x", "source": "a", "video": "v", "start_frame": 1,
+                   "end_frame": 2, "peak_score": 5.0, "snapshot": snapshot, "clip": clip_name})
+    assert live.snapshot(1) == (tmp_path / "snapshots/s.png").resolve()
+    assert live.clip(1) == (tmp_path / "clips/c.mp4").resolve()
+    for event in (2, 3, 4, 5):  # each in another folder, or above the output folder
+        assert live.snapshot(event) is None and live.clip(event) is None, event
+
+
 def test_a_picture_is_drawn_only_for_a_new_frame_and_at_most_every_quarter_second(monkeypatch):
     monkeypatch.setattr(live_state, "PICTURE_EVERY", 0.2)
     live = state()

@@ -1,7 +1,8 @@
 """The page of ``watch --serve`` in a real browser: headless Chromium (tests/chromium.py)
 opens the page of a watch of two files before it starts; the event appears without a
-reload, a hostile file name shows as text, and the screenshot is not blank. Skipped, with
-the reason, without Chromium (``make browser-test-deps``) or the serve extra."""
+reload, a hostile file name shows as text, the screenshot is not blank, and the event's
+clip plays in its ``<video>``. Skipped, with the reason, without Chromium (``make
+browser-test-deps``), the serve extra, or (the clip) the clips extra."""
 
 import threading
 
@@ -10,20 +11,13 @@ import numpy as np
 import pytest
 
 import chromium
-from convlstm_ae.live.clips import ClipRules
-from convlstm_ae.live.engine import open_engine
-from convlstm_ae.live.events import EventRules
-from convlstm_ae.live.sources import open_source
-from convlstm_ae.live.watch import Group, Watch, model_scoring
-from media import clip, noise_calibrated, write_avi
+from convlstm_ae.live.clips import h264_missing
+from media import clip, write_avi
 
 pytest.importorskip("starlette", reason="the page needs pip install 'convlstm-ae[serve]'")
 pytest.importorskip("uvicorn", reason="the page needs pip install 'convlstm-ae[serve]'")
 if chromium.available():
     pytest.skip(chromium.available(), allow_module_level=True)
-
-from convlstm_ae.live.serve import page_app  # noqa: E402
-from convlstm_ae.live.server import PageServer, listen  # noqa: E402
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 
@@ -32,22 +26,15 @@ def count(selector):
     return f"document.querySelectorAll({selector!r}).length"
 
 
-def test_an_event_appears_on_the_open_page_without_a_reload(tmp_path, release_tiny):
-    model = noise_calibrated(release_tiny(tmp_path / "model", 4), 4)
+def test_an_event_appears_on_the_open_page_without_a_reload(tmp_path, paged_watch):
     files = [write_avi(tmp_path / f"{HOSTILE}.avi", clip()),  # noise at frames 12-19
              write_avi(tmp_path / "calm.avi", clip(20, noisy=(), seed=1))]
-    engine = open_engine(model, 2, device="cpu", maps=True)
-    sources = [open_source(str(path), engine.frame_size, realtime=False) for path in files]
-    scoring = model_scoring(model)
-    watch = Watch([Group.of_all(engine, scoring)], sources, tmp_path / "out",
-                  rules=EventRules(scoring.threshold), decoders=0, publish=True,
-                  clips=ClipRules(0.5, 0.5))
-    server = PageServer(page_app(watch.live_state), listen("127.0.0.1:0", None))
-    server.start()
+    paged = paged_watch(files)
+    watch = paged.watch
     runner = threading.Thread(target=watch.run)
     try:
         with chromium.Chromium(tmp_path / "profile", 1280, 800) as browser:
-            browser.open(server.url)
+            browser.open(paged.url)
             browser.wait_for(f"{count('.camera')} === 2 && "
                              "document.getElementById('state').textContent === 'running'")
             assert browser.evaluate(count("#events li")) == 0  # nothing scored yet
@@ -65,7 +52,7 @@ def test_an_event_appears_on_the_open_page_without_a_reload(tmp_path, release_ti
             event = browser.evaluate("document.querySelector('#events li').textContent")
             assert event.startswith(f'{HOSTILE} · {HOSTILE}.avi') and "frames 12–19" in event
             assert "peak score" in event
-            assert browser.evaluate(count("#events li a[href$='/clip.mp4']")) == 1
+            assert browser.evaluate(count("#events li video[src*='/clip.mp4']")) == 1
             browser.wait_for("document.querySelector('#events li img').naturalWidth === 64")
             points = browser.evaluate(
                 "document.querySelector('.camera polyline.score').getAttribute('points')")
@@ -77,9 +64,28 @@ def test_an_event_appears_on_the_open_page_without_a_reload(tmp_path, release_ti
         watch.stop()
         if runner.is_alive():
             runner.join(timeout=30)
-        server.stop()
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (800, 1280, 3)
     colours = np.unique(image.reshape(-1, 3), axis=0)
     assert len(colours) > 100 and image.std() > 10  # text, curves, frames: not blank
     (tmp_path / "page.png").write_bytes(png)
+
+
+def test_an_events_clip_plays_in_its_video_element(tmp_path, paged_watch):
+    if h264_missing():
+        pytest.skip(f"no clip a browser plays: {h264_missing()}")
+    paged = paged_watch([write_avi(tmp_path / "a.avi", clip())])  # noise at frames 12-19
+    paged.watch.run()
+    with chromium.Chromium(tmp_path / "profile") as browser:
+        browser.open(paged.url)
+        browser.wait_for(f"{count('#events li video')} === 1")
+        video = "document.querySelector('#events li video')"
+        browser.wait_for(f"{video}.readyState >= 2 || {video}.error", timeout=30)
+        error = browser.evaluate(f"{video}.error && {video}.error.code")
+        assert error is None, f"the browser cannot play the clip (MediaError {error})"
+        # frames 7-24 (0.5 s either side of the event) at 10 fps, at the model's size
+        assert browser.evaluate(f"{video}.duration") == pytest.approx(1.8, abs=0.11)
+        assert browser.evaluate(f"[{video}.videoWidth, {video}.videoHeight]") == [64, 64]
+        played = browser.evaluate(f"{video}.play().then(() => new Promise(done => "
+                                  f"setTimeout(() => done({video}.currentTime), 500)))")
+        assert played > 0

@@ -19,12 +19,8 @@ import numpy as np
 import pytest
 from test_watch import SECRET
 
-from convlstm_ae.live.clips import ClipRules
-from convlstm_ae.live.engine import open_engine
-from convlstm_ae.live.events import EventRules
-from convlstm_ae.live.sources import IterableSource, open_source
-from convlstm_ae.live.watch import Group, Watch, model_scoring
-from media import clip, noise_calibrated, write_avi
+from convlstm_ae.live.sources import IterableSource
+from media import clip, write_avi
 from test_cli import assert_user_error, run_cli
 
 pytest.importorskip("starlette", reason="the page needs pip install 'convlstm-ae[serve]'")
@@ -57,27 +53,15 @@ def get_json(url, path, headers=None):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, release_tiny):
+def served(paged_watch, tmp_path_factory):
     """A finished watch of a file (noise at frames 12-19) and a stream with a hostile,
     credential-bearing name (noise from frame 20 to its end), and its page."""
-    root = tmp_path_factory.mktemp("serve")
-    model = noise_calibrated(release_tiny(root / "model", 4), 4)
-    video = write_avi(root / "a.avi", clip())
-    engine = open_engine(model, 2, device="cpu", maps=True)
-    sources = [open_source(str(video), engine.frame_size, realtime=False),
-               IterableSource(HOSTILE, iter(clip(30, noisy=range(20, 30), seed=2)), 64)]
-    scoring = model_scoring(model)
-    watch = Watch([Group.of_all(engine, scoring)], sources, root / "out",
-                  rules=EventRules(scoring.threshold), decoders=0, publish=True,
-                  clips=ClipRules(0.5, 0.5))
-    server = PageServer(page_app(watch.live_state), listen("127.0.0.1:0", None))
-    server.start()
-    try:
-        watch.run()
-        yield {"url": server.url, "state": watch.live_state, "model": model, "video": video,
-               "root": root}
-    finally:
-        server.stop()
+    video = write_avi(tmp_path_factory.mktemp("serve") / "a.avi", clip())
+    paged = paged_watch([video, IterableSource(HOSTILE, iter(clip(30, noisy=range(20, 30),
+                                                                   seed=2)), 64)])
+    paged.watch.run()
+    return {"url": paged.url, "state": paged.watch.live_state, "model": paged.model,
+            "video": video, "out": paged.out}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +94,7 @@ def test_the_api_gives_each_camera_its_status_score_curve_and_events(served):
     assert [e["id"] for e in get_json(url, "/api/events?since=1")["events"]] == [2]
     assert get_json(url, "/api/events?since=2")["events"] == []
     written = [json.loads(line) for line in
-               (served["root"] / "out/events.jsonl").read_text().splitlines()]
+               (served["out"] / "events.jsonl").read_text().splitlines()]
     ends = {e["id"]: e for e in written if e["type"] == "end"}  # the end records are shown
     assert sorted(e["event_id"] for e in events) == sorted(ends)
     for event in events:
@@ -140,7 +124,7 @@ def test_an_events_clip_is_served_as_the_mp4_watch_wrote(served):
     event = get_json(url, "/api/events?since=0")["events"][-1]  # the file's event
     status, headers, body = get(url, f"/api/events/{event['id']}/clip.mp4")
     assert status == 200 and headers["content-type"] == "video/mp4"
-    assert body == (served["root"] / "out" / event["clip"]).read_bytes()
+    assert body == (served["out"] / event["clip"]).read_bytes()
     assert get(url, "/api/events/9/clip.mp4")[0] == 404
 
 

@@ -9,13 +9,18 @@ keep :data:`MIN_BOX_SIDE` px and speeds :data:`MIN_SPEED_SCALE` of Ped2's on tin
 frames (a 64x64 frame is scaled as is: people 5-11 px walking at 0.27-0.8 px/frame).
 The kinds:
 
-- ``fast``: a person-sized rectangle cut from the video (at the most foreground
-  place of a random frame) moves in a random direction at :data:`FAST_FACTOR`
-  (3-5) times the typical walking speed.
+- ``fast``: a person cut from the video moves in a random direction at
+  :data:`FAST_FACTOR` (3-5) times the typical walking speed. The cut is the
+  person-sized box at the most foreground place of a random frame, but only its
+  foreground pixels (those :data:`FOREGROUND_LEVEL` grey levels off the video's median
+  background, grown by a pixel and with a soft edge) are pasted, as a person moved, not
+  a rectangle of another place's background with sharp edges; a box with fewer than
+  :data:`MIN_FOREGROUND` of its pixels in the foreground (a scene without people) is
+  pasted whole.
 - ``foreign``: a square high-contrast texture (checkerboard, stripes or binary
   noise; hard or soft edge), about a person high, moves in a random direction
   at walking speed.
-- ``against``: a rectangle cut as for ``fast`` moves at walking speed across the
+- ``against``: a person cut as for ``fast`` moves at walking speed across the
   video's dominant axis of motion (vertically when people walk horizontally).
   The axis is the main eigenvector of the motion tensor sum(I_t^2 g g^T / |g|^2)
   over consecutive frame pairs, g the spatial gradient; a video without motion
@@ -57,6 +62,8 @@ TEXTURES = ("checker", "stripes", "noise")  # foreign textures, drawn uniformly
 TEXTURE_CELLS = 4  # checker cells or stripes across a foreign patch; noise cells are half
 SOFT_EDGE = 0.25  # soft edge: alpha ramps over this fraction of the patch side
 MOTION_PAIRS = 32  # frame pairs sampled for the background median and the dominant axis
+FOREGROUND_LEVEL = 25  # grey levels off the median background: a cut person's pixels
+MIN_FOREGROUND = 0.1  # a cut with less of its box in the foreground is pasted whole
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,7 +73,8 @@ class AnomalousVideo:
     Attributes:
         frames: the video with the anomaly, (N, H, W) uint8.
         labels: True on anomalous frames, (N,) bool; equals ``masks.any(axis=(1, 2))``.
-        masks: the anomaly's pixels, (N, H, W) bool; outside them ``frames`` is the input.
+        masks: the anomaly's pixels, (N, H, W) bool: its footprint in its box (a cut
+            person's silhouette, or the whole box); outside them ``frames`` is the input.
         kind: one of :data:`KINDS`.
         start: first anomalous frame.
         stop: one past the last anomalous frame.
@@ -119,10 +127,10 @@ def insert_anomaly(
         start = int(rng.integers(first, n - length + 1))
     stop = start + length
     out = frames.copy()
-    boxes = _INSERT[kind](frames, out, start, stop, rng)
+    boxes, footprint = _INSERT[kind](frames, out, start, stop, rng)
     masks = np.zeros(frames.shape, bool)
     for t, (top, left, h, w) in zip(range(start, stop), boxes, strict=True):
-        masks[t, top:top + h, left:left + w] = True
+        masks[t, top:top + h, left:left + w] = footprint
     return AnomalousVideo(out, masks.any(axis=(1, 2)), masks, kind, start, stop, boxes)
 
 
@@ -206,13 +214,23 @@ def _pairs(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 2, MOTION_PAIRS).round().astype(int))
 
 
-def _cut_person(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A person-sized patch at the most foreground place of a random frame."""
+def _cut_person(frames: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A person-sized patch at the most foreground place of a random frame, and its alpha:
+    the foreground pixels grown by one, with a soft edge (or 1 everywhere, too little
+    foreground)."""
+    import cv2
+
     h, w = _person_box(frames, rng)
     background = np.median(frames[_pairs(len(frames))], axis=0)
     frame = frames[rng.integers(len(frames))]
-    top, left = _busiest(np.abs(frame - background), h, w)
-    return frame[top:top + h, left:left + w]
+    foreground = np.abs(frame - background)
+    top, left = _busiest(foreground, h, w)
+    person = foreground[top:top + h, left:left + w] > FOREGROUND_LEVEL
+    if person.mean() < MIN_FOREGROUND:
+        return frame[top:top + h, left:left + w], np.ones((h, w))
+    grown = cv2.dilate(person.astype(np.uint8), np.ones((3, 3), np.uint8))
+    alpha = cv2.blur(grown.astype(np.float64), (3, 3), borderType=cv2.BORDER_CONSTANT)
+    return frame[top:top + h, left:left + w], alpha
 
 
 def _dominant_axis(frames: np.ndarray) -> np.ndarray:
@@ -235,8 +253,9 @@ def _reflect(x: np.ndarray, hi: int) -> np.ndarray:
 
 
 def _move(out: np.ndarray, start: int, stop: int, rng: np.random.Generator, patch: np.ndarray,
-          alpha: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-    """Blend ``patch`` into ``out`` on frames start..stop-1 along a bouncing straight path."""
+          alpha: np.ndarray, velocity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blend ``patch`` into ``out`` on frames start..stop-1 along a bouncing straight path;
+    its boxes and footprint (where ``alpha`` > 0)."""
     (big_h, big_w), (h, w) = out.shape[1:], patch.shape
     origin = rng.uniform([0, 0], [big_h - h, big_w - w])
     path = origin + np.arange(stop - start)[:, None] * velocity  # (length, 2)
@@ -245,27 +264,28 @@ def _move(out: np.ndarray, start: int, stop: int, rng: np.random.Generator, patc
     for t, top, left in zip(range(start, stop), tops, lefts, strict=True):
         region = out[t, top:top + h, left:left + w]
         region[:] = np.rint(alpha * patch + (1 - alpha) * region)
-    return np.stack([tops, lefts, np.full_like(tops, h), np.full_like(tops, w)], axis=1)
+    boxes = np.stack([tops, lefts, np.full_like(tops, h), np.full_like(tops, w)], axis=1)
+    return boxes, alpha > 0
 
 
 def _fast(frames: np.ndarray, out: np.ndarray, start: int, stop: int,
-          rng: np.random.Generator) -> np.ndarray:
-    patch = _cut_person(frames, rng)
+          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    patch, alpha = _cut_person(frames, rng)
     speed = _speed(frames, rng.uniform(*FAST_FACTOR) * TYPICAL_WALK)
-    return _move(out, start, stop, rng, patch, np.ones(patch.shape), speed * _random_direction(rng))
+    return _move(out, start, stop, rng, patch, alpha, speed * _random_direction(rng))
 
 
 def _against(frames: np.ndarray, out: np.ndarray, start: int, stop: int,
-             rng: np.random.Generator) -> np.ndarray:
-    patch = _cut_person(frames, rng)
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    patch, alpha = _cut_person(frames, rng)
     dy, dx = _dominant_axis(frames)
     across = np.array([-dx, dy]) * rng.choice([-1, 1])
-    return _move(out, start, stop, rng, patch, np.ones(patch.shape),
+    return _move(out, start, stop, rng, patch, alpha,
                  _speed(frames, rng.uniform(*WALK_SPEED)) * across)
 
 
 def _foreign(frames: np.ndarray, out: np.ndarray, start: int, stop: int,
-             rng: np.random.Generator) -> np.ndarray:
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     side = _person_box(frames, rng)[0]
     cell = max(1, side // TEXTURE_CELLS)
     yy, xx = np.mgrid[:side, :side]
@@ -287,13 +307,13 @@ def _foreign(frames: np.ndarray, out: np.ndarray, start: int, stop: int,
 
 
 def _freeze(frames: np.ndarray, out: np.ndarray, start: int, stop: int,
-            rng: np.random.Generator) -> np.ndarray:
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     h, w = _person_box(frames, rng)
     change = np.abs(frames[start:stop].astype(np.float32) - frames[start]).sum(axis=0)
     top, left = _busiest(change, h, w)
     out[start:stop, top:top + h, left:left + w] = frames[start, top:top + h, left:left + w]
-    return np.tile([top, left, h, w], (stop - start, 1))
+    return np.tile([top, left, h, w], (stop - start, 1)), np.ones((h, w), bool)
 
 
-_INSERT: dict[str, Callable[..., np.ndarray]] = {
+_INSERT: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "fast": _fast, "foreign": _foreign, "against": _against, "freeze": _freeze}

@@ -10,10 +10,14 @@ pre-roll. When an event starts, its clip opens with the ring's frames since ``st
 pre``; each further frame of the source goes to it until the first one past ``end +
 post`` (and at least until the event's end is known: its ``release_frames`` quiet frames
 later), a new video or connection, or :data:`GRACE` seconds past that time for a source
-gone silent. One background thread encodes (OpenCV, ``mp4v``) under a temporary name and
-links the file into place when the clip closes, never over an earlier file: the name is
-known at the event's start (and sent with both its records), the file appears after the
-post-roll.
+gone silent. One background thread encodes under a temporary name and links the file into
+place when the clip closes, never over an earlier file: the name is known at the event's
+start (and sent with both its records), the file appears after the post-roll.
+
+Clips are H.264 MP4s, which browsers play (the page's ``<video>``), written by PyAV (the
+``clips`` extra; its wheels bundle FFmpeg with libx264). Without PyAV or its H.264
+encoder, OpenCV writes MPEG-4 Part 2 (``mp4v``) MP4s, which browsers do not play: one
+warning says why (OpenCV's pip wheels lack an H.264 encoder).
 """
 
 from __future__ import annotations
@@ -24,15 +28,17 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from convlstm_ae.atomic import atomic_path
+from convlstm_ae.data.video_io import read_header
 from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.viz.overlay import CURVE_FRAMES, draw_overlay, upscale
 
@@ -43,7 +49,9 @@ QUEUED_FRAMES = 512  # frames the encoder may fall behind before the scorer wait
 GRACE = 10.0  # seconds past its post-roll that a clip of a silent source waits
 MAX_PRE_SECONDS = 60.0  # the ring's memory grows with it
 MAX_POST_SECONDS = 3600.0
-FOURCC = "mp4v"  # what OpenCV's pip wheels write into .mp4 (they lack avc1)
+H264 = "libx264"  # PyAV's H.264 encoder: what browsers play
+H264_OPTIONS = {"crf": "20", "preset": "veryfast"}  # near-lossless at model size, fast
+FALLBACK_FOURCC = "mp4v"  # what OpenCV's pip wheels write into .mp4 (they lack avc1)
 DEFAULT_FPS = 25.0  # a clip's frame rate when its frames' times tell none
 _EPSILON = 1e-6  # seconds: frame times that are sums of 1/fps
 
@@ -82,6 +90,18 @@ def ring_frames(pre_seconds: float) -> int:
     return math.ceil((pre_seconds + CONFIRM_SECONDS) * RING_FPS)
 
 
+def h264_missing() -> str | None:
+    """Why clips cannot be H.264 here (PyAV or its libx264 encoder missing); None if
+    they can."""
+    try:
+        import av
+    except ImportError:
+        return "PyAV is not installed (pip install 'convlstm-ae[clips]')"
+    if H264 not in av.codecs_available:
+        return f"PyAV {av.__version__} has no {H264} encoder"
+    return None
+
+
 @dataclass
 class _Clip:
     key: int
@@ -117,7 +137,11 @@ class Clips:
         self._open: list[list[_Clip]] = [[] for _ in range(streams)]
         self._opened = np.zeros(streams, np.int64)  # open clips per stream
         self._keys = 0
-        self._encoder = _Encoder()
+        missing = h264_missing()
+        if missing:
+            log.warning("event clips are %s MP4s, which browsers do not play: %s",
+                        FALLBACK_FOURCC, missing)
+        self._encoder = _Encoder(h264=missing is None)
 
     def add_stream(self, label: str, heat: HeatStyle | None) -> None:
         """One more stream, after the others, with an empty ring; ``heat``: its overlay
@@ -234,14 +258,16 @@ class _Writing:
     heat: HeatStyle | None  # None: gray frames
     files: ExitStack = field(default_factory=ExitStack)
     temporary: Path | None = None
-    video: cv2.VideoWriter | None = None
+    video: _H264Writer | cv2.VideoWriter | None = None
+    frames: int = 0  # written
     scores: deque = field(default_factory=lambda: deque(maxlen=CURVE_FRAMES))
 
 
 class _Encoder:
     """The thread writing the clips: ``open``, ``frame`` and ``close`` items in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, h264: bool) -> None:
+        self.h264 = h264
         self.error: BaseException | None = None
         self._work: queue.Queue[tuple | None] = queue.Queue(maxsize=QUEUED_FRAMES)
         self._clips: dict[int, _Writing] = {}
@@ -270,7 +296,8 @@ class _Encoder:
         except Exception as error:  # handed to the scorer's thread, which raises it
             self.error = error
             for clip in self._clips.values():
-                _release(clip)
+                with suppress(VideoReadError):  # the first failure is the one told
+                    _release(clip)
                 clip.files.__exit__(type(error), error, None)  # the temporaries go
             while self._work.get() is not None:  # let the scorer finish; it raises then
                 pass
@@ -293,24 +320,80 @@ class _Encoder:
                                  alarm=alarm, label=f"{clip.label} {seconds:.1f}s",
                                  mask=clip.mask)
         if clip.video is None:
-            height, width = image.shape[:2]
-            clip.video = cv2.VideoWriter(str(clip.temporary), cv2.VideoWriter_fourcc(*FOURCC),
-                                         clip.fps, (width, height), image.ndim == 3)
-            if not clip.video.isOpened():
-                raise VideoReadError(f"{clip.path}: OpenCV cannot write an {FOURCC} clip here")
+            clip.video = self._video(clip, image)
         clip.video.write(image)
+        clip.frames += 1
+
+    def _video(self, clip: _Writing, image: np.ndarray) -> _H264Writer | cv2.VideoWriter:
+        """The writer of ``clip``, whose first frame is ``image``."""
+        height, width = image.shape[:2]
+        if self.h264:
+            return _H264Writer(clip.temporary, clip.path, clip.fps, width, height)
+        video = cv2.VideoWriter(str(clip.temporary), cv2.VideoWriter_fourcc(*FALLBACK_FOURCC),
+                                clip.fps, (width, height), image.ndim == 3)
+        if not video.isOpened():
+            raise VideoReadError(
+                f"{clip.path}: OpenCV cannot write an {FALLBACK_FOURCC} clip here")
+        return video
 
     def _close(self, key: int) -> None:
         clip = self._clips.pop(key)
-        _release(clip)
-        if not clip.temporary.is_file() or clip.temporary.stat().st_size == 0:
-            error = VideoReadError(f"{clip.path}: the clip could not be written (disk full?)")
-            clip.files.__exit__(VideoReadError, error, None)
-            raise error
+        try:
+            _release(clip)
+            header = read_header(clip.temporary)  # OpenCV's writer fails silently
+            if header is None or header.num_frames != clip.frames:
+                raise VideoReadError(f"{clip.path}: the clip could not be written (disk full?)")
+        except Exception as error:
+            clip.files.__exit__(type(error), error, None)  # the temporary goes
+            raise
         clip.files.close()  # renamed into place
 
 
+class _H264Writer:
+    """An H.264 MP4 (yuv420p, its index first so that a browser plays it as it loads),
+    written frame by frame as by OpenCV's ``VideoWriter``; an odd side gets one more row
+    or column, a copy of the last. A failed write raises :class:`VideoReadError`."""
+
+    def __init__(self, temporary: Path, path: Path, fps: float, width: int, height: int
+                 ) -> None:
+        import av
+
+        self._av, self._path = av, path
+        self._pad = ((0, height % 2), (0, width % 2))
+        with self._failing():
+            self._box = av.open(str(temporary), "w", format="mp4",
+                                options={"movflags": "+faststart"})
+            self._stream = self._box.add_stream(
+                H264, rate=Fraction(fps).limit_denominator(1001), options=H264_OPTIONS)
+            self._stream.width, self._stream.height = width + width % 2, height + height % 2
+            self._stream.pix_fmt = "yuv420p"
+
+    def write(self, image: np.ndarray) -> None:
+        """Append one frame, gray (H, W) or BGR (H, W, 3)."""
+        image = np.pad(image, self._pad + ((0, 0),) * (image.ndim - 2), mode="edge")
+        frame = self._av.VideoFrame.from_ndarray(
+            image, format="bgr24" if image.ndim == 3 else "gray")
+        with self._failing():
+            self._box.mux(self._stream.encode(frame))
+
+    def release(self) -> None:
+        """Flush the encoder and finish the file."""
+        with self._failing():
+            try:
+                self._box.mux(self._stream.encode(None))
+            finally:
+                self._box.close()
+
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        try:
+            yield
+        except (self._av.FFmpegError, OSError) as error:
+            raise VideoReadError(f"{self._path}: the clip could not be written ({error})"
+                                 ) from error
+
+
 def _release(clip: _Writing) -> None:
-    if clip.video is not None:
-        clip.video.release()
-        clip.video = None
+    video, clip.video = clip.video, None
+    if video is not None:
+        video.release()

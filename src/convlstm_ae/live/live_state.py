@@ -24,7 +24,7 @@ import numpy as np
 
 from convlstm_ae.data.video_io import encode_jpeg
 from convlstm_ae.live.clips import HeatStyle
-from convlstm_ae.live.outputs import Sink
+from convlstm_ae.live.outputs import EVENT_CLIPS, EVENT_SNAPSHOTS, Sink
 from convlstm_ae.live.sources import redact
 from convlstm_ae.viz.overlay import heat_frame, upscale
 
@@ -222,21 +222,23 @@ class LiveState(Sink):
 
     def snapshot(self, event: int) -> Path | None:
         """The PNG of event ``event``'s peak frame; None if the event is not kept."""
-        return self._file(event, 1)
+        return self._file(event, 1, EVENT_SNAPSHOTS)
 
     def clip(self, event: int) -> Path | None:
         """The MP4 of event ``event``; None if it has none, is not kept, or its file is
         not written yet (the post-roll is not over)."""
-        return self._file(event, 2)
+        return self._file(event, 2, EVENT_CLIPS)
 
-    def _file(self, event: int, which: int) -> Path | None:
+    def _file(self, event: int, which: int, folder: str) -> Path | None:
+        """The file a kept event's record names, if it is one in ``folder`` of the output
+        folder, else None."""
         with self._lock:
             name = next((kept[which] for kept in self._events if kept[0]["id"] == event),
                         None)
         if name is None:
             return None
         path = (self.out / name).resolve()
-        inside = path.is_relative_to(self.out.resolve())
+        inside = path.parent == (self.out / folder).resolve()
         return path if inside and path.is_file() else None
 
 

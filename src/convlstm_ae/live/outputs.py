@@ -34,6 +34,8 @@ FRAME_COLUMNS = ("time", "video", "frame", "history", "error", "patch_error", "s
 NOTIFY_TIMEOUT = 10.0
 FLUSH_EVERY = 0.1  # seconds: the longest a written row waits for its flush
 QUEUED_STEPS = 256  # steps the writer may fall behind before the scorer waits
+EVENT_SNAPSHOTS = "snapshots"  # the output folder's: the peak frame of each event
+EVENT_CLIPS = "clips"  # watch --clips: an MP4 per event
 
 
 @dataclass(frozen=True)

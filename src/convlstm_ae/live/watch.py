@@ -49,7 +49,7 @@ from convlstm_ae.live.decoders import Decoders, default_workers
 from convlstm_ae.live.engine import Engine, open_engine
 from convlstm_ae.live.events import EventMachine, EventRules
 from convlstm_ae.live.live_state import LiveState
-from convlstm_ae.live.outputs import OutputWriter, Rows, Sink
+from convlstm_ae.live.outputs import EVENT_CLIPS, EVENT_SNAPSHOTS, OutputWriter, Rows, Sink
 from convlstm_ae.live.ring import FrameRings, RingSet, Taken
 from convlstm_ae.live.sources import QUEUE_FRAMES, Source, open_source
 from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
@@ -70,8 +70,6 @@ log = logging.getLogger(__name__)
 MAX_WAIT = 1.0
 POLL = 0.001  # seconds between looks at the rings while a step waits for frames
 STATUS_EVERY = 1.0  # seconds between status-line refreshes
-EVENT_SNAPSHOTS = "snapshots"  # watch: the peak frame of each event
-EVENT_CLIPS = "clips"  # watch --clips: an MP4 per event
 
 
 @dataclass(frozen=True)

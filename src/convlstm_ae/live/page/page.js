@@ -5,6 +5,7 @@
 
 const POLL_MS = 1000;
 const PICTURE_MS = 250;
+const CLIP_RETRY_MS = 2000;
 const SVG = "http://www.w3.org/2000/svg";
 const cards = new Map();
 let lastEvent = 0;
@@ -112,6 +113,21 @@ function drawCurve(parts, curve) {
     `${number(curve.threshold, 2)}`;
 }
 
+function clipVideo(event) {
+  // the file is there once the post-roll is over (404 until then): asked again until then
+  const name = event.clip.split("/").pop();
+  const video = element("video", "clip");
+  video.controls = true;
+  video.muted = true;
+  video.preload = "metadata";
+  video.title = name;
+  video.setAttribute("aria-label", `clip of event ${event.id}: ${name}`);
+  const load = () => { video.src = `/api/events/${event.id}/clip.mp4`; };
+  video.addEventListener("error", () => setTimeout(load, CLIP_RETRY_MS));
+  load();
+  return video;
+}
+
 function eventItem(event) {
   const item = element("li");
   item.dataset.event = event.id;
@@ -128,13 +144,7 @@ function eventItem(event) {
     : `${number(event.duration_s, 1)} s, ${event.frames} frames`;
   text.append(element("p", "", `peak score ${number(event.peak_score, 2)} · ${duration}`));
   text.append(element("p", "muted", new Date(event.time * 1000).toLocaleTimeString()));
-  if (event.clip) {  // the file is there once the post-roll is over; 404 until then
-    const line = element("p", "clip");
-    const link = element("a", "", "clip");
-    link.href = `/api/events/${event.id}/clip.mp4`;
-    line.append(link, ` ${event.clip.split("/").pop()}`);
-    text.append(line);
-  }
+  if (event.clip) text.append(clipVideo(event));
   item.append(snapshot, text);
   return item;
 }
