@@ -83,6 +83,9 @@ def test_streams_scored_together_equal_streams_scored_alone(design):
                          for t in range(len(a))], axis=1)
     np.testing.assert_allclose(together[0], located_scores(a, history, stats, design)[0])
     np.testing.assert_allclose(together[1], located_scores(b, history, stats, design)[0])
+    batch, maps = located_scores(np.stack([a, b]), np.stack([history, history]), stats, design)
+    np.testing.assert_allclose(batch, together)  # equal-length videos as B streams
+    assert maps.shape == (2, *a.shape)
     scorer.reset([1])
     assert np.isnan(scorer.score[1]) and not np.isnan(scorer.score[0])
 

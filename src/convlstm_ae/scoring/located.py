@@ -254,12 +254,17 @@ class LocatedScorer:
 
 def located_scores(cells: np.ndarray, history: np.ndarray, statistics: CellStatistics,
                    design: LocatedDesign) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (N,) and unusualness maps (N, H, W) of one video's cell errors (N, H, W),
-    frame by frame as :class:`LocatedScorer` gives them live."""
-    scorer = LocatedScorer(statistics, design)
-    scores, maps = zip(*(scorer(cells[i, None], np.asarray(history)[i, None])
-                         for i in range(len(cells))), strict=True)
-    return np.concatenate(scores), np.concatenate(maps)
+    """Scores (N,) and unusualness maps (N, H, W) of one video's cell errors (N, H, W) and
+    history (N,), frame by frame as :class:`LocatedScorer` gives them live; or of B
+    equal-length videos, (B, N, H, W) and (B, N), as B streams: (B, N) and (B, N, H, W)."""
+    one = cells.ndim == 3
+    cells = np.asarray(cells)[None] if one else np.asarray(cells)  # (B, N, H, W)
+    history = np.asarray(history).reshape(cells.shape[:2])  # (B, N)
+    scorer = LocatedScorer(statistics, design, len(cells))
+    scores, maps = zip(*(scorer(cells[:, i], history[:, i]) for i in range(cells.shape[1])),
+                       strict=True)
+    scores, maps = np.stack(scores, axis=1), np.stack(maps, axis=1)
+    return (scores[0], maps[0]) if one else (scores, maps)
 
 
 @dataclass(frozen=True, eq=False)
