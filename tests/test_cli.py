@@ -27,7 +27,7 @@ from convlstm_ae.atomic import stable_json
 from convlstm_ae.cli import main
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.experiments.live_score import DESIGNS
-from convlstm_ae.experiments.located_mnist import CELL_FACTORS
+from convlstm_ae.experiments.located_mnist import CELL_FACTORS, LOCATED
 from convlstm_ae.release import load_model
 from convlstm_ae.training.loss import reconstruction_loss
 from media import random_frames, write_avi, write_frames, write_idx, write_plots
@@ -245,6 +245,13 @@ def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
     assert rebuilt == json.loads(stable_json(results))["models"]  # to its 6 written digits
     assert [line for line in tables.splitlines() if "[tiny]" in line] == [
         line for line in stdout.splitlines() if "[tiny]" in line]
+    # a run from before the located score: its table, without the located line
+    (out / "tiny" / LOCATED).unlink()
+    code, older, err = run_cli("tables", out)
+    assert code == 0, err
+    without = json.loads((out / "results.json").read_text())["models"]["tiny"]
+    assert without == {k: v for k, v in rebuilt["tiny"].items() if k != "located"}
+    assert "Located live score" not in older
     code, _, err = run_cli("tables", tmp_path / "missing")
     assert_user_error(code, err, "not a folder")
 
