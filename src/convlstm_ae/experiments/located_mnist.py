@@ -107,7 +107,7 @@ class LocatedStudy:
     chosen: int
     scores: dict[str, np.ndarray]  # by set, validation and test: chosen's scores (S, L)
     labels: dict[str, np.ndarray]  # by set: (S, L)
-    meta: dict[str, Any] = field(default_factory=dict)  # T', windows, model, steps
+    meta: dict[str, Any] = field(default_factory=dict)  # windows, T', training steps
 
     def save(self, path: Path) -> None:
         """One compressed ``.npz``, written atomically."""
