@@ -26,6 +26,8 @@ from safetensors.torch import load_file
 from convlstm_ae.atomic import stable_json
 from convlstm_ae.cli import main
 from convlstm_ae.data.moving_mnist import MovingMNIST
+from convlstm_ae.experiments.live_score import DESIGNS
+from convlstm_ae.experiments.located_mnist import CELL_FACTORS, LOCATED
 from convlstm_ae.release import load_model
 from convlstm_ae.training.loss import reconstruction_loss
 from media import random_frames, write_avi, write_frames, write_idx, write_plots
@@ -208,7 +210,13 @@ def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
             assert metrics["num_frames"] == 4 * SEQUENCE_LENGTH
             assert set(reading[scenario]["deployment"]) >= {"auc", "threshold", "recall"}
     assert model["readings"]["released"]["scheme"] == "overlap"
+    located = model["located"]  # beyond the paper: the last weights' located live score
+    assert set(located["auc"]) == {"appearance", "motion", "val_appearance", "val_motion"}
+    assert all(0.0 <= auc <= 1.0 for auc in located["auc"].values())
+    assert (located["windows"], located["t_prime"], located["steps"]) == ("reset", 10, 3)
+    assert len(located["validation_mean_auc"]) == len(CELL_FACTORS) * len(DESIGNS)
     assert "Table 1" in stdout
+    assert "Located live score" in stdout
     paper_rows = [line for line in stdout.splitlines() if "[paper]" in line]
     assert any("ConvLSTM-AE" in line and "0.999" in line and "0.949" in line
                for line in paper_rows), stdout
@@ -237,6 +245,13 @@ def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
     assert rebuilt == json.loads(stable_json(results))["models"]  # to its 6 written digits
     assert [line for line in tables.splitlines() if "[tiny]" in line] == [
         line for line in stdout.splitlines() if "[tiny]" in line]
+    # a run from before the located score: its table, without the located line
+    (out / "tiny" / LOCATED).unlink()
+    code, older, err = run_cli("tables", out)
+    assert code == 0, err
+    without = json.loads((out / "results.json").read_text())["models"]["tiny"]
+    assert without == {k: v for k, v in rebuilt["tiny"].items() if k != "located"}
+    assert "Located live score" not in older
     code, _, err = run_cli("tables", tmp_path / "missing")
     assert_user_error(code, err, "not a folder")
 

@@ -47,6 +47,22 @@ def test_statistics_match_a_plain_loop():
                 np.quantile(values, CELL_QUANTILE))
 
 
+@pytest.mark.parametrize("adapt", ["frame", "stream", "cells"])
+def test_adapted_statistics_match_a_plain_loop_over_each_video_alone(adapt):
+    from convlstm_ae.scoring.located import _Adaptation
+
+    videos = [normal_cells(seed, frames) for seed, frames in ((0, 60), (1, 45), (2, 60))]
+    design = LocatedDesign(adapt=adapt, stream_frames=10)
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], design)
+    adapted = []
+    for cells, history in videos:  # one stream per video, frame by frame
+        adaptation = _Adaptation(design, stats.reference, 1)
+        corrected = cells / stats.position_gain[history][:, None, None]
+        adapted += [adaptation(frame[None])[0] for frame in corrected]
+    np.testing.assert_allclose(stats.mean, np.mean(adapted, axis=0))
+    np.testing.assert_allclose(stats.quantile, np.quantile(adapted, CELL_QUANTILE, axis=0))
+
+
 def test_a_located_anomaly_raises_the_score_and_a_normal_video_does_not():
     videos = [normal_cells(seed) for seed in range(3)]
     design = LocatedDesign()  # excess, sum, frame level
@@ -83,6 +99,9 @@ def test_streams_scored_together_equal_streams_scored_alone(design):
                          for t in range(len(a))], axis=1)
     np.testing.assert_allclose(together[0], located_scores(a, history, stats, design)[0])
     np.testing.assert_allclose(together[1], located_scores(b, history, stats, design)[0])
+    batch, maps = located_scores(np.stack([a, b]), np.stack([history, history]), stats, design)
+    np.testing.assert_allclose(batch, together)  # equal-length videos as B streams
+    assert maps.shape == (2, *a.shape)
     scorer.reset([1])
     assert np.isnan(scorer.score[1]) and not np.isnan(scorer.score[0])
 

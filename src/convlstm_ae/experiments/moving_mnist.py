@@ -11,7 +11,9 @@ Every choice of reading (training length when there are snapshots, window scheme
 sum or sqrt, whole frame or patch, smoothing) is made on the validation scenarios, by
 their mean micro AUC, and only then read on the test scenarios (a chosen snapshot is
 scored on them then); the paper's text and the authors' released reading of the last
-weights are reported beside it, fixed. Every stage is skipped when its output exists, and
+weights are reported beside it, fixed. The located live score of each ConvLSTM-AE's last
+weights (beyond the paper) is chosen and measured the same way
+(:mod:`convlstm_ae.experiments.located_mnist`). Every stage is skipped when its output exists, and
 training resumes from its last checkpoint, so an interrupted experiment is continued
 by running the same command again.
 """
@@ -31,9 +33,11 @@ from convlstm_ae.experiments.common import (
     check_counts,
     check_devices,
     check_settings,
+    family,
     preset_run_configs,
     released_models,
 )
+from convlstm_ae.experiments.located_mnist import LOCATED, record_located
 from convlstm_ae.experiments.results import (
     BOX_SIZES,
     MOVING_MNIST,
@@ -180,6 +184,10 @@ def run(experiment: MovingMNISTExperiment) -> dict:
         if experiment.stage != "train":
             score_preset(experiment, preset, model_dir, scored)
             _score_snapshots(experiment, preset, scored)
+            if family(preset) == "ConvLSTM-AE":  # Conv-AE has no error maps
+                record_located(model_dir, experiment.out_dir / preset / LOCATED, scored,
+                               "normal", tuple(VALIDATION), TEST_SCENARIOS,
+                               experiment.score_batch)
     if experiment.stage == "train":
         return {}
     return publish_run(experiment.out_dir, MOVING_MNIST, experiment.presets, experiment)

@@ -7,7 +7,9 @@ table. Nothing here needs a GPU, the model or the videos.
 
 - Table 1: the paper's and the authors' reading of the last weights, fixed, and the
   reading (window scheme, T', sum or sqrt, whole frame or patch, smoothing, snapshot)
-  with the best mean micro AUC on the validation scenarios, each read on every set.
+  with the best mean micro AUC on the validation scenarios, each read on every set; and
+  the located live score where the run has one (``PRESET/located.npz``, beyond the
+  paper, :mod:`convlstm_ae.experiments.located_mnist`).
 - Table 2: every reading of ``pipeline/evaluate.READINGS``, both score kinds, for the
   last weights and for every snapshot.
 """
@@ -24,6 +26,7 @@ import numpy as np
 from convlstm_ae.config import ERRORS
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.experiments.common import FINAL, family
+from convlstm_ae.experiments.located_mnist import LOCATED, LocatedStudy
 from convlstm_ae.metrics import evaluate_frames
 from convlstm_ae.pipeline.evaluate import (
     READINGS,
@@ -214,8 +217,10 @@ def _table_1_model(out_dir: Path, preset: str, quantile: float) -> dict[str, Any
     steps = read_model_config(released).get("steps") if released.is_dir() else None
     readings = {name: _table_1_reading(run_dir, preset, reading, quantile)
                 for name, reading in {**FIXED, "validated": choice}.items()}
+    located = run_dir / LOCATED  # absent from runs made before it existed
     return {**_model_entry(run_dir, family(preset), steps), "readings": readings,
-            "validation_mean_auc": validation}
+            "validation_mean_auc": validation,
+            **({"located": LocatedStudy.load(located).figures()} if located.is_file() else {})}
 
 
 def table_2_records(run_dir: Path, model: str, reading: Reading

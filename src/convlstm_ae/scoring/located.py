@@ -138,10 +138,19 @@ class _Adaptation:
         return values / np.maximum(past, 1e-12)
 
 
-def _adapted(video: np.ndarray, design: LocatedDesign, reference: np.ndarray) -> np.ndarray:
-    """One video's frames (N, H, W) as one stream's adaptation gives them, in order."""
-    adaptation = _Adaptation(design, reference, 1)
-    return np.concatenate([adaptation(video[i, None]) for i in range(len(video))])
+def _adapted(videos: Sequence[np.ndarray], design: LocatedDesign, reference: np.ndarray
+             ) -> list[np.ndarray]:
+    """Videos' frames (N, H, W) as streams' adaptation gives them, in order; videos of
+    equal length adapted together, one stream each."""
+    adapted: list[np.ndarray] = [np.empty(0)] * len(videos)
+    for length in sorted({len(v) for v in videos}):
+        index = [i for i, v in enumerate(videos) if len(v) == length]
+        group = np.stack([videos[i] for i in index])  # (S, N, H, W)
+        adaptation = _Adaptation(design, reference, len(index))
+        frames = np.stack([adaptation(group[:, t]) for t in range(length)], axis=1)
+        for i, video in zip(index, frames, strict=True):
+            adapted[i] = video
+    return adapted
 
 
 def fit_statistics(cells: Sequence[np.ndarray], histories: Sequence[np.ndarray],
@@ -171,7 +180,7 @@ def fit_statistics(cells: Sequence[np.ndarray], histories: Sequence[np.ndarray],
     reference = values.mean(axis=0)
     if design.adapt != "none":  # each video adapted as a stream would adapt to it
         videos = np.split(values, np.cumsum([len(c) for c in cells])[:-1])
-        values = np.concatenate([_adapted(video, design, reference) for video in videos])
+        values = np.concatenate(_adapted(videos, design, reference))
     floor = design.spread_floor * max(float(values.mean()), 1e-12)
     return CellStatistics(gain, reference, values.mean(axis=0),
                           np.maximum(values.std(axis=0), floor),
@@ -265,12 +274,17 @@ class LocatedScorer:
 
 def located_scores(cells: np.ndarray, history: np.ndarray, statistics: CellStatistics,
                    design: LocatedDesign) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (N,) and unusualness maps (N, H, W) of one video's cell errors (N, H, W),
-    frame by frame as :class:`LocatedScorer` gives them live."""
-    scorer = LocatedScorer(statistics, design)
-    scores, maps = zip(*(scorer(cells[i, None], np.asarray(history)[i, None])
-                         for i in range(len(cells))), strict=True)
-    return np.concatenate(scores), np.concatenate(maps)
+    """Scores (N,) and unusualness maps (N, H, W) of one video's cell errors (N, H, W) and
+    history (N,), frame by frame as :class:`LocatedScorer` gives them live; or of B
+    equal-length videos, (B, N, H, W) and (B, N), as B streams: (B, N) and (B, N, H, W)."""
+    one = cells.ndim == 3
+    cells = np.asarray(cells)[None] if one else np.asarray(cells)  # (B, N, H, W)
+    history = np.asarray(history).reshape(cells.shape[:2])  # (B, N)
+    scorer = LocatedScorer(statistics, design, len(cells))
+    scores, maps = zip(*(scorer(cells[:, i], history[:, i]) for i in range(cells.shape[1])),
+                       strict=True)
+    scores, maps = np.stack(scores, axis=1), np.stack(maps, axis=1)
+    return (scores[0], maps[0]) if one else (scores, maps)
 
 
 @dataclass(frozen=True, eq=False)
