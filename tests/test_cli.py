@@ -52,6 +52,12 @@ def run_cli(*args) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` of a child sent Ctrl-C: SIGINT acts as in a terminal, also where the
+    suite runs in the background (``make test &``), whose children inherit it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def assert_user_error(code: int, err: str, *names) -> None:
     """Non-zero, one stderr line ``convlstm-ae: error: ...`` naming each of ``names``."""
     assert code not in (0, None)
@@ -653,7 +659,8 @@ def test_sigterm_during_score_exits_130_and_leaves_no_file(chain, tmp_path, sign
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     child = subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "score", chain["model"],
                               videos, "--out", out / "s.csv", "--device", "cpu"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             preexec_fn=ctrl_c_reaches_it)
     assert "min regularity at frame" in child.stdout.readline()  # the first video is scored
     child.send_signal(signum)
     _, err = child.communicate(timeout=60)

@@ -21,7 +21,7 @@ from test_watch import SECRET
 
 from convlstm_ae.live.sources import IterableSource
 from media import clip, write_avi
-from test_cli import assert_user_error, run_cli
+from test_cli import assert_user_error, ctrl_c_reaches_it, run_cli
 
 pytest.importorskip("starlette", reason="the page needs pip install 'convlstm-ae[serve]'")
 pytest.importorskip("uvicorn", reason="the page needs pip install 'convlstm-ae[serve]'")
@@ -237,7 +237,8 @@ def test_watch_serve_stays_up_after_the_sources_end_until_ctrl_c(served, tmp_pat
         [sys.executable, "-m", "convlstm_ae.cli", "watch", str(served["model"]),
          str(served["video"]), str(second), "--no-realtime", "--out", str(tmp_path / "out"),
          "--device", "cpu", "--serve", "127.0.0.1:0", "--serve-token-file", str(token_file)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_reaches_it)
     try:
         lines = []
         while not (lines and lines[-1].startswith("the sources ended")):
