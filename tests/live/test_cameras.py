@@ -4,6 +4,8 @@ masked camera that raises no event where the unmasked one does, and SIGHUP reloa
 running watch."""
 
 import csv
+import functools
+import http.server
 import json
 import os
 import shutil
@@ -464,3 +466,37 @@ def test_sighup_replaces_a_camera_whose_source_or_model_changed_and_the_others_r
     first = next(k for k, row in enumerate(live["b"]) if k and row["frame"] == "0")
     # b's noisy event closed at its last scored frame, then the new run's burst as a's
     assert ends["b"] == [("noisy.avi", 0, first - 1), burst]
+
+
+def test_sighup_removes_a_stream_waiting_to_reconnect_and_its_retries_stop(media, tmp_path):
+    """A stream camera whose HTTP server is gone retries every 0.2 s beside a file camera;
+    a SIGHUP removes it: its decoder stops within the wait it was in, and no retry follows
+    while the file camera plays on to its end."""
+    write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    a = {"name": "a", "source": "late.avi"}
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(media["model"]), "out": "out", "cameras": [a, {
+            "name": "web", "source": f"http://127.0.0.1:{server.server_port}/late.avi"}]})
+    process = start_watch(path, "--decoders", "2", "--backoff", "0.2", "--max-backoff", "0.2")
+    retries = "web: cannot open; reconnecting in 0.2 s"
+    try:
+        out, err = Lines(process.stdout), Lines(process.stderr)
+        out.wait_for("watching 2 source(s)")  # its URL opened once: the server goes
+        server.shutdown()
+        server.server_close()
+        err.wait_for(retries)
+        write_cameras(path, {"model": str(media["model"]), "out": "out", "cameras": [a]})
+        process.send_signal(signal.SIGHUP)
+        out.wait_for("web: removed;")
+        time.sleep(0.5)  # a retry under way when it was removed has been logged
+        before = sum(retries in line for line in err.lines)
+        assert not any("a: 120 frames scored" in line for line in out.lines)  # a plays on
+        assert process.wait(timeout=60) == 0, "\n".join(err.lines)
+    finally:
+        process.kill()
+    out.wait_for("a: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
+    assert sum(retries in line for line in err.lines) == before  # none after its removal
+    assert not any("Traceback" in line for line in err.lines), err.lines
