@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a cameras file: named sources, each with its own threshold, "
                        "event rules and mask, and the outputs (README: camera set-up); "
                        "takes no MODEL, SOURCE or --demo, nor the flags the file sets; "
-                       "SIGHUP re-reads its rules and masks")
+                       "SIGHUP re-reads its cameras, rules and masks")
     watch.add_argument("--demo", action="store_true",
                        help="no MODEL or SOURCE: the shipped demo model watches a generated "
                        "Moving-MNIST video with anomalies, every frame; writes an overlay "

@@ -4,6 +4,8 @@ masked camera that raises no event where the unmasked one does, and SIGHUP reloa
 running watch."""
 
 import csv
+import functools
+import http.server
 import json
 import os
 import shutil
@@ -307,9 +309,9 @@ def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_other
     """Three cameras play 12 s of video in real time; b's mask hides the corner where the
     late burst comes; d's video is noisy throughout (its event never ends by itself). By
     SIGHUP: a bad file, then a file moving b's mask to the other corner and lowering its
-    min_frames, removing d and changing a's source (which needs a restart). a runs
-    through untouched, every frame in its CSV; b alarms on the burst; d stops, its open
-    event closed at its last scored frame."""
+    min_frames, removing d and changing the clips' pre-roll (an output: it needs a
+    restart). a runs through untouched, every frame in its CSV; b alarms on the burst; d
+    stops, its open event closed at its last scored frame."""
     write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
     write_avi(tmp_path / "noisy.avi", corner_clip(120, noisy=range(120)))
     elsewhere = [[96 - x, 80 - y] for x, y in MASK]
@@ -328,10 +330,10 @@ def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_other
         assert bad.endswith("the running cameras keep their configuration")
         cameras[1] |= {"mask": [elsewhere], "min_frames": 2}
         wait_for_rows(tmp_path / "out/frames-d.csv", 10)  # d's event is under way
-        write_cameras(path, {"model": str(located), "out": "out",
-                             "cameras": [{**cameras[0], "source": "noisy.avi"}, cameras[1]]})
+        write_cameras(path, {"model": str(located), "out": "out", "pre_seconds": 2,
+                             "cameras": cameras})
         process.send_signal(signal.SIGHUP)
-        err.wait_for("camera 'a' source: a restart applies that")
+        err.wait_for("cameras.yaml: pre_seconds: a restart applies that")
         out.wait_for("camera 'd' removed: its source stopped")
         (moved,) = out.wait_for("camera 'b' now: threshold 3")
         assert "min frames 2" in moved and " 0 masked" not in moved
@@ -409,3 +411,92 @@ def test_sighup_adds_cameras_with_a_fresh_memory_and_the_others_run_on(media, ot
     assert not (tmp_path / "out/frames-x.csv").exists()
     for name in "acd":
         out.wait_for(f"{name}: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
+
+
+def test_sighup_replaces_a_camera_whose_source_or_model_changed_and_the_others_run_on(
+        media, other, tmp_path):
+    """a, b and c play 12 s of video in real time; b's video is noisy throughout (its event
+    never ends by itself). A SIGHUP changes b's source and c's model: each is stopped (b's
+    open event closed at its last scored frame) and started again under its name, its CSV
+    going on with a new run from frame 0 that holds what ``score --windows reset`` gives
+    for its new video or model; a's CSV holds every frame of its video scored as one run."""
+    late = write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
+    write_avi(tmp_path / "noisy.avi", corner_clip(120, noisy=range(120)))
+    # noise scores over 2 from its first frame, also at the memory's resets: every noisy
+    # frame alarms, so b's last scored frame is in its event
+    cameras = [{"name": name, "source": source, "threshold": 2.0} for name, source in (
+        ("a", "late.avi"), ("b", "noisy.avi"), ("c", "late.avi"))]
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(media["model"]), "out": "out", "cameras": cameras})
+    process = start_watch(path, "--decoders", "1")
+    rows = {name: tmp_path / f"out/frames-{name}.csv" for name in "abc"}
+    try:
+        out, err = Lines(process.stdout), Lines(process.stderr)
+        out.wait_for("watching 3 source(s)")
+        wait_for_rows(rows["b"], 20)
+        cameras[1] |= {"source": "late.avi"}
+        cameras[2] |= {"model": str(other)}
+        write_cameras(path, {"model": str(media["model"]), "out": "out", "cameras": cameras})
+        process.send_signal(signal.SIGHUP)
+        out.wait_for("camera 'b' replaced (its source changed): its source stopped, its "
+                     "open event closed")
+        out.wait_for("camera 'c' replaced (its model changed)")
+        for name in "bc":
+            out.wait_for(f"camera {name!r} added")
+        assert process.wait(timeout=120) == 0, "\n".join(err.lines)
+    finally:
+        process.kill()
+    assert not any("Traceback" in line or "restart" in line for line in err.lines), err.lines
+    assert not any("camera 'a'" in line for line in out.lines + err.lines)
+    live = {name: read_rows(rows[name]) for name in "abc"}
+    assert_scored_as_score_scores_it(live["a"], media["model"], late, tmp_path, "a")
+    for name, model in (("b", media["model"]), ("c", other)):
+        first = next(k for k, row in enumerate(live[name]) if k and row["frame"] == "0")
+        assert [int(r["frame"]) for r in live[name][:first]] == list(range(first))
+        assert 0 < first < 120, name  # the first run was cut short by the change
+        assert {r["video"] for r in live[name][first:]} == {"late.avi"}
+        assert_scored_as_score_scores_it(live[name][first:], model, late, tmp_path, name)
+        if name == "b":
+            assert {r["video"] for r in live[name][:first]} == {"noisy.avi"}
+    ends = {name: [(e["video"], e["start_frame"], e["end_frame"]) for e in read_jsonl(
+        tmp_path / "out/events.jsonl") if e["type"] == "end" and e["camera"] == name]
+        for name in "ab"}
+    (burst,) = ends["a"]
+    assert burst[0] == "late.avi" and 95 <= burst[1] < burst[2] <= 105
+    first = next(k for k, row in enumerate(live["b"]) if k and row["frame"] == "0")
+    # b's noisy event closed at its last scored frame, then the new run's burst as a's
+    assert ends["b"] == [("noisy.avi", 0, first - 1), burst]
+
+
+def test_sighup_removes_a_stream_waiting_to_reconnect_and_its_retries_stop(media, tmp_path):
+    """A stream camera whose HTTP server is gone retries every 0.2 s beside a file camera;
+    a SIGHUP removes it: its decoder stops within the wait it was in, and no retry follows
+    while the file camera plays on to its end."""
+    write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    a = {"name": "a", "source": "late.avi"}
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(media["model"]), "out": "out", "cameras": [a, {
+            "name": "web", "source": f"http://127.0.0.1:{server.server_port}/late.avi"}]})
+    process = start_watch(path, "--decoders", "2", "--backoff", "0.2", "--max-backoff", "0.2")
+    retries = "web: cannot open; reconnecting in 0.2 s"
+    try:
+        out, err = Lines(process.stdout), Lines(process.stderr)
+        out.wait_for("watching 2 source(s)")  # its URL opened once: the server goes
+        server.shutdown()
+        server.server_close()
+        err.wait_for(retries)
+        write_cameras(path, {"model": str(media["model"]), "out": "out", "cameras": [a]})
+        process.send_signal(signal.SIGHUP)
+        out.wait_for("web: removed;")
+        time.sleep(0.5)  # a retry under way when it was removed has been logged
+        before = sum(retries in line for line in err.lines)
+        assert not any("a: 120 frames scored" in line for line in out.lines)  # a plays on
+        assert process.wait(timeout=60) == 0, "\n".join(err.lines)
+    finally:
+        process.kill()
+    out.wait_for("a: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
+    assert sum(retries in line for line in err.lines) == before  # none after its removal
+    assert not any("Traceback" in line for line in err.lines), err.lines

@@ -4,6 +4,7 @@ backoff through a fake capture."""
 
 import logging
 import os
+import socket
 import time
 
 import numpy as np
@@ -202,3 +203,30 @@ def test_a_dropped_stream_reconnects_with_bounded_exponential_backoff(caplog):
     assert reconnects >= 5 and drops == 0
     assert "reconnecting" in caplog.text and SECRET not in caplog.text
     assert "rtsp://***@cam/1" in caplog.text
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_halted_stream_stops_at_once_while_it_waits_to_reconnect(workers):
+    """A real stream URL on a closed port: refused, it waits 30 s to reconnect; its ring
+    halted (its camera removed), its grab loop (a thread here or in a decoder process)
+    ends within a second, without trying again."""
+    source = open_source(f"http://127.0.0.1:{free_port()}/cam.avi", 8, backoff=30,
+                         max_backoff=30, check=False)
+    with Decoded(source, workers) as decoded:
+        rings = decoded.rings
+        deadline = time.monotonic() + 10
+        while rings.connected[0] and time.monotonic() < deadline:  # refused: waiting
+            time.sleep(0.01)
+        assert not rings.connected[0] and not rings.finished[0]
+        rings.halt(0)
+        halted = time.monotonic()
+        while not rings.finished[0] and time.monotonic() < halted + 5:
+            time.sleep(0.01)
+        assert rings.finished[0] and time.monotonic() - halted < 1.0
+        assert rings.reconnects[0] == 0  # not tried again

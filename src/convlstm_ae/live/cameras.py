@@ -37,11 +37,12 @@ On SIGHUP, :class:`Reloader` reads the file again: changed thresholds, event rul
 masks apply to their running cameras from their next frame, the others untouched; a
 camera deleted from the file is stopped, its open event closed; a camera added to it is
 started with a fresh memory (its model's engine grown by one stream, or its model opened
-if no camera runs it yet), the others' memory untouched. A camera that does not start
-(its source or model does not open, another frame size) is one error line, and the
-others run on. A changed source or model and changed outputs need a restart: one
-warning line says so, and the rest of the file still applies. A file that does not load
-keeps the running configuration and logs one error line.
+if no camera runs it yet), the others' memory untouched. A camera whose source or model
+changed (its own, or the file's that it uses) is both: stopped, then started again under
+its name. A camera that does not start (its source or model does not open, another
+frame size) is one error line, and the others run on. Changed outputs need a restart:
+one warning line says so, and the rest of the file still applies. A file that does not
+load keeps the running configuration and logs one error line.
 """
 
 from __future__ import annotations
@@ -274,25 +275,18 @@ def camera_masks(path: Path, cameras: Sequence[Camera], frame_size: int,
     return masks
 
 
-def _restart_needs(running: CamerasConfig, cameras: dict[str, Camera], new: CamerasConfig
-                   ) -> list[str]:
-    """What ``new`` changes that only a restart applies; ``cameras``: the running ones, as
-    last applied."""
-    needs = [f"camera {camera.name!r} {key}" for camera in new.cameras if camera.name in cameras
-             for key in ("source", "model")
-             if getattr(camera, key) != getattr(cameras[camera.name], key)]
-    needs += [key for key in (f.name for f in fields(CamerasConfig))
-              if key not in ("cameras", "model") and getattr(new, key) != getattr(running, key)]
-    if running.model != new.model:
-        needs.append("model")
-    return needs
+def _restart_needs(running: CamerasConfig, new: CamerasConfig) -> list[str]:
+    """The outputs ``new`` changes: only a restart applies them."""
+    return [key for key in (f.name for f in fields(CamerasConfig))
+            if key not in ("cameras", "model") and getattr(new, key) != getattr(running, key)]
 
 
 class Reloader:
     """Re-reads a cameras file when asked (:meth:`request`, e.g. from a SIGHUP handler)
     and hands the watch the changed rules and masks of the running cameras, the cameras
-    removed and the cameras added, in a thread of its own so a slow file read, or an added
-    camera's model and source opening, never holds up a step.
+    removed and the cameras added (a camera whose source or model changed is removed,
+    then added), in a thread of its own so a slow file read, or an added camera's model
+    and source opening, never holds up a step.
 
     Args:
         path: the cameras file.
@@ -340,13 +334,15 @@ class Reloader:
 
     def reload(self) -> None:
         """Read the file and apply what changed: rules and masks of the running cameras,
-        cameras removed and added; log one line per change, one error line for a file
-        that does not load (the old one runs on) or a camera that does not start (the
-        others run on)."""
+        cameras removed and added (and those of another source or model, removed and
+        added again); log one line per change, one error line for a file that does not
+        load (the old one runs on) or a camera that does not start (the others run on)."""
         self.reloads += 1
         try:
             new = read_cameras(self.path)
-            running = [c for c in new.cameras if c.name in self.streams]
+            moved = {c.name: " and ".join(keys) for c in new.cameras if c.name in self.streams
+                     if (keys := [k for k in ("source", "model") if self._changed(new, c, k)])}
+            running = [c for c in new.cameras if c.name in self.streams and c.name not in moved]
             masks = camera_masks(self.path, running, self.watch.frame_size,
                                  [self.watch.scoring_of(self.streams[c.name]).located
                                   for c in running])
@@ -354,11 +350,10 @@ class Reloader:
             log.error("%s; the running cameras keep their configuration", error)
             return
         for name in sorted(set(self.streams) - {c.name for c in new.cameras}):
-            self.watch.remove_camera(self.streams.pop(name))
-            del self.cameras[name], self.masks[name]
-            log.info("%s: camera %r removed: its source stopped, its open event closed",
-                     self.path, name)
-        needs = _restart_needs(self.applied, self.cameras, new)
+            self._remove(name, "removed")
+        for name, keys in sorted(moved.items()):  # added again below, as a new camera
+            self._remove(name, f"replaced (its {keys} changed)")
+        needs = _restart_needs(self.applied, new)
         if needs:
             log.warning("%s: %s: a restart applies that (the rest of the file is applied "
                         "now)", self.path, ", ".join(needs))
@@ -379,6 +374,21 @@ class Reloader:
             if camera.name not in self.streams:
                 self._add(new, camera)
         self.applied = new
+
+    def _changed(self, new: CamerasConfig, camera: Camera, key: str) -> bool:
+        """Whether running ``camera``'s ``key`` (source or model) is another in ``new``."""
+        before = self.cameras[camera.name]
+        if key == "source":
+            return camera.source != before.source
+        return new.model_of(camera) != self.applied.model_of(before)
+
+    def _remove(self, name: str, why: str) -> None:
+        """Stop camera ``name``: its source, its open event and clip closed; ``why``
+        for the log line."""
+        self.watch.remove_camera(self.streams.pop(name))
+        del self.cameras[name], self.masks[name]
+        log.info("%s: camera %r %s: its source stopped, its open event closed", self.path,
+                 name, why)
 
     def _add(self, config: CamerasConfig, camera: Camera) -> None:
         """Start ``camera`` of ``config``: its source and its model (a running one, else

@@ -6,8 +6,10 @@ Frames are converted to gray and resized to the model's frame size as they are g
 Live sources (webcams, URLs, files played in real time) drop their OLDEST frame when
 scoring falls behind, and count it; files played with ``realtime=False`` wait for the
 scorer instead, so every frame is scored. A webcam or URL that drops is reopened with
-bounded exponential backoff; its first frame after that starts a new memory. Source
-names are shown only through :func:`redact`, which hides URL credentials.
+bounded exponential backoff; its first frame after that starts a new memory. A source
+whose ring is halted (its camera removed) stops within :data:`HALT_CHECK` seconds, even
+while it waits to reconnect or for a frame's time. Source names are shown only through
+:func:`redact`, which hides URL credentials.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from convlstm_ae.live.ring import FrameRings
 
 log = logging.getLogger(__name__)
 QUEUE_FRAMES = 8
+HALT_CHECK = 0.1  # seconds between a waiting source's looks at its ring's halt flag
 _QUERY_VALUE = re.compile(r"([?&;][^=&#;]*=)[^&#;]*")
 _LABEL = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
@@ -114,11 +117,16 @@ class Source:
         raise NotImplementedError
 
 
-def _pace(stop: threading.Event, start: float, seconds: float) -> None:
-    """Wait until ``seconds`` after ``start`` (monotonic), or until stopped."""
-    delay = start + seconds - time.monotonic()
-    if delay > 0:
-        stop.wait(delay)
+def _wait(rings: FrameRings, stream: int, stop: threading.Event, until: float) -> bool:
+    """Wait until ``until`` (monotonic) unless ``stop`` is set or ring ``stream`` is halted
+    first (its camera removed; the flag is looked at every :data:`HALT_CHECK` seconds).
+    Returns whether it was."""
+    while not (stop.is_set() or rings.halted[stream]):
+        delay = until - time.monotonic()
+        if delay <= 0:
+            return False
+        stop.wait(min(delay, HALT_CHECK))
+    return True
 
 
 class FileSource(Source):
@@ -153,8 +161,8 @@ class FileSource(Source):
             rings.restart(stream)
             start = time.monotonic()
             for index, image in enumerate(images):
-                if self.realtime:
-                    _pace(stop, start, index / fps)
+                if self.realtime and _wait(rings, stream, stop, start + index / fps):
+                    return
                 yield image, index, index / fps, number
                 if stop.is_set():
                     return
@@ -162,7 +170,8 @@ class FileSource(Source):
 
 class CaptureSource(Source):
     """A webcam or stream URL; reopened after a drop, waiting ``backoff`` seconds first,
-    doubling up to ``max_backoff``, back to ``backoff`` once frames flow again."""
+    doubling up to ``max_backoff``, back to ``backoff`` once frames flow again. Halting
+    its ring (its camera removed) ends a wait at once: it is not reopened."""
 
     live = True
 
@@ -193,12 +202,13 @@ class CaptureSource(Source):
                         index += 1
                 finally:
                     capture.release()
-            if stop.is_set():
+            if stop.is_set() or rings.halted[stream]:
                 return
             rings.connected[stream] = 0
             log.warning("%s: %s; reconnecting in %.3g s", self.name,
                         "stream lost" if capture is not None else "cannot open", delay)
-            stop.wait(delay)
+            if _wait(rings, stream, stop, time.monotonic() + delay):
+                return
             delay = min(delay * 2, self.max_backoff)
             rings.reconnects[stream] += 1
 
@@ -222,8 +232,8 @@ class IterableSource(Source):
         rings.restart(stream)
         start = time.monotonic()
         for index, image in enumerate(self.frames):
-            if self.fps:
-                _pace(stop, start, index / self.fps)
+            if self.fps and _wait(rings, stream, stop, start + index / self.fps):
+                return
             yield image, index, index / (self.fps or DEFAULT_FPS), 0
 
 
