@@ -55,6 +55,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     listener, token = _page_socket(args)  # a port in use fails before any work
     page = reloader = previous = None
     try:
+        if args.demo:  # before the opener, which reads the flags the demo sets
+            _watch_demo(args)
         opener = _opener(args, publish=listener is not None)
         watch, threshold = _open_watch(args, cameras, opener)
         if listener is not None:
@@ -147,9 +149,7 @@ def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, opener:
     from convlstm_ae.live.outputs import Notifier
     from convlstm_ae.live.watch import Watch
 
-    if args.demo:
-        _watch_demo(args)
-    elif cameras is None and (args.model is None or not args.sources):
+    if cameras is None and (args.model is None or not args.sources):
         raise ConfigError("watch needs MODEL and at least one SOURCE (or --demo)")
     clips = ClipRules(args.pre_seconds, args.post_seconds, args.clip_overlay) if (
         args.clips or args.clip_overlay) else None
