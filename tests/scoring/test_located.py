@@ -214,3 +214,24 @@ def test_ignored_cells_read_zero_before_the_aggregate_and_only_in_their_stream(u
     assert scorer(frames, history[[1, 1]])[0][1] == pytest.approx(scores[0])
     with pytest.raises(ConfigError, match=r"a mask of \(2, 2\) cells"):
         scorer.ignore(0, np.zeros((2, 2), bool))
+
+
+@pytest.mark.parametrize("adapt", ["frame", "stream", "cells"])
+def test_ignored_cells_do_not_enter_the_recordings_level(adapt):
+    videos = [normal_cells(seed) for seed in range(3)]
+    design = LocatedDesign(adapt=adapt, aggregate="max", stream_frames=10)
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], design)
+    cells, history = normal_cells(14, frames=40)
+    windy = cells.copy()
+    windy[:, :3] *= 10  # a tree in the wind over 18 of the 24 cells, masked
+    mask = np.zeros((4, 6), bool)
+    mask[:3] = True
+    scorers = [LocatedScorer(stats, design, streams=2) for _ in range(2)]
+    for scorer in scorers:
+        scorer.ignore(0, mask)
+        scorer.ignore(1, np.ones((4, 6), bool))  # every cell ignored: no NaN, no warning
+    with_tree, calm = ([scorer(frames[t][None].repeat(2, 0), history[[t, t]])[0]
+                        for t in range(len(history))] for scorer, frames in
+                       zip(scorers, (windy, cells), strict=True))
+    np.testing.assert_array_equal(np.array(with_tree)[:, 0], np.array(calm)[:, 0])
+    assert np.isfinite(with_tree).all() and not np.array(with_tree)[:, 1].any()

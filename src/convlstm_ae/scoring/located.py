@@ -14,7 +14,8 @@ model never trained on:
    ``cells`` by a causal running mean of each cell's own error relative to its normal
    mean, over past frames only (a busy place today is judged against today). The running
    levels start from the first frame's median and remember about ``stream_frames``
-   frames: that is the warm-up, during which a camera is judged against calibration;
+   frames: that is the warm-up, during which a camera is judged against calibration.
+   A stream's ignored cells (its mask) do not enter its level;
 3. each cell's unusualness: its excess over its normal ``CELL_QUANTILE`` in units of its
    normal spread (``excess``), or its z-score (``z``);
 4. the frame's score aggregates the cells (``sum`` of excesses, ``max``, or the mean of
@@ -118,13 +119,14 @@ class _Adaptation:
         self.level = np.concatenate([self.level, np.full((count, *self.level.shape[1:]),
                                                          np.nan)])
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        """``values`` (B, H, W) divided by each stream's level."""
+    def __call__(self, values: np.ndarray, ignored: np.ndarray | None = None) -> np.ndarray:
+        """``values`` (B, H, W) divided by each stream's level; cells where ``ignored``
+        (B, H, W) is True (a mask) do not enter the frame's level, unless all are."""
         adapt = self.design.adapt
         if adapt == "none":
             return values
         ratio = values / self.reference
-        frame = np.median(ratio.reshape(len(ratio), -1), axis=1)[:, None, None]
+        frame = _median_level(ratio, ignored)[:, None, None]
         if adapt == "frame":
             return values / np.maximum(frame, 1e-12)
         rate = 1.0 / self.design.stream_frames
@@ -136,6 +138,17 @@ class _Adaptation:
         past = np.maximum(past, LOWEST_CELL_LEVEL * frame)
         self.level = (1 - rate) * past + rate * ratio
         return values / np.maximum(past, 1e-12)
+
+
+def _median_level(ratio: np.ndarray, ignored: np.ndarray | None) -> np.ndarray:
+    """Each stream's median over cells of ``ratio`` (B, H, W), its ignored cells left out
+    (all of them kept where a stream ignores every cell)."""
+    flat = ratio.reshape(len(ratio), -1)
+    if ignored is None or not ignored.any():
+        return np.median(flat, axis=1)
+    left_out = ignored.reshape(len(ratio), -1) & ~ignored.reshape(len(ratio), -1).all(
+        axis=1, keepdims=True)
+    return np.nanmedian(np.where(left_out, np.nan, flat), axis=1)
 
 
 def _adapted(videos: Sequence[np.ndarray], design: LocatedDesign, reference: np.ndarray
@@ -254,7 +267,7 @@ class LocatedScorer:
             raise ConfigError(f"located score: cells of shape {cells.shape[1:]}, but the "
                               f"calibration has {stats.mean.shape}")
         gain = stats.position_gain[_positions(history, len(stats.position_gain))]
-        values = self.adaptation(cells / gain[:, None, None])
+        values = self.adaptation(cells / gain[:, None, None], self.ignored)
         if design.unusual == "excess":
             unusual = np.maximum(values - stats.quantile, 0) / stats.std
         else:
