@@ -93,15 +93,17 @@ def test_reset_zeroes_the_history_of_the_given_streams(model_dir):
     np.testing.assert_array_equal(engine(random_frames((3, 64, 64))).history, [0, 0, 0])
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
+@pytest.mark.parametrize("backend, device", [("torch", "cpu"), ("onnx", "cpu")] + (
+    [("torch", "cuda")] if torch.cuda.is_available() else []))
 def test_a_stream_added_mid_run_starts_fresh_and_the_others_keep_their_memory(model_dir,
-                                                                               backend):
+                                                                               backend, device):
     """Two streams run 5 frames (past a T' reset), a third joins: the two go on as an
-    engine that never grew, the third as a fresh engine of its own."""
+    engine that never grew, the third as a fresh engine of its own (on CUDA, the step
+    captured again for three streams)."""
     if backend == "onnx":
         pytest.importorskip("onnxruntime", reason="--backend onnx needs onnxruntime")
     video = random_frames((3, 9, 64, 64), seed=5)
-    grown, kept, fresh = (open_engine(model_dir, streams, backend=backend, device="cpu")
+    grown, kept, fresh = (open_engine(model_dir, streams, backend=backend, device=device)
                           for streams in (2, 2, 1))
     before = [grown(video[:2, t]) for t in range(5)]
     feed(kept, video[:2, :5])
