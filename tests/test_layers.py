@@ -7,7 +7,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "convlstm_ae"
 # bottom to top; a module may import from its own floor and the floors below it
 FLOORS = [
-    {"errors", "config", "progress", "atomic"},
+    {"errors", "config", "progress", "atomic", "rows"},
     {"data", "metrics", "viz"},
     {"model"},
     {"scoring", "export", "release_files"},

@@ -40,6 +40,7 @@ import numpy as np
 from convlstm_ae.atomic import atomic_path
 from convlstm_ae.data.video_io import read_header
 from convlstm_ae.errors import ConfigError, VideoReadError
+from convlstm_ae.rows import grown
 from convlstm_ae.viz.overlay import CURVE_FRAMES, draw_overlay, upscale
 
 log = logging.getLogger(__name__)
@@ -152,11 +153,9 @@ class Clips:
         self._maps.append(None)
         for name, empty in (("_frames", 0), ("_times", np.nan), ("_scores", 0),
                             ("_alarms", False), ("_next", 0)):
-            values = getattr(self, name)
-            setattr(self, name, np.concatenate(
-                [values, np.full((1, *values.shape[1:]), empty, values.dtype)]))
+            setattr(self, name, grown(getattr(self, name), 1, empty))
         self._open.append([])
-        self._opened = np.append(self._opened, 0)
+        self._opened = grown(self._opened, 1, 0)
 
     def add(self, rows: np.ndarray, frames: np.ndarray, times: np.ndarray, scores: np.ndarray,
             alarms: np.ndarray, maps: Sequence[np.ndarray] | None = None) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.pipeline.event_file import Event
+from convlstm_ae.rows import grown
 
 # Event defaults, decided on normal footage (see the module docstring).
 MIN_FRAMES = 3  # alarmed frames a run needs to be an event
@@ -93,8 +94,7 @@ class EventMachine:
         for name in ("threshold", "release", "release_frames", "min_frames", "open", "alarms",
                      "quiet", "video", "start_frame", "end_frame", "peak_frame", "start_time",
                      "end_time", "peak_score"):
-            values = getattr(self, name)
-            setattr(self, name, np.append(values, np.zeros(1, values.dtype)))
+            setattr(self, name, grown(getattr(self, name), 1, 0))
         self.set_rules(len(self.sources) - 1, rules)
 
     def set_rules(self, stream: int, rules: EventRules) -> None:

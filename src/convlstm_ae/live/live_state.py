@@ -26,6 +26,7 @@ from convlstm_ae.data.video_io import encode_jpeg
 from convlstm_ae.live.clips import HeatStyle
 from convlstm_ae.live.outputs import EVENT_CLIPS, EVENT_SNAPSHOTS, Sink
 from convlstm_ae.live.sources import redact
+from convlstm_ae.rows import grown
 from convlstm_ae.viz.overlay import heat_frame, upscale
 
 CURVE_POINTS = 8192  # scores kept per camera: 5 minutes at 27 fps
@@ -78,13 +79,12 @@ class LiveState(Sink):
             self.thresholds.append(threshold)
             self.masks.append(None)
             self.heat.append(heat)
-            self._scores = np.concatenate(
-                [self._scores, np.full((1, CURVE_POINTS), np.nan, np.float32)])
-            self._times = np.concatenate([self._times, np.zeros((1, CURVE_POINTS))])
-            self._count = np.append(self._count, 0)
-            self._frames = np.concatenate([self._frames, np.zeros_like(self._frames[:1])])
+            self._scores = grown(self._scores, 1, np.nan)
+            self._times = grown(self._times, 1, 0)
+            self._count = grown(self._count, 1, 0)
+            self._frames = grown(self._frames, 1, 0)
             self._maps.append(None)
-            self._alarm = np.append(self._alarm, False)
+            self._alarm = grown(self._alarm, 1, False)
             self._pictures.append(None)
             self._shown.append(len(self.names) - 1)
 

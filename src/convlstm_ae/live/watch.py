@@ -54,6 +54,7 @@ from convlstm_ae.live.ring import FrameRings, RingSet, Taken
 from convlstm_ae.live.sources import QUEUE_FRAMES, Source, open_source
 from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
 from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
+from convlstm_ae.rows import grown
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.located import LocatedCalibration
 from convlstm_ae.viz.overlay import (
@@ -207,7 +208,7 @@ class _Scorer:
         """Score the watch's stream ``stream`` too (numbered after the group's others), with
         a fresh memory; the others' memory is kept."""
         self.engine.add_streams(1)
-        self.streams = np.append(self.streams, stream)
+        self.streams = grown(self.streams, 1, stream)
         if self.located is not None:
             self.located.add_streams(1)
 
@@ -380,23 +381,23 @@ class Watch:
         self.reports.append(SourceReport(source.name))
         self._labels.append(label)
         self._videos.append(source.video_names)
-        self._live = np.append(self._live, source.live)
+        self._live = grown(self._live, 1, source.live)
         self._events.add(source.name, source.video_names, rules)
         self._ids.append(None)
         self._clip_paths.append(None)
-        self._batch = np.concatenate([self._batch, np.zeros((1, size, size), np.uint8)])
+        self._batch = grown(self._batch, 1, 0)
         self._scorer_of.append(scorer)
         self._heat.append(scorer.scoring.heat(size))
-        self._peaks = np.concatenate([self._peaks, np.zeros((1, size, size), np.uint8)])
-        self._epoch = np.append(self._epoch, -1)
-        self._stale = np.append(self._stale, False)
-        self._frames = np.append(self._frames, 0)
+        self._peaks = grown(self._peaks, 1, 0)
+        self._epoch = grown(self._epoch, 1, -1)
+        self._stale = grown(self._stale, 1, False)
+        self._frames = grown(self._frames, 1, 0)
         if self._overlay:
             self._overlays.append(OverlayVideo(overlay_path(self._overlay, label, several),
                                                OVERLAY_FPS))
         self._curves.append(deque(maxlen=CURVE_FRAMES))
         self._masks.append(None)
-        self._removed = np.append(self._removed, False)
+        self._removed = grown(self._removed, 1, False)
 
     def stop(self) -> None:
         """End :meth:`run` after the current step (from another thread)."""
@@ -784,8 +785,8 @@ class _Status:
         """One more source's line, after the others."""
         self._bars.append(progress.bar(desc=source.name, unit="frame",
                                        position=len(self._bars), leave=True))
-        self._written, self._scored = np.append(self._written, 0), np.append(self._scored, 0)
-        self._latency, self._score = np.append(self._latency, 0), np.append(self._score, np.nan)
+        self._written, self._scored = grown(self._written, 1, 0), grown(self._scored, 1, 0)
+        self._latency, self._score = grown(self._latency, 1, 0), grown(self._score, 1, np.nan)
 
     def scored(self, rows: np.ndarray, grabbed: np.ndarray, scores: np.ndarray) -> None:
         self._scored[rows] += 1

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.rows import grown
 
 CELL_QUANTILE = 0.99  # a cell's normal level: this quantile of its normal errors
 TOP_FRACTION = 0.02  # aggregate "top": mean of this fraction of the cells
@@ -116,8 +117,7 @@ class _Adaptation:
         self.level[index] = np.nan
 
     def add_streams(self, count: int) -> None:
-        self.level = np.concatenate([self.level, np.full((count, *self.level.shape[1:]),
-                                                         np.nan)])
+        self.level = grown(self.level, count, np.nan)
 
     def __call__(self, values: np.ndarray, ignored: np.ndarray | None = None) -> np.ndarray:
         """``values`` (B, H, W) divided by each stream's level; cells where ``ignored``
@@ -243,9 +243,8 @@ class LocatedScorer:
     def add_streams(self, count: int) -> None:
         """``count`` more streams after the others, fresh and unmasked."""
         self.adaptation.add_streams(count)
-        self.score = np.concatenate([self.score, np.full(count, np.nan)])
-        self.ignored = np.concatenate([self.ignored, np.zeros((count, *self.ignored.shape[1:]),
-                                                              bool)])
+        self.score = grown(self.score, count, np.nan)
+        self.ignored = grown(self.ignored, count, False)
 
     def reset(self, streams: Sequence[int] | None = None) -> None:
         """Forget the running levels and score of the given streams (all by default)."""

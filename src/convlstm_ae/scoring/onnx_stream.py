@@ -17,6 +17,7 @@ from convlstm_ae.errors import CheckpointError
 from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
 from convlstm_ae.export.session import open_session
 from convlstm_ae.release_files import load_model_config, load_scoring_config
+from convlstm_ae.rows import grown
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from convlstm_ae.scoring.stream_state import StreamBackend, StreamState, check_frames
 from convlstm_ae.scoring.windows import WindowPlan
@@ -73,8 +74,7 @@ class OnnxStreamScorer(StreamBackend):
         state = self.state
         state.add_streams(count)
         state.h, state.c, state.last = (
-            np.concatenate([buffer, np.zeros((count, *buffer.shape[1:]), buffer.dtype)])
-            for buffer in (state.h, state.c, state.last))
+            grown(buffer, count, 0) for buffer in (state.h, state.c, state.last))
         self.batch = np.zeros((self.streams, self.frame_size, self.frame_size), np.uint8)
 
     def __call__(self, frames: np.ndarray) -> FrameErrors:

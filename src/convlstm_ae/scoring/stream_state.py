@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.rows import grown
 
 
 class StreamState:
@@ -45,7 +46,7 @@ class StreamState:
         """``count`` more streams, after the others, their memory fresh; the backend grows
         ``h``, ``c`` and ``last``."""
         self.streams += count
-        self.position = np.concatenate([self.position, np.zeros(count, np.int64)])
+        self.position = grown(self.position, count, 0)
 
     def keep(self) -> np.ndarray:
         """(B,) float32: 0 for a stream whose memory starts at this frame, else 1."""
