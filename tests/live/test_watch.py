@@ -1,6 +1,6 @@
 """``convlstm-ae watch`` (live/watch.py, live/outputs.py, the CLI verb): end to end on tiny
 videos with the real engine, streaming equal to offline scoring, Ctrl-C with a fake engine,
-and an HTTP stream that drops and comes back."""
+an HTTP stream that drops and comes back, and a stream down that holds up no step."""
 
 import _thread
 import csv
@@ -23,7 +23,7 @@ from convlstm_ae.demo import demo_model_dir
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import RELEASE_FRAMES, EventRules
 from convlstm_ae.live.outputs import Sink
-from convlstm_ae.live.sources import IterableSource, open_source
+from convlstm_ae.live.sources import CaptureSource, IterableSource, open_source
 from convlstm_ae.live.watch import Group, Scoring, Watch, model_scoring
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from media import clip, noise_calibrated, write_avi, write_frames
@@ -393,6 +393,58 @@ def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_pat
     for path in (tmp_path / "out").rglob("*.*"):
         assert SECRET not in path.name and (path.suffix == ".png" or
                                             SECRET not in path.read_text())
+
+
+class FakeCapture:
+    """A stream connection (see ``Capture``) that sends ``frames`` and then drops."""
+
+    def __init__(self, frames):
+        self.frames = iter(frames)
+
+    def read(self):
+        return next(self.frames, None)
+
+    def release(self):
+        pass
+
+
+def test_a_stream_down_and_reconnecting_holds_up_no_step(tmp_path):
+    """A live source that lost its connection is skipped at once while it retries, though
+    a step waits up to ``max_wait`` (here a minute) for one that is connected: a file
+    beside it, never skipped, is scored to its end meanwhile."""
+    connections = iter([FakeCapture([np.zeros((8, 8), np.uint8)] * 2)])  # then refused
+    retrying = threading.Event()
+
+    def opener(target):
+        connection = next(connections, None)
+        if connection is None:
+            retrying.set()
+        return connection
+
+    def file_frames():
+        for index in range(40):
+            if index == 5:  # the rest while the stream is down and retrying
+                assert retrying.wait(timeout=10)
+            yield np.full((8, 8), 50, np.uint8)
+
+    stream = CaptureSource("cam", "rtsp://cam/live", 8, backoff=0.05, max_backoff=0.05,
+                           opener=opener)
+    file = IterableSource("file", file_frames(), 8)
+    watch = Watch([Group.of_all(FakeEngine(2, None, None), Scoring("sum", None, 100.0))],
+                  [stream, file], tmp_path / "out", rules=EventRules(100.0), max_wait=60.0,
+                  decoders=0)
+    runner = threading.Thread(target=watch.run)
+    runner.start()
+    try:
+        wait_for(lambda: watch.report()[1].finished, timeout=20)  # 40 steps of a minute else
+    finally:
+        watch.stop()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    down, played = watch.reports
+    assert (down.frames, down.connected) == (2, False) and down.reconnects >= 1
+    assert (played.frames, played.drops) == (40, 0)
+    assert len(read_csv(tmp_path / "out/frames-file.csv")) == 40
 
 
 def test_score_overlay_draws_every_frame_and_alarms(media, tmp_path):
