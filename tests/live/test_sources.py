@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from convlstm_ae.errors import ConfigError, DatasetLayoutError
-from convlstm_ae.live.decoders import Decoders, default_workers
+from convlstm_ae.live.decoders import Decoders, decode_threads, default_workers
 from convlstm_ae.live.ring import FrameRings
 from convlstm_ae.live.sources import (
     CaptureSource,
@@ -150,6 +150,35 @@ def test_a_slow_consumer_drops_the_oldest_frames_and_counts_them():
 def test_decoders_default_to_a_core_each_but_the_scorers():
     assert default_workers(1) == 1
     assert 1 <= default_workers(1000) <= max(1, (os.cpu_count() or 2) - 1)
+    assert decode_threads(1) == max(1, len(os.sched_getaffinity(0))) and decode_threads(1000) == 1
+
+
+def decoder_threads(video, sources: int) -> int:
+    """Threads of one decoder process grabbing ``sources`` copies of ``video``, once each
+    has opened its capture and filled its ring."""
+    made = [open_source(f"s{i}={video}", 16, realtime=False, queue_frames=2)
+            for i in range(sources)]
+    rings = FrameRings.create([2] * sources, [False] * sources, 16)
+    decoders = Decoders(made, rings, 1)
+    decoders.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (rings.available() == 2).all() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (rings.available() == 2).all()
+        return len(os.listdir(f"/proc/{decoders._processes[0].pid}/task"))
+    finally:
+        decoders.stop()
+        rings.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_a_decoder_process_adds_one_thread_per_source_not_ffmpegs_per_core(tmp_path):
+    """Left alone, FFmpeg gives each capture a thread per core (plus one): thousands of
+    threads at hundreds of cameras. With the cores shared out, each source adds only its
+    grab thread."""
+    video = write_avi(tmp_path / "a.avi", random_frames((8, 32, 40)))
+    assert decoder_threads(video, 6) - decoder_threads(video, 2) == 4
 
 
 class FakeCapture:

@@ -4,7 +4,8 @@
 Sources are dealt round-robin to ``workers`` processes (forkserver where there is one,
 else spawn: never a fork of a process running PyTorch's threads); each runs one thread
 per source, so a source blocked on a network read or reconnecting holds up none of the
-others. Their log records come back to this process's loggers. ``workers=0``, and any
+others. Each source's decoding (FFmpeg's and OpenCV's threads) gets its share of the
+cores (:func:`decode_threads`). Their log records come back to this process's loggers. ``workers=0``, and any
 source whose frames live in this process (:attr:`Source.local`), grab in threads here.
 """
 
@@ -19,6 +20,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
+
 from convlstm_ae.live.ring import FrameRings, RingSpec
 from convlstm_ae.live.sources import Source
 
@@ -27,11 +30,22 @@ JOIN_SECONDS = 2.0  # waited for a decoder to end before it is terminated
 PARENT_CHECK = 0.5  # seconds between a decoder's looks at whether the scorer still runs
 
 
+def _cores() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 2
+
+
 def default_workers(sources: int) -> int:
     """Decoder processes for ``sources`` sources: one per core but the scorer's, at most
     one per source."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(sources, (cores or 2) - 1))
+    return max(1, min(sources, _cores() - 1))
+
+
+def decode_threads(sources: int) -> int:
+    """Threads one source's decoding (FFmpeg's and OpenCV's) may use: the cores shared
+    among ``sources`` sources, at least one. Left alone, FFmpeg gives every capture a
+    thread per core plus one: thousands of threads for hundreds of cameras."""
+    return max(1, _cores() // max(1, sources))
 
 
 def _context() -> Any:
@@ -64,10 +78,13 @@ def _grab_all(rings: FrameRings, work: Sequence[tuple[int, Source]], stop: Any,
 
 
 def _worker(spec: RingSpec, work: list[tuple[int, Source]], stop: Any, taken: Any,
-            records: Any, level: int) -> None:
-    """A decoder process: attach to the rings, grab, send log records home. Ctrl-C is
-    the scorer's to handle: it stops the decoders."""
+            records: Any, level: int, threads: int) -> None:
+    """A decoder process: attach to the rings, grab with ``threads`` decoding threads per
+    source, send log records home. Ctrl-C is the scorer's to handle: it stops the
+    decoders."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["OPENCV_FFMPEG_THREADS"] = str(threads)  # read as each capture opens
+    cv2.setNumThreads(threads)
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(records)]
     root.setLevel(level)
@@ -111,10 +128,11 @@ class Decoders:
         self._listener = logging.handlers.QueueListener(records, _Home())
         self._listener.start()
         level = logging.getLogger("convlstm_ae").getEffectiveLevel()
+        threads = decode_threads(sum(len(work) for work in self._away))
         self._taken = [context.Semaphore(0) for _ in self._away]
         self._processes = [context.Process(target=_worker, daemon=True, name=f"decoder {k}",
                                            args=(self.rings.spec, work, self._stop_away,
-                                                 self._taken[k], records, level))
+                                                 self._taken[k], records, level, threads))
                            for k, work in enumerate(self._away)]
         for process in self._processes:
             process.start()
