@@ -96,3 +96,27 @@ def test_the_record_rebuilds_the_figures_and_refuses_an_edited_choice(tmp_path, 
     path.write_bytes(b"not a zip")
     with pytest.raises(CheckpointError, match="not a located-score record"):
         LocatedStudy.load(path)
+
+
+def test_the_roc_figures_draw_each_located_score_beside_eq4(tmp_path, monkeypatch):
+    """The committed `make demo` run: its ROC figures carry the located live curve, with
+    the AUC its table states."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from convlstm_ae.experiments import figures
+
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parents[2] / "docs/results/moving-mnist-cpu-demo", run)
+    drawn = {}
+    monkeypatch.setattr(figures, "plot_roc", lambda curves, path: drawn.setdefault(
+        Path(path).name, curves))
+    results = json.loads((run / "results.json").read_text())
+    figures.write_figures(run, results)
+    located = results["models"]["tiny"]["located"]["auc"]
+    for scenario in ("appearance", "motion"):
+        curves = drawn[f"roc_{scenario}.png"]
+        assert curves["ConvLSTM-AE [tiny], located live"][2] == pytest.approx(
+            located[scenario], abs=1e-6)
+        assert "ConvLSTM-AE [tiny]" in curves and "Conv-AE [conv-ae-tiny]" in curves

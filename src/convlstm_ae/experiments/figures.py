@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.metrics import auc
 
 from convlstm_ae.experiments.common import FINAL, method_name, plot_training_losses
+from convlstm_ae.experiments.located_mnist import LOCATED, LocatedStudy
 from convlstm_ae.experiments.results import (
     BOX_SETS,
     BOX_SIZES,
@@ -55,7 +56,8 @@ def _roc(scored: Mapping[str, tuple[Sequence[np.ndarray], Sequence[np.ndarray]]]
 
 def _table_1_figures(out_dir: Path, results: dict[str, Any]) -> None:
     """Fig. 2 (score curves), Fig. 3 (training loss), ROC curves and the appearance gap,
-    of each preset's validated reading."""
+    of each preset's validated reading; the ROC curves also of each located live score
+    (beyond the paper) a run holds."""
     presets = list(results["models"])
     records, readings = {}, {}
     for preset in presets:
@@ -73,9 +75,14 @@ def _table_1_figures(out_dir: Path, results: dict[str, Any]) -> None:
             labels = records[presets[-1]][scenario].video_labels()[index]
             panels.append((f"{scenario}, sequence {index}", curves, labels))
     plot_score_grid(panels, out_dir / "fig2_scores.png")
+    located = {p: LocatedStudy.load(out_dir / p / LOCATED) for p in presets
+               if (out_dir / p / LOCATED).is_file()}
     for scenario in TEST_SCENARIOS:
-        _roc({method_name(p): (scores[p][scenario], records[p][scenario].video_labels())
-              for p in presets}, out_dir / f"roc_{scenario}.png")
+        _roc({**{method_name(p): (scores[p][scenario], records[p][scenario].video_labels())
+                 for p in presets},
+              **{f"{method_name(p)}, located live": (list(study.scores[scenario]),
+                                                     list(study.labels[scenario]))
+                 for p, study in located.items()}}, out_dir / f"roc_{scenario}.png")
     gaps = {}
     for preset in presets:
         reading, kind = readings[preset]

@@ -5,8 +5,9 @@ Sources are dealt round-robin to ``workers`` processes (forkserver where there i
 else spawn: never a fork of a process running PyTorch's threads); each runs one thread
 per source, so a source blocked on a network read or reconnecting holds up none of the
 others. Each source's decoding (FFmpeg's and OpenCV's threads) gets its share of the
-cores (:func:`decode_threads`). Their log records come back to this process's loggers. ``workers=0``, and any
-source whose frames live in this process (:attr:`Source.local`), grab in threads here.
+cores (:func:`decode_threads`). Their log records come back to this process's loggers.
+``workers=0``, and any source whose frames live in this process (:attr:`Source.local`),
+grab in threads here.
 """
 
 from __future__ import annotations
