@@ -5,8 +5,9 @@ Sources are dealt round-robin to ``workers`` processes (forkserver where there i
 else spawn: never a fork of a process running PyTorch's threads); each runs one thread
 per source, so a source blocked on a network read or reconnecting holds up none of the
 others. Each source's decoding (FFmpeg's and OpenCV's threads) gets its share of the
-cores (:func:`decode_threads`). Their log records come back to this process's loggers. ``workers=0``, and any
-source whose frames live in this process (:attr:`Source.local`), grab in threads here.
+cores (:func:`decode_threads`). Their log records come back to this process's loggers.
+``workers=0``, and any source whose frames live in this process (:attr:`Source.local`),
+grab in threads here.
 """
 
 from __future__ import annotations
@@ -155,8 +156,9 @@ class Decoders:
                                         f"{process.exitcode}")
                         self.rings.finished[stream] = 1
 
-    def stop(self) -> None:
-        """Stop grabbing; wait briefly for each loop, then end the processes left."""
+    def stop(self) -> bool:
+        """Stop grabbing; wait briefly for each loop, then end the processes left. Returns
+        whether every loop has ended (a thread stuck in a read may not have)."""
         self._stop_here.set()
         if self._processes:
             self._stop_away.set()
@@ -170,6 +172,7 @@ class Decoders:
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
+        return not any(thread.is_alive() for thread in self._threads)
 
 
 class _Home(logging.Handler):
