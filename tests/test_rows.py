@@ -1,8 +1,8 @@
-"""Per-stream arrays grown by rows (rows.py)."""
+"""Per-stream arrays grown by rows, or a row reused (rows.py)."""
 
 import numpy as np
 
-from convlstm_ae.rows import grown
+from convlstm_ae.rows import grown, placed, put
 
 
 def test_rows_of_the_fill_keep_dtype_and_trailing_shape():
@@ -26,3 +26,16 @@ def test_zero_rows_give_an_equal_new_array():
     out = grown(array, 0, False)
     assert out is not array and out.dtype == bool
     np.testing.assert_array_equal(out, array)
+
+
+def test_a_placed_row_is_one_more_or_a_removed_streams_reset_in_place():
+    array = np.arange(6, dtype=np.float32).reshape(3, 2)
+    assert placed(array, 1, np.nan) is array  # reused: the others kept
+    np.testing.assert_array_equal(array[[0, 2]], [[0, 1], [4, 5]])
+    assert np.isnan(array[1]).all()
+    out = placed(array, 3, 9)
+    assert out.shape == (4, 2) and out.dtype == np.float32 and (out[3] == 9).all()
+    items = ["a", "b"]
+    put(items, 0, "c")
+    put(items, 2, "d")
+    assert items == ["c", "b", "d"]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -410,6 +411,85 @@ def test_sighup_adds_cameras_with_a_fresh_memory_and_the_others_run_on(media, ot
         assert_scored_as_score_scores_it(live[name], model, video, tmp_path, name)
     assert not (tmp_path / "out/frames-x.csv").exists()
     for name in "acd":
+        out.wait_for(f"{name}: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.parametrize("decoders", ["0", "1"])  # grab loops in threads, in a process
+def test_cameras_added_after_removals_reuse_their_streams_and_start_afresh(media, decoders,
+                                                                           tmp_path):
+    """a plays 12 s of video in real time beside b, whose video is noisy throughout (its
+    event never ends by itself), with the page up. Three SIGHUPs each remove the second
+    camera and add another of the same model (b -> c -> d -> e): each takes the removed
+    one's stream, so the engine keeps 2 slots. Each added camera's rows are what ``score
+    --windows reset`` gives for its video (nothing of the noisy memory or located state
+    before it: c's and d's until their removal, e's whole video); a's CSV holds every
+    frame of its video scored as one run; the page lists a and e, under e's id b's; the
+    removed cameras' CSVs, events and final lines stay theirs."""
+    late = write_avi(tmp_path / "late.avi", corner_clip(120, noisy=range(95, 105)))
+    write_avi(tmp_path / "noisy.avi", corner_clip(120, noisy=range(120)))
+    a = {"name": "a", "source": "late.avi", "threshold": 2.0}
+    config = {"model": str(media["model"]), "out": "out", "serve": "127.0.0.1:0"}
+    path = write_cameras(tmp_path / "cameras.yaml", config | {"cameras": [
+        a, {"name": "b", "source": "noisy.avi", "threshold": 2.0}]})
+    process = start_watch(path, "--decoders", decoders)
+    rows = {name: tmp_path / f"out/frames-{name}.csv" for name in "abcde"}
+    try:
+        out, err = Lines(process.stdout), Lines(process.stderr)
+        (page,) = out.wait_for("page -> ")
+        url = page.split("page -> ", 1)[1].strip()
+        before = "b"
+        for name in "cde":
+            wait_for_rows(rows[before], 10)
+            write_cameras(path, config | {"cameras": [
+                a, {"name": name, "source": "late.avi", "threshold": 2.0}]})
+            process.send_signal(signal.SIGHUP)
+            out.wait_for(f"{name}: added as stream 1; its model scores 2 source(s) in 2 "
+                         "slot(s)")
+            before = name
+        out.wait_for("the sources ended; the page stays up")
+        listed = get_json(url + "api/cameras")["cameras"]
+        status = get_json(url + "api/status")["cameras"]
+        shown = get_json(url + "api/events")["events"]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0, "\n".join(err.lines)
+    finally:
+        process.kill()
+    assert not any("Traceback" in line for line in err.lines), err.lines
+    assert listed == [{"id": 0, "name": "a"}, {"id": 1, "name": "e"}]
+    assert [(c["id"], c["name"], c["frames"]) for c in status] == [(0, "a", 120), (1, "e", 120)]
+    live = {name: read_rows(rows[name]) for name in "abcde"}
+    for name in "ae":
+        assert_scored_as_score_scores_it(live[name], media["model"], late, tmp_path, name)
+    offline = read_rows(tmp_path / "offline-e.csv")
+    for name in "cd":  # cut short, from frame 0: the offline rows so far
+        cut = live[name]
+        assert 10 <= len(cut) < 120 and {r["video"] for r in cut} == {"late.avi"}, name
+        assert [int(r["frame"]) for r in cut] == list(range(len(cut))), name
+        for column, offline_column in (("error", "error"), ("history", "history"),
+                                       ("score", "calibrated_error")):
+            np.testing.assert_allclose([float(r[column]) for r in cut],
+                                       [float(r[offline_column]) for r in offline[:len(cut)]],
+                                       rtol=1e-4, atol=1e-4, err_msg=f"{name} {column}")
+    noisy = live["b"]
+    assert [int(r["frame"]) for r in noisy] == list(range(len(noisy)))
+    assert 10 <= len(noisy) < 120 and {r["video"] for r in noisy} == {"noisy.avi"}
+    ends = [(e["camera"], e["video"], e["start_frame"], e["end_frame"]) for e in read_jsonl(
+        tmp_path / "out/events.jsonl") if e["type"] == "end"]
+    (burst,) = [e[2:] for e in ends if e[0] == "a"]
+    assert 95 <= burst[0] < burst[1] <= 105
+    assert sorted(ends) == [("a", "late.avi", *burst), ("b", "noisy.avi", 0, len(noisy) - 1),
+                            ("e", "late.avi", *burst)]
+    assert sorted((e["camera"], e["start_frame"]) for e in shown) == [
+        ("a", burst[0]), ("b", 0), ("e", burst[0])]
+    out.wait_for(f"b: {len(noisy)} frames scored, 1 event(s)", timeout=1)
+    for name in "cd":
+        out.wait_for(f"{name}: {len(live[name])} frames scored, 0 event(s)", timeout=1)
+    for name in "ae":
         out.wait_for(f"{name}: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
 
 

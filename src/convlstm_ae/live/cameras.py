@@ -36,8 +36,9 @@ model (:meth:`CamerasConfig.by_model`), every model at one frame size.
 On SIGHUP, :class:`Reloader` reads the file again: changed thresholds, event rules and
 masks apply to their running cameras from their next frame, the others untouched; a
 camera deleted from the file is stopped, its open event closed; a camera added to it is
-started with a fresh memory (its model's engine grown by one stream, or its model opened
-if no camera runs it yet), the others' memory untouched. A camera whose source or model
+started with a fresh memory (in the engine slot of a removed camera of its model, else
+its model's engine grown by one stream, or its model opened if no camera runs it yet),
+the others' memory untouched. A camera whose source or model
 changed (its own, or the file's that it uses) is both: stopped, then started again under
 its name. A camera that does not start (its source or model does not open, another
 frame size) is one error line, and the others run on. Changed outputs need a restart:

@@ -40,7 +40,7 @@ import numpy as np
 from convlstm_ae.atomic import atomic_path
 from convlstm_ae.data.video_io import read_header
 from convlstm_ae.errors import ConfigError, VideoReadError
-from convlstm_ae.rows import grown
+from convlstm_ae.rows import placed, put
 from convlstm_ae.viz.overlay import CURVE_FRAMES, draw_overlay, upscale
 
 log = logging.getLogger(__name__)
@@ -144,18 +144,19 @@ class Clips:
                         FALLBACK_FOURCC, missing)
         self._encoder = _Encoder(h264=missing is None)
 
-    def add_stream(self, label: str, heat: HeatStyle | None) -> None:
-        """One more stream, after the others, with an empty ring; ``heat``: its overlay
-        scale (None without ``rules.overlay``)."""
-        self.labels.append(label)
+    def add_stream(self, stream: int, label: str, heat: HeatStyle | None) -> None:
+        """A new source at ``stream`` (one more, after the others, or a removed one's,
+        its clips cut), with an empty ring; ``heat``: its overlay scale (None without
+        ``rules.overlay``)."""
+        put(self.labels, stream, label)
         if self.heat is not None:
-            self.heat.append(heat)
-        self._maps.append(None)
+            put(self.heat, stream, heat)
+        put(self._maps, stream, None)
         for name, empty in (("_frames", 0), ("_times", np.nan), ("_scores", 0),
                             ("_alarms", False), ("_next", 0)):
-            setattr(self, name, grown(getattr(self, name), 1, empty))
-        self._open.append([])
-        self._opened = grown(self._opened, 1, 0)
+            setattr(self, name, placed(getattr(self, name), stream, empty))
+        put(self._open, stream, [])
+        self._opened = placed(self._opened, stream, 0)
 
     def add(self, rows: np.ndarray, frames: np.ndarray, times: np.ndarray, scores: np.ndarray,
             alarms: np.ndarray, maps: Sequence[np.ndarray] | None = None) -> None:

@@ -156,8 +156,9 @@ class Decoders:
                                         f"{process.exitcode}")
                         self.rings.finished[stream] = 1
 
-    def stop(self) -> None:
-        """Stop grabbing; wait briefly for each loop, then end the processes left."""
+    def stop(self) -> bool:
+        """Stop grabbing; wait briefly for each loop, then end the processes left. Returns
+        whether every loop has ended (a thread stuck in a read may not have)."""
         self._stop_here.set()
         if self._processes:
             self._stop_away.set()
@@ -171,6 +172,7 @@ class Decoders:
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
+        return not any(thread.is_alive() for thread in self._threads)
 
 
 class _Home(logging.Handler):

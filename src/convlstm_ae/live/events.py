@@ -23,7 +23,7 @@ import numpy as np
 
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.pipeline.event_file import Event
-from convlstm_ae.rows import grown
+from convlstm_ae.rows import placed, put
 
 # Event defaults, decided on normal footage (see the module docstring).
 MIN_FRAMES = 3  # alarmed frames a run needs to be an event
@@ -86,16 +86,18 @@ class EventMachine:
         self.start_time, self.end_time, self.peak_score = (
             np.zeros(streams) for _ in range(3))
 
-    def add(self, source: str, videos: Sequence[str], rules: EventRules) -> None:
-        """One more stream, after the others, with no run under way."""
-        self.sources.append(source)
-        self.videos.append(videos)
-        self.rules.append(rules)
+    def add(self, stream: int, source: str, videos: Sequence[str], rules: EventRules
+            ) -> None:
+        """A new source at ``stream`` (one more, after the others, or a removed one's,
+        its run closed), with no run under way."""
+        put(self.sources, stream, source)
+        put(self.videos, stream, videos)
+        put(self.rules, stream, rules)
         for name in ("threshold", "release", "release_frames", "min_frames", "open", "alarms",
                      "quiet", "video", "start_frame", "end_frame", "peak_frame", "start_time",
                      "end_time", "peak_score"):
-            setattr(self, name, grown(getattr(self, name), 1, 0))
-        self.set_rules(len(self.sources) - 1, rules)
+            setattr(self, name, placed(getattr(self, name), stream, 0))
+        self.set_rules(stream, rules)
 
     def set_rules(self, stream: int, rules: EventRules) -> None:
         """Stream ``stream``'s rules from its next frame on; a run under way goes on

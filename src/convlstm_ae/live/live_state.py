@@ -13,6 +13,7 @@ read from the output folder. Every string handed out has gone through
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -26,7 +27,7 @@ from convlstm_ae.data.video_io import encode_jpeg
 from convlstm_ae.live.clips import HeatStyle
 from convlstm_ae.live.outputs import EVENT_CLIPS, EVENT_SNAPSHOTS, Sink
 from convlstm_ae.live.sources import redact
-from convlstm_ae.rows import grown
+from convlstm_ae.rows import placed, put
 from convlstm_ae.viz.overlay import heat_frame, upscale
 
 CURVE_POINTS = 8192  # scores kept per camera: 5 minutes at 27 fps
@@ -72,21 +73,23 @@ class LiveState(Sink):
         self._next_event = 1
         self._pictures: list[tuple[float, int, bytes] | None] = [None] * streams
 
-    def add_camera(self, name: str, threshold: float, heat: HeatStyle | None) -> None:
-        """One more camera, after the others (its id is their count), with no score yet."""
+    def add_camera(self, camera: int, name: str, threshold: float, heat: HeatStyle | None
+                   ) -> None:
+        """A new camera of id ``camera``: one more, after the others (their count), or a
+        removed camera's id, given to this one; with no score yet."""
         with self._lock:
-            self.names.append(redact(name))
-            self.thresholds.append(threshold)
-            self.masks.append(None)
-            self.heat.append(heat)
-            self._scores = grown(self._scores, 1, np.nan)
-            self._times = grown(self._times, 1, 0)
-            self._count = grown(self._count, 1, 0)
-            self._frames = grown(self._frames, 1, 0)
-            self._maps.append(None)
-            self._alarm = grown(self._alarm, 1, False)
-            self._pictures.append(None)
-            self._shown.append(len(self.names) - 1)
+            put(self.names, camera, redact(name))
+            put(self.thresholds, camera, threshold)
+            put(self.masks, camera, None)
+            put(self.heat, camera, heat)
+            self._scores = placed(self._scores, camera, np.nan)
+            self._times = placed(self._times, camera, 0)
+            self._count = placed(self._count, camera, 0)
+            self._frames = placed(self._frames, camera, 0)
+            put(self._maps, camera, None)
+            self._alarm = placed(self._alarm, camera, False)
+            put(self._pictures, camera, None)
+            bisect.insort(self._shown, camera)
 
     def remove_camera(self, camera: int) -> None:
         """Camera ``camera`` is no longer listed (its events stay)."""

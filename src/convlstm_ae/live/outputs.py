@@ -28,6 +28,7 @@ from convlstm_ae.atomic import atomic_path
 from convlstm_ae.data.video_io import encode_png
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.sources import redact
+from convlstm_ae.rows import put
 
 log = logging.getLogger(__name__)
 FRAME_COLUMNS = ("time", "video", "frame", "history", "error", "patch_error", "score", "alarm")
@@ -95,27 +96,30 @@ class OutputWriter:
         self.error: BaseException | None = None
         self._videos: list[list[str]] = []
         self._frames: list[io.TextIOWrapper] = []
-        for label, names in zip(labels, videos, strict=True):
-            self._add(label, names)
+        for stream, (label, names) in enumerate(zip(labels, videos, strict=True)):
+            self._add(stream, label, names)
         self._events = open(events, "a")
         self._work: queue.Queue[tuple | None] = queue.Queue(maxsize=QUEUED_STEPS)
         self._thread = threading.Thread(target=self._run, name="watch writer", daemon=True)
         self._thread.start()
 
-    def add(self, label: str, videos: Sequence[str]) -> None:
-        """One more stream, after the others: its CSV is opened (appended to) before the
-        rows queued after this."""
+    def add(self, stream: int, label: str, videos: Sequence[str]) -> None:
+        """A new source at ``stream`` (one more, after the others, or a removed one's,
+        whose CSV is closed after the rows queued before this): its CSV is opened
+        (appended to) before the rows queued after this."""
         self._raise()
-        self._work.put(("add", label, videos))
+        self._work.put(("add", stream, label, videos))
 
-    def _add(self, label: str, videos: Sequence[str]) -> None:
-        self._videos.append([_csv_field(name) for name in videos])
+    def _add(self, stream: int, label: str, videos: Sequence[str]) -> None:
+        if stream < len(self._frames):
+            self._frames[stream].close()
+        put(self._videos, stream, [_csv_field(name) for name in videos])
         # appended, as events.jsonl is: a second watch into the same folder loses nothing
         handle = open(self.out / f"frames-{label}.csv", "a", newline="")
         if handle.tell() == 0:
             handle.write(",".join(FRAME_COLUMNS) + "\r\n")
             handle.flush()
-        self._frames.append(handle)
+        put(self._frames, stream, handle)
 
     def rows(self, rows: Rows) -> None:
         """Queue one step's rows (waits if the writer is :data:`QUEUED_STEPS` behind)."""

@@ -24,7 +24,6 @@ A watch's rings are a :class:`RingSet`: one block per batch of sources started t
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -162,10 +161,12 @@ class FrameRings:
         written = self.written.copy()
         return np.minimum(written - self.read, self.capacity)
 
-    def take(self, wanted: np.ndarray, out: np.ndarray) -> Taken:
+    def take(self, wanted: np.ndarray, out: np.ndarray, at: np.ndarray | None = None
+             ) -> Taken:
         """Copy the oldest unread frame of every ``wanted`` ring that has one into
-        ``out[stream]`` (B, S, S); frames overwritten before they could be read are
-        counted as dropped."""
+        ``out[at[ring]]`` (``at``: each ring's row of ``out``; None: the ring's own
+        number); frames overwritten before they could be read are counted as dropped."""
+        at = np.arange(self.spec.streams) if at is None else at
         rows = np.flatnonzero(wanted)
         parts = []
         while rows.size:
@@ -176,7 +177,7 @@ class FrameRings:
             rows = rows[written > self.read[rows]]
             position = self.read[rows]
             slots = position % self.capacity[rows]
-            out[rows] = self.frames[rows, slots]
+            out[at[rows]] = self.frames[rows, slots]
             meta = [getattr(self, name)[rows, slots] for name in
                     ("index", "time", "grabbed", "video", "epoch")]
             # a writer that started frame position + capacity wrote into the slot copied
@@ -207,67 +208,91 @@ class FrameRings:
 
 class RingSet:
     """The rings of every stream of a watch, in :class:`FrameRings` blocks: a block per
-    batch of sources started together, its streams numbered on from the blocks before.
-    The reader's side of :class:`FrameRings`, over all of them; a block is never resized,
-    so a decoder attached to one never sees it move."""
+    batch of sources started together. The reader's side of :class:`FrameRings`, over
+    all of them, by the watch's stream numbers: each block maps its rings to streams, so
+    a removed stream's number can be given to a camera added later, in a block of its
+    own. A block is never resized, so a decoder attached to one never sees it move; a
+    block none of whose rings is in use any more is closed (:meth:`retire`)."""
 
     def __init__(self) -> None:
         self.blocks: list[FrameRings] = []
-        self._first: list[int] = []  # each block's first stream
+        self._streams: list[np.ndarray] = []  # each block's stream of each ring; -1: none
+        self.streams = 0  # B: one more than the highest stream number given
         self.closed = False
 
-    @property
-    def streams(self) -> int:
-        """B, the rings of every block."""
-        return sum(block.spec.streams for block in self.blocks)
-
-    def create(self, capacities: Sequence[int], drop_oldest: Sequence[bool], size: int
-               ) -> FrameRings:
-        """A new block for the next ``len(capacities)`` streams (see :meth:`FrameRings.create`)."""
-        first = self.streams
+    def create(self, streams: Sequence[int], capacities: Sequence[int],
+               drop_oldest: Sequence[bool], size: int) -> FrameRings:
+        """A new block for ``streams`` (new numbers, or removed streams' numbers: see
+        :meth:`retire`), their rings as :meth:`FrameRings.create` makes them."""
         block = FrameRings.create(capacities, drop_oldest, size)
         self.blocks.append(block)
-        self._first.append(first)
+        self._streams.append(np.array(streams, np.int64))
+        self.streams = max(self.streams, max(streams) + 1)
         return block
 
-    def _where(self, stream: int) -> tuple[FrameRings, int]:
+    def _where(self, stream: int) -> tuple[int, int]:
         """The block of ``stream`` and its ring there."""
-        k = bisect.bisect_right(self._first, stream) - 1
-        return self.blocks[k], stream - self._first[k]
+        for k, streams in enumerate(self._streams):
+            rings = np.flatnonzero(streams == stream)
+            if rings.size:
+                return k, int(rings[0])
+        raise KeyError(stream)
+
+    def _gathered(self, per_block: list[np.ndarray], empty: int | float = 0) -> np.ndarray:
+        """(B,) the values of every block's rings at their streams; ``empty`` elsewhere."""
+        values = np.full(self.streams, empty, per_block[0].dtype if per_block else np.int64)
+        for streams, part in zip(self._streams, per_block, strict=True):
+            used = streams >= 0
+            values[streams[used]] = part[used]
+        return values
 
     def counts(self, name: str) -> np.ndarray:
         """(B,) a per-ring counter of :class:`FrameRings` (``finished``, ``connected``,
-        ``reconnects``, ``written``), copied."""
-        return np.concatenate([getattr(block, name) for block in self.blocks])
+        ``reconnects``, ``written``), copied; 0 for a stream without a ring."""
+        return self._gathered([getattr(block, name) for block in self.blocks])
 
     def available(self) -> np.ndarray:
         """(B,) frames each ring holds unread (see :meth:`FrameRings.available`)."""
-        return np.concatenate([block.available() for block in self.blocks])
+        return self._gathered([block.available() for block in self.blocks])
 
     def drops(self) -> np.ndarray:
         """(B,) frames lost per ring so far (see :meth:`FrameRings.drops`)."""
-        return np.concatenate([block.drops() for block in self.blocks])
+        return self._gathered([block.drops() for block in self.blocks])
 
     def take(self, wanted: np.ndarray, out: np.ndarray) -> Taken:
         """:meth:`FrameRings.take` over every block: ``wanted`` (B,), ``out`` (B, S, S)."""
         parts = []
-        for block, first in zip(self.blocks, self._first, strict=True):
-            end = first + block.spec.streams
-            taken = block.take(wanted[first:end], out[first:end])
-            parts.append(Taken(taken.rows + first, taken.index, taken.time, taken.grabbed,
+        for block, streams in zip(self.blocks, self._streams, strict=True):
+            used = streams >= 0
+            mine = np.zeros(len(streams), bool)
+            mine[used] = wanted[streams[used]]
+            taken = block.take(mine, out, streams)
+            parts.append(Taken(streams[taken.rows], taken.index, taken.time, taken.grabbed,
                                taken.video, taken.epoch))
-        return Taken(*(np.concatenate([getattr(part, name) for part in parts]) for name in (
-            "rows", "index", "time", "grabbed", "video", "epoch")))
+        columns = [np.concatenate([getattr(part, name) for part in parts]) for name in (
+            "rows", "index", "time", "grabbed", "video", "epoch")]
+        order = np.argsort(columns[0], kind="stable")
+        return Taken(*(c[order] for c in columns))
 
-    def halt(self, stream: int) -> None:
-        """See :meth:`FrameRings.halt`."""
-        block, ring = self._where(stream)
-        block.halt(ring)
+    def retire(self, stream: int) -> int | None:
+        """Halt ``stream``'s ring (:meth:`FrameRings.halt`: its camera was removed) and
+        unmap it: its counts read 0 from now on, and its number may be given to a new
+        block. Returns its block's index if none of that block's rings is in use any
+        more: the caller stops its decoders, then :meth:`close_block`."""
+        k, ring = self._where(stream)
+        self.blocks[k].halt(ring)
+        self._streams[k][ring] = -1
+        return k if (self._streams[k] < 0).all() else None
+
+    def close_block(self, k: int) -> None:
+        """Close block ``k`` (see :meth:`retire`), whose writers have stopped."""
+        self.blocks.pop(k).close()
+        self._streams.pop(k)
 
     def error_of(self, stream: int) -> str | None:
         """See :meth:`FrameRings.error_of`."""
-        block, ring = self._where(stream)
-        return block.error_of(ring)
+        k, ring = self._where(stream)
+        return self.blocks[k].error_of(ring)
 
     def close(self) -> None:
         """Close every block (the creator frees them)."""

@@ -19,10 +19,14 @@ arrays over the B streams: no Python work per frame but for events (rare) and ov
 Rows and events go to one writer thread (:class:`~convlstm_ae.live.outputs.OutputWriter`).
 
 Sources can be added while it runs (:meth:`Watch.add_camera`, e.g. on SIGHUP): between
-two steps the arrays over the streams grow by one, the source gets a new block of rings
-and its own decoder, and its model's engine grows by a stream with a fresh memory (or a
-new engine joins); the other streams keep their memory and slots. A removed source
-keeps its slot, unscored, so stream numbers never change.
+two steps the source gets a stream, a new block of rings and its own decoder. Its stream
+is a removed source's of the same engine where there is one (:meth:`Watch.remove_camera`
+frees it): its rows over the streams are reset to a new source's, and its engine slot's
+memory and located score restart with its first frame, as at a new video. Otherwise the
+arrays over the streams grow by one, and its model's engine grows by a stream with a
+fresh memory (or a new engine joins). Either way the other streams keep their memory and
+slots, and the work of a step is bounded by the most sources each engine has scored at
+once, however often cameras come and go.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from convlstm_ae.live.ring import FrameRings, RingSet, Taken
 from convlstm_ae.live.sources import QUEUE_FRAMES, Source, open_source
 from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
 from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
-from convlstm_ae.rows import grown
+from convlstm_ae.rows import grown, placed, put
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.located import LocatedCalibration
 from convlstm_ae.viz.overlay import (
@@ -303,10 +307,12 @@ class Watch:
         self.sinks = list(sinks)
         self.max_wait = max_wait
         self.decoders = default_workers(len(sources)) if decoders is None else decoders
-        self.reports: list[SourceReport] = []
+        self.reports: list[SourceReport] = []  # of each stream's source now
+        self._retired: list[SourceReport] = []  # of removed sources whose stream was reused
         self._stop = threading.Event()
         size = self.frame_size
-        # per stream, grown by _extend: stream k is the k-th source, started or added
+        # per stream, set by _place: stream k is the k-th source, started or added, or
+        # the last one added into a removed source's stream
         self._labels: list[str] = []
         self._videos: list[list[str]] = []
         self._live = np.zeros(0, bool)
@@ -330,10 +336,11 @@ class Watch:
         # each stream's engine and scoring, also of cameras added but not started yet
         self._lock = threading.Lock()
         self._models: list[tuple[Engine, Scoring]] = []
+        self._free: list[int] = []  # removed streams, not given to a new camera yet
         for stream, source in enumerate(sources):
             scorer = self._scorers[by_stream[stream]]
             self._models.append((scorer.engine, scorer.scoring))
-            self._extend(source, scorer, rules[stream], several=len(sources) > 1)
+            self._place(stream, source, scorer, rules[stream], several=len(sources) > 1)
         self._clips: Clips | None = None
         self.live_state = LiveState(
             [s.name for s in self.sources], float(self._events.threshold[0]), self.out,
@@ -365,10 +372,11 @@ class Watch:
             raise ConfigError("a mask needs the model's located live score (convlstm-ae "
                               "calibrate MODEL NORMAL_FOOTAGE --located)")
 
-    def _extend(self, source: Source, scorer: _Scorer, rules: EventRules, several: bool
-                ) -> None:
-        """The per-stream state of one more source, scored by ``scorer``; ``several``:
-        its overlay video is named after it."""
+    def _place(self, stream: int, source: Source, scorer: _Scorer, rules: EventRules,
+               several: bool) -> None:
+        """The per-stream state of a new source at ``stream``, scored by ``scorer``: one
+        more stream, or a removed one's rows reset (its report kept among the retired);
+        ``several``: its overlay video is named after it."""
         label = file_label(source.name)
         taken = {old for old, removed in zip(self._labels, self._removed, strict=True)
                  if not removed}
@@ -376,28 +384,32 @@ class Watch:
         while label in taken:  # a, a -> a, a-2
             number += 1
             label = f"{file_label(source.name)}-{number}"
-        size = self.frame_size
-        self.sources.append(source)
-        self.reports.append(SourceReport(source.name))
-        self._labels.append(label)
-        self._videos.append(source.video_names)
-        self._live = grown(self._live, 1, source.live)
-        self._events.add(source.name, source.video_names, rules)
-        self._ids.append(None)
-        self._clip_paths.append(None)
-        self._batch = grown(self._batch, 1, 0)
-        self._scorer_of.append(scorer)
-        self._heat.append(scorer.scoring.heat(size))
-        self._peaks = grown(self._peaks, 1, 0)
-        self._epoch = grown(self._epoch, 1, -1)
-        self._stale = grown(self._stale, 1, False)
-        self._frames = grown(self._frames, 1, 0)
+        if stream < len(self.sources):
+            self._retired.append(self.reports[stream])
+            if self._overlay:
+                self._overlays[stream].close()
+        put(self.sources, stream, source)
+        put(self.reports, stream, SourceReport(source.name))
+        put(self._labels, stream, label)
+        put(self._videos, stream, source.video_names)
+        self._live = placed(self._live, stream, source.live)
+        self._events.add(stream, source.name, source.video_names, rules)
+        put(self._ids, stream, None)
+        put(self._clip_paths, stream, None)
+        self._batch = placed(self._batch, stream, 0)
+        put(self._scorer_of, stream, scorer)
+        put(self._heat, stream, scorer.scoring.heat(self.frame_size))
+        self._peaks = placed(self._peaks, stream, 0)
+        # no video scored yet: its first frame restarts the memory and located score
+        self._epoch = placed(self._epoch, stream, -1)
+        self._stale = placed(self._stale, stream, False)
+        self._frames = placed(self._frames, stream, 0)
         if self._overlay:
-            self._overlays.append(OverlayVideo(overlay_path(self._overlay, label, several),
-                                               OVERLAY_FPS))
-        self._curves.append(deque(maxlen=CURVE_FRAMES))
-        self._masks.append(None)
-        self._removed = grown(self._removed, 1, False)
+            put(self._overlays, stream, OverlayVideo(
+                overlay_path(self._overlay, label, several), OVERLAY_FPS))
+        put(self._curves, stream, deque(maxlen=CURVE_FRAMES))
+        put(self._masks, stream, None)
+        self._removed = placed(self._removed, stream, False)
 
     def stop(self) -> None:
         """End :meth:`run` after the current step (from another thread)."""
@@ -420,9 +432,10 @@ class Watch:
                    mask: np.ndarray | None) -> int:
         """Start ``source`` (not started yet), from any thread: before the next step the
         loop gives it a ring and a decoder, its rows, events, page entry and status, and
-        scores it with a fresh memory by ``engine``: a running one of its model (grown by
-        one stream, the others' memory kept) or a new one of one stream, on the same frame
-        size. The other sources run on untouched. Returns its stream number.
+        scores it with a fresh memory by ``engine``: a running one of its model (in the
+        stream of a source of ``engine`` removed before, else grown by one stream, the
+        others' memory kept) or a new one of one stream, on the same frame size. The other
+        sources run on untouched. Returns its stream number (a removed source's, reused).
 
         Raises:
             ConfigError: an engine of another frame size; what :meth:`_check` refuses.
@@ -432,9 +445,12 @@ class Watch:
                               "px frames: one watch takes one size")
         self._check(scoring, mask)
         with self._lock:
-            self._models.append((engine, scoring))
-            stream = len(self._models) - 1
-        self._changes.put(("add", source, engine, scoring, rules, mask))
+            stream = next((k for k in self._free if self._models[k][0] is engine),
+                          len(self._models))
+            if stream in self._free:
+                self._free.remove(stream)
+            put(self._models, stream, (engine, scoring))
+            self._changes.put(("add", stream, source, engine, scoring, rules, mask))
         return stream
 
     def update_camera(self, stream: int, rules: EventRules, mask: np.ndarray | None) -> None:
@@ -448,35 +464,49 @@ class Watch:
         """Stop source ``stream``, from any thread: before its next step the loop halts its
         decoding, closes its open event and clip, as at the end of a video, and scores it
         no more; it leaves the status (the page, MQTT); the other sources run on
-        untouched."""
-        self._changes.put(("remove", stream))
+        untouched. Its stream (its engine slot and rows) goes to the next camera added of
+        the same engine."""
+        with self._lock:
+            self._free.append(stream)
+            self._changes.put(("remove", stream))
 
-    def _add(self, source: Source, engine: Engine, scoring: Scoring, rules: EventRules,
-             mask: np.ndarray | None) -> None:
-        stream = len(self.sources)
+    def _add(self, stream: int, source: Source, engine: Engine, scoring: Scoring,
+             rules: EventRules, mask: np.ndarray | None) -> None:
         scorer = next((s for s in self._scorers if s.engine is engine), None)
-        if scorer is None:
+        if stream < len(self.sources):  # a removed source's stream, of this engine
+            assert self._scorer_of[stream] is scorer
+        elif scorer is None:
             scorer = _Scorer(Group(engine, scoring, (stream,)))
             self._scorers.append(scorer)
         else:
             scorer.add(stream)
-        self._extend(source, scorer, rules, several=True)
-        block = self._rings.create([source.queue_frames], [source.drop_oldest], self.frame_size)
+        self._place(stream, source, scorer, rules, several=True)
+        block = self._rings.create([stream], [source.queue_frames], [source.drop_oldest],
+                                   self.frame_size)
         block.connected[0] = not source.live
-        self._writer.add(self._labels[stream], source.video_names)
-        self._status.add(source)
+        self._writer.add(stream, self._labels[stream], source.video_names)
+        self._status.add(stream, source)
         if self._clips:
-            self._clips.add_stream(self._labels[stream], self._heat[stream])
+            self._clips.add_stream(stream, self._labels[stream], self._heat[stream])
         if self.live_state is not None:
-            self.live_state.add_camera(source.name, rules.threshold, self._heat[stream])
+            self.live_state.add_camera(stream, source.name, rules.threshold,
+                                       self._heat[stream])
         self._apply(stream, rules, mask)
         self._start_decoders([source], block)
-        log.info("%s: added; its model scores %d source(s)", source.name,
+        log.info("%s: added as stream %d; its model scores %d source(s) in %d slot(s)",
+                 source.name, stream, int((~self._removed[scorer.streams]).sum()),
                  len(scorer.streams))
 
     def _remove(self, stream: int) -> None:
-        self._rings.halt(stream)
+        self.report()  # its counts, before its ring goes
         self._removed[stream] = True
+        self.reports[stream].finished = True
+        empty = self._rings.retire(stream)
+        # its block's decoders have nothing left to decode; a block a thread may still
+        # write into stays open, unread, until the end
+        if empty is not None and self._decoders[empty].stop():
+            self._decoders.pop(empty)
+            self._rings.close_block(empty)
         for ended, event in self._events.close(np.array([stream])):
             self._end(ended, event)
         if self._clips:
@@ -496,22 +526,23 @@ class Watch:
             self.live_state.set_camera(stream, rules.threshold, mask)
 
     def report(self) -> list[SourceReport]:
-        """What happened to each source so far; callable from another thread while
-        :meth:`run` runs, and after it."""
+        """What happened to each source so far, those whose stream went to a camera added
+        later first; callable from another thread while :meth:`run` runs, and after it."""
         rings = self._rings
         if rings.blocks and not rings.closed:
             drops, available = rings.drops(), rings.available()
             reconnects, connected, finished = (rings.counts(name) for name in (
                 "reconnects", "connected", "finished"))
             for stream, report in enumerate(self.reports[:len(drops)]):
+                if self._removed[stream]:  # as it was removed
+                    continue
                 report.frames = int(self._frames[stream])
                 report.drops = int(drops[stream])
                 report.reconnects = int(reconnects[stream])
                 report.error = rings.error_of(stream)
                 report.connected = bool(connected[stream])
-                report.finished = bool(self._removed[stream]) or (
-                    bool(finished[stream]) and not available[stream])
-        return [replace(r) for r in self.reports]
+                report.finished = bool(finished[stream]) and not available[stream]
+        return [replace(r) for r in [*self._retired, *self.reports]]
 
     def run(self) -> list[SourceReport]:
         """Score until every source ends, :meth:`stop`, or Ctrl-C (a normal end here).
@@ -520,7 +551,8 @@ class Watch:
         if self._clip_rules:
             self._clips = Clips(self._labels, self.frame_size, self._clip_rules,
                                 self._heat if self._clip_rules.overlay else None)
-        block = self._rings.create([s.queue_frames for s in self.sources],
+        block = self._rings.create(range(len(self.sources)),
+                                   [s.queue_frames for s in self.sources],
                                    [s.drop_oldest for s in self.sources], self.frame_size)
         # a live source counts as connected from its first frame on: a camera still
         # opening (an RTSP open can take seconds) holds up no step
@@ -538,7 +570,7 @@ class Watch:
                 self._finish()
         finally:
             self._rings.close()
-        return self.reports
+        return self.report()
 
     def _start_decoders(self, sources: Sequence[Source], block: FrameRings) -> None:
         """Decode ``sources`` into ``block``, ring i source i, in at most
@@ -733,7 +765,8 @@ class Watch:
     def _send_status(self, cameras: list[dict]) -> None:
         """Hand the status of each camera not removed, with its counts so far (``frames``,
         ``events``, ``finished``, ``error``), to every sink."""
-        reports = [r for r, removed in zip(self.report(), self._removed, strict=True)
+        self.report()
+        reports = [r for r, removed in zip(self.reports, self._removed, strict=True)
                    if not removed]
         for camera, report in zip(cameras, reports, strict=True):
             camera |= {"frames": report.frames, "events": report.events,
@@ -778,15 +811,19 @@ class _Status:
         self._last = time.monotonic()
         self._written, self._scored = np.zeros(0, np.int64), np.zeros(0, np.int64)
         self._latency, self._score = np.zeros(0), np.zeros(0)
-        for source in sources:
-            self.add(source)
+        for stream, source in enumerate(sources):
+            self.add(stream, source)
 
-    def add(self, source: Source) -> None:
-        """One more source's line, after the others."""
-        self._bars.append(progress.bar(desc=source.name, unit="frame",
-                                       position=len(self._bars), leave=True))
-        self._written, self._scored = grown(self._written, 1, 0), grown(self._scored, 1, 0)
-        self._latency, self._score = grown(self._latency, 1, 0), grown(self._score, 1, np.nan)
+    def add(self, stream: int, source: Source) -> None:
+        """Source ``stream``'s line: one more, after the others, or a removed source's."""
+        if stream < len(self._bars):
+            self._bars[stream].close()
+        put(self._bars, stream, progress.bar(desc=source.name, unit="frame",
+                                             position=stream, leave=True))
+        self._written, self._scored = placed(self._written, stream, 0), placed(
+            self._scored, stream, 0)
+        self._latency, self._score = placed(self._latency, stream, 0), placed(
+            self._score, stream, np.nan)
 
     def scored(self, rows: np.ndarray, grabbed: np.ndarray, scores: np.ndarray) -> None:
         self._scored[rows] += 1

@@ -50,7 +50,7 @@ function card(camera) {
   const status = element("div", "status");
   root.append(picture, curve, caption, status);
   document.getElementById("cameras").append(root);
-  const parts = { root, picture, curve, caption, status };
+  const parts = { root, picture, curve, caption, status, name: camera.name };
   const next = () => {  // until the camera is removed
     if (picture.isConnected) setTimeout(() => refreshPicture(camera.id, picture), PICTURE_MS);
   };
@@ -157,6 +157,10 @@ async function tick() {
     document.getElementById("threshold").textContent = status.threshold === null
       ? "thresholds per camera" : `threshold ${number(status.threshold, 2)}`;
     for (const camera of status.cameras) {
+      if (cards.has(camera.id) && cards.get(camera.id).name !== camera.name) {
+        cards.get(camera.id).root.remove();  // a removed camera's id, now another's
+        cards.delete(camera.id);
+      }
       if (!cards.has(camera.id)) cards.set(camera.id, card(camera));
       showStatus(cards.get(camera.id), camera);
     }
