@@ -134,3 +134,29 @@ def test_a_writer_in_another_process_delivers_every_frame():
         assert values == list(range(50))
     finally:
         rings.close()
+
+
+def test_a_ring_set_gives_a_retired_streams_number_to_a_new_block():
+    """Streams 0-2 in one block; 1 is retired and its number given to a new block: frames,
+    counts and drops come back under the watch's stream numbers, and a block with no
+    ring in use is closed."""
+    from convlstm_ae.live.ring import RingSet
+
+    rings = RingSet()
+    first = rings.create([0, 1, 2], [4, 4, 4], [False, False, False], 4)
+    for stream in range(3):
+        put(first, stream, 10 + stream)
+    assert rings.retire(1) is None  # 0 and 2 still use the block
+    assert rings.counts("written").tolist() == [1, 0, 1] and rings.available().tolist() == [1, 0, 1]
+    second = rings.create([1], [2], [True], 4)
+    for value in (21, 22, 23):  # a ring of 2 that drops: 21 is lost
+        put(second, 0, value)
+    assert rings.streams == 3 and rings.drops().tolist() == [0, 1, 0]
+    out = np.zeros((3, 4, 4), np.uint8)
+    got = rings.take(np.ones(3, bool), out)
+    assert got.rows.tolist() == [0, 1, 2] and out[:, 0, 0].tolist() == [10, 22, 12]
+    assert rings.retire(0) is None
+    assert rings.retire(2) == 0  # the first block has no ring in use any more
+    rings.close_block(0)
+    assert len(rings.blocks) == 1 and rings.available().tolist() == [0, 1, 0]
+    rings.close()
