@@ -29,7 +29,7 @@ from convlstm_ae.live.engine import open_engine
 from convlstm_ae.pipeline.calibrate import install_located
 from convlstm_ae.scoring.located import LocatedDesign, fit_located
 from media import noise_calibrated, write_avi
-from test_cli import assert_user_error, run_cli
+from test_cli import assert_user_error, ctrl_c_reaches_it, run_cli
 
 CORNER = [[0, 0], [48, 0], [48, 40], [0, 40]]  # the top-left quarter of an 96x80 frame
 # the corner's noise leaks into the cells around it (the decoder blurs): a margin
@@ -271,7 +271,8 @@ def start_watch(path, *flags):
         [str(Path(__file__).parents[2] / "src"), str(Path(__file__).parents[1])])}
     return subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "watch", "--config",
                              str(path), "--queue", "200", *flags], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=ctrl_c_reaches_it)
 
 
 def wait_for_rows(path, rows, timeout=60):
