@@ -3,6 +3,7 @@ errors naming the file and the key, masks rasterized to the located score's cell
 masked camera that raises no event where the unmasked one does, and SIGHUP reloads of a
 running watch."""
 
+import contextlib
 import csv
 import functools
 import http.server
@@ -264,15 +265,21 @@ def test_bad_configs_and_flags_are_one_line(located, media, tmp_path):
     assert_user_error(code, err, "missing.yaml", "not found")
 
 
-def start_watch(path, *flags):
+@contextlib.contextmanager
+def watching(path, *flags):
     """``watch --config path`` in a process of its own, playing files in real time, each
-    ring holding a whole test video (so no frame is dropped)."""
+    ring holding a whole test video (so no frame is dropped): the process, its stdout and
+    stderr read by :class:`Lines`; killed at the end, whatever happened."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).parents[2] / "src"), str(Path(__file__).parents[1])])}
-    return subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "watch", "--config",
-                             str(path), "--queue", "200", *flags], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=ctrl_c_reaches_it)
+    process = subprocess.Popen([sys.executable, "-m", "convlstm_ae.cli", "watch", "--config",
+                                str(path), "--queue", "200", *flags], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=ctrl_c_reaches_it)
+    try:
+        yield process, Lines(process.stdout), Lines(process.stderr)
+    finally:
+        process.kill()
 
 
 def wait_for_rows(path, rows, timeout=60):
@@ -322,9 +329,7 @@ def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_other
     path = write_cameras(tmp_path / "cameras.yaml", {
         "model": str(located), "out": "out",
         "cameras": [*cameras, {"name": "d", "source": "noisy.avi", "threshold": 3.0}]})
-    process = start_watch(path, "--decoders", "0")
-    try:
-        out, err = Lines(process.stdout), Lines(process.stderr)
+    with watching(path, "--decoders", "0") as (process, out, err):
         out.wait_for("watching 3 source(s), threshold 3")
         path.write_text("model: [unclosed")
         process.send_signal(signal.SIGHUP)
@@ -341,8 +346,6 @@ def test_sighup_moves_a_mask_removes_a_camera_keeps_a_bad_file_out_and_the_other
         assert "min frames 2" in moved and " 0 masked" not in moved
         assert not any("camera 'a' now" in line for line in out.lines + err.lines)
         assert process.wait(timeout=120) == 0, "\n".join(err.lines)
-    finally:
-        process.kill()
     assert not any("Traceback" in line for line in err.lines), err.lines
     ends = [r for r in read_jsonl(tmp_path / "out/events.jsonl") if r["type"] == "end"]
     assert sorted((e["camera"], e["start_frame"]) for e in ends) == [
@@ -376,10 +379,8 @@ def test_sighup_adds_cameras_with_a_fresh_memory_and_the_others_run_on(media, ot
     b = {"name": "b", "source": "late.avi", "model": str(other)}
     path = write_cameras(tmp_path / "cameras.yaml", {
         "model": str(media["model"]), "out": "out", "cameras": [a, b]})
-    process = start_watch(path, "--decoders", "1")
     rows = {name: tmp_path / f"out/frames-{name}.csv" for name in "abcd"}
-    try:
-        out, err = Lines(process.stdout), Lines(process.stderr)
+    with watching(path, "--decoders", "1") as (process, out, err):
         out.wait_for("watching 2 source(s)")
         wait_for_rows(rows["a"], 20)
         c = {"name": "c", "source": "late.avi"}
@@ -400,8 +401,6 @@ def test_sighup_adds_cameras_with_a_fresh_memory_and_the_others_run_on(media, ot
         process.send_signal(signal.SIGHUP)
         out.wait_for("camera 'b' added")
         assert process.wait(timeout=120) == 0, "\n".join(err.lines)
-    finally:
-        process.kill()
     assert not any("Traceback" in line for line in err.lines), err.lines
     assert sum("camera 'x'" in line for line in err.lines) == 1  # tried once: one line
     live = {name: read_rows(rows[name]) for name in "abcd"}
@@ -437,10 +436,8 @@ def test_cameras_added_after_removals_reuse_their_streams_and_start_afresh(media
     config = {"model": str(media["model"]), "out": "out", "serve": "127.0.0.1:0"}
     path = write_cameras(tmp_path / "cameras.yaml", config | {"cameras": [
         a, {"name": "b", "source": "noisy.avi", "threshold": 2.0}]})
-    process = start_watch(path, "--decoders", decoders)
     rows = {name: tmp_path / f"out/frames-{name}.csv" for name in "abcde"}
-    try:
-        out, err = Lines(process.stdout), Lines(process.stderr)
+    with watching(path, "--decoders", decoders) as (process, out, err):
         (page,) = out.wait_for("page -> ")
         url = page.split("page -> ", 1)[1].strip()
         before = "b"
@@ -458,8 +455,6 @@ def test_cameras_added_after_removals_reuse_their_streams_and_start_afresh(media
         shown = get_json(url + "api/events")["events"]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0, "\n".join(err.lines)
-    finally:
-        process.kill()
     assert not any("Traceback" in line for line in err.lines), err.lines
     assert listed == [{"id": 0, "name": "a"}, {"id": 1, "name": "e"}]
     assert [(c["id"], c["name"], c["frames"]) for c in status] == [(0, "a", 120), (1, "e", 120)]
@@ -509,10 +504,8 @@ def test_sighup_replaces_a_camera_whose_source_or_model_changed_and_the_others_r
         ("a", "late.avi"), ("b", "noisy.avi"), ("c", "late.avi"))]
     path = write_cameras(tmp_path / "cameras.yaml", {
         "model": str(media["model"]), "out": "out", "cameras": cameras})
-    process = start_watch(path, "--decoders", "1")
     rows = {name: tmp_path / f"out/frames-{name}.csv" for name in "abc"}
-    try:
-        out, err = Lines(process.stdout), Lines(process.stderr)
+    with watching(path, "--decoders", "1") as (process, out, err):
         out.wait_for("watching 3 source(s)")
         wait_for_rows(rows["b"], 20)
         cameras[1] |= {"source": "late.avi"}
@@ -525,8 +518,6 @@ def test_sighup_replaces_a_camera_whose_source_or_model_changed_and_the_others_r
         for name in "bc":
             out.wait_for(f"camera {name!r} added")
         assert process.wait(timeout=120) == 0, "\n".join(err.lines)
-    finally:
-        process.kill()
     assert not any("Traceback" in line or "restart" in line for line in err.lines), err.lines
     assert not any("camera 'a'" in line for line in out.lines + err.lines)
     live = {name: read_rows(rows[name]) for name in "abc"}
@@ -561,10 +552,9 @@ def test_sighup_removes_a_stream_waiting_to_reconnect_and_its_retries_stop(media
     path = write_cameras(tmp_path / "cameras.yaml", {
         "model": str(media["model"]), "out": "out", "cameras": [a, {
             "name": "web", "source": f"http://127.0.0.1:{server.server_port}/late.avi"}]})
-    process = start_watch(path, "--decoders", "2", "--backoff", "0.2", "--max-backoff", "0.2")
     retries = "web: cannot open; reconnecting in 0.2 s"
-    try:
-        out, err = Lines(process.stdout), Lines(process.stderr)
+    flags = ("--decoders", "2", "--backoff", "0.2", "--max-backoff", "0.2")
+    with watching(path, *flags) as (process, out, err):
         out.wait_for("watching 2 source(s)")  # its URL opened once: the server goes
         server.shutdown()
         server.server_close()
@@ -576,8 +566,6 @@ def test_sighup_removes_a_stream_waiting_to_reconnect_and_its_retries_stop(media
         before = sum(retries in line for line in err.lines)
         assert not any("a: 120 frames scored" in line for line in out.lines)  # a plays on
         assert process.wait(timeout=60) == 0, "\n".join(err.lines)
-    finally:
-        process.kill()
     out.wait_for("a: 120 frames scored, 1 event(s), 0 dropped", timeout=1)
     assert sum(retries in line for line in err.lines) == before  # none after its removal
     assert not any("Traceback" in line for line in err.lines), err.lines
