@@ -1,11 +1,15 @@
 """The located live score on Moving-MNIST: chosen on validation alone, the live scorer's
 numbers, a record that rebuilds the figures and refuses an edited choice."""
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from convlstm_ae.errors import CheckpointError
-from convlstm_ae.experiments import located_mnist
+from convlstm_ae.experiments import figures, located_mnist
 from convlstm_ae.experiments.located_mnist import (
     LocatedStudy,
     Sequences,
@@ -101,12 +105,6 @@ def test_the_record_rebuilds_the_figures_and_refuses_an_edited_choice(tmp_path, 
 def test_the_roc_figures_draw_each_located_score_beside_eq4(tmp_path, monkeypatch):
     """The committed `make demo` run: its ROC figures carry the located live curve, with
     the AUC its table states."""
-    import json
-    import shutil
-    from pathlib import Path
-
-    from convlstm_ae.experiments import figures
-
     run = tmp_path / "run"
     shutil.copytree(Path(__file__).parents[2] / "docs/results/moving-mnist-cpu-demo", run)
     drawn = {}

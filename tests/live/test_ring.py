@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from convlstm_ae.live.ring import FrameRings
+from convlstm_ae.live.ring import FrameRings, RingSet
 
 NEVER = threading.Event()
 ROOM = threading.Condition()
@@ -140,8 +140,6 @@ def test_a_ring_set_gives_a_retired_streams_number_to_a_new_block():
     """Streams 0-2 in one block; 1 is retired and its number given to a new block: frames,
     counts and drops come back under the watch's stream numbers, and a block with no
     ring in use is closed."""
-    from convlstm_ae.live.ring import RingSet
-
     rings = RingSet()
     first = rings.create([0, 1, 2], [4, 4, 4], [False, False, False], 4)
     for stream in range(3):

@@ -146,8 +146,8 @@ def _median_level(ratio: np.ndarray, ignored: np.ndarray | None) -> np.ndarray:
     flat = ratio.reshape(len(ratio), -1)
     if ignored is None or not ignored.any():
         return np.median(flat, axis=1)
-    left_out = ignored.reshape(len(ratio), -1) & ~ignored.reshape(len(ratio), -1).all(
-        axis=1, keepdims=True)
+    mask = ignored.reshape(len(ratio), -1)
+    left_out = mask & ~mask.all(axis=1, keepdims=True)
     return np.nanmedian(np.where(left_out, np.nan, flat), axis=1)
 
 
