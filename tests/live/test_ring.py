@@ -154,7 +154,7 @@ def test_a_ring_set_gives_a_retired_streams_number_to_a_new_block():
     got = rings.take(np.ones(3, bool), out)
     assert got.rows.tolist() == [0, 1, 2] and out[:, 0, 0].tolist() == [10, 22, 12]
     assert rings.retire(0) is None
-    assert rings.retire(2) == 0  # the first block has no ring in use any more
-    rings.close_block(0)
+    assert rings.retire(2) is first  # the first block has no ring in use any more
+    rings.close_block(first)
     assert len(rings.blocks) == 1 and rings.available().tolist() == [0, 1, 0]
     rings.close()

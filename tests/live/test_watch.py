@@ -270,6 +270,11 @@ class FakeEngine:
     def reset(self, streams=None):
         self.position[list(streams)] = 0
 
+    def add_streams(self, count):
+        self.streams += count
+        self.batch = np.zeros((self.streams, 8, 8), np.uint8)
+        self.position = np.concatenate([self.position, np.zeros(count, int)])
+
     def __call__(self, frames):
         self.calls += 1
         if self.calls == self.interrupt_at:
@@ -320,7 +325,8 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
 class Clip(http.server.SimpleHTTPRequestHandler):
     """Serves the test folder at about 10 frames a second (``server.chunk`` bytes every
     0.1 s); with ``server.cut``, the connection closes after that many bytes (a stream
-    dropping mid-way)."""
+    dropping mid-way), or with ``server.hold`` (an event) too, stays open and silent
+    until it is set (a server that stopped sending)."""
 
     def log_message(self, *args):
         pass
@@ -332,14 +338,16 @@ class Clip(http.server.SimpleHTTPRequestHandler):
                 destination.write(data[start:start + self.server.chunk])
                 destination.flush()
                 time.sleep(0.1)
+            if self.server.hold:
+                self.server.hold.wait()
         except (BrokenPipeError, ConnectionResetError):  # the reader stopped
             pass
 
 
-def serve(folder, chunk, port=0, cut=None):
+def serve(folder, chunk, port=0, cut=None, hold=None):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port),
                                              functools.partial(Clip, directory=str(folder)))
-    server.cut, server.chunk = cut, chunk
+    server.cut, server.chunk, server.hold = cut, chunk, hold
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -445,6 +453,48 @@ def test_a_stream_down_and_reconnecting_holds_up_no_step(tmp_path):
     assert (down.frames, down.connected) == (2, False) and down.reconnects >= 1
     assert (played.frames, played.drops) == (40, 0)
     assert len(read_csv(tmp_path / "out/frames-file.csv")) == 40
+
+
+@pytest.mark.parametrize("decoders", [0, 1])  # grab loops in threads, in a process
+def test_removing_a_stream_stuck_in_a_read_holds_up_no_step(media, tmp_path, decoders):
+    """A stream camera added beside a file played in real time (20 fps, its ring 1 s):
+    its HTTP server sends half its video, then stays silent, the connection open, so its
+    grab loop is stuck in a read. Removed, and another camera added into its stream at
+    once, it holds up no step while its decoder is stopped (a stuck loop is waited for
+    2 s): the file drops no frame, and the added camera is scored to its end, also after
+    the stuck loop ends (when the server lets go) and its rings are closed."""
+    write_avi(tmp_path / "web/stream.avi", clip(40, noisy=()))
+    video = write_avi(tmp_path / "file.avi", clip(160, noisy=()), fps=20)
+    size = (tmp_path / "web/stream.avi").stat().st_size
+    hold = threading.Event()
+    server = serve(tmp_path / "web", size, cut=size // 2, hold=hold)
+    engine, scoring = FakeEngine(1, None, None), Scoring("sum", None, 100.0)
+    file = open_source(f"file={video}", 8, queue_frames=20)
+    watch = Watch([Group.of_all(engine, scoring)], [file], tmp_path / "out",
+                  rules=EventRules(100.0), max_wait=0.01, decoders=decoders)
+    runner = threading.Thread(target=watch.run)
+    runner.start()
+    try:
+        stream = CaptureSource("web", f"http://127.0.0.1:{server.server_port}/stream.avi", 8)
+        watch.add_camera(stream, engine, scoring, EventRules(100.0), None)
+        wait_for(lambda: len(watch.report()) == 2 and watch.report()[1].frames > 0, timeout=20)
+        time.sleep(0.5)  # the half sent is decoded: its grab loop waits for more
+        watch.remove_camera(1)
+        added = IterableSource("added", (np.full((8, 8), 50, np.uint8) for _ in range(60)), 8)
+        assert watch.add_camera(added, engine, scoring, EventRules(100.0), None) == 1
+        wait_for(lambda: len(watch.report()) == 3, timeout=20)  # removed, added
+        hold.set()  # the stuck read ends
+        runner.join(timeout=30)
+    finally:
+        watch.stop()
+        hold.set()
+        runner.join(timeout=30)
+        server.shutdown()
+    assert not runner.is_alive()
+    web, played, after = watch.report()
+    assert 0 < web.frames < 40 and web.finished
+    assert (played.frames, played.drops) == (160, 0)
+    assert (after.frames, after.drops, after.finished) == (60, 0, True)
 
 
 def test_score_overlay_draws_every_frame_and_alarms(media, tmp_path):

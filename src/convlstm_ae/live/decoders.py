@@ -156,9 +156,9 @@ class Decoders:
                                         f"{process.exitcode}")
                         self.rings.finished[stream] = 1
 
-    def stop(self) -> bool:
-        """Stop grabbing; wait briefly for each loop, then end the processes left. Returns
-        whether every loop has ended (a thread stuck in a read may not have)."""
+    def stop(self) -> None:
+        """Stop grabbing; wait briefly for each loop, then end the processes left (a
+        thread stuck in a read may outlive it: see :attr:`ended`)."""
         self._stop_here.set()
         if self._processes:
             self._stop_away.set()
@@ -172,7 +172,11 @@ class Decoders:
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
-        return not any(thread.is_alive() for thread in self._threads)
+
+    @property
+    def ended(self) -> bool:
+        """Whether every grab loop has ended: none writes into the rings any more."""
+        return not any(loop.is_alive() for loop in [*self._threads, *self._processes])
 
 
 class _Home(logging.Handler):

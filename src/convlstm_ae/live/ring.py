@@ -212,7 +212,8 @@ class RingSet:
     all of them, by the watch's stream numbers: each block maps its rings to streams, so
     a removed stream's number can be given to a camera added later, in a block of its
     own. A block is never resized, so a decoder attached to one never sees it move; a
-    block none of whose rings is in use any more is closed (:meth:`retire`)."""
+    block none of whose rings is in use any more is closed once its writers have ended
+    (:meth:`retire`)."""
 
     def __init__(self) -> None:
         self.blocks: list[FrameRings] = []
@@ -274,18 +275,20 @@ class RingSet:
         order = np.argsort(columns[0], kind="stable")
         return Taken(*(c[order] for c in columns))
 
-    def retire(self, stream: int) -> int | None:
+    def retire(self, stream: int) -> FrameRings | None:
         """Halt ``stream``'s ring (:meth:`FrameRings.halt`: its camera was removed) and
         unmap it: its counts read 0 from now on, and its number may be given to a new
-        block. Returns its block's index if none of that block's rings is in use any
-        more: the caller stops its decoders, then :meth:`close_block`."""
+        block. Returns its block if none of that block's rings is in use any more: the
+        caller stops its decoders, then :meth:`close_block` (blocks come and go
+        meanwhile: a block, not its position, names it)."""
         k, ring = self._where(stream)
         self.blocks[k].halt(ring)
         self._streams[k][ring] = -1
-        return k if (self._streams[k] < 0).all() else None
+        return self.blocks[k] if (self._streams[k] < 0).all() else None
 
-    def close_block(self, k: int) -> None:
-        """Close block ``k`` (see :meth:`retire`), whose writers have stopped."""
+    def close_block(self, block: FrameRings) -> None:
+        """Close ``block`` (see :meth:`retire`), whose writers have stopped."""
+        k = self.blocks.index(block)
         self.blocks.pop(k).close()
         self._streams.pop(k)
 

@@ -350,7 +350,9 @@ class Watch:
         for stream, mask in enumerate(masks):
             self._apply(stream, self._events.rules[stream], mask)
         self._rings = RingSet()
-        self._decoders: list[Decoders] = []  # one per block of rings
+        self._decoders: list[Decoders] = []  # one per block of rings in use
+        # of emptied blocks: each one's decoders and the thread stopping them
+        self._stopping: list[tuple[Decoders, threading.Thread]] = []
         self._writer: OutputWriter | None = None
         self._status: _Status | None = None
 
@@ -462,10 +464,10 @@ class Watch:
 
     def remove_camera(self, stream: int) -> None:
         """Stop source ``stream``, from any thread: before its next step the loop halts its
-        decoding, closes its open event and clip, as at the end of a video, and scores it
-        no more; it leaves the status (the page, MQTT); the other sources run on
-        untouched. Its stream (its engine slot and rows) goes to the next camera added of
-        the same engine."""
+        decoding (waited for off the loop, see :meth:`_stop_decoders`), closes its open
+        event and clip, as at the end of a video, and scores it no more; it leaves the
+        status (the page, MQTT); the other sources run on untouched. Its stream (its
+        engine slot and rows) goes to the next camera added of the same engine."""
         with self._lock:
             self._free.append(stream)
             self._changes.put(("remove", stream))
@@ -502,11 +504,8 @@ class Watch:
         self._removed[stream] = True
         self.reports[stream].finished = True
         empty = self._rings.retire(stream)
-        # its block's decoders have nothing left to decode; a block a thread may still
-        # write into stays open, unread, until the end
-        if empty is not None and self._decoders[empty].stop():
-            self._decoders.pop(empty)
-            self._rings.close_block(empty)
+        if empty is not None:  # its block's decoders have nothing left to decode
+            self._stop_decoders(empty)
         for ended, event in self._events.close(np.array([stream])):
             self._end(ended, event)
         if self._clips:
@@ -515,6 +514,26 @@ class Watch:
             self.live_state.remove_camera(stream)
         log.info("%s: removed; %d frames scored", self.sources[stream].name,
                  int(self._frames[stream]))
+
+    def _stop_decoders(self, block: FrameRings) -> None:
+        """Stop the decoders of ``block``, none of whose rings is in use, in a thread of
+        their own: a grab loop stuck in a read (a silent network camera) is waited for
+        there, while the loop scores on; :meth:`_close_stopped` closes the block."""
+        decoders = next(d for d in self._decoders if d.rings is block)
+        self._decoders.remove(decoders)
+        stopper = threading.Thread(target=decoders.stop, daemon=True, name="stop decoders")
+        stopper.start()
+        self._stopping.append((decoders, stopper))
+
+    def _close_stopped(self) -> None:
+        """Close the blocks whose decoders are stopped and have all ended; a block a
+        thread stuck in a read may still write into stays open, unread, until it ends or
+        the watch does."""
+        ended = [(decoders, stopper) for decoders, stopper in self._stopping
+                 if not stopper.is_alive() and decoders.ended]
+        for decoders, stopper in ended:
+            self._stopping.remove((decoders, stopper))
+            self._rings.close_block(decoders.rings)
 
     def _apply(self, stream: int, rules: EventRules, mask: np.ndarray | None) -> None:
         self._events.set_rules(stream, rules)
@@ -589,6 +608,7 @@ class Watch:
             if cameras is not None:  # once a second
                 for decoders in self._decoders:
                     decoders.reap()
+                self._close_stopped()
                 self._send_status(cameras)
             # finished read before the counts: no frame after; removed cameras count as ended
             finished = rings.counts("finished").astype(bool) | self._removed
@@ -740,6 +760,8 @@ class Watch:
     def _finish(self) -> None:
         for decoders in self._decoders:
             decoders.stop()
+        for _, stopper in self._stopping:
+            stopper.join()
         try:
             for stream, event in self._events.close(np.arange(len(self.sources))):
                 self._end(stream, event)
