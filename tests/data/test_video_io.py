@@ -8,10 +8,11 @@ import logging
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-from convlstm_ae.data.video_io import list_videos, read_frames
+from convlstm_ae.data.video_io import _reduction, list_videos, read_frames, resize_frames
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
 from media import random_frames, write_avi, write_frames, write_plots
 
@@ -410,3 +411,29 @@ def test_frames_far_from_square_warn_and_absurd_ones_are_refused(tmp_path, caplo
         read_frames(tall, 32)
     assert_one_line_naming(error, tall)
     assert "24x504 (21:1)" in str(error.value)
+
+
+@pytest.mark.parametrize(("height", "width", "size", "factor"), [
+    (720, 1280, 225, 2), (1080, 1920, 225, 2), (720, 1280, 64, 4), (480, 640, 225, 1),
+    (240, 360, 225, 1), (240, 360, 64, 2), (721, 1280, 64, 1), (225, 225, 225, 1)])
+def test_a_whole_factor_reduction_divides_both_sides_and_keeps_the_gap(
+        height: int, width: int, size: int, factor: int) -> None:
+    assert _reduction(height, width, size) == factor
+
+
+def _area(frames: np.ndarray, size: int) -> np.ndarray:
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def test_resizing_without_a_whole_factor_is_one_area_resize() -> None:
+    frames = np.random.default_rng(0).integers(0, 256, (3, 240, 360), dtype=np.uint8)
+    assert np.array_equal(resize_frames(frames, 225), _area(frames, 225))
+
+
+def test_resizing_a_large_frame_in_two_steps_stays_within_a_gray_level_of_one() -> None:
+    noise = np.random.default_rng(1).normal(128, 40, (2, 720, 1280)).astype(np.float32)
+    frames = np.stack([np.clip(cv2.GaussianBlur(f, (0, 0), 3), 0, 255) for f in noise])
+    frames = frames.astype(np.uint8)
+    for size in (225, 64):
+        difference = np.abs(resize_frames(frames, size).astype(int) - _area(frames, size))
+        assert difference.max() <= 1
