@@ -500,7 +500,7 @@ class Watch:
                  len(scorer.streams))
 
     def _remove(self, stream: int) -> None:
-        self.report()  # its counts, before its ring goes
+        self._count()  # its counts, before its ring goes
         self._removed[stream] = True
         self.reports[stream].finished = True
         empty = self._rings.retire(stream)
@@ -547,6 +547,11 @@ class Watch:
     def report(self) -> list[SourceReport]:
         """What happened to each source so far, those whose stream went to a camera added
         later first; callable from another thread while :meth:`run` runs, and after it."""
+        self._count()
+        return [replace(r) for r in [*self._retired, *self.reports]]
+
+    def _count(self) -> None:
+        """Bring each running source's report up to the rings' counts."""
         rings = self._rings
         if rings.blocks and not rings.closed:
             drops, available = rings.drops(), rings.available()
@@ -561,7 +566,6 @@ class Watch:
                 report.error = rings.error_of(stream)
                 report.connected = bool(connected[stream])
                 report.finished = bool(finished[stream]) and not available[stream]
-        return [replace(r) for r in [*self._retired, *self.reports]]
 
     def run(self) -> list[SourceReport]:
         """Score until every source ends, :meth:`stop`, or Ctrl-C (a normal end here).
@@ -782,12 +786,12 @@ class Watch:
                     for sink in self.sinks:
                         sink.close()
                     self._status.close()
-                    self.report()
+                    self._count()
 
     def _send_status(self, cameras: list[dict]) -> None:
         """Hand the status of each camera not removed, with its counts so far (``frames``,
         ``events``, ``finished``, ``error``), to every sink."""
-        self.report()
+        self._count()
         reports = [r for r, removed in zip(self.reports, self._removed, strict=True)
                    if not removed]
         for camera, report in zip(cameras, reports, strict=True):
