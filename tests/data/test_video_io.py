@@ -414,9 +414,9 @@ def test_frames_far_from_square_warn_and_absurd_ones_are_refused(tmp_path, caplo
 
 
 @pytest.mark.parametrize(("height", "width", "size", "factor"), [
-    (720, 1280, 225, 2), (1080, 1920, 225, 2), (720, 1280, 64, 4), (480, 640, 225, 1),
-    (240, 360, 225, 1), (240, 360, 64, 2), (721, 1280, 64, 1), (225, 225, 225, 1)])
-def test_a_whole_factor_reduction_divides_both_sides_and_keeps_the_gap(
+    (720, 1280, 225, 2), (1080, 1920, 225, 2), (720, 1280, 64, 4), (1080, 1920, 64, 8),
+    (721, 1280, 64, 1), (480, 640, 64, 1), (240, 360, 64, 1), (225, 225, 225, 1)])
+def test_a_large_frame_is_reduced_by_a_whole_factor_that_keeps_the_gap(
         height: int, width: int, size: int, factor: int) -> None:
     assert _reduction(height, width, size) == factor
 
@@ -425,9 +425,11 @@ def _area(frames: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def test_resizing_without_a_whole_factor_is_one_area_resize() -> None:
-    frames = np.random.default_rng(0).integers(0, 256, (3, 240, 360), dtype=np.uint8)
-    assert np.array_equal(resize_frames(frames, 225), _area(frames, 225))
+def test_frames_of_640x480_or_fewer_pixels_get_one_area_resize() -> None:
+    for shape in ((240, 360), (480, 640)):
+        frames = np.random.default_rng(0).integers(0, 256, (3, *shape), dtype=np.uint8)
+        for size in (225, 64):
+            assert np.array_equal(resize_frames(frames, size), _area(frames, size))
 
 
 def test_resizing_a_large_frame_in_two_steps_stays_within_a_gray_level_of_one() -> None:

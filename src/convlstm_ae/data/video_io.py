@@ -25,9 +25,10 @@ ARRAY_SUFFIXES = {".npy"}
 # frames are resized to the model's square: beyond WIDE_ASPECT (long side : short side,
 # wider than any camera's 32:9) the squashing is a warning, beyond MAX_ASPECT an error
 WIDE_ASPECT, MAX_ASPECT = 4, 16
-# resize_frames: a whole-factor reduction first leaves at least this many times the model's
-# size (Pillow's reducing_gap; OpenCV's area resize is several times faster at whole factors)
-REDUCING_GAP = 1.5
+# resize_frames: frames of more pixels than this (640x480) are first reduced by a whole
+# factor that leaves at least REDUCING_GAP times the model's size (Pillow's reducing_gap;
+# OpenCV's area resize is several times faster at whole factors); smaller ones, as before
+LARGE_FRAME, REDUCING_GAP = 640 * 480, 1.5
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,11 @@ def decode_image(data: np.ndarray) -> np.ndarray | None:
 
 
 def _reduction(height: int, width: int, size: int) -> int:
-    """The largest power of two that divides both sides and leaves the short side at
-    least ``REDUCING_GAP`` times ``size``; 1 if none does."""
+    """For a frame of more than ``LARGE_FRAME`` pixels, the largest power of two that
+    divides both sides and leaves the short side at least ``REDUCING_GAP`` times
+    ``size``; else 1."""
     factor = 1
-    while (height % (2 * factor) == 0 and width % (2 * factor) == 0
+    while (height * width > LARGE_FRAME and height % (2 * factor) == 0 and width % (2 * factor) == 0
            and min(height, width) >= 2 * factor * REDUCING_GAP * size):
         factor *= 2
     return factor
@@ -159,11 +161,12 @@ def _reduction(height: int, width: int, size: int) -> int:
 def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
     """(N, H, W) uint8 -> (N, size, size) uint8 with area interpolation.
 
-    A large frame is first reduced by a whole factor (:func:`_reduction`), which OpenCV
-    averages exactly and fast, then by area to ``size``, as Pillow's ``reducing_gap``
-    does: a 1280x720 frame to 225 px in a third of the time of one area resize. On
-    smooth images the result is within one gray level of one area resize; at sharp edges
-    a few pixels differ more (mean difference 0.04 levels on a 720p H.264 video)."""
+    A frame larger than 640x480 is first reduced by a whole factor (:func:`_reduction`),
+    which OpenCV averages exactly and fast, then by area to ``size``, as Pillow's
+    ``reducing_gap`` does: a 1280x720 frame to 225 px in a third of the time of one area
+    resize. On smooth images the result is within one gray level of one area resize; at
+    sharp edges a few pixels differ more (mean difference 0.04 levels on a 720p H.264
+    video). Smaller frames (Ped2's, 640x480 and below) get one area resize."""
     if frames.shape[1:] == (size, size):
         return frames
     factor = _reduction(*frames.shape[1:], size)
