@@ -1,5 +1,5 @@
-"""Tiny test inputs: random frames, and writers of frame folders, MJPG videos and IDX files;
-clips with noise bursts and a tiny model calibrated to alarm on them (the live tests).
+"""Tiny test inputs: random frames, and writers of frame folders, MJPG (or FFV1) videos and
+IDX files; clips with noise bursts and a tiny model calibrated to alarm on them (the live tests).
 
 Each writer returns the path it wrote, creating parent folders.
 """
@@ -55,13 +55,15 @@ def write_frames(
     return folder
 
 
-def write_avi(path: Path, frames: Sequence[np.ndarray] | np.ndarray, fps: float = 10) -> Path:
-    """Write grey (N, H, W) or BGR (N, H, W, 3) uint8 frames as an MJPG .avi."""
+def write_avi(path: Path, frames: Sequence[np.ndarray] | np.ndarray, fps: float = 10,
+              fourcc: str = "MJPG") -> Path:
+    """Write grey (N, H, W) or BGR (N, H, W, 3) uint8 frames as an .avi of ``fourcc``
+    (MJPG; FFV1 is lossless)."""
     frames = np.asarray(frames)
     height, width = frames.shape[1:3]
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
-    assert writer.isOpened(), "OpenCV cannot write MJPG here"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    assert writer.isOpened(), f"OpenCV cannot write {fourcc} here"
     for frame in frames:
         writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
     writer.release()

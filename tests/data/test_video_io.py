@@ -12,7 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from convlstm_ae.data.video_io import _reduction, list_videos, read_frames, resize_frames
+from convlstm_ae.data.video_io import (
+    _reduction,
+    list_videos,
+    read_frames,
+    resize_frames,
+    video_frames,
+)
 from convlstm_ae.errors import DatasetLayoutError, VideoReadError
 from media import random_frames, write_avi, write_frames, write_plots
 
@@ -77,6 +83,51 @@ def test_read_video_file_moving_square_lands_where_resizing_puts_it(tmp_path):
         expected_col = (square_left(index) + SQUARE / 2) * size / WIDTH
         assert row == pytest.approx(expected_row, abs=0.75), f"frame {index}"
         assert col == pytest.approx(expected_col, abs=0.75), f"frame {index}"
+
+
+def jpeg_packets(path: Path) -> list[np.ndarray]:
+    """The JPEG of each frame of an MJPG video, as the file holds it."""
+    capture = cv2.VideoCapture(str(path))
+    assert capture.set(cv2.CAP_PROP_FORMAT, -1)
+    packets = []
+    while (read := capture.read())[0]:
+        packets.append(read[1])
+    capture.release()
+    return packets
+
+
+def test_an_mjpg_video_decodes_to_the_luma_of_its_jpegs_as_a_jpeg_folder_does(tmp_path):
+    """libjpeg-turbo's luma of each JPEG, within a level of the same JPEGs in a frame
+    folder; FFmpeg's colour decoding then BGR2GRAY is a level brighter on most pixels."""
+    video = write_avi(tmp_path / "walk.avi", random_frames((6, 48, 48)))
+    packets = jpeg_packets(video)
+    frames = np.stack(list(video_frames(video)))
+    np.testing.assert_array_equal(frames, [cv2.imdecode(p, cv2.IMREAD_GRAYSCALE) for p in packets])
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, packet in enumerate(packets):
+        (folder / f"{index:03d}.jpg").write_bytes(packet.tobytes())
+    difference = read_frames(folder, 48).astype(int) - read_frames(video, 48)
+    assert np.abs(difference).max() <= 1 and np.mean(difference != 0) < 0.05
+
+
+def test_a_video_of_another_codec_is_decoded_in_colour_then_gray(tmp_path):
+    colour = random_frames((4, 30, 40, 3))
+    video = write_avi(tmp_path / "lossless.avi", colour, fourcc="FFV1")
+    np.testing.assert_array_equal(list(video_frames(video)),
+                                  [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in colour])
+
+
+def test_an_mjpg_frame_that_does_not_decode_is_skipped_and_the_rest_kept(tmp_path):
+    frames = random_frames((6, 48, 48))
+    video = write_avi(tmp_path / "walk.avi", frames)
+    data = bytearray(video.read_bytes())
+    size = data.index(b"\xff\xc0", data.index(b"\xff\xd9")) + 5  # frame 1's height, width
+    data[size:size + 4] = bytes(4)  # 0 x 0: no decoder takes it
+    video.write_bytes(bytes(data))
+    decoded = list(video_frames(video))
+    assert len(decoded) == 5
+    assert np.abs(decoded[-1].astype(int) - frames[-1]).mean() < 20  # frame 5, not garbage
 
 
 # ---------------------------------------------------------------------------- frame folders

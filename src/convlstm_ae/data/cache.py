@@ -27,7 +27,7 @@ from convlstm_ae.errors import ConfigError, VideoReadError
 from convlstm_ae.progress import bar as progress_bar
 
 # Part of every key: bump it when read_frames changes its output, to retire old entries.
-CACHE_FORMAT = "convlstm-ae frames v1"
+CACHE_FORMAT = "convlstm-ae frames v2"
 
 
 def _source_stats(source: Path) -> tuple[int, ...]:

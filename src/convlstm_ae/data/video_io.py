@@ -118,8 +118,20 @@ def read_header(path: Path) -> VideoHeader | None:
     return VideoHeader(count if count > 0 else None, fps if 0 < fps < 1000 else None, size)
 
 
+def _jpeg_packets(capture: cv2.VideoCapture) -> bool:
+    """Switch an MJPG capture to hand over each frame's JPEG undecoded; False (the capture
+    unchanged) for another codec, or where the backend cannot."""
+    fourcc = (int(capture.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF).to_bytes(4, "little")
+    return fourcc.upper() == b"MJPG" and capture.set(cv2.CAP_PROP_FORMAT, -1)
+
+
 def video_frames(path: Path) -> Iterator[np.ndarray]:
     """The frames of a video file, decoded one at a time as grayscale uint8 (H, W).
+
+    An MJPG video's frames are JPEGs, decoded to their luma alone by :func:`decode_image`
+    (libjpeg-turbo): cheaper than FFmpeg's colour decoding then ``BGR2GRAY``, whose gray
+    is about one level darker. A JPEG that does not decode (damaged, or the last one
+    cut short) is skipped. Other codecs go through FFmpeg and ``BGR2GRAY``.
 
     Raises:
         VideoReadError: OpenCV cannot open the file.
@@ -128,11 +140,14 @@ def video_frames(path: Path) -> Iterator[np.ndarray]:
     if not capture.isOpened():
         raise VideoReadError(f"{path}: cannot open video (corrupt, or a codec OpenCV lacks)")
     try:
+        packets = _jpeg_packets(capture)
         while True:
             ok, frame = capture.read()
             if not ok:
                 return
-            yield _gray(frame)
+            frame = decode_image(frame) if packets else _gray(frame)
+            if frame is not None:
+                yield frame
     finally:
         capture.release()
 
