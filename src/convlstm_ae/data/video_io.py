@@ -131,7 +131,8 @@ def video_frames(path: Path) -> Iterator[np.ndarray]:
     An MJPG video's frames are JPEGs, decoded to their luma alone by :func:`decode_image`
     (libjpeg-turbo): cheaper than FFmpeg's colour decoding then ``BGR2GRAY``, whose gray
     is about one level darker. A JPEG that does not decode (damaged, or the last one
-    cut short) is skipped. Other codecs go through FFmpeg and ``BGR2GRAY``.
+    cut short) ends the video there, as a cut-short file does: the frames before it keep
+    their numbers, and so their labels. Other codecs go through FFmpeg and ``BGR2GRAY``.
 
     Raises:
         VideoReadError: OpenCV cannot open the file.
@@ -146,8 +147,9 @@ def video_frames(path: Path) -> Iterator[np.ndarray]:
             if not ok:
                 return
             frame = decode_image(frame) if packets else _gray(frame)
-            if frame is not None:
-                yield frame
+            if frame is None:
+                return
+            yield frame
     finally:
         capture.release()
 
