@@ -27,6 +27,10 @@ from convlstm_ae.errors import ConfigError
 from convlstm_ae.export.paths import ONNX_SCORE
 from convlstm_ae.live.cameras import Camera, cell_mask, read_cameras
 from convlstm_ae.live.engine import open_engine
+from convlstm_ae.live.events import EventRules
+from convlstm_ae.live.outputs import Sink
+from convlstm_ae.live.sources import open_source
+from convlstm_ae.live.watch import Group, Watch, model_scoring
 from convlstm_ae.pipeline.calibrate import install_located
 from convlstm_ae.scoring.located import LocatedDesign, fit_located
 from media import noise_calibrated, write_avi
@@ -46,10 +50,10 @@ def corner_clip(length=40, noisy=range(15, 25), seed=0):
     return frames
 
 
-@pytest.fixture(scope="module")
-def located(media, tmp_path_factory):
-    """The tiny noise-calibrated model with a located live score fitted on flat frames."""
-    folder = shutil.copytree(media["model"], tmp_path_factory.mktemp("located") / "model")
+def located_model(media, folder: Path, design: LocatedDesign) -> Path:
+    """A copy of the tiny noise-calibrated model in ``folder`` with a located live score
+    of ``design`` fitted on flat frames."""
+    folder = shutil.copytree(media["model"], folder)
     engine = open_engine(folder, 1, device="cpu")
     cells, histories = [], []
     for seed in range(2):
@@ -62,9 +66,44 @@ def located(media, tmp_path_factory):
             errors.append(engine(engine.batch))
         cells.append(np.stack([np.asarray(e.cells)[0] for e in errors]))
         histories.append(np.array([int(np.asarray(e.history)[0]) for e in errors]))
-    design = LocatedDesign(unusual="excess", aggregate="max", adapt="none")
     install_located(folder, fit_located(cells, histories, design, 8, 0.99, ("n0", "n1")))
     return folder
+
+
+@pytest.fixture(scope="module")
+def located(media, tmp_path_factory):
+    """The tiny noise-calibrated model with a located live score fitted on flat frames."""
+    return located_model(media, tmp_path_factory.mktemp("located") / "model",
+                         LocatedDesign(unusual="excess", aggregate="max", adapt="none"))
+
+
+class Statuses(Sink):
+    """Keeps every status the watch hands its sinks."""
+
+    def __init__(self):
+        self.got = []
+
+    def status(self, cameras):
+        self.got.append(cameras)
+
+
+@pytest.mark.parametrize("adapt", ["none", "stream"])
+def test_a_camera_shows_its_warm_up_until_its_level_rests_on_enough_frames(
+        media, tmp_path, adapt):
+    """A running level of 20 frames: after 12 frames the camera is warming up, after 30
+    not; a design without a running level has no warm-up."""
+    model = located_model(media, tmp_path / "model",
+                          LocatedDesign(unusual="excess", aggregate="max", adapt=adapt,
+                                        stream_frames=20))
+    sources = [open_source(str(write_avi(tmp_path / f"{n}.avi", corner_clip(n, noisy=()))),
+                           64, realtime=False) for n in (12, 30)]
+    sink, scoring = Statuses(), model_scoring(model)
+    Watch([Group.of_all(open_engine(model, 2, device="cpu"), scoring)], sources,
+          tmp_path / "out", rules=EventRules(scoring.threshold), sinks=[sink]).run()
+    final = sink.got[-1]
+    assert [c["frames"] for c in final] == [12, 30]
+    assert [c["warming_up"] for c in final] == ([True, False] if adapt == "stream"
+                                                else [False, False])
 
 
 def write_cameras(path, values):

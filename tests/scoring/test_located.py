@@ -235,3 +235,10 @@ def test_ignored_cells_do_not_enter_the_recordings_level(adapt):
                        zip(scorers, (windy, cells), strict=True))
     np.testing.assert_array_equal(np.array(with_tree)[:, 0], np.array(calm)[:, 0])
     assert np.isfinite(with_tree).all() and not np.array(with_tree)[:, 1].any()
+
+
+@pytest.mark.parametrize("adapt", ["none", "frame", "stream", "cells"])
+def test_a_stream_warms_up_until_its_running_level_rests_on_enough_frames(adapt):
+    warming = LocatedDesign(adapt=adapt, stream_frames=10).warming_up(np.array([0, 9, 10, 50]))
+    adapting = adapt in ("stream", "cells")
+    assert warming.tolist() == [adapting, adapting, False, False]

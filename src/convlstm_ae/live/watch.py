@@ -327,6 +327,7 @@ class Watch:
         self._epoch = np.zeros(0, np.int64)  # the video or connection scored last
         self._stale = np.zeros(0, bool)  # skipped last step: the memory restarts
         self._frames = np.zeros(0, np.int64)
+        self._since_restart = np.zeros(0, np.int64)  # frames scored since the memory restarted
         self._overlays: list[OverlayVideo] = []
         self._curves: list[deque] = []
         self._masks: list[np.ndarray | None] = []
@@ -406,6 +407,7 @@ class Watch:
         self._epoch = placed(self._epoch, stream, -1)
         self._stale = placed(self._stale, stream, False)
         self._frames = placed(self._frames, stream, 0)
+        self._since_restart = placed(self._since_restart, stream, 0)
         if self._overlay:
             put(self._overlays, stream, OverlayVideo(
                 overlay_path(self._overlay, label, several), OVERLAY_FPS))
@@ -651,6 +653,8 @@ class Watch:
         errors, patches, history, scores, maps = self._score(batch, restart)
         self._stale = ~scored
         self._frames[rows] += 1
+        self._since_restart[restart] = 0
+        self._since_restart[rows] += 1
         self._writer.rows(Rows(rows, taken.time, taken.video, taken.index, history[rows],
                                errors[rows], patches[rows], scores[rows],
                                scores[rows] > self._events.threshold[rows]))
@@ -790,15 +794,28 @@ class Watch:
 
     def _send_status(self, cameras: list[dict]) -> None:
         """Hand the status of each camera not removed, with its counts so far (``frames``,
-        ``events``, ``finished``, ``error``), to every sink."""
+        ``events``, ``finished``, ``error``) and whether its located score is in its
+        warm-up (``warming_up``), to every sink."""
         self._count()
         reports = [r for r, removed in zip(self.reports, self._removed, strict=True)
                    if not removed]
-        for camera, report in zip(cameras, reports, strict=True):
+        warming = self._warming_up()[~self._removed]
+        for camera, report, warm in zip(cameras, reports, warming, strict=True):
             camera |= {"frames": report.frames, "events": report.events,
-                       "finished": report.finished, "error": report.error}
+                       "finished": report.finished, "error": report.error,
+                       "warming_up": bool(warm)}
         for sink in self.sinks:
             sink.status(cameras)
+
+    def _warming_up(self) -> np.ndarray:
+        """(sources,) bool: whose located score's running level is in its warm-up (see
+        :meth:`~convlstm_ae.scoring.located.LocatedDesign.warming_up`)."""
+        warming = np.zeros(len(self.sources), bool)
+        for scorer in self._scorers:
+            if scorer.located is not None:
+                warming[scorer.streams] = scorer.located.design.warming_up(
+                    self._since_restart[scorer.streams])
+        return warming
 
 
 def _check_groups(groups: Sequence[Group], streams: int) -> None:

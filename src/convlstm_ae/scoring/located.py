@@ -73,6 +73,15 @@ class LocatedDesign:
         if not self.spread_floor > 0:
             raise ConfigError("located score: spread_floor must be positive")
 
+    def warming_up(self, frames: np.ndarray) -> np.ndarray:
+        """Whether streams that scored ``frames`` frames since their start or memory reset
+        are in the warm-up: their running level (``adapt`` ``stream`` or ``cells``) rests
+        on fewer than ``stream_frames`` frames. A design without one has none."""
+        frames = np.asarray(frames)
+        if self.adapt not in ("stream", "cells"):
+            return np.zeros(frames.shape, bool)
+        return frames < self.stream_frames
+
 
 # the design calibrations use, chosen on validation (best validation AUC, 0.810, of 180
 # designs and cell sizes: docs/results/ped2-cpu-live/validation.json, made by

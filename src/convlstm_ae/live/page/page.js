@@ -74,6 +74,7 @@ function showStatus(parts, camera) {
     : camera.alarm ? "ALARM"
     : camera.finished ? "ended"
     : camera.connected === false ? (camera.reconnects ? "reconnecting" : "connecting")
+    : camera.warming_up ? "warming up"
     : "live";
   const items = [
     [state, camera.alarm ? "badge alarm" : "badge"],
