@@ -169,7 +169,9 @@ def _reduction(height: int, width: int, size: int) -> int:
     divides both sides and leaves the short side at least ``REDUCING_GAP`` times
     ``size``; else 1."""
     factor = 1
-    while (height * width > LARGE_FRAME and height % (2 * factor) == 0 and width % (2 * factor) == 0
+    if height * width <= LARGE_FRAME:
+        return factor
+    while (height % (2 * factor) == 0 and width % (2 * factor) == 0
            and min(height, width) >= 2 * factor * REDUCING_GAP * size):
         factor *= 2
     return factor
@@ -187,10 +189,10 @@ def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
     if frames.shape[1:] == (size, size):
         return frames
     factor = _reduction(*frames.shape[1:], size)
-    reduced = (frames.shape[2] // factor, frames.shape[1] // factor)
-    return np.stack([cv2.resize(cv2.resize(f, reduced, interpolation=cv2.INTER_AREA)
-                                if factor > 1 else f, (size, size), interpolation=cv2.INTER_AREA)
-                     for f in frames])
+    if factor > 1:
+        reduced = (frames.shape[2] // factor, frames.shape[1] // factor)
+        frames = np.stack([cv2.resize(f, reduced, interpolation=cv2.INTER_AREA) for f in frames])
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
 def check_aspect(path: Path, size: tuple[int, int], frame_size: int) -> None:
