@@ -25,7 +25,7 @@ import yaml
 from convlstm_ae.data.video_io import model_frame
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.export.paths import ONNX_SCORE
-from convlstm_ae.live.cameras import Camera, cell_mask, read_cameras
+from convlstm_ae.live.cameras import Camera, camera_masks, cell_mask, read_cameras
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.outputs import Sink
@@ -175,6 +175,16 @@ def test_a_cell_is_masked_when_more_than_half_of_it_lies_in_the_polygons():
     with pytest.raises(ConfigError, match="camera 'a': its mask needs source_size"):
         cell_mask(Camera("a", "rtsp://h/s", mask=half.mask), 64, 8, (8, 8))
 
+
+def test_a_mask_on_a_whole_frame_model_names_the_commands_that_give_a_located_score(tmp_path):
+    """The error names the camera and commands that exist: each, run with --help, exits 0."""
+    masked = Camera("a", "x", mask=(((0, 0), (50, 0), (0, 50)),), source_size=(100, 100))
+    with pytest.raises(ConfigError, match="camera 'a': a mask needs") as error:
+        camera_masks(tmp_path / "cams.yaml", [masked], 64, [None])
+    message = str(error.value)
+    for command in ("calibrate", "experiment live-score"):
+        assert f"convlstm-ae {command} MODEL" in message
+        assert run_cli(*command.split(), "--help")[0] == 0
 
 def read_rows(path):
     with open(path, newline="") as handle:

@@ -266,7 +266,9 @@ def camera_masks(path: Path, cameras: Sequence[Camera], frame_size: int,
     for camera, calibration in zip(cameras, located, strict=True):
         if camera.mask and calibration is None:
             raise ConfigError(f"{path}: camera {camera.name!r}: a mask needs its model's "
-                              "located live score (convlstm-ae live-score MODEL ... --install); "
+                              "located live score (convlstm-ae calibrate MODEL on two or "
+                              "more normal videos, or convlstm-ae experiment live-score MODEL "
+                              "ROOT --install); "
                               "its model has a whole-frame score only")
         try:
             masks.append(None if calibration is None else cell_mask(

@@ -373,7 +373,8 @@ class Watch:
                               "patch calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
         if mask is not None and scoring.located is None:
             raise ConfigError("a mask needs the model's located live score (convlstm-ae "
-                              "calibrate MODEL NORMAL_FOOTAGE --located)")
+                              "calibrate MODEL on two or more normal videos, or "
+                              "convlstm-ae experiment live-score MODEL ROOT --install)")
 
     def _place(self, stream: int, source: Source, scorer: _Scorer, rules: EventRules,
                several: bool) -> None:
