@@ -113,3 +113,30 @@ def clip(length=30, noisy=range(12, 20), seed=0):
     for index in noisy:
         frames[index] = rng.integers(0, 256, (80, 96), dtype=np.uint8)
     return frames
+
+
+def located_model(model: Path, folder: Path, design, videos: Sequence[np.ndarray]) -> Path:
+    """A copy of ``model`` in ``folder`` whose live score is a located one of ``design``
+    (a :class:`~convlstm_ae.scoring.located.LocatedDesign`), fitted on ``videos`` (normal
+    footage, two or more, 8-px cells)."""
+    import shutil
+
+    from convlstm_ae.data.video_io import model_frame
+    from convlstm_ae.live.engine import open_engine
+    from convlstm_ae.pipeline.calibrate import install_located
+    from convlstm_ae.scoring.located import fit_located
+
+    folder = shutil.copytree(model, folder)
+    engine = open_engine(folder, 1, device="cpu")
+    cells, histories = [], []
+    for video in videos:
+        engine.reset()
+        errors = []
+        for frame in video:
+            engine.batch[0] = model_frame(frame, engine.frame_size)
+            errors.append(engine(engine.batch))
+        cells.append(np.stack([np.asarray(e.cells)[0] for e in errors]))
+        histories.append(np.array([int(np.asarray(e.history)[0]) for e in errors]))
+    install_located(folder, fit_located(cells, histories, design, 8, 0.99,
+                                        [f"n{k}" for k in range(len(videos))]))
+    return folder

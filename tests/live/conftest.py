@@ -38,7 +38,8 @@ class PagedWatch:
 @pytest.fixture(scope="module")
 def paged_watch(tmp_path_factory, release_tiny) -> Iterator[Callable[..., PagedWatch]]:
     """``paged_watch(sources)``: a watch of ``sources`` (video files, or sources) with a
-    tiny model that scores noise above its threshold 3 (as ``media``'s), clips of 0.5 s
+    tiny model that scores noise above its threshold 3 (as ``media``'s; or ``scored_by``),
+    clips of 0.5 s
     before and after each event, scoring as fast as it decodes; and its page (``watch
     --serve``), already serving, until the module's end."""
     from convlstm_ae.live.serve import page_app
@@ -48,11 +49,11 @@ def paged_watch(tmp_path_factory, release_tiny) -> Iterator[Callable[..., PagedW
     model = noise_calibrated(release_tiny(root / "model", 4), 4)
     servers: list[PageServer] = []
 
-    def start(sources: Sequence[Path | Source]) -> PagedWatch:
-        engine = open_engine(model, len(sources), device="cpu", maps=True)
+    def start(sources: Sequence[Path | Source], scored_by: Path = model) -> PagedWatch:
+        engine = open_engine(scored_by, len(sources), device="cpu", maps=True)
         sources = [open_source(str(s), engine.frame_size, realtime=False)
                    if isinstance(s, Path) else s for s in sources]
-        scoring = model_scoring(model)
+        scoring = model_scoring(scored_by)
         out = tmp_path_factory.mktemp("out")
         watch = Watch([Group.of_all(engine, scoring)], sources, out,
                       rules=EventRules(scoring.threshold), decoders=0, publish=True,
@@ -60,7 +61,7 @@ def paged_watch(tmp_path_factory, release_tiny) -> Iterator[Callable[..., PagedW
         server = PageServer(page_app(watch.live_state), listen("127.0.0.1:0", None))
         server.start()
         servers.append(server)
-        return PagedWatch(watch, server.url, model, out)
+        return PagedWatch(watch, server.url, scored_by, out)
 
     yield start
     for server in servers:

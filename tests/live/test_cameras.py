@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 import yaml
 
-from convlstm_ae.data.video_io import model_frame
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.export.paths import ONNX_SCORE
 from convlstm_ae.live.cameras import Camera, camera_masks, cell_mask, read_cameras
@@ -31,9 +30,8 @@ from convlstm_ae.live.events import EventRules
 from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import open_source
 from convlstm_ae.live.watch import Group, Watch, model_scoring
-from convlstm_ae.pipeline.calibrate import install_located
-from convlstm_ae.scoring.located import LocatedDesign, fit_located
-from media import noise_calibrated, write_avi
+from convlstm_ae.scoring.located import LocatedDesign
+from media import located_model, noise_calibrated, write_avi
 from test_cli import assert_user_error, ctrl_c_reaches_it, run_cli
 
 CORNER = [[0, 0], [48, 0], [48, 40], [0, 40]]  # the top-left quarter of an 96x80 frame
@@ -50,31 +48,19 @@ def corner_clip(length=40, noisy=range(15, 25), seed=0):
     return frames
 
 
-def located_model(media, folder: Path, design: LocatedDesign) -> Path:
-    """A copy of the tiny noise-calibrated model in ``folder`` with a located live score
-    of ``design`` fitted on flat frames."""
-    folder = shutil.copytree(media["model"], folder)
-    engine = open_engine(folder, 1, device="cpu")
-    cells, histories = [], []
-    for seed in range(2):
-        video = np.clip(corner_clip(30, noisy=()).astype(int)
-                        + np.random.default_rng(seed).integers(-3, 4, (30, 80, 96)), 0, 255)
-        engine.reset()
-        errors = []
-        for frame in video.astype(np.uint8):
-            engine.batch[0] = model_frame(frame, engine.frame_size)
-            errors.append(engine(engine.batch))
-        cells.append(np.stack([np.asarray(e.cells)[0] for e in errors]))
-        histories.append(np.array([int(np.asarray(e.history)[0]) for e in errors]))
-    install_located(folder, fit_located(cells, histories, design, 8, 0.99, ("n0", "n1")))
-    return folder
+def flat_corner_clips() -> list[np.ndarray]:
+    """Two clips of the flat corner scene with a little noise: normal footage."""
+    return [np.clip(corner_clip(30, noisy=()).astype(int)
+                    + np.random.default_rng(seed).integers(-3, 4, (30, 80, 96)),
+                    0, 255).astype(np.uint8) for seed in range(2)]
 
 
 @pytest.fixture(scope="module")
 def located(media, tmp_path_factory):
     """The tiny noise-calibrated model with a located live score fitted on flat frames."""
-    return located_model(media, tmp_path_factory.mktemp("located") / "model",
-                         LocatedDesign(unusual="excess", aggregate="max", adapt="none"))
+    return located_model(media["model"], tmp_path_factory.mktemp("located") / "model",
+                         LocatedDesign(unusual="excess", aggregate="max", adapt="none"),
+                         flat_corner_clips())
 
 
 class Statuses(Sink):
@@ -92,9 +78,9 @@ def test_a_camera_shows_its_warm_up_until_its_level_rests_on_enough_frames(
         media, tmp_path, adapt):
     """A running level of 20 frames: after 12 frames the camera is warming up, after 30
     not; a design without a running level has no warm-up."""
-    model = located_model(media, tmp_path / "model",
+    model = located_model(media["model"], tmp_path / "model",
                           LocatedDesign(unusual="excess", aggregate="max", adapt=adapt,
-                                        stream_frames=20))
+                                        stream_frames=20), flat_corner_clips())
     sources = [open_source(str(write_avi(tmp_path / f"{n}.avi", corner_clip(n, noisy=()))),
                            64, realtime=False) for n in (12, 30)]
     sink, scoring = Statuses(), model_scoring(model)

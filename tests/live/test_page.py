@@ -12,7 +12,9 @@ import pytest
 
 import chromium
 from convlstm_ae.live.clips import h264_missing
-from media import clip, write_avi
+from convlstm_ae.live.sources import open_source
+from convlstm_ae.scoring.located import LocatedDesign
+from media import clip, located_model, write_avi
 
 pytest.importorskip("starlette", reason="the page needs pip install 'convlstm-ae[serve]'")
 pytest.importorskip("uvicorn", reason="the page needs pip install 'convlstm-ae[serve]'")
@@ -69,6 +71,29 @@ def test_an_event_appears_on_the_open_page_without_a_reload(tmp_path, paged_watc
     colours = np.unique(image.reshape(-1, 3), axis=0)
     assert len(colours) > 100 and image.std() > 10  # text, curves, frames: not blank
     (tmp_path / "page.png").write_bytes(png)
+
+
+def test_a_camera_in_its_warm_up_says_so_on_the_page(tmp_path, media, paged_watch):
+    """A located score whose running level remembers 1,000 frames: a file of 40 frames
+    played at 10 fps is in its warm-up throughout, and the page says so."""
+    model = located_model(media["model"], tmp_path / "model",
+                          LocatedDesign(adapt="stream", stream_frames=1000),
+                          [clip(20, noisy=(), seed=seed) for seed in range(2)])
+    video = write_avi(tmp_path / "calm.avi", clip(40, noisy=(), seed=3))
+    paged = paged_watch([open_source(str(video), 64, realtime=True)], scored_by=model)
+    runner = threading.Thread(target=paged.watch.run)
+    try:
+        with chromium.Chromium(tmp_path / "profile", 1280, 800) as browser:
+            browser.open(paged.url)
+            browser.wait_for(f"{count('.camera')} === 1")
+            runner.start()
+            browser.wait_for("document.querySelector('.camera .badge') !== null && "
+                             "document.querySelector('.camera .badge').textContent "
+                             "=== 'warming up'")
+            runner.join(timeout=60)
+    finally:
+        paged.watch.stop()
+        runner.join(timeout=60)
 
 
 def test_an_events_clip_plays_in_its_video_element(tmp_path, paged_watch):
