@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from convlstm_ae.data.video_io import model_frame, video_frames
+from convlstm_ae.data.video_io import model_frame, open_capture, read_frames, video_frames
 from convlstm_ae.demo import demo_model_dir
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import RELEASE_FRAMES, EventRules
@@ -357,6 +357,23 @@ def wait_for(condition, timeout=60.0):
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_an_http_stream_of_an_mjpg_file_gives_the_frames_the_file_gives(tmp_path):
+    """The stream's JPEGs decode to their luma as the file's do, so watching a stream
+    and scoring its recording agree frame for frame."""
+    video = write_avi(tmp_path / "web/stream.avi", clip(20, noisy=range(5, 10)))
+    server = serve(tmp_path / "web", video.stat().st_size)
+    try:
+        capture = open_capture(f"http://127.0.0.1:{server.server_port}/stream.avi")
+        streamed = []
+        while (image := capture.read()) is not None:
+            streamed.append(model_frame(image, 64))
+        capture.release()
+    finally:
+        server.shutdown()
+        server.server_close()
+    np.testing.assert_array_equal(streamed, read_frames(video, 64))
 
 
 def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_path, release_tiny):

@@ -344,15 +344,26 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
 
 
 class Capture:
-    """A live OpenCV capture (webcam index or stream URL), read one frame at a time."""
+    """A live OpenCV capture (webcam index or stream URL), read one frame at a time; a
+    stream of JPEGs (MJPG over HTTP or RTSP) decoded to their luma, as
+    :func:`video_frames` decodes an MJPG file, so a stream and its recording agree."""
 
-    def __init__(self, capture: cv2.VideoCapture) -> None:
+    def __init__(self, capture: cv2.VideoCapture, packets: bool) -> None:
         self._capture = capture
+        self._packets = packets
 
     def read(self) -> np.ndarray | None:
-        """The next frame as decoded (gray or BGR); None when the stream ends or drops."""
-        ok, frame = self._capture.read()
-        return frame if ok else None
+        """The next frame as decoded (gray or BGR); None when the stream ends or drops. A
+        JPEG that does not decode is passed over: a live stream's frames carry no labels."""
+        while True:
+            ok, frame = self._capture.read()
+            if not ok:
+                return None
+            if not self._packets:
+                return frame
+            image = decode_image(frame)
+            if image is not None:
+                return image
 
     def release(self) -> None:
         self._capture.release()
@@ -365,7 +376,7 @@ def open_capture(target: str | int) -> Capture | None:
     if not capture.isOpened():
         capture.release()
         return None
-    return Capture(capture)
+    return Capture(capture, isinstance(target, str) and _jpeg_packets(capture))
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float, scale: int = 1) -> Path:
