@@ -24,13 +24,8 @@ import cv2
 import numpy as np
 
 from convlstm_ae.experiments.live_records import RECORDS, LiveRecords, load_records
-from convlstm_ae.experiments.live_score import pool_cells
-from convlstm_ae.scoring.located import (
-    LocatedCalibration,
-    LocatedDesign,
-    fit_located,
-    located_scores,
-)
+from convlstm_ae.experiments.live_score import fit_held_out, score_video
+from convlstm_ae.scoring.located import LocatedCalibration, LocatedDesign
 
 
 def cells_touched(mask: np.ndarray, frame_size: int, grid: tuple[int, int], cell: int
@@ -47,11 +42,8 @@ def cells_touched(mask: np.ndarray, frame_size: int, grid: tuple[int, int], cell
 def read_calibration(records: LiveRecords, results_file: Path) -> LocatedCalibration:
     """The design a read chose (its ``results.json``), fitted on the held-out videos."""
     chosen = json.loads(results_file.read_text())["chosen"]
-    factor = chosen["cell_size"] // records.base_cell
-    return fit_located([pool_cells(v.cells, factor) for v in records.held_out],
-                       [v.history for v in records.held_out],
-                       LocatedDesign(**chosen["design"]), chosen["cell_size"],
-                       chosen["quantile"], [v.name for v in records.held_out])
+    return fit_held_out(records, LocatedDesign(**chosen["design"]), chosen["cell_size"],
+                        chosen["quantile"])
 
 
 def localization(records: LiveRecords, masks: Path, calibration: LocatedCalibration
@@ -59,12 +51,10 @@ def localization(records: LiveRecords, masks: Path, calibration: LocatedCalibrat
     """The share of anomalous frames (and of alarmed ones) whose top cell touches the
     mask, and chance; see the module docstring."""
     cell = calibration.cell_size
-    factor = cell // records.base_cell
     frame_size = records.base_cell * records.test[0].cells.shape[-1]
     hits, alarmed_hits, chance, frames, alarmed = 0, 0, 0.0, 0, 0
     for video in records.test:
-        scores, maps = located_scores(pool_cells(video.cells, factor), video.history,
-                                      calibration.statistics, calibration.design)
+        scores, maps = score_video(video, calibration, records.base_cell)
         pixels = np.load(masks / f"{video.name}.npz")["masks"]
         for index in np.flatnonzero(video.labels):
             if not pixels[index].any():

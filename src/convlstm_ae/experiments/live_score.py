@@ -283,6 +283,24 @@ def record_live_errors(model_dir: Path, root: Path, held_out: Sequence[str], out
     return out / RECORDS
 
 
+def fit_held_out(records: LiveRecords, design: LocatedDesign, cell_size: int,
+                 quantile: float) -> LocatedCalibration:
+    """``design`` at ``cell_size`` fitted on all of ``records``' held-out videos, its
+    threshold their ``quantile`` (see :func:`~convlstm_ae.scoring.located.fit_located`)."""
+    factor = cell_size // records.base_cell
+    return fit_located([pool_cells(v.cells, factor) for v in records.held_out],
+                       [v.history for v in records.held_out], design, cell_size, quantile,
+                       [v.name for v in records.held_out])
+
+
+def score_video(video: Video, calibration: LocatedCalibration, base_cell: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A recorded video's live scores (N,) and unusualness maps (N, H, W) under
+    ``calibration``, from its cells of ``base_cell`` px."""
+    return located_scores(pool_cells(video.cells, calibration.cell_size // base_cell),
+                          video.history, calibration.statistics, calibration.design)
+
+
 def live_score_results(out: Path) -> tuple[dict, LocatedCalibration]:
     """The recipe's figures from ``out/records.npz``: writes ``validation.json``,
     ``results.json``, ``calibration.json`` (the chosen score fitted on all held-out
@@ -296,13 +314,9 @@ def live_score_results(out: Path) -> tuple[dict, LocatedCalibration]:
     held_out = [v.name for v in normal]
     rows = validate(normal, records.copies, base, fps)
     best, quantile = choose(rows)
-    factor = best.cell_size // base
-    calibration = fit_located([pool_cells(v.cells, factor) for v in normal],
-                              [v.history for v in normal], best.design, best.cell_size,
-                              quantile, held_out)
+    calibration = fit_held_out(records, best.design, best.cell_size, quantile)
     test, labels = records.test, [v.labels for v in records.test]
-    live = [located_scores(pool_cells(v.cells, factor), v.history, calibration.statistics,
-                           calibration.design)[0] for v in test]
+    live = [score_video(v, calibration, base)[0] for v in test]
     deployment = evaluate_deployment(live, labels, calibration.threshold, fps)
     baseline = whole_frame_baseline(normal, test)
     results = {
