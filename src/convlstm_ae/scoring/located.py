@@ -77,10 +77,7 @@ class LocatedDesign:
         """Whether streams that scored ``frames`` frames since their start or memory reset
         are in the warm-up: their running level (``adapt`` ``stream`` or ``cells``) rests
         on fewer than ``stream_frames`` frames. A design without one has none."""
-        frames = np.asarray(frames)
-        if self.adapt not in ("stream", "cells"):
-            return np.zeros(frames.shape, bool)
-        return frames < self.stream_frames
+        return (np.asarray(frames) < self.stream_frames) & (self.adapt in ("stream", "cells"))
 
 
 # the design calibrations use, chosen on validation (best validation AUC, 0.810, of 180
