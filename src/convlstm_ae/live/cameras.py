@@ -64,7 +64,7 @@ from convlstm_ae.config import config_from_dict, is_whole, read_mapping, typed_v
 from convlstm_ae.data.video_io import is_video, read_header
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 from convlstm_ae.live.events import MIN_FRAMES, RELEASE_FRAMES, RELEASE_MARGIN, EventRules
-from convlstm_ae.scoring.located import LocatedCalibration
+from convlstm_ae.scoring.located import HOW_TO_FIT, LocatedCalibration
 
 if TYPE_CHECKING:
     from convlstm_ae.live.watch import Opener, Watch
@@ -266,10 +266,8 @@ def camera_masks(path: Path, cameras: Sequence[Camera], frame_size: int,
     for camera, calibration in zip(cameras, located, strict=True):
         if camera.mask and calibration is None:
             raise ConfigError(f"{path}: camera {camera.name!r}: a mask needs its model's "
-                              "located live score (convlstm-ae calibrate MODEL on two or "
-                              "more normal videos, or convlstm-ae experiment live-score MODEL "
-                              "ROOT --install); "
-                              "its model has a whole-frame score only")
+                              f"located live score ({HOW_TO_FIT}); its model has a "
+                              "whole-frame score only")
         try:
             masks.append(None if calibration is None else cell_mask(
                 camera, frame_size, calibration.cell_size, calibration.statistics.mean.shape))

@@ -60,7 +60,7 @@ from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
 from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
 from convlstm_ae.rows import grown, placed, put
 from convlstm_ae.scoring.calibration import DeploymentCalibration
-from convlstm_ae.scoring.located import LocatedCalibration
+from convlstm_ae.scoring.located import HOW_TO_FIT, LocatedCalibration
 from convlstm_ae.viz.overlay import (
     CURVE_FRAMES,
     OVERLAY_FPS,
@@ -372,9 +372,7 @@ class Watch:
             raise ConfigError("--clip-overlay: the overlay's colour scale needs the model's "
                               "patch calibration (convlstm-ae calibrate MODEL NORMAL_FOOTAGE)")
         if mask is not None and scoring.located is None:
-            raise ConfigError("a mask needs the model's located live score (convlstm-ae "
-                              "calibrate MODEL on two or more normal videos, or "
-                              "convlstm-ae experiment live-score MODEL ROOT --install)")
+            raise ConfigError(f"a mask needs the model's located live score ({HOW_TO_FIT})")
 
     def _place(self, stream: int, source: Source, scorer: _Scorer, rules: EventRules,
                several: bool) -> None:

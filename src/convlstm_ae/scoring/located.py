@@ -47,6 +47,9 @@ HEAT_LIMITS = {"excess": 3.0, "z": 6.0}  # full red: 3 spreads above the cell's 
 ADAPTS = ("none", "frame", "stream", "cells")
 UNUSUAL = ("excess", "z")
 AGGREGATES = ("sum", "max", "top")
+# how a model gets its located score, as error messages name it
+HOW_TO_FIT = ("convlstm-ae calibrate MODEL on two or more normal videos, or convlstm-ae "
+              "experiment live-score MODEL ROOT --install")
 
 
 @dataclass(frozen=True)
