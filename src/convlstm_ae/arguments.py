@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="alarmed frames a run needs to become an event "
                        f"(default {MIN_FRAMES}, chosen on normal footage)")
     watch.add_argument("--max-wait", type=float, default=1.0,
-                       help="seconds a step waits for a live source's frame (default 1)")
+                       help="seconds a step waits for a frame of a camera, stream or "
+                       "real-time file while no other source has two queued (default 1)")
     watch.add_argument("--queue", type=int, default=8,
                        help="frames held per source before the oldest is dropped (default 8)")
     watch.add_argument("--backoff", type=float, default=0.5,

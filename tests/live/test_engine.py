@@ -118,6 +118,35 @@ def test_a_stream_added_mid_run_starts_fresh_and_the_others_keep_their_memory(mo
     assert stacked(after, "history")[2].tolist() == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize("backend, device", [("torch", "cpu"), ("onnx", "cpu")] + (
+    [("torch", "cuda")] if torch.cuda.is_available() else []))
+def test_a_stream_left_out_of_steps_keeps_its_memory_and_clock(model_dir, backend, device):
+    """Stream 1 sits out 4 of 11 steps (given garbage frames there): its own 7 frames score
+    as a one-stream engine fed only them, through a T' reset; stream 0, in every step,
+    as if stream 1 had never been held."""
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime", reason="--backend onnx needs onnxruntime")
+    video = random_frames((2, 11, 64, 64), seed=7)
+    noise = random_frames((11, 64, 64), seed=8)
+    held = np.array([0, 0, 1, 1, 0, 1, 0, 0, 1, 0, 0], bool)  # steps where stream 1 sits out
+    engine, alone, full = (open_engine(model_dir, streams, backend=backend, device=device)
+                           for streams in (2, 1, 2))
+    outputs = []
+    for t in range(11):
+        frames = video[:, t].copy()
+        if held[t]:
+            frames[1] = noise[t]
+        outputs.append(engine(frames, np.array([True, not held[t]])))
+    expected = feed(alone, video[1:, ~held])
+    reference = feed(full, video)
+    for name in ("current", "previous", "patch", "history", "cells"):
+        np.testing.assert_allclose(stacked(outputs, name)[1:, ~held], stacked(expected, name),
+                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(stacked(outputs, name)[:1], stacked(reference, name)[:1],
+                                   rtol=1e-4, atol=1e-4)
+    assert stacked(outputs, "history")[1, ~held].tolist() == [0, 1, 2, 3, 0, 1, 2]
+
+
 def test_bad_frames_and_options_are_one_line_errors(model_dir):
     engine = open_engine(model_dir, 2, device="cpu")
     with pytest.raises(ConfigError, match=r"expected frames of shape \(2, 1, 64, 64\)"):

@@ -275,12 +275,13 @@ class FakeEngine:
         self.batch = np.zeros((self.streams, 8, 8), np.uint8)
         self.position = np.concatenate([self.position, np.zeros(count, int)])
 
-    def __call__(self, frames):
+    def __call__(self, frames, scored=None):
         self.calls += 1
         if self.calls == self.interrupt_at:
             self.on_interrupt()
             _thread.interrupt_main()
-        history, self.position = self.position.copy(), self.position + 1
+        scored = np.ones(self.streams, bool) if scored is None else scored
+        history, self.position = self.position.copy(), self.position + scored
         mean = frames.reshape(len(frames), -1).mean(1)
         return FrameErrors(mean, np.zeros_like(mean), mean, history)
 
@@ -470,6 +471,29 @@ def test_a_stream_down_and_reconnecting_holds_up_no_step(tmp_path):
     assert (down.frames, down.connected) == (2, False) and down.reconnects >= 1
     assert (played.frames, played.drops) == (40, 0)
     assert len(read_csv(tmp_path / "out/frames-file.csv")) == 40
+
+
+def test_a_camera_at_another_frame_rate_paces_no_other_and_both_keep_their_memory(tmp_path):
+    """Two cameras of 2 s each, at 25 and 5 frames/s, with a ring of 8 frames and a minute
+    of ``max_wait``: the slow one is skipped whenever the fast one has a second frame
+    queued, so neither drops a frame (the fast one dropped 29 of 50 when steps waited for
+    both), and each is scored in order with an unbroken memory (its memory held, not
+    restarted, in the steps it sits out)."""
+    fast = IterableSource("fast", (np.full((8, 8), i, np.uint8) for i in range(50)), 8, fps=25)
+    slow = IterableSource("slow", (np.full((8, 8), i, np.uint8) for i in range(10)), 8, fps=5)
+    watch = Watch([Group.of_all(FakeEngine(2, None, None), Scoring("sum", None, 1000.0))],
+                  [fast, slow], tmp_path / "out", rules=EventRules(1000.0), max_wait=60.0,
+                  decoders=0)
+    runner = threading.Thread(target=watch.run)
+    runner.start()
+    runner.join(timeout=30)
+    watch.stop()
+    assert not runner.is_alive()
+    for report, frames in zip(watch.reports, (50, 10), strict=True):
+        assert (report.frames, report.drops) == (frames, 0), report
+        rows = read_csv(tmp_path / f"out/frames-{report.name}.csv")
+        assert [float(r["error"]) for r in rows] == list(range(frames))
+        assert [int(r["history"]) for r in rows] == list(range(frames))
 
 
 @pytest.mark.parametrize("decoders", [0, 1])  # grab loops in threads, in a process

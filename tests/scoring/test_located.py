@@ -106,6 +106,24 @@ def test_streams_scored_together_equal_streams_scored_alone(design):
     assert np.isnan(scorer.score[1]) and not np.isnan(scorer.score[0])
 
 
+@pytest.mark.parametrize("adapt", ["stream", "cells"])
+def test_a_stream_left_out_of_a_step_keeps_its_running_level_and_score(adapt):
+    """Stream 1 sits out every third step (given ten times its errors there): its own
+    frames score as they do alone, through its running level and smoothing."""
+    design = LocatedDesign(adapt=adapt, stream_frames=5, smoothing=0.5)
+    videos = [normal_cells(seed) for seed in range(3)]
+    stats = fit_statistics([v[0] for v in videos], [v[1] for v in videos], design)
+    (a, history), (b, _) = normal_cells(10), normal_cells(11, level=1.5)
+    scored = np.arange(len(a)) % 3 != 2
+    scorer = LocatedScorer(stats, design, streams=2)
+    together = np.stack([scorer(np.stack([a[t], b[t] * (1 if scored[t] else 10)]),
+                                history[[t, t]], np.array([True, scored[t]]))[0]
+                         for t in range(len(a))], axis=1)
+    np.testing.assert_allclose(together[0], located_scores(a, history, stats, design)[0])
+    np.testing.assert_allclose(together[1, scored],
+                               located_scores(b[scored], history[scored], stats, design)[0])
+
+
 def test_fit_located_holds_each_video_out_for_its_threshold_and_round_trips():
     videos = [normal_cells(seed) for seed in range(4)]
     calibration = fit_located([v[0] for v in videos], [v[1] for v in videos], LocatedDesign(),

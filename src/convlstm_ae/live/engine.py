@@ -41,9 +41,10 @@ class Engine(Protocol):
         """``count`` more streams after the others, with a fresh memory (a camera added);
         the others' memory is kept. ``batch`` is a new, larger buffer then."""
 
-    def __call__(self, frames: np.ndarray) -> FrameErrors:
+    def __call__(self, frames: np.ndarray, scored: np.ndarray | None = None) -> FrameErrors:
         """Score uint8 gray frames (B, S, S) at ``frame_size``, one per stream: (B,)
-        errors and (B, S / cell, S / cell) cell means on the CPU."""
+        errors and (B, S / cell, S / cell) cell means on the CPU. Streams where
+        ``scored`` (B,) bool is False keep their memory and clock (results discarded)."""
 
 
 def open_engine(model_dir: Path, streams: int, *, backend: str | None = None,

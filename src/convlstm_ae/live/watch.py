@@ -4,13 +4,15 @@ per-frame logs, events, snapshots and notifications.
 Sources are grouped by model, each :class:`Group` scored by one engine of its streams
 (two sources of the same model share it), one frame per source per step. A step runs
 once every source that can deliver has a frame: finished sources and live sources that
-are reconnecting are skipped at once; a live source that delivers nothing for
-``max_wait`` seconds is skipped for that step. Files are never skipped (their next
-frame is only a decode away), so a file is scored exactly as ``convlstm-ae score
---windows reset`` scores it. A skipped stream's slot gets a blank frame whose result is
-discarded, and its memory restarts with its next frame. This keeps one batched call
-per group and step; the price is that sources pace each other (a slow camera slows the step, a
-faster one drops frames), which is why live sources drop their oldest frames.
+are reconnecting are skipped at once. A source that drops its oldest frames when behind
+(a camera, a stream URL, a file played in real time) is skipped for a step when it has
+no frame and another source has more than one queued, or after ``max_wait`` seconds, so
+no source waits for a slower one and none falls behind by its start time. Files played
+with ``--no-realtime`` are never skipped (their next frame is only a decode away). A
+skipped stream's slot gets a blank frame whose result is discarded, and its memory,
+clock and running level are held as they were, so every source's frames are scored in
+order with an unbroken memory: a file exactly as ``convlstm-ae score --windows reset``
+scores it. This keeps one batched call per group and step.
 
 Frames come from the sources' shared-memory rings (:mod:`convlstm_ae.live.ring`), filled
 by decoder processes (:mod:`convlstm_ae.live.decoders`); a step gathers them into the
@@ -220,23 +222,25 @@ class _Scorer:
         """The group's own number of the watch's stream ``stream``."""
         return int(np.searchsorted(self.streams, stream))
 
-    def __call__(self, frames: np.ndarray, restart: np.ndarray
+    def __call__(self, frames: np.ndarray, restart: np.ndarray, scored: np.ndarray
                  ) -> tuple[np.ndarray, ...]:
         """Score the group's frames of ``frames`` (B, S, S), first forgetting the memory
-        of its streams where ``restart`` (B,) is set: its errors, patch errors, histories
+        of its streams where ``restart`` (B,) is set; its streams where ``scored`` (B,) is
+        not set keep their memory and running level: its errors, patch errors, histories
         and scores (k,) and its score maps (k, h, w), None if not kept."""
+        scored = scored[self.streams]
         again = np.flatnonzero(restart[self.streams]).tolist()
         if again:
             self.engine.reset(again)
             if self.located is not None:
                 self.located.reset(again)
         self.engine.batch[:] = frames[self.streams]
-        output = self.engine(self.engine.batch)
+        output = self.engine(self.engine.batch, scored)
         error = self.scoring.error
         errors, patches, history = (np.asarray(values) for values in (
             output.select("frame", error), output.select("patch", error), output.history))
         if self.located is not None:  # the located live score, all streams at once
-            scores, maps = self.located(np.asarray(output.cells), history)
+            scores, maps = self.located(np.asarray(output.cells), history, scored)
         else:
             scores = np.asarray(self.scoring.score(errors, history))
             maps = None if self.engine.maps is None else np.asarray(self.engine.maps)
@@ -274,7 +278,8 @@ class Watch:
             and hatched in the pictures; needs its model's located score.
         sinks: where event records (a start and an end per event) and the status are
             delivered, besides ``events.jsonl`` (:class:`~convlstm_ae.live.outputs.Sink`).
-        max_wait: seconds a step waits for a live source that has no frame.
+        max_wait: seconds a step waits for a source that drops frames and has none, when
+            no other source has more than one queued.
         overlay: write each source's overlay video here (``NAME-SOURCE.mp4`` beside it
             when there are several); needs engines that return error maps.
         decoders: decoder processes (:mod:`convlstm_ae.live.decoders`); 0 decodes in
@@ -316,6 +321,7 @@ class Watch:
         self._labels: list[str] = []
         self._videos: list[list[str]] = []
         self._live = np.zeros(0, bool)
+        self._drops = np.zeros(0, bool)  # drops its oldest frames when behind: may be skipped
         self._events = EventMachine([], [], [])
         self._ids: list[str | None] = []  # of each stream's open event
         self._clip_paths: list[Path | None] = []  # and its clip
@@ -325,7 +331,6 @@ class Watch:
         self._heat: list[HeatStyle | None] = []
         self._peaks = np.zeros((0, size, size), np.uint8)
         self._epoch = np.zeros(0, np.int64)  # the video or connection scored last
-        self._stale = np.zeros(0, bool)  # skipped last step: the memory restarts
         self._frames = np.zeros(0, np.int64)
         self._since_restart = np.zeros(0, np.int64)  # frames scored since the memory restarted
         self._overlays: list[OverlayVideo] = []
@@ -395,6 +400,7 @@ class Watch:
         put(self._labels, stream, label)
         put(self._videos, stream, source.video_names)
         self._live = placed(self._live, stream, source.live)
+        self._drops = placed(self._drops, stream, source.drop_oldest)
         self._events.add(stream, source.name, source.video_names, rules)
         put(self._ids, stream, None)
         put(self._clip_paths, stream, None)
@@ -404,7 +410,6 @@ class Watch:
         self._peaks = placed(self._peaks, stream, 0)
         # no video scored yet: its first frame restarts the memory and located score
         self._epoch = placed(self._epoch, stream, -1)
-        self._stale = placed(self._stale, stream, False)
         self._frames = placed(self._frames, stream, 0)
         self._since_restart = placed(self._since_restart, stream, 0)
         if self._overlay:
@@ -617,7 +622,8 @@ class Watch:
                 self._send_status(cameras)
             # finished read before the counts: no frame after; removed cameras count as ended
             finished = rings.counts("finished").astype(bool) | self._removed
-            ready = (rings.available() > 0) & ~self._removed
+            available = rings.available()
+            ready = (available > 0) & ~self._removed
             if not ready.any():
                 if finished.all() and self._changes.empty():
                     return
@@ -627,7 +633,8 @@ class Watch:
             if missing.any():
                 waiting_since = waiting_since or time.monotonic()
                 overdue = time.monotonic() - waiting_since > self.max_wait
-                if not (overdue and self._live[missing].all()):
+                behind = (available[ready] > 1).any()  # a ready source has more queued
+                if not ((overdue or behind) and self._drops[missing].all()):
                     time.sleep(POLL)
                     continue
             waiting_since = None
@@ -648,9 +655,8 @@ class Watch:
         new_video = taken.epoch != self._epoch[rows]
         self._epoch[rows] = taken.epoch
         restart = np.zeros(len(self.sources), bool)
-        restart[rows[new_video | self._stale[rows]]] = True
-        errors, patches, history, scores, maps = self._score(batch, restart)
-        self._stale = ~scored
+        restart[rows[new_video]] = True
+        errors, patches, history, scores, maps = self._score(batch, restart, scored)
         self._frames[rows] += 1
         self._since_restart[restart] = 0
         self._since_restart[rows] += 1
@@ -683,12 +689,12 @@ class Watch:
                            maps[stream])
         return taken
 
-    def _score(self, batch: np.ndarray, restart: np.ndarray
+    def _score(self, batch: np.ndarray, restart: np.ndarray, scored: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                           list[np.ndarray | None] | None]:
         """Every group's step: errors, patch errors, histories and scores (B,) over the
         watch's streams, and each stream's score map (None: no group keeps maps)."""
-        parts = [scorer(batch, restart) for scorer in self._scorers]
+        parts = [scorer(batch, restart, scored) for scorer in self._scorers]
         order = np.argsort(np.concatenate([scorer.streams for scorer in self._scorers]))
         columns = [np.concatenate([part[k] for part in parts])[order] for k in range(4)]
         if all(part[4] is None for part in parts):

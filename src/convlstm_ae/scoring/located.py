@@ -261,14 +261,22 @@ class LocatedScorer:
         self.adaptation.reset(index)
         self.score[index] = np.nan
 
-    def __call__(self, cells: np.ndarray, history: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, cells: np.ndarray, history: np.ndarray,
+                 scored: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores (B,) and unusualness maps (B, H, W) of one frame of each stream.
 
         Args:
             cells: the frames' cell errors, (B, H, W).
             history: their frames of memory, (B,).
+            scored: (B,) bool, the streams this frame belongs to (all by default); the
+                others keep their running level and score (their results are discarded).
         """
+        if scored is not None and not scored.all():
+            held = ~scored
+            level, score = self.adaptation.level[held], self.score[held]
+            result = self(cells, history)
+            self.adaptation.level[held], self.score[held] = level, score
+            return result
         stats, design = self.statistics, self.design
         cells = np.asarray(cells, dtype=np.float64)
         if cells.shape[1:] != stats.mean.shape:

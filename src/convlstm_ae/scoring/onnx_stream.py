@@ -77,17 +77,21 @@ class OnnxStreamScorer(StreamBackend):
             grown(buffer, count, 0) for buffer in (state.h, state.c, state.last))
         self.batch = np.zeros((self.streams, self.frame_size, self.frame_size), np.uint8)
 
-    def __call__(self, frames: np.ndarray) -> FrameErrors:
-        """Score uint8 gray frames (B, S, S), one per stream; numpy :class:`FrameErrors`."""
+    def __call__(self, frames: np.ndarray, scored: np.ndarray | None = None) -> FrameErrors:
+        """Score uint8 gray frames (B, S, S), one per stream; numpy :class:`FrameErrors`.
+        Streams where ``scored`` (B,) bool is False keep their memory and clock (their
+        results are to be discarded)."""
         frames = check_frames(frames, self.streams, self.frame_size)
         state = self.state
         current, previous, patch, maps, cells, h, c, x = self.session.run(None, {
             "frame": frames[:, None], "last": state.last, "keep": state.keep(),
             "h": state.h, "c": state.c})
-        state.store(h, c, x)
+        held = None if scored is None or scored.all() else (
+            scored.astype(np.float32).reshape(-1, 1, 1, 1))
+        state.store(h, c, x, held)
         if self.keep_maps:
             self.maps = maps
-        return FrameErrors(current, previous, patch, state.tick(), cells)
+        return FrameErrors(current, previous, patch, state.tick(scored), cells)
 
     def score_video(self, frames: np.ndarray, plan: WindowPlan) -> FrameErrors:
         """Offline errors of one video's uint8 frames (N, S, S) under a window plan, as

@@ -80,6 +80,7 @@ class StreamScorer(StreamBackend):
         self.frame_shape = (streams, self.in_channels, size, size)
         self.frames = torch.zeros(self.frame_shape, dtype=torch.uint8, device=self.device)
         self.keep = torch.zeros(streams, device=self.device)  # 0: memory reset at this frame
+        self.scored = torch.ones(streams, device=self.device)  # 0: memory held at this frame
         # (B, S, S) uint8 on the host, pinned on CUDA: a caller that fills it and passes it
         # to each call has its frames copied to the device once, without blocking
         self.host = torch.zeros((streams, size, size), dtype=torch.uint8,
@@ -138,7 +139,7 @@ class StreamScorer(StreamBackend):
                 h, c = self.model.step(x, None)[2]
             state.h, state.c, state.last = torch.zeros_like(h), torch.zeros_like(c), x.clone()
         *terms, h, c, x = self._compute_fn(self.frames, state.last, self.keep, state.h, state.c)
-        state.store(h, c, x)
+        state.store(h, c, x, self.scored.view(-1, 1, 1, 1))
         return tuple(terms)
 
     def _run(self) -> tuple[Tensor, ...]:
@@ -166,12 +167,15 @@ class StreamScorer(StreamBackend):
         with torch.cuda.graph(self._graph):
             self._outputs = self._step()  # recorded, not run: the replay runs it
 
-    def __call__(self, frames: Tensor | np.ndarray) -> FrameErrors:
+    def __call__(self, frames: Tensor | np.ndarray, scored: np.ndarray | None = None
+                 ) -> FrameErrors:
         """Score one frame of every stream.
 
         Args:
             frames: uint8 (B, C, H, W) or (B, H, W) at the model's frame size, on any
                 device, or a numpy array.
+            scored: (B,) bool, the streams this step scores (all by default); the others
+                keep their memory and clock, and their results are to be discarded.
         Returns:
             :class:`FrameErrors` with (B,) terms of Eq. 3, patch errors and history and
             the (B, H / cell, W / cell) cell means, tensors on the CPU; ``.frame`` is Eq. 3.
@@ -186,8 +190,11 @@ class StreamScorer(StreamBackend):
             raise ConfigError(f"expected uint8 frames, got {frames.dtype}")
         self.frames.copy_(frames, non_blocking=True)
         self.keep.copy_(torch.from_numpy(self.state.keep()), non_blocking=True)
+        self.scored.copy_(torch.from_numpy(np.ones(self.streams, np.float32) if scored is None
+                                           else scored.astype(np.float32)), non_blocking=True)
         *terms, maps, cells = self._run()
         current, previous, patch, cells = (v.float().cpu() for v in (*terms, cells))
         if self.keep_maps:
             self.maps = maps.float().cpu()
-        return FrameErrors(current, previous, patch, torch.from_numpy(self.state.tick()), cells)
+        return FrameErrors(current, previous, patch, torch.from_numpy(self.state.tick(scored)),
+                           cells)

@@ -2,8 +2,10 @@
 
 Each stream keeps the ConvLSTM's (h, c), its last normalised frame and how many of its
 frames the memory has seen; the memory is forgotten every T' frames (Sec. 3.3) or when
-a stream restarts. The PyTorch step (:class:`~convlstm_ae.scoring.stream.StreamScorer`,
-CPU, CUDA or CUDA graph) and the ONNX Runtime step
+a stream restarts. A stream left out of a step (``scored`` False) keeps its memory and
+clock as they were, so a stream may skip steps without restarting. The PyTorch step
+(:class:`~convlstm_ae.scoring.stream.StreamScorer`, CPU, CUDA or CUDA graph) and the ONNX
+Runtime step
 (:class:`~convlstm_ae.scoring.onnx_stream.OnnxStreamScorer`) both hold one of these, so
 the clock is written once. Torch-free: the buffers are the backend's arrays.
 """
@@ -52,16 +54,18 @@ class StreamState:
         """(B,) float32: 0 for a stream whose memory starts at this frame, else 1."""
         return (self.position > 0).astype(np.float32)
 
-    def store(self, h: Any, c: Any, last: Any) -> None:
-        """Write the next state into the buffers (in place, so a captured graph sees it)."""
-        self.h[...] = h
-        self.c[...] = c
-        self.last[...] = last
+    def store(self, h: Any, c: Any, last: Any, scored: Any = None) -> None:
+        """Write the next state into the buffers (in place, so a captured graph sees it);
+        where ``scored`` ((B, 1, 1, 1) of 1s and 0s, a backend array) is 0, the stream's
+        buffers keep their values."""
+        for buffer, new in ((self.h, h), (self.c, c), (self.last, last)):
+            buffer[...] = new if scored is None else new * scored + buffer * (1 - scored)
 
-    def tick(self) -> np.ndarray:
-        """The frames of memory this frame had, (B,); then the clock moves on one frame."""
+    def tick(self, scored: np.ndarray | None = None) -> np.ndarray:
+        """The frames of memory this frame had, (B,); then the clock of the ``scored``
+        streams (B,) bool (all by default) moves on one frame."""
         history = self.position.copy()
-        self.position += 1
+        self.position += 1 if scored is None else scored
         if self.t_prime is not None:
             self.position %= self.t_prime
         return history
