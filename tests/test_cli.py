@@ -193,6 +193,7 @@ def test_train_resume_continues_to_the_weights_of_an_uninterrupted_run(chain, tm
                                    err_msg=name)
 
 
+@pytest.mark.usefixtures("few_normal_sequences")
 def test_experiment_moving_mnist_writes_results_and_table_1(tmp_path):
     out = tmp_path / "experiment"
     code, stdout, err = run_cli(

@@ -50,6 +50,7 @@ def test_a_tie_keeps_the_last_weights(tmp_path):
     assert choose_reading(tmp_path, "tiny")[0][0] == FINAL
 
 
+@pytest.mark.usefixtures("few_normal_sequences")
 def test_snapshots_enter_the_choice_and_the_chosen_one_is_scored_on_the_tests(
         tmp_path, idx_file, capsys):
     out = tmp_path / "experiment"
