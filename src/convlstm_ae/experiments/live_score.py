@@ -140,8 +140,12 @@ def validate(normal: Sequence[Video], copies: Sequence[Sequence[Video]], base_ce
                 held = held_out_scores([cells[i] for i in others],
                                        [histories[i] for i in others], design)
                 videos = [normal[left], *copies[left]]
-                raw = [(name, [located_scores(c, histories[left], statistics, design)[0]
-                               for c in shifted]) for name, shifted in fold]
+                # every recording of every video of the fold (of one length) as one batch
+                # of streams, then back to (recording, [video scores])
+                together = np.stack([c for _, shifted in fold for c in shifted])
+                history = np.broadcast_to(histories[left], together.shape[:2])
+                batch = iter(located_scores(together, history, statistics, design)[0])
+                raw = [(name, [next(batch) for _ in shifted]) for name, shifted in fold]
                 for alpha, (scores, labels, kinds, thresholds) in per_smoothing.items():
                     smoothed = np.concatenate([smooth(h, alpha) for h in held])
                     for name, recording in raw:
