@@ -86,9 +86,9 @@ class OnnxStreamScorer(StreamBackend):
         current, previous, patch, maps, cells, h, c, x = self.session.run(None, {
             "frame": frames[:, None], "last": state.last, "keep": state.keep(),
             "h": state.h, "c": state.c})
-        held = None if scored is None or scored.all() else (
+        mask = None if scored is None or scored.all() else (
             scored.astype(np.float32).reshape(-1, 1, 1, 1))
-        state.store(h, c, x, held)
+        state.store(h, c, x, mask)
         if self.keep_maps:
             self.maps = maps
         return FrameErrors(current, previous, patch, state.tick(scored), cells)
