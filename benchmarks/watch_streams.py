@@ -21,7 +21,7 @@ A random model of each preset is released with a calibration fitted on the MJPG 
   are not timed), with decoders, rings, the vectorized step, events and the CSV writer;
   ratio = watch / engine;
 - real-time streams: watch frames/s / 25; step ms: median wall time of one step;
-  latency: decoded -> scored, p50 / p95;
+  latency: decoded -> scored and written, p50 / p95;
 - "all frames" rows: files with ``realtime=False`` (every frame, decoders wait for the
   scorer); "real time" rows: the largest B whose real-time streams >= B, run again with
   each file paced at 25 fps (oldest frames dropped when behind) to its end (``--frames``
@@ -82,8 +82,11 @@ class TimedWatch(Watch):
         self.first = self.first or start
         taken = super().step(ready)
         self.steps.append(time.perf_counter() - start)
-        self.latencies.append(time.monotonic() - taken.grabbed)
         return taken
+
+    def _complete(self, launched) -> None:
+        super()._complete(launched)
+        self.latencies.append(time.monotonic() - launched.taken.grabbed)
 
 
 def warm_up(engine, device: str) -> None:

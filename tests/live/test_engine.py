@@ -147,6 +147,43 @@ def test_a_stream_left_out_of_steps_keeps_its_memory_and_clock(model_dir, backen
     assert stacked(outputs, "history")[1, ~held].tolist() == [0, 1, 2, 3, 0, 1, 2]
 
 
+@pytest.mark.parametrize("backend, device", [("torch", "cpu"), ("onnx", "cpu")] + (
+    [("torch", "cuda")] if torch.cuda.is_available() else []))
+def test_a_step_launched_before_the_last_is_collected_scores_as_one_at_a_time(model_dir,
+                                                                            backend, device):
+    """Each step is launched from the engine's own batch, filled while the step before is
+    still uncollected (on CUDA, still on the device): errors, histories and maps are those
+    of one call at a time, through a T' reset and a held stream."""
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime", reason="--backend onnx needs onnxruntime")
+    video = random_frames((2, 9, 64, 64), seed=9)
+    held = np.array([0, 1, 0, 0, 1, 1, 0, 0, 0], bool)
+    piped, plain = (open_engine(model_dir, 2, backend=backend, device=device, maps=True)
+                    for _ in range(2))
+    expected, expected_maps = [], []
+    for t in range(9):
+        expected.append(plain(video[:, t], np.array([True, not held[t]])))
+        expected_maps.append(np.array(plain.maps))
+    outputs, maps = [], []
+    for t in range(10):
+        if t < 9:
+            piped.batch[:] = video[:, t]
+            piped.launch(piped.batch, np.array([True, not held[t]]))
+        if t:
+            outputs.append(piped.collect())
+            maps.append(np.array(piped.maps))
+    for name in ("current", "previous", "patch", "history", "cells"):
+        np.testing.assert_allclose(stacked(outputs, name), stacked(expected, name),
+                                   rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.stack(maps), np.stack(expected_maps), rtol=1e-5, atol=1e-5)
+    piped.launch(piped.batch)
+    with pytest.raises(RuntimeError, match="adding streams"):
+        piped.add_streams(1)
+    piped.launch(piped.batch)
+    with pytest.raises(RuntimeError, match="none collected"):
+        piped.launch(piped.batch)
+
+
 def test_bad_frames_and_options_are_one_line_errors(model_dir):
     engine = open_engine(model_dir, 2, device="cpu")
     with pytest.raises(ConfigError, match=r"expected frames of shape \(2, 1, 64, 64\)"):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import cv2
@@ -266,6 +267,7 @@ class FakeEngine:
         self.batch = np.zeros((streams, 8, 8), np.uint8)
         self.interrupt_at, self.on_interrupt = interrupt_at, on_interrupt
         self.position = np.zeros(streams, dtype=int)
+        self.launched = deque()
 
     def reset(self, streams=None):
         self.position[list(streams)] = 0
@@ -275,7 +277,7 @@ class FakeEngine:
         self.batch = np.zeros((self.streams, 8, 8), np.uint8)
         self.position = np.concatenate([self.position, np.zeros(count, int)])
 
-    def __call__(self, frames, scored=None):
+    def launch(self, frames, scored=None):
         self.calls += 1
         if self.calls == self.interrupt_at:
             self.on_interrupt()
@@ -283,7 +285,10 @@ class FakeEngine:
         scored = np.ones(self.streams, bool) if scored is None else scored
         history, self.position = self.position.copy(), self.position + scored
         mean = frames.reshape(len(frames), -1).mean(1)
-        return FrameErrors(mean, np.zeros_like(mean), mean, history)
+        self.launched.append(FrameErrors(mean, np.zeros_like(mean), mean, history))
+
+    def collect(self):
+        return self.launched.popleft()
 
 
 def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_c_raises):
@@ -297,8 +302,9 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
     def counts():
         return [len(read_csv(p)) for p in sorted((tmp_path / "out").glob("*.csv"))]
 
-    def read_while_running():  # the writer flushes within FLUSH_EVERY (0.1 s)
-        wait_for(lambda: counts() == [11, 11], timeout=10)
+    def read_while_running():  # the writer flushes within FLUSH_EVERY (0.1 s); the 12th
+        # step is launched while the 11th is on the engine: 10 read
+        wait_for(lambda: counts() == [10, 10], timeout=10)
         seen["rows"] = counts()
 
     engine = FakeEngine(2, interrupt_at=12, on_interrupt=read_while_running)
@@ -306,8 +312,9 @@ def test_ctrl_c_ends_cleanly_and_nothing_written_is_lost(tmp_path, caplog, ctrl_
                   tmp_path / "out", rules=EventRules(100.0, 0.5, 2, 2))
     with caplog.at_level("INFO"):
         reports = watch.run()
-    assert seen["rows"] == [11, 11]  # on disk while running, before the interrupt
-    assert reports[0].frames in (11, 12) and reports[0].events == 1  # the step under way is lost
+    assert seen["rows"] == [10, 10]  # on disk while running, before the interrupt
+    # the step launched before the interrupt is read; the one under way is lost
+    assert reports[0].frames in (11, 12) and reports[0].events == 1
     written = sorted((tmp_path / "out").rglob("*.*"))
     for path in written:
         if path.suffix in (".csv", ".jsonl"):

@@ -209,6 +209,9 @@ class _Scorer:
         self.streams = np.asarray(group.streams, np.int64)
         located = group.scoring.located
         self.located = located.scorer(len(self.streams)) if located else None
+        # of each step launched and not yet collected: the streams it restarted, and
+        # those it scored
+        self._launched: deque[tuple[list[int], np.ndarray]] = deque()
 
     def add(self, stream: int) -> None:
         """Score the watch's stream ``stream`` too (numbered after the group's others), with
@@ -222,20 +225,25 @@ class _Scorer:
         """The group's own number of the watch's stream ``stream``."""
         return int(np.searchsorted(self.streams, stream))
 
-    def __call__(self, frames: np.ndarray, restart: np.ndarray, scored: np.ndarray
-                 ) -> tuple[np.ndarray, ...]:
-        """Score the group's frames of ``frames`` (B, S, S), first forgetting the memory
-        of its streams where ``restart`` (B,) is set; its streams where ``scored`` (B,) is
-        not set keep their memory and running level: its errors, patch errors, histories
-        and scores (k,) and its score maps (k, h, w), None if not kept."""
+    def launch(self, frames: np.ndarray, restart: np.ndarray, scored: np.ndarray) -> None:
+        """Start the group's step on its frames of ``frames`` (B, S, S), first forgetting
+        the memory of its streams where ``restart`` (B,) is set; its streams where
+        ``scored`` (B,) is not set keep their memory and running level."""
         scored = scored[self.streams]
         again = np.flatnonzero(restart[self.streams]).tolist()
         if again:
             self.engine.reset(again)
-            if self.located is not None:
-                self.located.reset(again)
+        self._launched.append((again, scored))
         self.engine.batch[:] = frames[self.streams]
-        output = self.engine(self.engine.batch, scored)
+        self.engine.launch(self.engine.batch, scored)
+
+    def collect(self) -> tuple[np.ndarray, ...]:
+        """The oldest launched step's errors, patch errors, histories and scores (k,) and
+        its score maps (k, h, w), None if not kept."""
+        again, scored = self._launched.popleft()
+        if again and self.located is not None:
+            self.located.reset(again)
+        output = self.engine.collect()
         error = self.scoring.error
         errors, patches, history = (np.asarray(values) for values in (
             output.select("frame", error), output.select("patch", error), output.history))
@@ -259,6 +267,16 @@ class SourceReport:
     error: str | None = None
     connected: bool = True  # False while a live source is reconnecting
     finished: bool = False  # it delivers no more frames
+
+
+@dataclass(frozen=True)
+class _Launched:
+    """A step on the engines, its results not read yet."""
+
+    taken: Taken
+    batch: np.ndarray  # (B, S, S) its frames
+    restart: np.ndarray  # (B,) bool: the streams whose memory it restarted
+    new_video: np.ndarray  # (rows,) bool: the rows of ``taken`` that began a video
 
 
 class Watch:
@@ -325,7 +343,9 @@ class Watch:
         self._events = EventMachine([], [], [])
         self._ids: list[str | None] = []  # of each stream's open event
         self._clip_paths: list[Path | None] = []  # and its clip
-        self._batch = np.zeros((0, size, size), np.uint8)  # each step's frames
+        # the frames of a step, two taking turns: one is read while the next is scored
+        self._batches = [np.zeros((0, size, size), np.uint8) for _ in range(2)]
+        self._launched: _Launched | None = None  # the step on the engines now
         self._scorers = [_Scorer(group) for group in groups]
         self._scorer_of: list[_Scorer] = []
         self._heat: list[HeatStyle | None] = []
@@ -404,7 +424,7 @@ class Watch:
         self._events.add(stream, source.name, source.video_names, rules)
         put(self._ids, stream, None)
         put(self._clip_paths, stream, None)
-        self._batch = placed(self._batch, stream, 0)
+        self._batches = [placed(batch, stream, 0) for batch in self._batches]
         put(self._scorer_of, stream, scorer)
         put(self._heat, stream, scorer.scoring.heat(self.frame_size))
         self._peaks = placed(self._peaks, stream, 0)
@@ -611,6 +631,8 @@ class Watch:
     def _loop(self) -> None:
         rings, waiting_since = self._rings, None
         while not self._stop.is_set():
+            if not self._changes.empty():
+                self._drain()
             while not self._changes.empty():
                 kind, *change = self._changes.get()
                 {"add": self._add, "update": self._apply, "remove": self._remove}[kind](*change)
@@ -625,6 +647,7 @@ class Watch:
             available = rings.available()
             ready = (available > 0) & ~self._removed
             if not ready.any():
+                self._drain()
                 if finished.all() and self._changes.empty():
                     return
                 time.sleep(POLL)
@@ -635,16 +658,19 @@ class Watch:
                 overdue = time.monotonic() - waiting_since > self.max_wait
                 behind = (available[ready] > 1).any()  # a ready source has more queued
                 if not ((overdue or behind) and self._drops[missing].all()):
+                    self._drain()
                     time.sleep(POLL)
                     continue
             waiting_since = None
             self.step(ready)
 
     def step(self, ready: np.ndarray) -> Taken:
-        """One engine call per group over its streams: the next frame of each ``ready``
-        one, blank frames elsewhere; scores, events, rows and status as arrays over the
-        streams. Returns the frames scored."""
-        batch = self._batch  # (B, S, S) uint8
+        """Launch one engine step per group over its streams: the next frame of each
+        ``ready`` one, blank frames elsewhere. Then, while the engines run it, read the
+        step launched before: scores, events, rows and status as arrays over the streams.
+        Returns the frames launched."""
+        self._batches.reverse()
+        batch = self._batches[0]  # (B, S, S) uint8; the other one is the step before's
         taken = self._rings.take(ready, batch)
         for decoders in self._decoders:
             decoders.taken()
@@ -656,7 +682,25 @@ class Watch:
         self._epoch[rows] = taken.epoch
         restart = np.zeros(len(self.sources), bool)
         restart[rows[new_video]] = True
-        errors, patches, history, scores, maps = self._score(batch, restart, scored)
+        for scorer in self._scorers:
+            scorer.launch(batch, restart, scored)
+        launched, self._launched = self._launched, _Launched(taken, batch, restart, new_video)
+        if launched is not None:
+            self._complete(launched)
+        return taken
+
+    def _drain(self) -> None:
+        """Read the step on the engines, if any (before waiting, changing cameras or
+        ending)."""
+        launched, self._launched = self._launched, None
+        if launched is not None:
+            self._complete(launched)
+
+    def _complete(self, launched: _Launched) -> None:
+        """Read a launched step's results: scores, events, rows, clips and status."""
+        taken, batch, restart = launched.taken, launched.batch, launched.restart
+        rows, new_video = taken.rows, launched.new_video
+        errors, patches, history, scores, maps = self._collect()
         self._frames[rows] += 1
         self._since_restart[restart] = 0
         self._since_restart[rows] += 1
@@ -687,14 +731,13 @@ class Watch:
             for k, stream in enumerate(rows.tolist()):
                 self._draw(stream, batch[stream], float(taken.time[k]), float(scores[stream]),
                            maps[stream])
-        return taken
 
-    def _score(self, batch: np.ndarray, restart: np.ndarray, scored: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                          list[np.ndarray | None] | None]:
-        """Every group's step: errors, patch errors, histories and scores (B,) over the
-        watch's streams, and each stream's score map (None: no group keeps maps)."""
-        parts = [scorer(batch, restart, scored) for scorer in self._scorers]
+    def _collect(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                list[np.ndarray | None] | None]:
+        """Every group's oldest launched step: errors, patch errors, histories and scores
+        (B,) over the watch's streams, and each stream's score map (None: no group keeps
+        maps)."""
+        parts = [scorer.collect() for scorer in self._scorers]
         order = np.argsort(np.concatenate([scorer.streams for scorer in self._scorers]))
         columns = [np.concatenate([part[k] for part in parts])[order] for k in range(4)]
         if all(part[4] is None for part in parts):
@@ -771,6 +814,12 @@ class Watch:
                  event.peak_frame)
 
     def _finish(self) -> None:
+        try:
+            self._drain()  # the step launched last
+        finally:
+            self._close()
+
+    def _close(self) -> None:
         for decoders in self._decoders:
             decoders.stop()
         for _, stopper in self._stopping:

@@ -9,6 +9,8 @@ PyTorch step. Everything it reads is ``config.json`` and the ``.onnx`` file.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,7 @@ class OnnxStreamScorer(StreamBackend):
         self.maps: np.ndarray | None = None  # (B, H, W), the last call's, if kept
         # (B, S, S) uint8: a caller may fill this buffer and pass it to each call
         self.batch = np.zeros((streams, self.frame_size, self.frame_size), np.uint8)
+        self._launched: deque[Callable[[], FrameErrors]] = deque()
 
     @classmethod
     def open(cls, model_dir: Path, streams: int, *, maps: bool = False,
@@ -71,16 +74,17 @@ class OnnxStreamScorer(StreamBackend):
 
     def add_streams(self, count: int) -> None:
         """``count`` more streams with a fresh memory; the others' memory is kept."""
+        self._check_idle()
         state = self.state
         state.add_streams(count)
         state.h, state.c, state.last = (
             grown(buffer, count, 0) for buffer in (state.h, state.c, state.last))
         self.batch = np.zeros((self.streams, self.frame_size, self.frame_size), np.uint8)
 
-    def __call__(self, frames: np.ndarray, scored: np.ndarray | None = None) -> FrameErrors:
-        """Score uint8 gray frames (B, S, S), one per stream; numpy :class:`FrameErrors`.
-        Streams where ``scored`` (B,) bool is False keep their memory and clock (their
-        results are to be discarded)."""
+    def _launch(self, frames: np.ndarray, scored: np.ndarray | None
+                ) -> Callable[[], FrameErrors]:
+        """One step, run at once on the CPU (see :meth:`StreamBackend.launch`); numpy
+        :class:`FrameErrors`, and the map in :attr:`maps` if kept, when collected."""
         frames = check_frames(frames, self.streams, self.frame_size)
         state = self.state
         current, previous, patch, maps, cells, h, c, x = self.session.run(None, {
@@ -89,9 +93,13 @@ class OnnxStreamScorer(StreamBackend):
         mask = None if scored is None or scored.all() else (
             scored.astype(np.float32).reshape(-1, 1, 1, 1))
         state.store(h, c, x, mask)
-        if self.keep_maps:
-            self.maps = maps
-        return FrameErrors(current, previous, patch, state.tick(scored), cells)
+        errors = FrameErrors(current, previous, patch, state.tick(scored), cells)
+
+        def collected() -> FrameErrors:
+            if self.keep_maps:
+                self.maps = maps
+            return errors
+        return collected
 
     def score_video(self, frames: np.ndarray, plan: WindowPlan) -> FrameErrors:
         """Offline errors of one video's uint8 frames (N, S, S) under a window plan, as

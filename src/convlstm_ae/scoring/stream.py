@@ -12,6 +12,8 @@ fused kernels and one launch.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import numpy as np
@@ -24,7 +26,7 @@ from convlstm_ae.model.acceleration import accelerate, is_accelerated, use_fast_
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from convlstm_ae.scoring.reconstruction import eq3_maps, reduce_maps
-from convlstm_ae.scoring.stream_state import StreamBackend, StreamState
+from convlstm_ae.scoring.stream_state import IN_FLIGHT, StreamBackend, StreamState
 
 WARMUP_STEPS = 3  # uncaptured steps first: cuDNN autotuning and torch.compile
 
@@ -56,6 +58,7 @@ class StreamScorer(StreamBackend):
         if not isinstance(model, ConvLSTMAE):
             raise ConfigError("live scoring needs a ConvLSTM-AE; Conv-AE scores whole clips")
         self.state = StreamState(streams, t_prime)
+        self._launched: deque[Callable[[], FrameErrors]] = deque()
         self.model = model.eval()
         self.device = model.mean_frame.device
         self.fast = use_fast_path(self.device, plain)
@@ -82,10 +85,15 @@ class StreamScorer(StreamBackend):
         self.keep = torch.zeros(streams, device=self.device)  # 0: memory reset at this frame
         self.scored = torch.ones(streams, device=self.device)  # 0: memory held at this frame
         # (B, S, S) uint8 on the host, pinned on CUDA: a caller that fills it and passes it
-        # to each call has its frames copied to the device once, without blocking
-        self.host = torch.zeros((streams, size, size), dtype=torch.uint8,
-                                pin_memory=self.device.type == "cuda")
+        # to each call has its frames copied to the device once, without blocking. On
+        # CUDA two, taking turns: the caller fills one while the other is still copied
+        pinned = self.device.type == "cuda"
+        self._hosts = [torch.zeros((streams, size, size), dtype=torch.uint8, pin_memory=pinned)
+                       for _ in range(IN_FLIGHT if pinned else 1)]
+        self.host = self._hosts[0]
         self.batch = self.host.numpy()
+        self._results: list[list[Tensor]] = []  # pinned host copies of the outputs, by turn
+        self._turn = 0
         self._outputs: tuple[Tensor, ...] | None = None
         self._graph: torch.cuda.CUDAGraph | None = None
         self._uncaptured_steps = 0
@@ -93,6 +101,7 @@ class StreamScorer(StreamBackend):
     def add_streams(self, count: int) -> None:
         """``count`` more streams with a fresh memory; the others' memory is kept. On CUDA
         the step is compiled and captured again for the new B."""
+        self._check_idle()
         state = self.state
         state.add_streams(count)
         if state.h is not None:
@@ -167,20 +176,19 @@ class StreamScorer(StreamBackend):
         with torch.cuda.graph(self._graph):
             self._outputs = self._step()  # recorded, not run: the replay runs it
 
-    def __call__(self, frames: Tensor | np.ndarray, scored: np.ndarray | None = None
-                 ) -> FrameErrors:
-        """Score one frame of every stream.
+    def _launch(self, frames: Tensor | np.ndarray, scored: np.ndarray | None
+                ) -> Callable[[], FrameErrors]:
+        """Start one step (see :meth:`StreamBackend.launch`). On CUDA it runs on the
+        device while the caller goes on; collecting it waits for it.
 
-        Args:
-            frames: uint8 (B, C, H, W) or (B, H, W) at the model's frame size, on any
-                device, or a numpy array.
-            scored: (B,) bool, the streams this step scores (all by default); the others
-                keep their memory and clock, and their results are to be discarded.
-        Returns:
-            :class:`FrameErrors` with (B,) terms of Eq. 3, patch errors and history and
-            the (B, H / cell, W / cell) cell means, tensors on the CPU; ``.frame`` is Eq. 3.
+        ``frames``: uint8 (B, C, H, W) or (B, H, W) at the model's frame size, on any
+        device, or a numpy array; :attr:`batch` is copied to the device without blocking.
+        When collected: :class:`FrameErrors` with (B,) terms of Eq. 3, patch errors and
+        history and the (B, H / cell, W / cell) cell means, tensors on the CPU (``.frame``
+        is Eq. 3), and the map in :attr:`maps` if kept.
         """
-        frames = self.host if frames is self.batch else torch.as_tensor(frames)
+        batch = frames is self.batch
+        frames = self.host if batch else torch.as_tensor(frames)
         if frames.dim() == 3:
             frames = frames.unsqueeze(1)
         if tuple(frames.shape) != self.frame_shape:
@@ -193,8 +201,37 @@ class StreamScorer(StreamBackend):
         self.scored.copy_(torch.from_numpy(np.ones(self.streams, np.float32) if scored is None
                                            else scored.astype(np.float32)), non_blocking=True)
         *terms, maps, cells = self._run()
-        current, previous, patch, cells = (v.float().cpu() for v in (*terms, cells))
-        if self.keep_maps:
-            self.maps = maps.float().cpu()
-        return FrameErrors(current, previous, patch, torch.from_numpy(self.state.tick(scored)),
-                           cells)
+        outputs = [*terms, cells] + ([maps] if self.keep_maps else [])
+        history = torch.from_numpy(self.state.tick(scored))
+        if self.device.type != "cuda":
+            results, done = [v.float() for v in outputs], None
+        else:  # copied to pinned host memory in turn, behind the step on the device
+            results, done = self._copy_back(outputs), torch.cuda.Event()
+            done.record()
+            if batch:  # the caller fills the other one next
+                self._hosts.reverse()
+                self.host = self._hosts[0]
+                self.batch = self.host.numpy()
+
+        def collected() -> FrameErrors:
+            values = results
+            if done is not None:
+                done.synchronize()
+                values = [v.clone() for v in results]
+            current, previous, patch, cells, *kept = values
+            if self.keep_maps:
+                self.maps = kept[0]
+            return FrameErrors(current, previous, patch, history, cells)
+        return collected
+
+    def _copy_back(self, outputs: list[Tensor]) -> list[Tensor]:
+        """Copy a step's outputs into this turn's pinned host buffers without blocking,
+        and take the next turn."""
+        if not self._results:
+            self._results = [[torch.empty(v.shape, dtype=torch.float32, pin_memory=True)
+                              for v in outputs] for _ in range(IN_FLIGHT)]
+        results = self._results[self._turn]
+        for result, value in zip(results, outputs, strict=True):
+            result.copy_(value, non_blocking=True)
+        self._turn = (self._turn + 1) % IN_FLIGHT
+        return results

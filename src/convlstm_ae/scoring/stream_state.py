@@ -12,6 +12,7 @@ the clock is written once. Torch-free: the buffers are the backend's arrays.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,11 +72,46 @@ class StreamState:
         return history
 
 
+IN_FLIGHT = 2  # steps launched and not yet collected, at most: a step on the device
+# while the caller reads the one before
+
+
 class StreamBackend:
-    """What every streaming backend shares: its :class:`StreamState` (``self.state``) and
-    the stream count, T' and resets read from it."""
+    """What every streaming backend shares: its :class:`StreamState` (``self.state``), the
+    stream count, T' and resets read from it, and a step as :meth:`launch` then
+    :meth:`collect`. A backend's ``_launch`` starts one step and returns a callable that
+    finishes it, its results in step order."""
 
     state: StreamState
+    _launched: deque
+
+    def launch(self, frames: Any, scored: np.ndarray | None = None) -> None:
+        """Start scoring one frame of every stream; :meth:`collect` gives its errors. Up to
+        :data:`IN_FLIGHT` steps may be launched before the first is collected, so the caller
+        can read one step's results while the device runs the next.
+
+        Args:
+            frames: uint8 (B, S, S) gray frames at the model's frame size, one per stream.
+            scored: (B,) bool, the streams this step scores (all by default); the others
+                keep their memory and clock, and their results are to be discarded.
+        """
+        if len(self._launched) >= IN_FLIGHT:
+            raise RuntimeError(f"{IN_FLIGHT} steps launched and none collected")
+        self._launched.append(self._launch(frames, scored))
+
+    def _check_idle(self) -> None:
+        """No step launched and not collected (before the streams change)."""
+        if self._launched:
+            raise RuntimeError("collect the steps launched before adding streams")
+
+    def collect(self) -> Any:
+        """The errors of the oldest step launched and not yet collected."""
+        return self._launched.popleft()()
+
+    def __call__(self, frames: Any, scored: np.ndarray | None = None) -> Any:
+        """Score one frame of every stream: :meth:`launch`, then :meth:`collect`."""
+        self.launch(frames, scored)
+        return self.collect()
 
     @property
     def streams(self) -> int:
