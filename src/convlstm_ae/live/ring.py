@@ -177,7 +177,8 @@ class FrameRings:
             rows = rows[written > self.read[rows]]
             position = self.read[rows]
             slots = position % self.capacity[rows]
-            out[at[rows]] = self.frames[rows, slots]
+            for ring, slot, row in zip(rows.tolist(), slots.tolist(), at[rows].tolist()):
+                out[row] = self.frames[ring, slot]  # one copy, no gathered temporary
             meta = [getattr(self, name)[rows, slots] for name in
                     ("index", "time", "grabbed", "video", "epoch")]
             # a writer that started frame position + capacity wrote into the slot copied
