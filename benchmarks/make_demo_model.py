@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from convlstm_ae.config import ScoringConfig
-from convlstm_ae.data.moving_mnist import generate, load_digits, split_digits
+from convlstm_ae.data.moving_mnist import FRAME_RATE, generate, load_digits, split_digits
 from convlstm_ae.metrics import evaluate_frames
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.pipeline.calibrate import calibrate_model
@@ -92,7 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
         model_dir = train_run(train, model_config, train_config, run_dir,
-                              scoring=ScoringConfig(t_prime=10))
+                              scoring=ScoringConfig(t_prime=10), frame_rate=FRAME_RATE)
         seconds = time.perf_counter() - start
         calibration = calibrate_model(model_dir, normal_videos, names=names)
         aucs = test_aucs(model_dir, tests)

@@ -6,6 +6,7 @@ Each writer returns the path it wrote, creating parent folders.
 
 import gzip
 import io
+import shutil
 import struct
 import zipfile
 from collections.abc import Sequence
@@ -14,7 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from convlstm_ae.release_files import load_scoring_config, save_calibration
+from convlstm_ae.release_files import (
+    FRAME_RATE,
+    load_scoring_config,
+    read_model_config,
+    save_calibration,
+    write_model_config,
+)
 from convlstm_ae.scoring.calibration import DeploymentCalibration, PositionCalibration
 
 
@@ -106,6 +113,14 @@ def noise_calibrated(folder, t_prime):
     return folder
 
 
+def with_frame_rate(model: Path, folder: Path, rate: float) -> Path:
+    """A copy of the released ``model`` in ``folder`` that records training footage of
+    ``rate`` frames per second."""
+    shutil.copytree(model, folder)
+    write_model_config(folder, {**read_model_config(folder), FRAME_RATE: rate})
+    return folder
+
+
 def clip(length=30, noisy=range(12, 20), seed=0):
     """Flat gray 80x96 frames with random noise at ``noisy``."""
     frames = np.full((length, 80, 96), 100, np.uint8)
@@ -119,8 +134,6 @@ def located_model(model: Path, folder: Path, design, videos: Sequence[np.ndarray
     """A copy of ``model`` in ``folder`` whose live score is a located one of ``design``
     (a :class:`~convlstm_ae.scoring.located.LocatedDesign`), fitted on ``videos`` (normal
     footage, two or more, 8-px cells)."""
-    import shutil
-
     from convlstm_ae.data.video_io import model_frame
     from convlstm_ae.live.engine import open_engine
     from convlstm_ae.pipeline.calibrate import install_located

@@ -29,6 +29,7 @@ from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.experiments.live_score import DESIGNS
 from convlstm_ae.experiments.located_mnist import CELL_FACTORS, LOCATED
 from convlstm_ae.release import load_model
+from convlstm_ae.release_files import load_frame_rate
 from convlstm_ae.training.loss import reconstruction_loss
 from media import random_frames, write_avi, write_frames, write_idx, write_plots
 
@@ -129,6 +130,7 @@ def test_train_releases_model_with_config(chain):
     assert config["model"]["frame_size"] == 64
     assert config["train"]["batch_size"] == 2
     assert config["scoring"]["t_prime"] == 10
+    assert config["frame_rate"] == 25.0  # Moving-MNIST's, as its videos are played
     assert (chain["model"] / "model.safetensors").is_file()
     assert (chain["run"] / "checkpoints" / "last.ckpt").is_file()
 
@@ -578,6 +580,8 @@ def test_train_on_one_video_file(tmp_path, suffix):
     # 80 frames: 56 to train on, a gap of T = 10 that nothing uses, 14 held out
     assert "one training video" in out and "calibrated on 14 held-out normal frames" in out
     assert (tmp_path / "run/model/calibration.json").is_file()
+    # the video's frame rate (its header's 10 fps); a frame array states none
+    assert load_frame_rate(tmp_path / "run/model") == (10.0 if suffix == ".avi" else None)
 
 
 def test_score_with_the_onnx_backend_even_from_a_read_only_model(chain, tmp_path,

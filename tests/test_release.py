@@ -13,7 +13,12 @@ from convlstm_ae.config import ScoringConfig
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.presets import create_model
 from convlstm_ae.release import load_model, save_model
-from convlstm_ae.release_files import load_scoring_config
+from convlstm_ae.release_files import (
+    load_frame_rate,
+    load_scoring_config,
+    read_model_config,
+    write_model_config,
+)
 
 
 @pytest.fixture
@@ -34,6 +39,26 @@ def test_round_trip_gives_the_same_outputs(saved):
     torch.testing.assert_close(loaded.mean_frame, torch.full((1, 32, 32), 0.25))
     assert load_scoring_config(folder) == ScoringConfig(t_prime=None, patch_size=5)
     assert not list(folder.glob(".*tmp"))
+
+
+@pytest.mark.parametrize(("recorded", "expected"), [({}, None), ({"frame_rate": None}, None),
+                                                    ({"frame_rate": 10}, 10.0)])
+def test_a_model_records_its_frame_rate_or_none_and_loads_either_way(saved, recorded, expected):
+    """A model released before the frame rate was recorded loads, its rate unknown."""
+    _, folder = saved
+    config = read_model_config(folder)
+    config.pop("frame_rate", None)
+    write_model_config(folder, config | recorded)
+    assert load_frame_rate(folder) == expected
+    assert load_model(folder).config.preset == "caffe"
+
+
+@pytest.mark.parametrize("bad", [0, -10, "10", True, float("inf")])
+def test_a_recorded_frame_rate_that_is_no_rate_is_refused(saved, bad):
+    _, folder = saved
+    write_model_config(folder, read_model_config(folder) | {"frame_rate": bad})
+    with pytest.raises(CheckpointError, match="frame_rate must be a positive number"):
+        load_frame_rate(folder)
 
 
 def test_loading_the_weights_file_path_works(saved):

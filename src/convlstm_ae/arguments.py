@@ -217,12 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="draw the clips with the heat map, score curve and event border of "
                        "--overlay (implies --clips; the ring then keeps 3x the bytes)")
     watch.add_argument("--no-realtime", dest="realtime", action="store_false",
-                       help="files: as fast as scoring goes, every frame (default: at their "
-                       "frame rate, dropping frames when scoring falls behind)")
+                       help="files: as fast as scoring goes, no frame dropped (default: at "
+                       "their frame rate, dropping frames when scoring falls behind)")
     watch.add_argument("--fps", type=float,
                        help="frame rate of video files and frame folders, for playing and "
                        "frame times (default: the video header's, or the dataset layout's "
                        "for frame folders, else 25)")
+    watch.add_argument("--rate", type=float, metavar="FPS",
+                       help="score each source at most FPS frames a second: a faster one's "
+                       "frames are left out evenly by their times, before decoding, not "
+                       "counted as dropped (default: the frame rate its model was trained "
+                       "at, as the model records it; 0, or a model that records none: "
+                       "every frame)")
     watch.add_argument("--backend", choices=("torch", "onnx"),
                        help="default: torch where PyTorch is installed, else onnx")
     watch.add_argument("--device", help="torch: cpu or cuda (default: cuda if present)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import socket
 import sys
@@ -40,6 +41,9 @@ def _watch_numbers(args: argparse.Namespace) -> None:
                               f"{MAX_SECONDS:,}, got {getattr(args, flag)}")
     if args.decoders is not None and args.decoders < 0:
         raise ConfigError(f"--decoders must be 0 or more, got {args.decoders}")
+    if args.rate is not None and not 0 <= args.rate < math.inf:
+        raise ConfigError(f"--rate must be 0 (every frame) or a positive, finite number of "
+                          f"frames per second, got {args.rate}")
     if args.max_backoff < args.backoff:
         raise ConfigError(f"--max-backoff {args.max_backoff} is below --backoff {args.backoff}")
 
@@ -135,7 +139,7 @@ def _opener(args: argparse.Namespace, publish: bool) -> Opener:
     return Opener(args.backend, args.device, args.threads,
                   maps=bool(args.overlay or args.clip_overlay), publish=publish,
                   realtime=args.realtime, backoff=args.backoff, max_backoff=args.max_backoff,
-                  queue_frames=args.queue, fps=args.fps)
+                  queue_frames=args.queue, fps=args.fps, rate=args.rate)
 
 
 def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, opener: Opener
@@ -157,7 +161,10 @@ def _open_watch(args: argparse.Namespace, cameras: CamerasConfig | None, opener:
     broker = mqtt_target(args.mqtt) if args.mqtt else None
     groups = _open_groups(args, cameras, opener)
     size = groups[0].engine.frame_size
-    sources = [opener.source(s, size) for s in args.sources]
+    models = [args.model] * len(args.sources) if cameras is None else [
+        cameras.model_of(camera) for camera in cameras.cameras]
+    sources = [opener.source(s, size, model) for s, model in zip(args.sources, models,
+                                                                 strict=True)]
     scoring_of = {stream: group.scoring for group in groups for stream in group.streams}
     if cameras is None:
         rules = EventRules(groups[0].scoring.threshold, args.release_margin,
@@ -226,13 +233,15 @@ def _run(args: argparse.Namespace, watch: Watch, threshold: float, page: PageSer
     levels = [rules.threshold for rules in watch.rules]
     shown = f"threshold {threshold:.3g}" if set(levels) == {threshold} else "thresholds " + (
         ", ".join(f"{s.name} {level:.3g}" for s, level in zip(watch.sources, levels, strict=True)))
-    print(f"watching {len(watch.sources)} source(s), {shown}; Ctrl-C ends", flush=True)
+    print(f"watching {len(watch.sources)} source(s), {shown}{_rates(watch)}; Ctrl-C ends",
+          flush=True)
     failed = []
     reports = watch.run()
     for report in reports:
         problem = f"; stopped: {report.error}" if report.error else ""
+        skipped = f", {report.skipped} skipped for the frame rate" if report.skipped else ""
         print(f"{report.name}: {report.frames} frames scored, {report.events} event(s), "
-              f"{report.drops} dropped, {report.reconnects} reconnect(s){problem}")
+              f"{report.drops} dropped, {report.reconnects} reconnect(s){skipped}{problem}")
         if report.error:
             failed.append(report)
     print(f"frames, events and snapshots -> {args.out}")
@@ -254,6 +263,19 @@ def _run(args: argparse.Namespace, watch: Watch, threshold: float, page: PageSer
     for report in failed:  # the others ran on; the exit status says one did not
         print(f"convlstm-ae: error: {report.name}: {report.error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _rates(watch: Watch) -> str:
+    """The frame rates the sources are scored at, for the first line: ``, scoring at
+    most 10 fps`` (or per source where they differ); nothing when every frame is."""
+    rates = [source.rate for source in watch.sources]
+    if set(rates) == {None}:
+        return ""
+    if len(set(rates)) == 1:
+        return f", scoring at most {rates[0]:g} fps"
+    return ", scoring " + ", ".join(
+        f"{source.name} {'every frame' if rate is None else f'at most {rate:g} fps'}"
+        for source, rate in zip(watch.sources, rates, strict=True))
 
 
 def _watch_demo(args: argparse.Namespace) -> None:

@@ -4,6 +4,7 @@ read and written without PyTorch, so the ONNX runtime needs neither torch nor we
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ FORMAT = "convlstm-ae/1"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 CALIBRATION = "calibration.json"
+# config.json: frames per second of the footage the model was trained on (the dataset
+# layout's rate); absent or null in a model released without it: unknown
+FRAME_RATE = "frame_rate"
 
 
 def write_atomically(path: Path, write) -> None:
@@ -54,6 +58,23 @@ def load_scoring_config(directory: str | Path) -> ScoringConfig:
     """The scoring settings stored beside a released model."""
     config = read_model_config(directory)
     return config_from_dict(ScoringConfig, config.get("scoring", {}), str(Path(directory) / CONFIG))
+
+
+def load_frame_rate(directory: str | Path) -> float | None:
+    """The frame rate, frames per second, of the footage a released model was trained on:
+    the rate at which it learned the motion between consecutive frames. None where the
+    model does not record it (released before it was, or trained on a frame array).
+
+    Raises:
+        CheckpointError: a recorded rate that is not a positive, finite number.
+    """
+    rate = read_model_config(directory).get(FRAME_RATE)
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
+        raise CheckpointError(f"{Path(directory) / CONFIG}: {FRAME_RATE} must be a positive "
+                              f"number of frames per second or null, got {rate!r}")
+    return float(rate)
 
 
 def write_model_config(directory: str | Path, config: dict[str, Any]) -> None:

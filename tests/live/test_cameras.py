@@ -31,7 +31,7 @@ from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import open_source
 from convlstm_ae.live.watch import Group, Watch, model_scoring
 from convlstm_ae.scoring.located import LocatedDesign
-from media import located_model, noise_calibrated, write_avi
+from media import clip, located_model, noise_calibrated, with_frame_rate, write_avi
 from test_cli import assert_user_error, ctrl_c_reaches_it, run_cli
 
 CORNER = [[0, 0], [48, 0], [48, 40], [0, 40]]  # the top-left quarter of an 96x80 frame
@@ -275,6 +275,23 @@ def test_the_corner_alone_would_alarm_under_a_mask_elsewhere(located, tmp_path):
     code, out, err = run_cli("watch", "--config", path, "--no-realtime", "--decoders", "0")
     assert code == 0, err
     assert "c: 40 frames scored, 1 event(s)" in out
+
+
+def test_each_camera_is_scored_at_its_own_models_frame_rate(media, tmp_path):
+    """One 25 fps video, two cameras: the model trained at 10 fps scores 10 of every 25
+    frames, the one recording no rate every frame."""
+    write_avi(tmp_path / "fast.avi", clip(50, noisy=()), fps=25)
+    ten = with_frame_rate(media["model"], tmp_path / "ten", 10.0)
+    path = write_cameras(tmp_path / "cameras.yaml", {
+        "model": str(media["model"]), "out": "out",
+        "cameras": [{"name": "all", "source": "fast.avi"},
+                    {"name": "ten", "source": "fast.avi", "model": str(ten)}]})
+    code, out, err = run_cli("watch", "--config", path, "--no-realtime", "--decoders", "0")
+    assert code == 0, err
+    assert "scoring all every frame, ten at most 10 fps" in out
+    assert "all: 50 frames scored, 0 event(s), 0 dropped, 0 reconnect(s)\n" in out
+    assert ("ten: 20 frames scored, 0 event(s), 0 dropped, 0 reconnect(s), 30 skipped for "
+            "the frame rate") in out
 
 
 def test_bad_configs_and_flags_are_one_line(located, media, tmp_path):

@@ -184,11 +184,17 @@ def test_a_decoder_process_adds_one_thread_per_source_not_ffmpegs_per_core(tmp_p
 class FakeCapture:
     """``frames`` frames, then the stream drops."""
 
+    fps = None
+
     def __init__(self, frames):
         self.frames = iter(np.full((frames, 12, 12), 50, np.uint8))
 
-    def read(self):
-        return next(self.frames, None)
+    def grab(self):
+        self.frame = next(self.frames, None)
+        return self.frame is not None
+
+    def retrieve(self):
+        return self.frame
 
     def release(self):
         pass

@@ -27,7 +27,7 @@ from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import CaptureSource, IterableSource, open_source
 from convlstm_ae.live.watch import Group, Scoring, Watch, model_scoring
 from convlstm_ae.scoring.frame_errors import FrameErrors
-from media import clip, noise_calibrated, write_avi, write_frames
+from media import clip, noise_calibrated, with_frame_rate, write_avi, write_frames
 from test_cli import assert_user_error, run_cli
 
 SECRET = "s3cr3t-pw"
@@ -255,6 +255,9 @@ def test_bad_watch_arguments_are_one_line_errors(media, tmp_path):
     assert_user_error(code, err, "--release-margin")
     code, _, err = run_cli("watch", media["model"], media["video"], "--backoff", "0")
     assert_user_error(code, err, "--backoff")
+    for rate in ("-10", "nan", "inf"):
+        code, _, err = run_cli("watch", media["model"], media["video"], "--rate", rate)
+        assert_user_error(code, err, "--rate")
 
 
 class FakeEngine:
@@ -375,8 +378,8 @@ def test_an_http_stream_of_an_mjpg_file_gives_the_frames_the_file_gives(tmp_path
     try:
         capture = open_capture(f"http://127.0.0.1:{server.server_port}/stream.avi")
         streamed = []
-        while (image := capture.read()) is not None:
-            streamed.append(model_frame(image, 64))
+        while capture.grab():
+            streamed.append(model_frame(capture.retrieve(), 64))
         capture.release()
     finally:
         server.shutdown()
@@ -429,13 +432,22 @@ def test_an_http_stream_that_drops_reconnects_with_a_fresh_memory(media, tmp_pat
 
 
 class FakeCapture:
-    """A stream connection (see ``Capture``) that sends ``frames`` and then drops."""
+    """A stream connection (see ``Capture``) that sends ``frames`` (each when ``times``
+    says, seconds after it opened; else at once) and then drops; it states ``fps``."""
 
-    def __init__(self, frames):
-        self.frames = iter(frames)
+    def __init__(self, frames, times=None, fps=None):
+        self.frames, self.fps, self.times = iter(frames), fps, times
+        self.opened, self.index = time.monotonic(), 0
 
-    def read(self):
-        return next(self.frames, None)
+    def grab(self):
+        self.frame = next(self.frames, None)
+        if self.frame is not None and self.times is not None:
+            time.sleep(max(0.0, self.opened + self.times[self.index] - time.monotonic()))
+        self.index += 1
+        return self.frame is not None
+
+    def retrieve(self):
+        return self.frame
 
     def release(self):
         pass
@@ -501,6 +513,83 @@ def test_a_camera_at_another_frame_rate_paces_no_other_and_both_keep_their_memor
         rows = read_csv(tmp_path / f"out/frames-{report.name}.csv")
         assert [float(r["error"]) for r in rows] == list(range(frames))
         assert [int(r["history"]) for r in rows] == list(range(frames))
+
+
+FAST = [k + offset for k in range(0, 50, 5) for offset in (0, 2)]  # 10 of every 25
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_a_25_fps_file_is_scored_at_its_models_10_fps_and_nothing_counts_as_dropped(
+        media, tmp_path, realtime):
+    """A model trained on 10 fps footage scores frames 0, 2, 5, 7, 10, ... of a 25 fps
+    file: every 2.5th, as its training footage moved; they keep the file's frame numbers
+    and times, and its memory runs over the frames scored."""
+    video = write_avi(tmp_path / "fast.avi", clip(50, noisy=()), fps=25)
+    model = with_frame_rate(media["model"], tmp_path / "model", 10.0)
+    code, out, err = run_cli("watch", model, video, "--out", tmp_path / "out", "--queue", 64,
+                             *([] if realtime else ["--no-realtime"]))
+    assert code == 0, err
+    rows = read_csv(tmp_path / "out/frames-fast.csv")
+    assert [int(r["frame"]) for r in rows] == FAST
+    assert [float(r["time"]) for r in rows] == pytest.approx([i / 25 for i in FAST])
+    assert [int(r["history"]) for r in rows] == [k % 4 for k in range(20)]  # T' = 4
+    assert "scoring at most 10 fps" in out
+    assert ("fast: 20 frames scored, 0 event(s), 0 dropped, 0 reconnect(s), 30 skipped for "
+            "the frame rate") in out
+
+
+@pytest.mark.parametrize(("recorded", "flags", "frames"), [
+    (None, [], list(range(50))),  # a model released without a frame rate: every frame
+    (10.0, ["--rate", "0"], list(range(50))),
+    (None, ["--rate", "10"], FAST),
+])
+def test_a_model_without_a_frame_rate_or_rate_0_scores_every_frame(media, tmp_path, recorded,
+                                                                   flags, frames):
+    video = write_avi(tmp_path / "fast.avi", clip(50, noisy=()), fps=25)
+    model = media["model"] if recorded is None else with_frame_rate(
+        media["model"], tmp_path / "model", recorded)
+    code, out, err = run_cli("watch", model, video, "--out", tmp_path / "out", "--no-realtime",
+                             *flags)
+    assert code == 0, err
+    assert [int(r["frame"]) for r in read_csv(tmp_path / "out/frames-fast.csv")] == frames
+    assert ("at most" in out) == (frames == FAST)
+
+
+@pytest.mark.parametrize(("fps", "times"), [
+    (10.0, [k // 5 / 2 + k % 5 / 1000 for k in range(20)]),  # 10 fps, five at once
+    (None, [k / 5 for k in range(10)]),  # 5 fps, stating none
+])
+def test_a_camera_at_or_below_its_models_rate_loses_no_frame(tmp_path, fps, times):
+    """A camera stating its models's 10 fps keeps every frame however they arrive (here
+    in bursts, which by their times alone look faster); one slower keeps every frame by
+    their times."""
+    frames = [np.full((8, 8), k, np.uint8) for k in range(len(times))]
+    connections = iter([FakeCapture(frames, times, fps)])
+    ended = threading.Event()
+
+    def opener(target):  # one connection, then refused
+        connection = next(connections, None)
+        if connection is None:
+            ended.set()
+        return connection
+
+    camera = CaptureSource("cam", "rtsp://cam/live", 8, backoff=0.05, max_backoff=0.05,
+                           opener=opener, rate=10.0)
+    watch = Watch([Group.of_all(FakeEngine(1, None, None), Scoring("sum", None, 1000.0))],
+                  [camera], tmp_path / "out", rules=EventRules(1000.0), decoders=0)
+    runner = threading.Thread(target=watch.run)
+    runner.start()
+    try:
+        assert ended.wait(timeout=20)
+        wait_for(lambda: watch.report()[0].frames + watch.report()[0].skipped == len(frames),
+                 timeout=5)
+    finally:
+        watch.stop()
+        runner.join(timeout=30)
+    report = watch.reports[0]
+    assert (report.frames, report.skipped, report.drops) == (len(frames), 0, 0)
+    rows = read_csv(tmp_path / "out/frames-cam.csv")
+    assert [int(r["frame"]) for r in rows] == list(range(len(frames)))
 
 
 @pytest.mark.parametrize("decoders", [0, 1])  # grab loops in threads, in a process

@@ -22,7 +22,7 @@ from convlstm_ae import progress
 from convlstm_ae.errors import CheckpointError
 from convlstm_ae.model.presets import preset_configs
 from convlstm_ae.release import load_model
-from convlstm_ae.release_files import read_model_config
+from convlstm_ae.release_files import load_frame_rate, read_model_config
 from convlstm_ae.training import fit as fit_module
 from convlstm_ae.training.fit import TrainingClock, fit
 from media import random_frames
@@ -104,6 +104,13 @@ def test_snapshots_release_the_weights_of_their_step(tmp_path, videos):
         torch.testing.assert_close(value, _weights(one)[name], rtol=0, atol=0, msg=name)
     for name, value in _weights(snapshots / "step_000003").items():
         torch.testing.assert_close(value, _weights(final)[name], rtol=0, atol=0, msg=name)
+
+
+def test_the_released_models_record_the_training_footages_frame_rate(tmp_path, videos):
+    model_config, train_config = _configs(max_steps=1, snapshot_steps=(1,))
+    model = fit(videos, model_config, train_config, tmp_path, frame_rate=10.0,
+                progress=False).model_dir
+    assert load_frame_rate(model) == load_frame_rate(tmp_path / "snapshots/step_000001") == 10.0
 
 
 class _SignalAt(pl.Callback):

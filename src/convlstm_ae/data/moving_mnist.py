@@ -41,6 +41,9 @@ DIGIT_SIZE = 28  # MNIST digits are 28x28
 START_JITTER = 4  # largest random offset, in pixels, of a digit's start from the centre
 MIN_FRAME_SIZE = 64  # two digits side by side plus the jitter
 IDX_IMAGE_MAGIC = 2051  # magic number of an MNIST IDX image file
+# frames per second: Moving-MNIST has no camera; its sequences are played and written at
+# 25 (the demo video, events per minute), the rate of a video that states none
+FRAME_RATE = 25.0
 _KEYS = ("digits", "digit_ids", "positions", "boxes", "box_frames", "labels", "frame_size",
          "scenario")
 

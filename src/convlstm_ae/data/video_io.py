@@ -5,11 +5,12 @@ Videos, frame folders and frame arrays are read as grayscale uint8.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +126,8 @@ def _jpeg_packets(capture: cv2.VideoCapture) -> bool:
     return fourcc.upper() == b"MJPG" and capture.set(cv2.CAP_PROP_FORMAT, -1)
 
 
-def video_frames(path: Path) -> Iterator[np.ndarray]:
+def video_frames(path: Path, keep: Callable[[int], bool] | None = None
+                 ) -> Iterator[np.ndarray | None]:
     """The frames of a video file, decoded one at a time as grayscale uint8 (H, W).
 
     An MJPG video's frames are JPEGs, decoded to their luma alone by :func:`decode_image`
@@ -134,6 +136,10 @@ def video_frames(path: Path) -> Iterator[np.ndarray]:
     cut short) ends the video there, as a cut-short file does: the frames before it keep
     their numbers, and so their labels. Other codecs go through FFmpeg and ``BGR2GRAY``.
 
+    Args:
+        keep: asked, once per frame in order, whether frame i is wanted; an unwanted one
+            is read but not decoded to pixels (an MJPG frame not decoded at all) and
+            comes as None. None: every frame.
     Raises:
         VideoReadError: OpenCV cannot open the file.
     """
@@ -142,11 +148,14 @@ def video_frames(path: Path) -> Iterator[np.ndarray]:
         raise VideoReadError(f"{path}: cannot open video (corrupt, or a codec OpenCV lacks)")
     try:
         packets = _jpeg_packets(capture)
-        while True:
-            ok, frame = capture.read()
-            if not ok:
+        for index in itertools.count():
+            if not capture.grab():
                 return
-            frame = decode_image(frame) if packets else _gray(frame)
+            if keep is not None and not keep(index):
+                yield None
+                continue
+            ok, frame = capture.retrieve()
+            frame = (decode_image(frame) if packets else _gray(frame)) if ok else None
             if frame is None:
                 return
             yield frame
@@ -344,26 +353,34 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
 
 
 class Capture:
-    """A live OpenCV capture (webcam index or stream URL), read one frame at a time; a
-    stream of JPEGs (MJPG over HTTP or RTSP) decoded to their luma, as
-    :func:`video_frames` decodes an MJPG file, so a stream and its recording agree."""
+    """A live OpenCV capture (webcam index or stream URL), read one frame at a time: each
+    grabbed, then decoded only if wanted; a stream of JPEGs (MJPG over HTTP or RTSP)
+    decoded to their luma, as :func:`video_frames` decodes an MJPG file, so a stream and
+    its recording agree."""
 
     def __init__(self, capture: cv2.VideoCapture, packets: bool) -> None:
         self._capture = capture
         self._packets = packets
 
-    def read(self) -> np.ndarray | None:
-        """The next frame as decoded (gray or BGR); None when the stream ends or drops. A
-        JPEG that does not decode is passed over: a live stream's frames carry no labels."""
-        while True:
-            ok, frame = self._capture.read()
-            if not ok:
-                return None
-            if not self._packets:
-                return frame
-            image = decode_image(frame)
-            if image is not None:
-                return image
+    @property
+    def fps(self) -> float | None:
+        """The frame rate the camera or stream states; None where it states none (or
+        one not in (0, 1000))."""
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        return fps if 0 < fps < 1000 else None
+
+    def grab(self) -> bool:
+        """Wait for the next frame and take it in, not decoded to pixels yet; False when
+        the stream ends or drops."""
+        return self._capture.grab()
+
+    def retrieve(self) -> np.ndarray | None:
+        """The frame grabbed last, decoded (gray or BGR); None for a JPEG that does not
+        decode, which is passed over: a live stream's frames carry no labels."""
+        ok, frame = self._capture.retrieve()
+        if not ok:
+            return None
+        return decode_image(frame) if self._packets else frame
 
     def release(self) -> None:
         self._capture.release()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from convlstm_ae.atomic import atomic_path
-from convlstm_ae.data.moving_mnist import generate
+from convlstm_ae.data.moving_mnist import FRAME_RATE, generate
 from convlstm_ae.data.video_io import read_header, write_video
 from convlstm_ae.errors import ConfigError
 
@@ -66,8 +66,8 @@ def demo_frames(num_sequences: int, seed: int = 0) -> tuple[np.ndarray, list[Dem
     return np.concatenate(frames), events
 
 
-def write_demo_video(path: str | Path, seconds: float = 8.0, fps: float = 25.0,
-                     seed: int = 0) -> list[DemoEvent]:
+def write_demo_video(path: str | Path, seconds: float = 8.0,
+                     fps: float = FRAME_RATE, seed: int = 0) -> list[DemoEvent]:
     """Write the demo video (MJPG ``.avi``, gray digits at 128 px) of about ``seconds``
     (whole 20-frame sequences, at least 4); returns its anomalies' frame ranges."""
     frames, events = demo_frames(round(seconds * fps) // SEQUENCE, seed)

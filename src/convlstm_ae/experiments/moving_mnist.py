@@ -27,7 +27,7 @@ from pathlib import Path
 
 from convlstm_ae.atomic import writable_folder
 from convlstm_ae.config import DEFAULT_T_PRIME, ScoringConfig, TrainConfig
-from convlstm_ae.data.moving_mnist import MovingMNIST, generate, generate_dataset
+from convlstm_ae.data.moving_mnist import FRAME_RATE, MovingMNIST, generate, generate_dataset
 from convlstm_ae.experiments.common import (
     FINAL,
     check_counts,
@@ -135,7 +135,7 @@ def prepare_data(experiment: MovingMNISTExperiment) -> dict[str, Path]:
 def _video_sets(sets: dict[str, MovingMNIST]) -> dict[str, VideoSet]:
     return {name: VideoSet([f"{i:05d}" for i in range(len(sequences))], sequences,
                            list(sequences.labels),
-                           {"dataset": MOVING_MNIST, "fps": 25.0,
+                           {"dataset": MOVING_MNIST, "fps": FRAME_RATE,
                             "box_size": int(sequences.boxes[:, 3].max())})
             for name, sequences in sets.items()}
 
@@ -177,8 +177,9 @@ def run(experiment: MovingMNISTExperiment) -> dict:
     for preset in experiment.presets:
         model_config, train_config = preset_run_configs(preset, experiment.train)
         model_dir = train_run(train_set, model_config, train_config, experiment.out_dir / preset,
-                              scoring=ScoringConfig(t_prime=experiment.t_prime), resume=None,
-                              devices=experiment.devices, plain=experiment.plain)
+                              scoring=ScoringConfig(t_prime=experiment.t_prime),
+                              frame_rate=FRAME_RATE, resume=None, devices=experiment.devices,
+                              plain=experiment.plain)
         if model_dir is None:
             return {}  # an extra process of a multi-GPU run
         if experiment.stage != "train":

@@ -79,7 +79,7 @@ def _train(experiment: RealVideoExperiment, configs: tuple[ModelConfig, TrainCon
     model_config, train_config = configs
     return train_run(train_videos, model_config, train_config,
                      experiment.out_dir / model_config.preset,
-                     scoring=ScoringConfig(t_prime=dataset.t_prime),
+                     scoring=ScoringConfig(t_prime=dataset.t_prime), frame_rate=dataset.fps,
                      holdout_fraction=experiment.holdout_fraction, quantile=experiment.quantile,
                      resume=None, devices=experiment.devices, plain=experiment.plain)
 

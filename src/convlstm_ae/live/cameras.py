@@ -397,7 +397,7 @@ class Reloader:
         size, model = self.watch.frame_size, config.model_of(camera)
         try:
             try:
-                source = self.opener.source(camera.argument, size)
+                source = self.opener.source(camera.argument, size, model)
                 engine, scoring = self.models.get(model) or self.opener.model(
                     model, 1, camera.threshold, size)
                 self.models[model] = engine, scoring

@@ -11,9 +11,10 @@ that drops (``drop_oldest``, live sources) overwrites its oldest frame when full
 reader counts what was overwritten before it could take it as dropped. A ring that does
 not drop (files with ``--no-realtime``) makes the writer wait for room, so every frame is
 scored. A frame the writer overwrites while the reader copies it is seen through
-``started`` (a sequence lock) and counted as dropped, never scored torn. The writer
-stores a frame, then its count; x86-64 and ARM64 numpy stores of separate calls reach
-other processes in program order for these aligned 8-byte counters.
+``started`` (a sequence lock) and counted as dropped, never scored torn. Frames the
+writer leaves out to keep to the model's frame rate are counted apart (``skipped``).
+The writer stores a frame, then its count; x86-64 and ARM64 numpy stores of separate
+calls reach other processes in program order for these aligned 8-byte counters.
 
 Every frame carries the ``epoch`` of its video or connection: a new video or a reconnection
 raises it, so the reader sees a restart even if the restarting frame itself was dropped.
@@ -51,8 +52,8 @@ def _layout(spec: RingSpec) -> list[tuple[str, tuple[int, ...], type]]:
         ("index", np.int64), ("time", np.float64), ("grabbed", np.float64),
         ("video", np.int64), ("epoch", np.int64))]
     per_ring = [(name, (rings,), np.int64) for name in (
-        "capacity", "drop_oldest", "started", "written", "read", "dropped", "epoch_now",
-        "reconnects", "connected", "finished", "halted")]
+        "capacity", "drop_oldest", "started", "written", "read", "dropped", "skipped",
+        "epoch_now", "reconnects", "connected", "finished", "halted")]
     return [("frames", (rings, slots, size, size), np.uint8), *per_slot, *per_ring,
             ("error", (rings, ERROR_BYTES), np.uint8)]
 
@@ -139,6 +140,11 @@ class FrameRings:
         self.epoch[stream, slot] = self.epoch_now[stream]
         self.written[stream] = written + 1
         return True
+
+    def skip(self, stream: int) -> None:
+        """Count a frame of ``stream`` left out to score at its model's frame rate (see
+        :mod:`convlstm_ae.live.rate`): never written, and not dropped."""
+        self.skipped[stream] += 1
 
     def halt(self, stream: int) -> None:
         """Ask ``stream``'s writer to stop at its next frame (its camera was removed)."""
@@ -250,7 +256,7 @@ class RingSet:
 
     def counts(self, name: str) -> np.ndarray:
         """(B,) a per-ring counter of :class:`FrameRings` (``finished``, ``connected``,
-        ``reconnects``, ``written``), copied; 0 for a stream without a ring."""
+        ``reconnects``, ``written``, ``skipped``), copied; 0 for a stream without a ring."""
         return self._gathered([getattr(block, name) for block in self.blocks])
 
     def available(self) -> np.ndarray:

@@ -2,17 +2,19 @@
 per-frame logs, events, snapshots and notifications.
 
 Sources are grouped by model, each :class:`Group` scored by one engine of its streams
-(two sources of the same model share it), one frame per source per step. A step runs
-once every source that can deliver has a frame: finished sources and live sources that
-are reconnecting are skipped at once. A source that drops its oldest frames when behind
-(a camera, a stream URL, a file played in real time) is skipped for a step when it has
-no frame and another source has more than one queued, or after ``max_wait`` seconds, so
-no source waits for a slower one and none falls behind by its start time. Files played
-with ``--no-realtime`` are never skipped (their next frame is only a decode away). A
-skipped stream's slot gets a blank frame whose result is discarded, and its memory,
-clock and running level are held as they were, so every source's frames are scored in
-order with an unbroken memory: a file exactly as ``convlstm-ae score --windows reset``
-scores it. This keeps one batched call per group and step.
+(two sources of the same model share it), one frame per source per step. Each source is
+scored at most at its model's frame rate (:meth:`Opener.source_rate`): a faster one has
+frames left out in its decoder (:mod:`convlstm_ae.live.rate`). A step runs once every
+source that can deliver has a frame: finished sources and live sources that are
+reconnecting are skipped at once. A source that drops its oldest frames when behind (a
+camera, a stream URL, a file played in real time) is skipped for a step when it has no
+frame and another source has more than one queued, or after ``max_wait`` seconds, so no
+source waits for a slower one and none falls behind by its start time. Files played with
+``--no-realtime`` are never skipped (their next frame is only a decode away). A skipped
+stream's slot gets a blank frame whose result is discarded, and its memory, clock and
+running level are held as they were, so every source's frames are scored in order with an
+unbroken memory: a file (at most at its model's rate) exactly as ``convlstm-ae score
+--windows reset`` scores it. This keeps one batched call per group and step.
 
 Frames come from the sources' shared-memory rings (:mod:`convlstm_ae.live.ring`), filled
 by decoder processes (:mod:`convlstm_ae.live.decoders`); a step gathers them into the
@@ -59,7 +61,12 @@ from convlstm_ae.live.outputs import EVENT_CLIPS, EVENT_SNAPSHOTS, OutputWriter,
 from convlstm_ae.live.ring import FrameRings, RingSet, Taken
 from convlstm_ae.live.sources import QUEUE_FRAMES, Source, open_source
 from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
-from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
+from convlstm_ae.release_files import (
+    LOCATED,
+    load_calibration,
+    load_frame_rate,
+    load_scoring_config,
+)
 from convlstm_ae.rows import grown, placed, put
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.located import HOW_TO_FIT, LocatedCalibration
@@ -174,12 +181,27 @@ class Opener:
     max_backoff: float = 10.0  # up to this
     queue_frames: int = QUEUE_FRAMES  # frames held per source
     fps: float | None = None  # the frame rate of files; None: their own
+    # frames per second each source is scored at, at most; None: its model's frame rate;
+    # 0: every frame
+    rate: float | None = None
 
-    def source(self, argument: str, frame_size: int) -> Source:
-        """The source a SOURCE argument names (see :func:`open_source`)."""
+    def source(self, argument: str, frame_size: int, model: Path) -> Source:
+        """The source a SOURCE argument names (see :func:`open_source`), scored by
+        ``model`` at :meth:`source_rate`."""
         return open_source(argument, frame_size, realtime=self.realtime, backoff=self.backoff,
                            max_backoff=self.max_backoff, queue_frames=self.queue_frames,
-                           fps=self.fps)
+                           fps=self.fps, rate=self.source_rate(model))
+
+    def source_rate(self, model: Path) -> float | None:
+        """The frames per second at most that a source of ``model`` is scored at:
+        :attr:`rate` where given, else the frame rate ``model`` was trained at; None
+        (every frame) for a rate of 0 or a model that records none.
+
+        Raises:
+            CheckpointError: a model whose recorded rate is not a positive number.
+        """
+        rate = load_frame_rate(model) if self.rate is None else self.rate
+        return rate or None
 
     def model(self, model: Path, streams: int, threshold: float | None,
               frame_size: int | None = None) -> tuple[Engine, Scoring]:
@@ -257,12 +279,15 @@ class _Scorer:
 
 @dataclass
 class SourceReport:
-    """What happened to one source; ``frames`` counts the scored ones."""
+    """What happened to one source; ``frames`` counts the scored ones, ``drops`` those
+    lost because scoring fell behind, ``skipped`` those left out to score at its model's
+    frame rate."""
 
     name: str
     frames: int = 0
     events: int = 0
     drops: int = 0
+    skipped: int = 0
     reconnects: int = 0
     error: str | None = None
     connected: bool = True  # False while a live source is reconnecting
@@ -581,13 +606,14 @@ class Watch:
         rings = self._rings
         if rings.blocks and not rings.closed:
             drops, available = rings.drops(), rings.available()
-            reconnects, connected, finished = (rings.counts(name) for name in (
-                "reconnects", "connected", "finished"))
+            reconnects, connected, finished, skipped = (rings.counts(name) for name in (
+                "reconnects", "connected", "finished", "skipped"))
             for stream, report in enumerate(self.reports[:len(drops)]):
                 if self._removed[stream]:  # as it was removed
                     continue
                 report.frames = int(self._frames[stream])
                 report.drops = int(drops[stream])
+                report.skipped = int(skipped[stream])
                 report.reconnects = int(reconnects[stream])
                 report.error = rings.error_of(stream)
                 report.connected = bool(connected[stream])

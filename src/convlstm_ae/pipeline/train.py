@@ -28,7 +28,8 @@ from convlstm_ae.data.clips import (
     held_out_videos,
     holdout_split,
 )
-from convlstm_ae.data.layouts import open_dataset
+from convlstm_ae.data.layouts import frame_rate, open_dataset
+from convlstm_ae.data.moving_mnist import FRAME_RATE as MOVING_MNIST_RATE
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import is_video
 from convlstm_ae.errors import ConfigError
@@ -41,23 +42,28 @@ from convlstm_ae.viz.plots import read_metrics_csv
 log = logging.getLogger(__name__)
 
 
-def training_source(path: Path, frame_size: int, cache_dir: Path | None = None) -> FrameSource:
+def training_source(path: Path, frame_size: int, cache_dir: Path | None = None
+                    ) -> tuple[FrameSource, float | None]:
     """Moving-MNIST recipes (``.npz``), one video file or ``.npy`` frame array, or the
     training videos of a dataset folder (any layout ``data check`` knows, or a plain
-    folder of your own normal footage), cached."""
+    folder of your own normal footage), cached; and their frame rate, which the released
+    model records: the dataset layout's, a video file's header's, Moving-MNIST's
+    :data:`~convlstm_ae.data.moving_mnist.FRAME_RATE`; None for a frame array."""
     if path.suffix == ".npz":
         source = MovingMNIST.load(path)
         if source.frame_size != frame_size:
             raise ConfigError(f"{path}: frames are {source.frame_size} px but the model takes "
                               f"{frame_size} px; generate with --frame-size {frame_size}")
-        return source
+        return source, MOVING_MNIST_RATE
     if path.is_file() and is_video(path):
         log.info("%s: one training video", path)
-        return CachedVideos([(path, 0, None)], frame_size, cache_dir or default_cache_dir())
+        return (CachedVideos([(path, 0, None)], frame_size, cache_dir or default_cache_dir()),
+                frame_rate(path))
     dataset = open_dataset(path)
-    log.info("%s: %s layout, %d training video(s)", path, dataset.layout, len(dataset.train))
+    log.info("%s: %s layout, %d training video(s) at %g fps", path, dataset.layout,
+             len(dataset.train), dataset.fps)
     return CachedVideos([(r.source, r.start, r.stop) for r in dataset.train], frame_size,
-                        cache_dir or default_cache_dir())
+                        cache_dir or default_cache_dir()), dataset.fps
 
 
 def run_configs(preset: str | None, config_file: Path | None, train: dict[str, Any],
@@ -125,6 +131,7 @@ def train_run(
     run_dir: str | Path,
     *,
     scoring: ScoringConfig | None = None,
+    frame_rate: float | None = None,
     holdout_fraction: float = 0.15,
     holdout_videos: int | None = None,
     quantile: float = 0.99,
@@ -141,6 +148,8 @@ def train_run(
     alarm thresholds (``calibration.json``), at the ``quantile`` of their scores.
 
     Args:
+        frame_rate: frames per second of ``source``'s footage, recorded in the released
+            model (``watch`` scores faster cameras at it); None: unknown.
         resume: continue from the last checkpoint; None: whatever the folder holds (a
             finished run is returned as it is, a stopped one resumed).
     Returns:
@@ -174,7 +183,8 @@ def train_run(
              train_config.max_steps, train_config.batch_size, train_config.learning_rate, note,
              " (resuming)" if resume else "")
     trained = fit(source, model_config, train_config, run_dir, scoring=scoring,
-                  devices=devices, resume=resume, logger=logger, plain=plain)
+                  frame_rate=frame_rate, devices=devices, resume=resume, logger=logger,
+                  plain=plain)
     if trained is None:  # an extra process of a multi-GPU run
         return None
     model_dir = trained.model_dir

@@ -14,7 +14,9 @@ model never trained on:
    ``cells`` by a causal running mean of each cell's own error relative to its normal
    mean, over past frames only (a busy place today is judged against today). The running
    levels start from the first frame's median and remember about ``stream_frames``
-   frames: that is the warm-up, during which a camera is judged against calibration.
+   frames (at the model's frame rate, which ``watch`` scores a faster camera at: 5 s at
+   Ped2's 10 fps): that is the warm-up, during which a camera is judged against
+   calibration.
    A stream's ignored cells (its mask) do not enter its level;
 3. each cell's unusualness: its excess over its normal ``CELL_QUANTILE`` in units of its
    normal spread (``excess``), or its z-score (``z``);

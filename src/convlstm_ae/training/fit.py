@@ -26,6 +26,7 @@ from convlstm_ae.data.clips import ClipDataset, FrameSource, mean_frame
 from convlstm_ae.data.datamodule import ClipDataModule
 from convlstm_ae.errors import CheckpointError, ConfigError
 from convlstm_ae.release import LAST_CHECKPOINT, MODEL_DIR, save_model, snapshot_dir
+from convlstm_ae.release_files import FRAME_RATE
 from convlstm_ae.training.module import ReconstructionModule
 
 
@@ -34,18 +35,20 @@ class Snapshots(pl.Callback):
     curve of AUC against training length; the last weights stay the headline."""
 
     def __init__(self, steps: Sequence[int], run_dir: Path, scoring: ScoringConfig | None,
-                 train_config: TrainConfig) -> None:
+                 train_config: TrainConfig, frame_rate: float | None) -> None:
         self.steps = set(steps)
         self.run_dir = run_dir
         self.scoring = scoring
         self.train_config = train_config
+        self.frame_rate = frame_rate
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch,
                            batch_idx) -> None:
         step = trainer.global_step
         if step in self.steps and trainer.is_global_zero:
             save_model(pl_module.model, snapshot_dir(self.run_dir, step), self.scoring,
-                       extra={"train": config_to_dict(self.train_config), "steps": step})
+                       extra={"train": config_to_dict(self.train_config),
+                              FRAME_RATE: self.frame_rate, "steps": step})
 
 
 class TrainingClock(pl.Callback):
@@ -191,6 +194,7 @@ def fit(
     run_dir: str | Path,
     *,
     scoring: ScoringConfig | None = None,
+    frame_rate: float | None = None,
     devices: int = 1,
     accelerator: str = "auto",
     resume: bool = False,
@@ -203,7 +207,8 @@ def fit(
 
     Training checkpoints (Lightning's, written atomically) go to ``run_dir/checkpoints``
     every ``train_config.checkpoint_every`` steps; ``resume=True`` continues from the
-    last one with its step count and optimizer state.
+    last one with its step count and optimizer state. The released models record
+    ``frame_rate``, the training footage's frames per second (None: unknown).
 
     On a CUDA device training takes the fast path (channels-last, the loss compiled by
     ``torch.compile``) unless ``plain`` is set; both compute the same function. ``callbacks`` are
@@ -255,7 +260,7 @@ def fit(
                 every_n_train_steps=train_config.checkpoint_every,
             ),
             *([StepProgressBar()] if progress else []),
-            Snapshots(train_config.snapshot_steps, run_dir, scoring, train_config),
+            Snapshots(train_config.snapshot_steps, run_dir, scoring, train_config, frame_rate),
             stop,
             clock,
             *callbacks,
@@ -279,7 +284,7 @@ def fit(
     model_dir = run_dir / MODEL_DIR
     save_model(
         module.model, model_dir, scoring,
-        extra={"train": config_to_dict(train_config), "steps": trainer.global_step,
-               "train_seconds": round(clock.seconds, 1)},
+        extra={"train": config_to_dict(train_config), FRAME_RATE: frame_rate,
+               "steps": trainer.global_step, "train_seconds": round(clock.seconds, 1)},
     )
     return Trained(model_dir, module.model)
