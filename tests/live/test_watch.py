@@ -518,6 +518,25 @@ def test_a_camera_at_another_frame_rate_paces_no_other_and_both_keep_their_memor
 FAST = [k + offset for k in range(0, 50, 5) for offset in (0, 2)]  # 10 of every 25
 
 
+def test_the_status_counts_the_frames_skipped_for_the_rate_apart_from_drops(tmp_path):
+    """A 25-fps camera scored at 10 fps: its last status (MQTT, the page, /metrics) says
+    20 frames scored, 30 skipped, none dropped."""
+    statuses = []
+
+    class Statuses(Sink):
+        def status(self, cameras):
+            statuses.append(cameras)
+
+    source = IterableSource("cam", (np.full((8, 8), i, np.uint8) for i in range(50)), 8,
+                            fps=25, rate=10)
+    watch = Watch([Group.of_all(FakeEngine(1, None, None), Scoring("sum", None, 1000.0))],
+                  [source], tmp_path / "out", rules=EventRules(1000.0), sinks=[Statuses()],
+                  decoders=0)
+    watch.run()
+    last = statuses[-1][0]
+    assert (last["frames"], last["skipped"], last["drops"]) == (20, 30, 0)
+
+
 @pytest.mark.parametrize("realtime", [False, True])
 def test_a_25_fps_file_is_scored_at_its_models_10_fps_and_nothing_counts_as_dropped(
         media, tmp_path, realtime):

@@ -65,7 +65,8 @@ class Sink:
 
     def status(self, cameras: list[dict]) -> None:
         """Per camera: ``camera`` (its label), ``fps_in``, ``fps_out``, ``latency_ms``,
-        ``drops``, ``reconnects``, ``connected``, ``score``, ``alarm`` (ON or OFF), and
+        ``drops``, ``skipped`` (frames left out to score at the model's frame rate),
+        ``reconnects``, ``connected``, ``score``, ``alarm`` (ON or OFF), and
         watch's counts so far: ``frames``, ``events``, ``finished``, ``error`` (redacted);
         once more at the end, every event closed and the rates 0."""
 

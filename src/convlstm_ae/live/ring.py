@@ -183,8 +183,9 @@ class FrameRings:
             rows = rows[written > self.read[rows]]
             position = self.read[rows]
             slots = position % self.capacity[rows]
-            for ring, slot, row in zip(rows.tolist(), slots.tolist(), at[rows].tolist()):
-                out[row] = self.frames[ring, slot]  # one copy, no gathered temporary
+            targets = zip(rows.tolist(), slots.tolist(), at[rows].tolist(), strict=True)
+            for ring, slot, row in targets:  # one copy each, no gathered temporary
+                out[row] = self.frames[ring, slot]
             meta = [getattr(self, name)[rows, slots] for name in
                     ("index", "time", "grabbed", "video", "epoch")]
             # a writer that started frame position + capacity wrote into the slot copied

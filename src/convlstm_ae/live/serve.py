@@ -59,6 +59,8 @@ PAGE_FILES = {"/": ("page.html", "text/html; charset=utf-8"),
 METRICS = (  # name, type, help, status key, scale
     ("frames_total", "counter", "Frames scored.", "frames", None),
     ("drops_total", "counter", "Frames dropped because scoring fell behind.", "drops", None),
+    ("skipped_total", "counter", "Frames left out to score at the model's frame rate.",
+     "skipped", None),
     ("reconnects_total", "counter", "Reconnects of a dropped stream.", "reconnects", None),
     ("events_total", "counter", "Anomaly events ended.", "events", None),
     ("latency_seconds", "gauge", "Seconds from grab to score of the last frame.",

@@ -256,7 +256,9 @@ class _Scorer:
         if again:
             self.engine.reset(again)
         self._launched.append((again, scored))
-        self.engine.batch[:] = frames[self.streams]
+        streams = self.streams  # a run of streams is copied once, without a temporary
+        run = len(streams) == streams[-1] - streams[0] + 1
+        self.engine.batch[:] = frames[streams[0]:streams[-1] + 1] if run else frames[streams]
         self.engine.launch(self.engine.batch, scored)
 
     def collect(self) -> tuple[np.ndarray, ...]:
@@ -965,6 +967,7 @@ class _Status:
             return None
         written, drops = self.rings.counts("written"), self.rings.drops()
         connected, reconnects = self.rings.counts("connected"), self.rings.counts("reconnects")
+        skipped = self.rings.counts("skipped")
         if final:
             fps_in = fps_out = np.zeros(len(labels))
         else:
@@ -981,7 +984,8 @@ class _Status:
         cameras = [{"camera": labels[i], "fps_in": round(float(fps_in[i]), 2),
                     "fps_out": round(float(fps_out[i]), 2),
                     "latency_ms": round(1000 * float(self._latency[i]), 1),
-                    "drops": int(drops[i]), "reconnects": int(reconnects[i]),
+                    "drops": int(drops[i]), "skipped": int(skipped[i]),
+                    "reconnects": int(reconnects[i]),
                     "connected": bool(connected[i]),
                     "score": None if np.isnan(self._score[i]) else round(float(self._score[i]), 4),
                     "alarm": "ON" if alarm[i] else "OFF"} for i in streams]
