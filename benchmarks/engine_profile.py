@@ -1,6 +1,7 @@
-"""Where a live engine step spends its time on the GPU: the engine as `watch` calls it
-(frames from its pinned host batch) beside the same step fed frames already on the GPU
-(as ``gpu_stream.py`` times it), then torch.profiler's top entries of the first.
+"""Where a live engine step spends its time on the GPU: the engine as `watch` opens and
+calls it (``open_engine``, frames from its pinned host batch) beside the same step fed
+frames already on the GPU (as ``gpu_stream.py`` times it), then torch.profiler's top
+entries of the first. cuDNN's settings are left as ``open_engine`` makes them.
 
 A random model of the preset is released (nothing downloaded). Rerun with:
 
@@ -32,7 +33,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rows", type=int, default=15, help="profiler rows per table")
     args = parser.parse_args()
-    torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     folder = Path(tempfile.mkdtemp()) / "model"
     save_model(create_model(args.preset), folder, ScoringConfig(t_prime=T_PRIME))

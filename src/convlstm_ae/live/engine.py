@@ -67,6 +67,11 @@ def open_engine(model_dir: Path, streams: int, *, backend: str | None = None,
             for ``torch`` a number here calls ``torch.set_num_threads`` and holds for the
             whole process, not this engine alone: pass it only where the process is the
             caller's to configure (``watch --threads``).
+
+    On CUDA, cuDNN is set to time its algorithms once and keep the fastest for each
+    convolution (``torch.backends.cudnn.benchmark``, process-wide): the step's shapes never
+    change, and it runs eagerly a few times before it is captured as a CUDA graph, so the
+    timing is paid then.
     """
     backend = backend or ("torch" if importlib.util.find_spec("torch") else "onnx")
     if backend not in BACKENDS:
@@ -94,7 +99,10 @@ def open_engine(model_dir: Path, streams: int, *, backend: str | None = None,
     if threads:
         torch.set_num_threads(threads)
     scoring = load_scoring_config(model_dir)
-    model = load_model(model_dir, default_device(device))
+    target = torch.device(default_device(device))
+    model = load_model(model_dir, target)
+    if target.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     return StreamScorer(model, streams, t_prime=scoring.t_prime, patch_size=scoring.patch_size,
                         cell_size=scoring.cell_size, maps=maps)
 
