@@ -14,6 +14,7 @@ WINDOWS_HELP = ("T' windows of Eq. 3: reset (consecutive, memory forgotten at ea
                 "scored) or sliding (each frame at the end of its own window, T' times the "
                 "work)")
 ERROR_HELP = "e(t): sum (Eq. 3) or sqrt (its square root, as the authors' test code)"
+FPS_DEFAULT = "(default: the video header's, or the dataset layout's for frame folders, else 25)"
 PLAIN_HELP = "GPU: skip the fast path (channels-last, torch.compile, CUDA graphs); same results"
 DESCRIPTION = ("Video anomaly detection with the ConvLSTM auto-encoder of Luo, Liu and Gao "
                "(ICME 2017): train on normal footage, score videos, evaluate, and run the "
@@ -74,6 +75,16 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     parser.add_argument("--snapshots", type=_steps,
                         help="also release the weights at these steps, e.g. 5000,10000")
+
+
+def _add_rate(parser: argparse.ArgumentParser, scored: str, left_out: str = "") -> None:
+    """``--rate``, watch's and calibrate's: ``scored`` names what is scored, ``left_out``
+    adds how frames are left out."""
+    parser.add_argument("--rate", type=float, metavar="FPS",
+                        help=f"score {scored} at most FPS frames a second: a faster one's "
+                        f"frames are left out evenly by their times{left_out} (default: the "
+                        "frame rate its model was trained at, as the model records it; 0, "
+                        "or a model that records none: every frame)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,8 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--skip-bad", action="store_true",
                        help="a folder: report unreadable videos and score the others")
     score.add_argument("--fps", type=float,
-                       help="frame rate of the input, stored in the table (default: the "
-                       "video header's, or the dataset layout's for frame folders, else 25)")
+                       help="frame rate of the input, stored in the table " + FPS_DEFAULT)
     score.set_defaults(handler="score")
 
     calibrate = commands.add_parser(
@@ -173,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "the model's default (watch scores with reset windows only)")
     calibrate.add_argument("--error", choices=ERRORS,
                            help=ERROR_HELP + "; default: the model's, and likewise stored")
+    _add_rate(calibrate, "each video of the footage", ", as watch leaves them out")
+    calibrate.add_argument("--fps", type=float,
+                           help="frame rate of the footage, its frames' times for --rate "
+                           + FPS_DEFAULT)
     calibrate.set_defaults(handler="calibrate")
 
     export = commands.add_parser("export", help="the live scoring step as an ONNX graph, "
@@ -221,14 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "their frame rate, dropping frames when scoring falls behind)")
     watch.add_argument("--fps", type=float,
                        help="frame rate of video files and frame folders, for playing and "
-                       "frame times (default: the video header's, or the dataset layout's "
-                       "for frame folders, else 25)")
-    watch.add_argument("--rate", type=float, metavar="FPS",
-                       help="score each source at most FPS frames a second: a faster one's "
-                       "frames are left out evenly by their times, before decoding, not "
-                       "counted as dropped (default: the frame rate its model was trained "
-                       "at, as the model records it; 0, or a model that records none: "
-                       "every frame)")
+                       "frame times " + FPS_DEFAULT)
+    _add_rate(watch, "each source", ", before decoding, not counted as dropped")
     watch.add_argument("--backend", choices=("torch", "onnx"),
                        help="default: torch where PyTorch is installed, else onnx")
     watch.add_argument("--device", help="torch: cpu or cuda (default: cuda if present)")

@@ -26,6 +26,14 @@ def check_fps(fps: float | None) -> None:
         raise ConfigError(f"--fps must be positive and finite, got {fps}")
 
 
+def check_rate(rate: float | None) -> None:
+    """Reject a ``--rate`` (watch's, calibrate's) that is neither 0 nor positive and finite
+    (None: not given)."""
+    if rate is not None and not 0 <= rate < math.inf:
+        raise ConfigError(f"--rate must be 0 (every frame) or a positive, finite number of "
+                          f"frames per second, got {rate}")
+
+
 def check_devices(devices: int) -> None:
     """Reject a ``--devices`` below 1."""
     if devices < 1:

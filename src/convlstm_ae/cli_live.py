@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import socket
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convlstm_ae.atomic import writable_folder
-from convlstm_ae.cli_common import check_fps
+from convlstm_ae.cli_common import check_fps, check_rate
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 if TYPE_CHECKING:
@@ -41,9 +40,7 @@ def _watch_numbers(args: argparse.Namespace) -> None:
                               f"{MAX_SECONDS:,}, got {getattr(args, flag)}")
     if args.decoders is not None and args.decoders < 0:
         raise ConfigError(f"--decoders must be 0 or more, got {args.decoders}")
-    if args.rate is not None and not 0 <= args.rate < math.inf:
-        raise ConfigError(f"--rate must be 0 (every frame) or a positive, finite number of "
-                          f"frames per second, got {args.rate}")
+    check_rate(args.rate)
     if args.max_backoff < args.backoff:
         raise ConfigError(f"--max-backoff {args.max_backoff} is below --backoff {args.backoff}")
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from convlstm_ae.atomic import writable_file, writable_folder, write_json
-from convlstm_ae.cli_common import check_devices, check_fps, quiet_lightning
+from convlstm_ae.cli_common import check_devices, check_fps, check_rate, quiet_lightning
 from convlstm_ae.errors import ConfigError
 
 
@@ -41,9 +41,10 @@ def cmd_score(args: argparse.Namespace) -> None:
         read_inputs,
         score_summary,
         score_video,
+        warn_if_faster,
         write_score_table,
     )
-    from convlstm_ae.release_files import LOCATED
+    from convlstm_ae.release_files import LOCATED, load_frame_rate
     from convlstm_ae.viz.overlay import check_overlay_path, overlay_path
 
     check_fps(args.fps)
@@ -59,11 +60,14 @@ def cmd_score(args: argparse.Namespace) -> None:
         raise ConfigError(f"{args.model}: --overlay needs the model's located calibration "
                           "(convlstm-ae calibrate MODEL NORMAL_FOOTAGE, two videos or more)")
 
+    rate = load_frame_rate(args.model)  # a faster video is scored with a warning
+
     def scored():
         config = scorer.model.config
         for name, frames, fps in read_inputs(args.input, config.frame_size, args.skip_bad,
                                              args.strict, config.clip_length, args.fps,
                                              scorer.scoring):
+            warn_if_faster(name, fps, rate)
             scores = score_video(scorer, frames, fps)
             columns = scores.columns
             print(f"{name}: {score_summary(columns, scorer.scoring)}", flush=True)
@@ -83,12 +87,18 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     """Calibrate a released model's live score on normal footage and print the result."""
     from convlstm_ae.pipeline.calibrate import recalibrate
 
+    check_rate(args.rate)
+    check_fps(args.fps)
     summary = recalibrate(args.model, args.footage, args.quantile, args.out, args.device,
-                          args.windows, args.error)
+                          args.windows, args.error, args.rate, args.fps)
     windows, error = summary.scheme
     was = (f" (the model's were {summary.previous_scheme[0]} and {summary.previous_scheme[1]};"
            " these are now its default)" if summary.previous_scheme else "")
     print(f"scored with {windows} windows and {error} errors{was}")
+    if summary.frames < summary.footage_frames:
+        whose = "the model's" if args.rate is None else "--rate's"
+        print(f"footage scored at most at {whose} {summary.rate:g} fps, as watch scores it: "
+              f"{summary.frames:,} of {summary.footage_frames:,} frames")
     counts = ", ".join(f"{p}: {n}" for p, n in summary.position_counts.items())
     print(f"{summary.frames} normal frames from {summary.videos} video(s); frames per "
           f"window position: {counts}")

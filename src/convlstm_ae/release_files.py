@@ -77,6 +77,18 @@ def load_frame_rate(directory: str | Path) -> float | None:
     return float(rate)
 
 
+def scoring_rate(directory: str | Path, rate: float | None = None) -> float | None:
+    """The frames per second at most that ``watch`` and ``calibrate`` score a video or
+    camera at for the released model in ``directory`` (beyond the paper): ``rate`` where
+    given (their ``--rate``), else the rate the model was trained at
+    (:func:`load_frame_rate`); None (every frame) for a rate of 0 or a model recording none.
+
+    Raises:
+        CheckpointError: a model whose recorded rate is not a positive number.
+    """
+    return (load_frame_rate(directory) if rate is None else rate) or None
+
+
 def write_model_config(directory: str | Path, config: dict[str, Any]) -> None:
     """Write ``config.json`` of a released model atomically."""
     write_atomically(Path(directory) / CONFIG,

@@ -8,7 +8,7 @@ import pytest
 
 from convlstm_ae.pipeline.calibrate import calibrate_model
 from convlstm_ae.pipeline.score import read_inputs
-from media import write_frames
+from media import with_frame_rate, write_avi, write_frames
 from test_cli import assert_user_error, run_cli
 
 
@@ -91,6 +91,9 @@ def test_bad_arguments_are_one_line_errors(model, tmp_path, release_tiny):
         (("calibrate", model["dir"], model["new"], "--out", busy), "busy"),
         (("calibrate", unbounded, model["new"], "--windows", "overlap"),
          "unbounded: overlap windows need a finite T'"),  # its T' is the whole video
+        (("calibrate", model["dir"], model["new"], "--rate", -1), "--rate must be 0"),
+        (("calibrate", model["dir"], model["new"], "--rate", "nan"), "--rate must be 0"),
+        (("calibrate", model["dir"], model["new"], "--fps", 0), "--fps"),
     ]
     before = (model["dir"] / "calibration.json").read_bytes()
     for args, name in cases:
@@ -233,3 +236,51 @@ def test_the_model_in_memory_calibrates_as_its_released_files(tmp_path, release_
         next(in_memory.parameters()).fill_(float("nan"))
     with pytest.raises(CheckpointError, match="NaN or infinite"):
         calibrate_model(model_dir, videos, model=in_memory)
+
+
+def scrolling(frames: int, seed: int = 3) -> np.ndarray:
+    """A random texture scrolling sideways, one pixel a frame: uint8 (frames, 64, 64)."""
+    base = np.random.default_rng(seed).integers(0, 200, (64, 64), dtype=np.uint8)
+    return np.stack([np.roll(base, t, axis=1) for t in range(frames)])
+
+
+FAST = [k + offset for k in range(0, 50, 5) for offset in (0, 2)]  # 10 of every 25
+
+
+@pytest.mark.parametrize(("flags", "frames", "line"), [
+    ((), 20, "at most at the model's 10 fps, as watch scores it: 20 of 50 frames"),
+    (("--rate", 0), 50, None),
+    (("--rate", 12.5), 25, "at most at --rate's 12.5 fps, as watch scores it: 25 of 50"),
+    (("--fps", 10), 50, None),  # the footage is at the model's rate after all
+])
+def test_calibrate_scores_the_footage_at_the_models_rate_as_watch_does(
+        tmp_path, release_tiny, flags, frames, line):
+    """A 10 fps model calibrated on a 25 fps video scores 10 of every 25 frames, those
+    watch scores (FAST), as one video of consecutive frames: the calibration is the one
+    of a 10 fps video of those frames alone."""
+    model = with_frame_rate(release_tiny(tmp_path / "tiny"), tmp_path / "model", 10.0)
+    video = scrolling(50)
+    fast = write_avi(tmp_path / "fast.avi", video, fps=25)
+    code, out, err = run_cli("calibrate", model, fast, "--quantile", 0.95,
+                             "--out", tmp_path / "fitted", *flags)
+    assert code == 0, err
+    assert f"{frames} normal frames from 1 video(s)" in out
+    assert (line is None and "footage scored" not in out) or f"footage scored {line}" in out
+    if not flags:
+        kept = write_avi(tmp_path / "kept.avi", video[FAST], fps=10)
+        code, out, err = run_cli("calibrate", model, kept, "--quantile", 0.95,
+                                 "--out", tmp_path / "alone")
+        assert code == 0, err
+        assert "footage scored" not in out
+        assert (json.loads((tmp_path / "fitted/calibration.json").read_text())
+                == json.loads((tmp_path / "alone/calibration.json").read_text()))
+
+
+def test_footage_too_short_at_the_models_rate_is_a_one_line_error_naming_rate_0(
+        tmp_path, release_tiny):
+    model = with_frame_rate(release_tiny(tmp_path / "tiny"), tmp_path / "model", 10.0)
+    fast = write_avi(tmp_path / "fast.avi", scrolling(40), fps=25)
+    code, _, err = run_cli("calibrate", model, fast, "--quantile", 0.95)
+    assert_user_error(code, err, "16 frames of 40 kept at most at 10 fps", "--rate 0",
+                      "at least 20")
+    assert run_cli("calibrate", model, fast, "--quantile", 0.95, "--rate", 0)[0] == 0

@@ -17,7 +17,8 @@ from convlstm_ae.pipeline.score import (
     score_video,
     write_score_table,
 )
-from media import random_frames
+from media import clip, random_frames, with_frame_rate, write_avi
+from test_cli import read_scores, run_cli
 
 MODEL = Path(__file__).resolve().parents[2] / "docs" / "results" / "ped2-cpu-live" / "model"
 
@@ -113,3 +114,18 @@ def test_a_video_no_longer_than_its_sliding_window_warns_and_scores_as_reset(tmp
         list(read_inputs(video, 64, scoring=sliding.scoring))
         list(read_inputs(video, 64, scoring=reset.scoring))
     assert caplog.text == ""
+
+
+@pytest.mark.parametrize(("fps", "warned"), [(25, True), (10, False)])
+def test_score_scores_every_frame_of_a_video_faster_than_its_model_and_says_so(
+        tmp_path, release_tiny, fps, warned):
+    """A 25 fps video on a 10 fps model: every frame in the table, and one line saying
+    that watch and calibrate score at most 10 a second of it; a 10 fps one: no line."""
+    model = with_frame_rate(release_tiny(tmp_path / "tiny"), tmp_path / "model", 10.0)
+    video = write_avi(tmp_path / "cam.avi", clip(30, noisy=()), fps=fps)
+    code, _, err = run_cli("score", model, video, "--out", tmp_path / "scores.csv")
+    assert code == 0, err
+    assert len(read_scores(tmp_path / "scores.csv")[1]) == 30
+    line = ("cam: 25 fps, scored at every frame; watch and calibrate score it at most at the "
+            "model's 10 fps")
+    assert err.splitlines() == ([line] if warned else [])

@@ -143,7 +143,7 @@ class FrameRings:
 
     def skip(self, stream: int) -> None:
         """Count a frame of ``stream`` left out to score at its model's frame rate (see
-        :mod:`convlstm_ae.live.rate`): never written, and not dropped."""
+        :mod:`convlstm_ae.data.rate`): never written, and not dropped."""
         self.skipped[stream] += 1
 
     def halt(self, stream: int) -> None:

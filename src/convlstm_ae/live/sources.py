@@ -4,7 +4,7 @@ frame ring (:mod:`convlstm_ae.live.ring`), in a decoder process (:mod:`convlstm_
 
 Frames are converted to gray and resized to the model's frame size as they are grabbed.
 A source faster than its model's frame rate (:attr:`Source.rate`) has frames left out,
-by their times, before they are decoded to pixels (:mod:`convlstm_ae.live.rate`); the
+by their times, before they are decoded to pixels (:mod:`convlstm_ae.data.rate`); the
 frames kept keep their own numbers and times. Live sources (webcams, URLs, files played
 in real time) drop their OLDEST frame when scoring falls behind, and count it; files
 played with ``realtime=False`` wait for the scorer instead, so every frame kept is
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from convlstm_ae.data.layouts import DEFAULT_FPS, frame_rate
+from convlstm_ae.data.rate import RateGate
 from convlstm_ae.data.video_io import (
     VIDEO_SUFFIXES,
     Capture,
@@ -39,7 +40,6 @@ from convlstm_ae.data.video_io import (
     video_frames,
 )
 from convlstm_ae.errors import ConfigError, ConvLSTMAEError, DatasetLayoutError
-from convlstm_ae.live.rate import RateGate
 from convlstm_ae.live.ring import FrameRings
 
 log = logging.getLogger(__name__)

@@ -3,10 +3,10 @@ per-frame logs, events, snapshots and notifications.
 
 Sources are grouped by model, each :class:`Group` scored by one engine of its streams
 (two sources of the same model share it), one frame per source per step. Each source is
-scored at most at its model's frame rate (:meth:`Opener.source_rate`): a faster one has
-frames left out in its decoder (:mod:`convlstm_ae.live.rate`). A step runs once every
-source that can deliver has a frame: finished sources and live sources that are
-reconnecting are skipped at once. A source that drops its oldest frames when behind (a
+scored at most at its model's frame rate (:func:`~convlstm_ae.release_files.scoring_rate`):
+a faster one has frames left out in its decoder (:mod:`convlstm_ae.data.rate`). A step
+runs once every source that can deliver has a frame: finished sources and live sources
+that are reconnecting are skipped at once. A source that drops its oldest frames when behind (a
 camera, a stream URL, a file played in real time) is skipped for a step when it has no
 frame and another source has more than one queued, or after ``max_wait`` seconds, so no
 source waits for a slower one and none falls behind by its start time. Files played with
@@ -64,8 +64,8 @@ from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
 from convlstm_ae.release_files import (
     LOCATED,
     load_calibration,
-    load_frame_rate,
     load_scoring_config,
+    scoring_rate,
 )
 from convlstm_ae.rows import grown, placed, put
 from convlstm_ae.scoring.calibration import DeploymentCalibration
@@ -187,21 +187,11 @@ class Opener:
 
     def source(self, argument: str, frame_size: int, model: Path) -> Source:
         """The source a SOURCE argument names (see :func:`open_source`), scored by
-        ``model`` at :meth:`source_rate`."""
+        ``model`` at most at :attr:`rate`, else at the rate ``model`` was trained at
+        (:func:`~convlstm_ae.release_files.scoring_rate`)."""
         return open_source(argument, frame_size, realtime=self.realtime, backoff=self.backoff,
                            max_backoff=self.max_backoff, queue_frames=self.queue_frames,
-                           fps=self.fps, rate=self.source_rate(model))
-
-    def source_rate(self, model: Path) -> float | None:
-        """The frames per second at most that a source of ``model`` is scored at:
-        :attr:`rate` where given, else the frame rate ``model`` was trained at; None
-        (every frame) for a rate of 0 or a model that records none.
-
-        Raises:
-            CheckpointError: a model whose recorded rate is not a positive number.
-        """
-        rate = load_frame_rate(model) if self.rate is None else self.rate
-        return rate or None
+                           fps=self.fps, rate=scoring_rate(model, self.rate))
 
     def model(self, model: Path, streams: int, threshold: float | None,
               frame_size: int | None = None) -> tuple[Engine, Scoring]:

@@ -18,6 +18,7 @@ import numpy as np
 from torch import nn
 
 from convlstm_ae.atomic import atomic_path, writable_folder
+from convlstm_ae.data.rate import kept_frames
 from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.pipeline.score import Scorer, open_scorer, read_inputs, score_video
@@ -31,6 +32,7 @@ from convlstm_ae.release_files import (
     read_model_config,
     save_calibration,
     save_scoring_config,
+    scoring_rate,
 )
 from convlstm_ae.scoring.calibration import WARMUP_POSITIONS, DeploymentCalibration
 from convlstm_ae.scoring.located import (
@@ -50,7 +52,9 @@ class CalibrationSummary:
 
     model_dir: Path  # where the new calibration.json was written
     videos: int
-    frames: int
+    frames: int  # the frames scored: those kept at ``rate``
+    footage_frames: int  # the frames of the videos, all of them
+    rate: float | None  # at most this many frames a second scored (None: every frame)
     position_counts: dict[int, int]  # frames at each memory-window position
     pooled: bool  # too few frames at some position: one mean and spread for all
     threshold: float
@@ -164,22 +168,36 @@ def check_arguments(model_dir: Path, footage: Sequence[Path], quantile: float,
     return writable_folder(out)
 
 
-def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int,
-                 needed: int) -> tuple[list[np.ndarray], list[str]]:
-    """Every video under the footage paths, as ``score`` reads them, and their names.
+def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, needed: int,
+                 rate: float | None = None, fps: float | None = None
+                 ) -> tuple[list[np.ndarray], list[str], int]:
+    """Every video under the footage paths, as ``score`` reads them (at ``fps``, else its
+    own frame rate), with only the frames ``watch`` scores at ``rate`` (None: all,
+    :func:`~convlstm_ae.data.rate.kept_frames`): consecutive once the others are left out.
+
+    Returns:
+        The videos' frames kept, their names and how many frames they had in all.
 
     Raises:
-        VideoReadError: no readable video, or fewer than ``needed`` frames in all.
+        VideoReadError: no readable video, or fewer than ``needed`` frames kept in all.
     """
-    named = [(name, video) for path in footage
-             for name, video, _ in read_inputs(path, frame_size, min_frames=clip_length)]
+    videos, names, total = [], [], 0
+    for path in footage:
+        for name, video, video_fps in read_inputs(path, frame_size, min_frames=clip_length,
+                                                  fps=fps):
+            videos.append(video[kept_frames(len(video), video_fps, rate)])
+            names.append(name)
+            total += len(video)
     paths = ", ".join(map(str, footage))
-    if not named:
+    if not videos:
         raise VideoReadError(f"{paths}: no readable video")
-    frames = sum(len(video) for _, video in named)
+    frames = sum(len(video) for video in videos)
     if frames < needed:
-        raise VideoReadError(f"{paths}: {frames} frames; calibrating takes at least {needed}")
-    return [video for _, video in named], [name for name, _ in named]
+        left_out = (f" of {total} kept at most at {rate:g} fps, as watch scores them (--rate "
+                    "0 keeps every frame)" if frames < total else "")
+        raise VideoReadError(f"{paths}: {frames} frames{left_out}; calibrating takes at "
+                             f"least {needed}")
+    return videos, names, total
 
 
 def copy_model(model_dir: Path, out: Path) -> Path:
@@ -193,8 +211,14 @@ def copy_model(model_dir: Path, out: Path) -> Path:
 
 def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99,
                 out: Path | None = None, device: str | None = None,
-                windows: str | None = None, error: str | None = None) -> CalibrationSummary:
+                windows: str | None = None, error: str | None = None,
+                rate: float | None = None, fps: float | None = None) -> CalibrationSummary:
     """Refit a released model's calibration on new normal footage, without retraining.
+
+    The footage is scored as ``watch`` scores it: each video at most at ``rate`` frames a
+    second (0: every frame), by default the rate the model was trained at
+    (:func:`~convlstm_ae.release_files.scoring_rate`), its frames at ``fps`` (default: its
+    own rate); the frames kept are scored as consecutive, as ``watch`` scores them.
 
     The new ``calibration.json`` replaces the old one atomically, which is kept as
     ``calibration.previous.json`` (in ``model_dir``, or in ``out``: a copy of the model
@@ -210,8 +234,10 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
     model_scheme = (stored.windows, stored.error)
     previous_scheme = model_scheme if model_scheme != scheme else None
     config = scorer.model.config
-    videos, names = read_footage(footage, config.frame_size, config.clip_length,
-                                 min_calibration_frames(quantile, config.clip_length))
+    rate = scoring_rate(model_dir, rate)
+    videos, names, footage_frames = read_footage(
+        footage, config.frame_size, config.clip_length,
+        min_calibration_frames(quantile, config.clip_length), rate, fps)
     calibrations, tables = fit_calibrations(scorer, videos, quantile, names)
     if target != model_dir:
         copy_model(model_dir, target)
@@ -227,6 +253,7 @@ def recalibrate(model_dir: Path, footage: Sequence[Path], quantile: float = 0.99
                                   return_counts=True)
     return CalibrationSummary(
         model_dir=target, videos=len(videos), frames=len(new_scores),
+        footage_frames=footage_frames, rate=rate,
         position_counts=dict(zip(positions.tolist(), counts.tolist(), strict=True)),
         pooled=len(new.position.mean) == 1 and len(positions) > 1,
         threshold=new.threshold, old_threshold=old.threshold if old else None,

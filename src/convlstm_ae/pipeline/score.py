@@ -19,6 +19,7 @@ from convlstm_ae.atomic import atomic_path, writable_file
 from convlstm_ae.config import ScoringConfig, default_cell_size
 from convlstm_ae.data.layouts import DEFAULT_FPS, frame_rate
 from convlstm_ae.data.moving_mnist import MovingMNIST
+from convlstm_ae.data.rate import faster
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
 from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
@@ -156,6 +157,15 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
                         "frames", video, len(frames), needed, scoring.windows, scoring.t_prime)
         name = video.stem if video.is_file() else video.name
         yield name, frames, fps or frame_rate(video) or DEFAULT_FPS
+
+
+def warn_if_faster(name: str, fps: float, rate: float | None) -> None:
+    """Warn that video ``name`` at ``fps`` is faster than ``rate``, its model's frame rate
+    (None: unknown): ``score`` scores every frame (a table row per frame), while ``watch``
+    and ``calibrate`` leave frames out to score at most ``rate`` frames a second."""
+    if faster(fps, rate):
+        log.warning("%s: %g fps, scored at every frame; watch and calibrate score it at most "
+                    "at the model's %g fps", name, fps, rate)
 
 
 @dataclass(frozen=True)

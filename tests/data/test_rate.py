@@ -1,10 +1,11 @@
-"""Which frames a source keeps at its model's frame rate (live/rate.py): evenly by their
-times, none lost of a source at or below the rate."""
+"""Which frames a source keeps at its model's frame rate (data/rate.py): evenly by their
+times, none lost of a source at or below the rate; a video's the same in watch and
+calibrate."""
 
 import numpy as np
 import pytest
 
-from convlstm_ae.live.rate import CATCH_UP, RateGate
+from convlstm_ae.data.rate import CATCH_UP, SAME_RATE, RateGate, faster, kept_frames
 
 
 def kept(gate, times):
@@ -43,3 +44,16 @@ def test_a_camera_at_the_rate_loses_no_frame_to_jitter_or_a_burst_if_it_states_i
 def test_a_stalled_source_catches_up_on_at_most_a_second_of_frames():
     times = [0.0, 0.1, 0.2, *[3.0 + k * 0.001 for k in range(30)]]  # 2.8 s stalled, then 30
     assert len(kept(RateGate(10.0), times)) == 3 + CATCH_UP * 10
+
+
+def test_a_videos_kept_frames_are_its_frames_kept_by_their_times_at_its_stated_rate():
+    """What calibrate keeps of a 25 fps video for a 10 fps model (watch keeps the same of
+    a file: tests/live/test_watch.py, FAST); one stating the model's rate, or little more
+    (SAME_RATE), keeps all."""
+    assert kept_frames(50, 25.0, 10.0) == [0, 2, 5, 7, 10, 12, 15, 17, 20, 22, 25, 27, 30,
+                                           32, 35, 37, 40, 42, 45, 47]
+    assert kept_frames(50, 25.0, None) == list(range(50))
+    same = 10.0 * (1 + SAME_RATE)
+    assert kept_frames(50, same, 10.0) == list(range(50)) and not faster(same, 10.0)
+    assert len(kept_frames(100, 10.2, 10.0)) < 100 and faster(10.2, 10.0)
+    assert not faster(25.0, None)
