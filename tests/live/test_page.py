@@ -96,6 +96,22 @@ def test_a_camera_in_its_warm_up_says_so_on_the_page(tmp_path, media, paged_watc
         runner.join(timeout=60)
 
 
+def test_a_camera_faster_than_its_model_shows_the_frames_skipped_for_the_rate(tmp_path,
+                                                                             paged_watch):
+    """A 25-fps file scored at 10 fps: its status on the page counts the frames left out
+    (30 of 50), apart from drops."""
+    video = write_avi(tmp_path / "fast.avi", clip(50, noisy=()), fps=25)
+    paged = paged_watch([open_source(str(video), 64, realtime=False, rate=10)])
+    with chromium.Chromium(tmp_path / "profile", 1280, 800) as browser:
+        browser.open(paged.url)
+        browser.wait_for(f"{count('.camera')} === 1")
+        paged.watch.run()
+        browser.wait_for("document.querySelector('.camera .status').textContent"
+                         ".includes('30 skipped for the frame rate')")
+        assert "drops 0" in browser.evaluate("document.querySelector('.camera .status')"
+                                             ".textContent")
+
+
 def test_an_events_clip_plays_in_its_video_element(tmp_path, paged_watch):
     if h264_missing():
         pytest.skip(f"no clip a browser plays: {h264_missing()}")

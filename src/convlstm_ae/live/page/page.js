@@ -86,6 +86,7 @@ function showStatus(parts, camera) {
     [`reconnects ${camera.reconnects ?? "–"}`],
     [`events ${camera.events ?? "–"}`],
   ];
+  if (camera.skipped) items.push([`${camera.skipped} skipped for the frame rate`]);
   parts.status.replaceChildren(...items.map(([text, className]) => element("span", className, text)));
 }
 
