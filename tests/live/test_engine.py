@@ -153,7 +153,8 @@ def test_a_step_launched_before_the_last_is_collected_scores_as_one_at_a_time(mo
                                                                             backend, device):
     """Each step is launched from the engine's own batch, filled while the step before is
     still uncollected (on CUDA, still on the device): errors, histories and maps are those
-    of one call at a time, through a T' reset and a held stream."""
+    of one call at a time, through a T' reset and a held stream. The batch is one of two
+    taking turns: a step's frames stay as they were while the next step's are filled."""
     if backend == "onnx":
         pytest.importorskip("onnxruntime", reason="--backend onnx needs onnxruntime")
     video = random_frames((2, 9, 64, 64), seed=9)
@@ -164,12 +165,15 @@ def test_a_step_launched_before_the_last_is_collected_scores_as_one_at_a_time(mo
     for t in range(9):
         expected.append(plain(video[:, t], np.array([True, not held[t]])))
         expected_maps.append(np.array(plain.maps))
-    outputs, maps = [], []
+    outputs, maps, filled = [], [], []
     for t in range(10):
         if t < 9:
-            piped.batch[:] = video[:, t]
-            piped.launch(piped.batch, np.array([True, not held[t]]))
+            filled.append(piped.batch)
+            filled[-1][:] = video[:, t]
+            piped.launch(filled[-1], np.array([True, not held[t]]))
+            assert piped.batch is not filled[-1]
         if t:
+            np.testing.assert_array_equal(filled[t - 1], video[:, t - 1])
             outputs.append(piped.collect())
             maps.append(np.array(piped.maps))
     for name in ("current", "previous", "patch", "history", "cells"):

@@ -268,7 +268,8 @@ class FakeEngine:
 
     def __init__(self, streams, interrupt_at, on_interrupt):
         self.streams, self.calls = streams, 0
-        self.batch = np.zeros((streams, 8, 8), np.uint8)
+        self.batches = [np.zeros((streams, 8, 8), np.uint8) for _ in range(2)]
+        self.batch = self.batches[0]
         self.interrupt_at, self.on_interrupt = interrupt_at, on_interrupt
         self.position = np.zeros(streams, dtype=int)
         self.launched = deque()
@@ -278,10 +279,14 @@ class FakeEngine:
 
     def add_streams(self, count):
         self.streams += count
-        self.batch = np.zeros((self.streams, 8, 8), np.uint8)
+        self.batches = [np.zeros((self.streams, 8, 8), np.uint8) for _ in range(2)]
+        self.batch = self.batches[0]
         self.position = np.concatenate([self.position, np.zeros(count, int)])
 
     def launch(self, frames, scored=None):
+        if frames is self.batch:  # two buffers taking turns, as the engines' do
+            self.batches.reverse()
+            self.batch = self.batches[0]
         self.calls += 1
         if self.calls == self.interrupt_at:
             self.on_interrupt()

@@ -32,7 +32,10 @@ class Engine(Protocol):
     frame_size: int
     t_prime: int | None  # frames between memory resets of a stream; None never resets
     maps: Any  # (B, S, S) per-pixel Eq. 3 error of the last call, if kept
-    batch: np.ndarray  # (B, S, S) uint8 host buffer to fill and pass in: pinned on CUDA
+    # (B, S, S) uint8 host buffer to fill and pass in (pinned on CUDA); one of two taking
+    # turns at each launch from it, so a step's frames stay as they were until the step
+    # after next is launched
+    batch: np.ndarray
 
     def reset(self, streams: Sequence[int] | None = None) -> None:
         """Forget the memory of the given streams (all by default), e.g. a new camera."""

@@ -246,9 +246,10 @@ class _Scorer:
         if again:
             self.engine.reset(again)
         self._launched.append((again, scored))
-        streams = self.streams  # a run of streams is copied once, without a temporary
-        run = len(streams) == streams[-1] - streams[0] + 1
-        self.engine.batch[:] = frames[streams[0]:streams[-1] + 1] if run else frames[streams]
+        if frames is not self.engine.batch:  # the watch's own: the group's rows copied in
+            streams = self.streams  # a run of streams is copied once, without a temporary
+            run = len(streams) == streams[-1] - streams[0] + 1
+            self.engine.batch[:] = frames[streams[0]:streams[-1] + 1] if run else frames[streams]
         self.engine.launch(self.engine.batch, scored)
 
     def collect(self) -> tuple[np.ndarray, ...]:
@@ -687,8 +688,7 @@ class Watch:
         ``ready`` one, blank frames elsewhere. Then, while the engines run it, read the
         step launched before: scores, events, rows and status as arrays over the streams.
         Returns the frames launched."""
-        self._batches.reverse()
-        batch = self._batches[0]  # (B, S, S) uint8; the other one is the step before's
+        batch = self._step_batch()  # (B, S, S) uint8
         taken = self._rings.take(ready, batch)
         for decoders in self._decoders:
             decoders.taken()
@@ -706,6 +706,16 @@ class Watch:
         if launched is not None:
             self._complete(launched)
         return taken
+
+    def _step_batch(self) -> np.ndarray:
+        """Where a step's frames go: the engine's own batch where one engine scores every
+        stream in order (no copy), else the watch's; two buffers take turns either way,
+        so the step before's frames stay until it is read."""
+        scorers = self._scorers
+        if len(scorers) == 1 and len(scorers[0].streams) == len(self.sources):
+            return scorers[0].engine.batch
+        self._batches.reverse()
+        return self._batches[0]
 
     def _drain(self) -> None:
         """Read the step on the engines, if any (before waiting, changing cameras or

@@ -52,8 +52,7 @@ class OnnxStreamScorer(StreamBackend):
         self.state.last = np.zeros((streams, *inputs["last"][1:]), np.float32)
         self.keep_maps = maps
         self.maps: np.ndarray | None = None  # (B, H, W), the last call's, if kept
-        # (B, S, S) uint8: a caller may fill this buffer and pass it to each call
-        self.batch = np.zeros((streams, self.frame_size, self.frame_size), np.uint8)
+        self._new_batches()
         self._launched: deque[Callable[[], FrameErrors]] = deque()
 
     @classmethod
@@ -79,12 +78,22 @@ class OnnxStreamScorer(StreamBackend):
         state.add_streams(count)
         state.h, state.c, state.last = (
             grown(buffer, count, 0) for buffer in (state.h, state.c, state.last))
-        self.batch = np.zeros((self.streams, self.frame_size, self.frame_size), np.uint8)
+        self._new_batches()
+
+    def _new_batches(self) -> None:
+        """(B, S, S) uint8 buffers a caller may fill and pass to each call, two taking
+        turns: :attr:`batch` is the other one after a call given it."""
+        size = self.frame_size
+        self._batches = [np.zeros((self.streams, size, size), np.uint8) for _ in range(2)]
+        self.batch = self._batches[0]
 
     def _launch(self, frames: np.ndarray, scored: np.ndarray | None
                 ) -> Callable[[], FrameErrors]:
         """One step, run at once on the CPU (see :meth:`StreamBackend.launch`); numpy
         :class:`FrameErrors`, and the map in :attr:`maps` if kept, when collected."""
+        if frames is self.batch:  # the caller fills the other one next
+            self._batches.reverse()
+            self.batch = self._batches[0]
         frames = check_frames(frames, self.streams, self.frame_size)
         state = self.state
         current, previous, patch, maps, cells, h, c, x = self.session.run(None, {

@@ -85,11 +85,11 @@ class StreamScorer(StreamBackend):
         self.keep = torch.zeros(streams, device=self.device)  # 0: memory reset at this frame
         self.scored = torch.ones(streams, device=self.device)  # 0: memory held at this frame
         # (B, S, S) uint8 on the host, pinned on CUDA: a caller that fills it and passes it
-        # to each call has its frames copied to the device once, without blocking. On
-        # CUDA two, taking turns: the caller fills one while the other is still copied
+        # to each call has its frames copied to the device once, without blocking. Two,
+        # taking turns: the caller fills one while the other is still copied, or read
         pinned = self.device.type == "cuda"
         self._hosts = [torch.zeros((streams, size, size), dtype=torch.uint8, pin_memory=pinned)
-                       for _ in range(IN_FLIGHT if pinned else 1)]
+                       for _ in range(IN_FLIGHT)]
         self.host = self._hosts[0]
         self.batch = self.host.numpy()
         self._results: list[list[Tensor]] = []  # pinned host copies of the outputs, by turn
@@ -208,10 +208,10 @@ class StreamScorer(StreamBackend):
         else:  # copied to pinned host memory in turn, behind the step on the device
             results, done = self._copy_back(outputs), torch.cuda.Event()
             done.record()
-            if batch:  # the caller fills the other one next
-                self._hosts.reverse()
-                self.host = self._hosts[0]
-                self.batch = self.host.numpy()
+        if batch:  # the caller fills the other one next
+            self._hosts.reverse()
+            self.host = self._hosts[0]
+            self.batch = self.host.numpy()
 
         def collected() -> FrameErrors:
             values = results
