@@ -565,8 +565,11 @@ def test_evaluate_reads_mat_range_labels(tmp_path, capsys):
     assert metrics["frame"]["micro_auc"] == 1.0 and metrics["frame"]["num_abnormal"] == 4
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".avi"])
-def test_train_on_one_video_file(tmp_path, suffix):
+@pytest.mark.parametrize(("suffix", "fps", "recorded"), [
+    (".npy", [], None), (".avi", [], 10.0),  # a frame array states none; the header's 10
+    (".npy", ["--fps", "12.5"], 12.5),  # as the user states it
+])
+def test_train_on_one_video_file(tmp_path, suffix, fps, recorded):
     frames = random_frames((80, 48, 64))
     video = tmp_path / f"cam{suffix}"
     if suffix == ".npy":
@@ -575,13 +578,12 @@ def test_train_on_one_video_file(tmp_path, suffix):
         write_avi(video, frames)
     code, out, err = run_cli("train", "--data", video, "--out", tmp_path / "run", "--preset",
                              "tiny", "--max-steps", 2, "--num-workers", 0, "--batch-size", 2,
-                             "--cache-dir", tmp_path / "cache", "--holdout-fraction", 0.3)
+                             "--cache-dir", tmp_path / "cache", "--holdout-fraction", 0.3, *fps)
     assert code == 0, err
     # 80 frames: 56 to train on, a gap of T = 10 that nothing uses, 14 held out
     assert "one training video" in out and "calibrated on 14 held-out normal frames" in out
     assert (tmp_path / "run/model/calibration.json").is_file()
-    # the video's frame rate (its header's 10 fps); a frame array states none
-    assert load_frame_rate(tmp_path / "run/model") == (10.0 if suffix == ".avi" else None)
+    assert load_frame_rate(tmp_path / "run/model") == recorded
 
 
 def test_score_with_the_onnx_backend_even_from_a_read_only_model(chain, tmp_path,

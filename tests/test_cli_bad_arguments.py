@@ -34,6 +34,8 @@ BAD_TRAINING = {
     "--t-prime 10**20": (["--t-prime", 10**20], "--t-prime: must be in [1, 1,000,000]"),
     "--t-prime 0": (["--t-prime", 0], "--t-prime"),  # argparse's error, on one line too
     "--seed abc": (["--seed", "abc"], "argument --seed: invalid int value"),
+    "--fps 0": (["--fps", 0], "--fps"),
+    "--fps inf": (["--fps", "inf"], "--fps"),
 }
 
 

@@ -125,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: reset)")
     train.add_argument("--error", choices=ERRORS, default=argparse.SUPPRESS,
                        help=ERROR_HELP + "; stored and calibrated likewise (default: sum)")
+    train.add_argument("--fps", type=float,
+                       help="frame rate of the training footage, recorded with the model: "
+                       "watch and calibrate score at most this many frames a second "
+                       "(default: the videos' headers', or the dataset layout's; none for "
+                       "a frame array)")
     train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--logger", choices=("csv", "tensorboard"), default="csv")
