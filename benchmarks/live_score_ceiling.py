@@ -20,7 +20,8 @@ per-recording level. The test labels are the dataset's, checked against the reco
 
     PYTHONPATH=src python benchmarks/live_score_ceiling.py /work/main/runs/fresh-live \\
         /work/shared/data/ucsd_ped2 \\
-        --out docs/results/ped2-h100-fresh/diagnosis_every_design_on_test.json
+        --out docs/results/ped2-h100-fresh/diagnosis_every_design_on_test.json \\
+        --plot docs/results/ped2-h100-fresh/diagnosis_every_design_on_test.png
 """
 
 from __future__ import annotations
@@ -157,6 +158,34 @@ def _design_name(row: dict) -> str:
             f"floor {row['spread_floor']}, smoothing {row['smoothing']}, {row['cell_size']} px")
 
 
+def plot(result: dict, path: Path) -> None:
+    """Each design's test AUC against its validation AUC, by cell size; the chosen one
+    starred, the issue's bar dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    figure, axes = plt.subplots(figsize=(6.4, 4.8))
+    for cell in sorted({r["cell_size"] for r in rows}):
+        mine = [r for r in rows if r["cell_size"] == cell]
+        axes.scatter([r["validation_auc"] for r in mine], [r["test_auc"] for r in mine],
+                     s=12, alpha=0.7, label=f"{cell} px cells")
+    chosen = result["chosen"]
+    axes.scatter([chosen["validation_auc"]], [chosen["test_auc"]], marker="*", s=220,
+                 color="black", label="chosen on validation")
+    axes.axhline(TARGET_AUC, color="gray", linestyle="--", linewidth=1)
+    axes.set_xlabel("validation AUC (synthetic anomalies in held-out videos)")
+    axes.set_ylabel("test AUC (Ped2, live; labels read for this plot only)")
+    axes.set_title(f"Every located design: Spearman {result['spearman_validation_test_all']:.2f}"
+                   " (diagnosis only)", fontsize=10)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path,
@@ -164,6 +193,7 @@ def main() -> None:
                              "results.json)")
     parser.add_argument("root", type=Path, help="the UCSD Ped2 folder (its test labels)")
     parser.add_argument("--out", type=Path, required=True, help="the JSON to write")
+    parser.add_argument("--plot", type=Path, help="also a PNG of test against validation AUC")
     args = parser.parse_args()
     start = time.perf_counter()
     records = load_records(args.run / RECORDS)
@@ -197,6 +227,8 @@ def main() -> None:
         "rows": rows,
     }
     write_json(args.out, result)
+    if args.plot:
+        plot(result, args.plot)
     print(f"DIAGNOSIS ONLY (test labels read for every design). {len(rows)} designs, "
           f"{result['reaching_target']} at test AUC >= {TARGET_AUC}.\n")
     print("| rank | design | validation AUC | test AUC | within alarm budget |")
