@@ -96,12 +96,13 @@ class OnnxStreamScorer(StreamBackend):
             self.batch = self._batches[0]
         frames = check_frames(frames, self.streams, self.frame_size)
         state = self.state
-        current, previous, patch, maps, cells, h, c, x = self.session.run(None, {
-            "frame": frames[:, None], "last": state.last, "keep": state.keep(),
-            "h": state.h, "c": state.c})
-        mask = None if scored is None or scored.all() else (
-            scored.astype(np.float32).reshape(-1, 1, 1, 1))
-        state.store(h, c, x, mask)
+        # only the streams scored are run: a held one's results are discarded, and its
+        # memory stays as it was
+        rows = slice(None) if scored is None or scored.all() else np.flatnonzero(scored)
+        outputs = self._run(frames, rows)
+        current, previous, patch, maps, cells, *_ = outputs
+        for buffer, new in zip((state.h, state.c, state.last), outputs[5:], strict=True):
+            buffer[rows] = new[rows]
         errors = FrameErrors(current, previous, patch, state.tick(scored), cells)
 
         def collected() -> FrameErrors:
@@ -109,6 +110,22 @@ class OnnxStreamScorer(StreamBackend):
                 self.maps = maps
             return errors
         return collected
+
+    def _run(self, frames: np.ndarray, rows: slice | np.ndarray) -> list[np.ndarray]:
+        """The scoring graph's outputs (:data:`SCORE_OUTPUTS`) for all B streams, computed
+        for the streams ``rows`` alone (zeros elsewhere; with none, stream 0's, to be
+        discarded)."""
+        state = self.state
+        picked = rows if isinstance(rows, slice) or len(rows) else np.zeros(1, np.int64)
+        run = self.session.run(None, {
+            "frame": frames[picked, None], "last": state.last[picked],
+            "keep": state.keep()[picked], "h": state.h[picked], "c": state.c[picked]})
+        if isinstance(rows, slice):
+            return run
+        full = [np.zeros((self.streams, *value.shape[1:]), value.dtype) for value in run]
+        for out, value in zip(full, run, strict=True):
+            out[picked] = value
+        return full
 
     def score_video(self, frames: np.ndarray, plan: WindowPlan) -> FrameErrors:
         """Offline errors of one video's uint8 frames (N, S, S) under a window plan, as
