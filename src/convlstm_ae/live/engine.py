@@ -44,10 +44,17 @@ class Engine(Protocol):
         """``count`` more streams after the others, with a fresh memory (a camera added);
         the others' memory is kept. ``batch`` is a new, larger buffer then."""
 
+    def launch(self, frames: np.ndarray, scored: np.ndarray | None = None) -> None:
+        """Start scoring uint8 gray frames (B, S, S) at ``frame_size``, one per stream;
+        streams where ``scored`` (B,) bool is False keep their memory and clock (results
+        discarded). Up to two steps may be launched before the first is collected."""
+
+    def collect(self) -> FrameErrors:
+        """The oldest launched step's (B,) errors and (B, S / cell, S / cell) cell means,
+        on the CPU."""
+
     def __call__(self, frames: np.ndarray, scored: np.ndarray | None = None) -> FrameErrors:
-        """Score uint8 gray frames (B, S, S) at ``frame_size``, one per stream: (B,)
-        errors and (B, S / cell, S / cell) cell means on the CPU. Streams where
-        ``scored`` (B,) bool is False keep their memory and clock (results discarded)."""
+        """:meth:`launch`, then :meth:`collect`."""
 
 
 def open_engine(model_dir: Path, streams: int, *, backend: str | None = None,

@@ -293,8 +293,8 @@ class _Launched:
 
     taken: Taken
     batch: np.ndarray  # (B, S, S) its frames
-    restart: np.ndarray  # (B,) bool: the streams whose memory it restarted
-    new_video: np.ndarray  # (rows,) bool: the rows of ``taken`` that began a video
+    new_video: np.ndarray  # (rows,) bool: the rows of ``taken`` that began a video (their
+    # memory restarted)
 
 
 class Watch:
@@ -702,7 +702,7 @@ class Watch:
         restart[rows[new_video]] = True
         for scorer in self._scorers:
             scorer.launch(batch, restart, scored)
-        launched, self._launched = self._launched, _Launched(taken, batch, restart, new_video)
+        launched, self._launched = self._launched, _Launched(taken, batch, new_video)
         if launched is not None:
             self._complete(launched)
         return taken
@@ -726,11 +726,11 @@ class Watch:
 
     def _complete(self, launched: _Launched) -> None:
         """Read a launched step's results: scores, events, rows, clips and status."""
-        taken, batch, restart = launched.taken, launched.batch, launched.restart
-        rows, new_video = taken.rows, launched.new_video
+        taken, batch, new_video = launched.taken, launched.batch, launched.new_video
+        rows = taken.rows
         errors, patches, history, scores, maps = self._collect()
         self._frames[rows] += 1
-        self._since_restart[restart] = 0
+        self._since_restart[rows[new_video]] = 0
         self._since_restart[rows] += 1
         self._writer.rows(Rows(rows, taken.time, taken.video, taken.index, history[rows],
                                errors[rows], patches[rows], scores[rows],

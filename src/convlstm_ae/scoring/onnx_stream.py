@@ -98,11 +98,18 @@ class OnnxStreamScorer(StreamBackend):
         state = self.state
         # only the streams scored are run: a held one's results are discarded, and its
         # memory stays as it was
-        rows = slice(None) if scored is None or scored.all() else np.flatnonzero(scored)
-        outputs = self._run(frames, rows)
-        current, previous, patch, maps, cells, *_ = outputs
-        for buffer, new in zip((state.h, state.c, state.last), outputs[5:], strict=True):
-            buffer[rows] = new[rows]
+        held = scored is not None and not scored.all()
+        rows = np.flatnonzero(scored) if held else slice(None)
+        picked = rows if not held or len(rows) else np.zeros(1, np.int64)  # none: stream 0's
+        current, previous, patch, maps, cells, h, c, x = self.session.run(None, {
+            "frame": frames[picked, None], "last": state.last[picked],
+            "keep": state.keep()[picked], "h": state.h[picked], "c": state.c[picked]})
+        if held:  # the held streams' results: zeros, to be discarded
+            current, previous, patch, maps, cells = (
+                self._spread(values, picked) for values in (current, previous, patch, maps, cells))
+            h, c, x = (values[:len(rows)] for values in (h, c, x))  # none when none scored
+        for buffer, new in ((state.h, h), (state.c, c), (state.last, x)):
+            buffer[rows] = new
         errors = FrameErrors(current, previous, patch, state.tick(scored), cells)
 
         def collected() -> FrameErrors:
@@ -111,21 +118,11 @@ class OnnxStreamScorer(StreamBackend):
             return errors
         return collected
 
-    def _run(self, frames: np.ndarray, rows: slice | np.ndarray) -> list[np.ndarray]:
-        """The scoring graph's outputs (:data:`SCORE_OUTPUTS`) for all B streams, computed
-        for the streams ``rows`` alone (zeros elsewhere; with none, stream 0's, to be
-        discarded)."""
-        state = self.state
-        picked = rows if isinstance(rows, slice) or len(rows) else np.zeros(1, np.int64)
-        run = self.session.run(None, {
-            "frame": frames[picked, None], "last": state.last[picked],
-            "keep": state.keep()[picked], "h": state.h[picked], "c": state.c[picked]})
-        if isinstance(rows, slice):
-            return run
-        full = [np.zeros((self.streams, *value.shape[1:]), value.dtype) for value in run]
-        for out, value in zip(full, run, strict=True):
-            out[picked] = value
-        return full
+    def _spread(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """(k, ...) outputs of the streams ``rows`` as (B, ...), zeros elsewhere."""
+        spread = np.zeros((self.streams, *values.shape[1:]), values.dtype)
+        spread[rows] = values
+        return spread
 
     def score_video(self, frames: np.ndarray, plan: WindowPlan) -> FrameErrors:
         """Offline errors of one video's uint8 frames (N, S, S) under a window plan, as
