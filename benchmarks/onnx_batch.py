@@ -1,6 +1,8 @@
 """B streams on ONNX Runtime (CPU): one call of the scoring graph for all B streams (what
 `watch --backend onnx` does) against B calls of one stream each (the plain reference, as
-`watch` ran it before the graph's batch was freed).
+`watch` ran it before the graph's batch was freed). Then a step in which a quarter of the
+streams are scored (the others held: their source had no frame), beside a step of all B,
+which is what a held step cost before held streams were left out of the call.
 
 Random weights (speed does not depend on them), random frames, the same graph. Prints a
 table; rerun with:
@@ -36,6 +38,15 @@ def frames_per_second(step, steps: int, streams: int) -> float:
     return steps * streams / (time.perf_counter() - start)
 
 
+def step_ms(step, steps: int) -> float:
+    """Milliseconds per call of ``step()``, after one warm-up call."""
+    step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
 def _each(scorers: list[OnnxStreamScorer], frames: np.ndarray) -> None:
     for i, scorer in enumerate(scorers):
         scorer(frames[i, None])
@@ -69,6 +80,15 @@ def main() -> None:
             ours = frames_per_second(one_call, args.steps, streams)
             plain = frames_per_second(per_stream, args.steps, streams)
             print(f"{streams:>8}{ours:>20.0f}{plain:>19.0f}{ours / plain:>7.2f}x")
+        print(f"\n{'streams':>8}{'all scored, ms/step':>21}{'a quarter scored':>18}{'ratio':>8}")
+        for streams in (int(s) for s in args.streams.split(",")):
+            frames = np.random.default_rng(0).integers(0, 256, (streams, size, size),
+                                                       dtype=np.uint8)
+            scorer = OnnxStreamScorer(session, streams, 10)
+            quarter = np.arange(streams) < max(1, streams // 4)
+            full = step_ms(functools.partial(scorer, frames), args.steps)
+            partial = step_ms(functools.partial(scorer, frames, quarter), args.steps)
+            print(f"{streams:>8}{full:>21.1f}{partial:>18.1f}{full / partial:>7.2f}x")
 
 
 if __name__ == "__main__":
