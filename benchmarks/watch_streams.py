@@ -23,7 +23,10 @@ A random model of each preset is released with a calibration fitted on the MJPG 
 - real-time streams: watch frames/s / 25; step ms: median wall time of one step;
   latency: decoded -> scored and written, p50 / p95;
 - "all frames" rows: files with ``realtime=False`` (every frame, decoders wait for the
-  scorer); "real time" rows: the largest B whose real-time streams >= B, run again with
+  scorer); "host alone" rows (``--host``): the same run with an engine that returns its
+  first step's results at once, so decoders, rings, the step and the writer set the
+  pace: where watch frames/s is close to it, the host, not the engine, is the limit;
+  "real time" rows: the largest B whose real-time streams >= B, run again with
   each file paced at 25 fps (oldest frames dropped when behind) to its end (``--frames``
   / 25 s): zero dropped frames confirms it. RTSP streams are always real time, for
   ``--seconds``.
@@ -39,6 +42,7 @@ GPU (see benchmarks/README.md for the H200 command lines).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import subprocess
@@ -87,6 +91,28 @@ class TimedWatch(Watch):
     def _complete(self, launched) -> None:
         super()._complete(launched)
         self.latencies.append(time.monotonic() - launched.taken.grabbed)
+
+
+class InstantEngine:
+    """The engine's first step's results, returned at once for every later step: the
+    whole host path of watch with no scoring cost."""
+
+    def __init__(self, engine) -> None:
+        self._engine = engine
+        self.output = copy.deepcopy(engine(engine.batch))
+        engine.reset()
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def launch(self, frames, scored=None) -> None:
+        pass
+
+    def collect(self):
+        return self.output
+
+    def __call__(self, frames, scored=None):
+        return self.output
 
 
 def warm_up(engine, device: str) -> None:
@@ -236,6 +262,8 @@ def main() -> None:
                         help="length of each RTSP run (default: the video's; file "
                         "sources play their --frames to the end)")
     parser.add_argument("--no-check", action="store_true", help="skip the real-time check")
+    parser.add_argument("--host", action="store_true",
+                        help="also run each all-frames B with an engine that costs nothing")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds: start no new measurement after this")
     parser.add_argument("--out", type=Path, default=None, help="JSON of every row")
@@ -323,6 +351,10 @@ def measure(args, kind, video, server, model, preset, backend, device, scoring, 
                    for i in range(streams)]
         result = run_watch(engine, sources, out, scoring, rules, args.decoders)
         save(base | {"mode": "all frames"} | result)
+        if args.host:
+            save(base | {"mode": "host alone"} | run_watch(InstantEngine(engine), sources,
+                                                           out.with_name(out.name + "-host"),
+                                                           scoring, rules, args.decoders))
         if result["realtime_streams"] >= streams and (best is None or streams > best):
             best = streams
     if kind == "rtsp" or args.no_check or best is None or over_budget("real-time check"):
