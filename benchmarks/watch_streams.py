@@ -25,7 +25,8 @@ A random model of each preset is released with a calibration fitted on the MJPG 
 - "all frames" rows: files with ``realtime=False`` (every frame, decoders wait for the
   scorer); "host alone" rows (``--host``): the same run with an engine that returns its
   first step's results at once, so decoders, rings, the step and the writer set the
-  pace: where watch frames/s is close to it, the host, not the engine, is the limit;
+  pace: where watch frames/s is close to it, the host, not the engine, is the limit
+  (``--host 8,15,30``: once per number of decoder processes);
   "real time" rows: the largest B whose real-time streams >= B, run again with
   each file paced at 25 fps (oldest frames dropped when behind) to its end (``--frames``
   / 25 s): zero dropped frames confirms it. RTSP streams are always real time, for
@@ -262,8 +263,9 @@ def main() -> None:
                         help="length of each RTSP run (default: the video's; file "
                         "sources play their --frames to the end)")
     parser.add_argument("--no-check", action="store_true", help="skip the real-time check")
-    parser.add_argument("--host", action="store_true",
-                        help="also run each all-frames B with an engine that costs nothing")
+    parser.add_argument("--host", nargs="?", const="", default=None, metavar="DECODERS",
+                        help="also run each all-frames B with an engine that costs nothing; "
+                        "with a list (8,15,30), once per number of decoder processes")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds: start no new measurement after this")
     parser.add_argument("--out", type=Path, default=None, help="JSON of every row")
@@ -351,10 +353,11 @@ def measure(args, kind, video, server, model, preset, backend, device, scoring, 
                    for i in range(streams)]
         result = run_watch(engine, sources, out, scoring, rules, args.decoders)
         save(base | {"mode": "all frames"} | result)
-        if args.host:
-            save(base | {"mode": "host alone"} | run_watch(InstantEngine(engine), sources,
-                                                           out.with_name(out.name + "-host"),
-                                                           scoring, rules, args.decoders))
+        if args.host is not None:
+            for decoders in [int(d) for d in args.host.split(",") if d] or [args.decoders]:
+                save(base | {"mode": "host alone"} | run_watch(
+                    InstantEngine(engine), sources, out.with_name(f"{out.name}-host{decoders}"),
+                    scoring, rules, decoders))
         if result["realtime_streams"] >= streams and (best is None or streams > best):
             best = streams
     if kind == "rtsp" or args.no_check or best is None or over_budget("real-time check"):

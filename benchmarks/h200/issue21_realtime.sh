@@ -10,7 +10,7 @@
 set -u
 videos=/tmp/keep/videos
 mkdir -p $videos && cp gpu_data/h264/*.mp4 $videos/ 2>/dev/null
-nvidia-smi -L; nproc; uptime
+nvidia-smi -L; nproc; uptime; lscpu | grep -E "^(Model name|Thread|Core|Socket)"
 run() {  # NAME SECONDS ARGS...: watch_streams.py, caffe, torch on CUDA
   local name=$1 limit=$2; shift 2
   PYTHONPATH=src timeout $limit python benchmarks/watch_streams.py --presets caffe \
