@@ -22,6 +22,9 @@ A random model of each preset is released with a calibration fitted on the MJPG 
   ratio = watch / engine;
 - real-time streams: watch frames/s / 25; step ms: median wall time of one step;
   latency: decoded -> scored and written, p50 / p95;
+- CPU ms/frame: CPU time per frame scored of the decoder processes (all their threads)
+  and of the scoring process, from the first step on; CPUs busy / stolen: the share of
+  all the machine's CPUs busy, and stolen by the hypervisor (another tenant), meanwhile;
 - "all frames" rows: files with ``realtime=False`` (every frame, decoders wait for the
   scorer); "host alone" rows (``--host``): the same run with an engine that returns its
   first step's results at once, so decoders, rings, the step and the writer set the
@@ -45,6 +48,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -73,18 +77,76 @@ RTSP_QUEUE = 64  # room for the burst of frames a new RTSP connection delivers
 KINDS = {"mjpg": None, "h264-480": (640, 480), "h264-720": (1280, 720), "rtsp": None}
 
 
+def _machine_ticks() -> np.ndarray:
+    """/proc/stat's ticks of all CPUs: user, nice, system, idle, iowait, irq, softirq,
+    steal (zeros where there is no /proc)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    except OSError:
+        return np.zeros(8)
+    return np.array([float(f) for f in fields])
+
+
+def _process_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) of process ``pid``; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """Where the CPU went from the first step to the end: the decoder processes' CPU
+    seconds (sampled every ``period`` s while they live), the scoring process's, and the
+    machine's busy and stolen share of all its CPUs (steal: time a virtual machine's CPU
+    waited for the host, e.g. for another tenant)."""
+
+    def __init__(self, pids: list[int], period: float = 0.25) -> None:
+        self._start = {pid: _process_seconds(pid) or 0.0 for pid in pids}
+        self._last = dict(self._start)
+        self._ticks = _machine_ticks()
+        self._scorer = time.process_time()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(period,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, period: float) -> None:
+        while not self._done.wait(period):
+            for pid in self._last:
+                seconds = _process_seconds(pid)
+                if seconds is not None:
+                    self._last[pid] = seconds
+
+    def stop(self) -> dict:
+        """Stop sampling; CPU seconds of the decoders and the scorer, busy and steal %."""
+        scorer = time.process_time() - self._scorer
+        self._done.set()
+        self._thread.join()
+        ticks = _machine_ticks() - self._ticks
+        total = max(ticks.sum(), 1.0)
+        return {"decoder_cpu_s": sum(self._last.values()) - sum(self._start.values()),
+                "scorer_cpu_s": scorer,
+                "busy_pct": round(100 * (1 - (ticks[3] + ticks[4]) / total), 1),
+                "steal_pct": round(100 * ticks[7] / total, 1)}
+
+
 class TimedWatch(Watch):
-    """Watch that records each step's wall time and each frame's decode-to-score latency."""
+    """Watch that records each step's wall time, each frame's decode-to-score latency and
+    the CPU time spent from its first step on (:class:`CpuMeter`)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.steps: list[float] = []
         self.latencies: list[np.ndarray] = []
         self.first: float | None = None  # perf_counter() when the first step began
+        self.meter: CpuMeter | None = None
 
     def step(self, ready):
         start = time.perf_counter()
-        self.first = self.first or start
+        if self.first is None:
+            self.first = start
+            self.meter = CpuMeter([pid for decoders in self._decoders for pid in decoders.pids])
         taken = super().step(ready)
         self.steps.append(time.perf_counter() - start)
         return taken
@@ -146,6 +208,8 @@ def run_watch(engine, sources, out: Path, scoring, rules, decoders: int | None,
         timer.start()
     reports = watch.run()
     wall = time.perf_counter() - (watch.first or time.perf_counter())
+    cpu = watch.meter.stop() if watch.meter else {"decoder_cpu_s": 0.0, "scorer_cpu_s": 0.0,
+                                                  "busy_pct": 0.0, "steal_pct": 0.0}
     if timer:
         timer.cancel()
     frames = sum(r.frames for r in reports)
@@ -157,7 +221,10 @@ def run_watch(engine, sources, out: Path, scoring, rules, decoders: int | None,
             "step_ms_p50": round(float(np.median(watch.steps or [0])) * 1e3, 2),
             "latency_ms_p50": round(float(np.median(latency)), 1),
             "latency_ms_p95": round(float(np.percentile(latency, 95)), 1),
-            "dropped": sum(r.drops for r in reports), "events": sum(r.events for r in reports)}
+            "dropped": sum(r.drops for r in reports), "events": sum(r.events for r in reports),
+            "decoder_cpu_ms": round(cpu["decoder_cpu_s"] / max(frames, 1) * 1e3, 3),
+            "scorer_cpu_ms": round(cpu["scorer_cpu_s"] / max(frames, 1) * 1e3, 3),
+            "busy_pct": cpu["busy_pct"], "steal_pct": cpu["steal_pct"]}
 
 
 class RtspServer:
@@ -192,7 +259,8 @@ class RtspServer:
 
 COLUMNS = ("preset", "backend", "device", "source", "mode", "streams", "decoders",
            "decode ms/frame", "engine frames/s", "watch frames/s", "ratio",
-           "real-time streams", "step ms", "latency ms p50 / p95", "dropped")
+           "real-time streams", "step ms", "latency ms p50 / p95", "dropped",
+           "CPU ms/frame decoders / scorer", "CPUs busy / stolen %")
 
 
 def row(r: dict) -> str:
@@ -201,7 +269,9 @@ def row(r: dict) -> str:
             f"{r['streams']} | {r['decoders']} | {r['decode_ms']:.2f} | "
             f"{r['engine_fps']:,.0f} | {r['fps']:,.0f} | {ratio:.2f} | "
             f"{r['realtime_streams']:,.1f} | {r['step_ms_p50']:.1f} | "
-            f"{r['latency_ms_p50']:.0f} / {r['latency_ms_p95']:.0f} | {r['dropped']} |")
+            f"{r['latency_ms_p50']:.0f} / {r['latency_ms_p95']:.0f} | {r['dropped']} | "
+            f"{r['decoder_cpu_ms']:.2f} / {r['scorer_cpu_ms']:.2f} | "
+            f"{r['busy_pct']:.0f} / {r['steal_pct']:.0f} |")
 
 
 def header(device: str, threads: int | None) -> str:

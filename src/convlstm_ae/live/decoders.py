@@ -174,6 +174,11 @@ class Decoders:
             self._listener = None
 
     @property
+    def pids(self) -> list[int]:
+        """The process ids of the decoder processes started (none for grab threads here)."""
+        return [process.pid for process in self._processes]
+
+    @property
     def ended(self) -> bool:
         """Whether every grab loop has ended: none writes into the rings any more."""
         return not any(loop.is_alive() for loop in [*self._threads, *self._processes])
