@@ -2,11 +2,12 @@
 
 import csv
 import json
+import logging
 
 import numpy as np
 import pytest
 
-from convlstm_ae.pipeline.calibrate import calibrate_model
+from convlstm_ae.pipeline.calibrate import calibrate_model, read_footage
 from convlstm_ae.pipeline.score import read_inputs
 from media import with_frame_rate, write_avi, write_frames
 from test_cli import assert_user_error, run_cli
@@ -284,3 +285,20 @@ def test_footage_too_short_at_the_models_rate_is_a_one_line_error_naming_rate_0(
     assert_user_error(code, err, "16 frames of 40 kept at most at 10 fps", "--rate 0",
                       "at least 20")
     assert run_cli("calibrate", model, fast, "--quantile", 0.95, "--rate", 0)[0] == 0
+
+
+def test_a_video_short_once_thinned_to_the_models_rate_is_warned_of_by_its_frames_kept(
+        tmp_path, caplog):
+    """A 25 fps video of 20 frames keeps 8 at 10 fps, fewer than a training clip of 10:
+    the warning counts the 8 (not the 20, which would be enough); at every frame it has
+    enough, and no warning."""
+    write_avi(tmp_path / "short.avi", scrolling(20), fps=25)
+    with caplog.at_level(logging.WARNING):
+        (kept,), names, total = read_footage([tmp_path], 64, clip_length=10, needed=1, rate=10)
+    assert (len(kept), names, total) == (8, ["short"], 20)
+    assert "short: 8 frame(s) kept of 20 at 25 fps, fewer than the 10 of a training clip" \
+        in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        (every,), _, _ = read_footage([tmp_path], 64, clip_length=10, needed=1, rate=None)
+    assert len(every) == 20 and "fewer than" not in caplog.text

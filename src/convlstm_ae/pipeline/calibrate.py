@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import shutil
@@ -42,6 +43,7 @@ from convlstm_ae.scoring.located import (
     fit_located,
 )
 
+log = logging.getLogger(__name__)
 PREVIOUS_CALIBRATION = "calibration.previous.json"
 KINDS = {"frame": "error", "patch": "patch_error"}  # score kind: its score-table column
 
@@ -174,6 +176,8 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
     """Every video under the footage paths, as ``score`` reads them (at ``fps``, else its
     own frame rate), with only the frames ``watch`` scores at ``rate`` (None: all,
     :func:`~convlstm_ae.data.rate.kept_frames`): consecutive once the others are left out.
+    A video left with fewer frames than a training clip (``clip_length``) is kept, with a
+    warning that counts its frames kept.
 
     Returns:
         The videos' frames kept, their names and how many frames they had in all.
@@ -183,9 +187,14 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
     """
     videos, names, total = [], [], 0
     for path in footage:
-        for name, video, video_fps in read_inputs(path, frame_size, min_frames=clip_length,
-                                                  fps=fps):
-            videos.append(video[kept_frames(len(video), video_fps, rate)])
+        for name, video, video_fps in read_inputs(path, frame_size, fps=fps):
+            kept = video[kept_frames(len(video), video_fps, rate)]
+            if len(kept) < clip_length:
+                thinned = f" of {len(video)} at {video_fps:g} fps" if len(kept) < len(video) else ""
+                log.warning("%s: %d frame(s) kept%s, fewer than the %d of a training clip; "
+                            "its scores have little history", name, len(kept), thinned,
+                            clip_length)
+            videos.append(kept)
             names.append(name)
             total += len(video)
     paths = ", ".join(map(str, footage))
