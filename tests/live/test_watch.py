@@ -7,7 +7,9 @@ import csv
 import functools
 import http.server
 import json
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -718,3 +720,36 @@ def test_a_source_that_stops_on_an_error_makes_the_exit_status_one_the_others_ru
     errors = [line for line in err.splitlines() if line.startswith("convlstm-ae: error:")]
     assert len(errors) == 1 and "huge" in errors[0] and "Traceback" not in err
     assert err.strip().splitlines()[-1] == errors[0]  # the last word, after the status lines
+
+
+def test_a_decoder_process_killed_ends_its_sources_with_the_reason_and_the_others_run_on(
+        tmp_path):
+    """Two files played in real time (20 fps, 3 s), each in a decoder process of its own.
+    The second's process is killed (as the kernel's out-of-memory killer would) a second
+    in: within a second its source is reported finished, with the exit code, and no step
+    waits for it; the first is scored to its end, nothing dropped, and watch ends."""
+    videos = [write_avi(tmp_path / f"{name}.avi", clip(60, noisy=(), seed=k), fps=20)
+              for k, name in enumerate(("kept", "killed"))]
+    engine, scoring = FakeEngine(2, None, None), Scoring("sum", None, 100.0)
+    sources = [open_source(str(video), 8, queue_frames=20) for video in videos]
+    watch = Watch([Group.of_all(engine, scoring)], sources, tmp_path / "out",
+                  rules=EventRules(100.0), max_wait=0.01, decoders=2)
+    runner = threading.Thread(target=watch.run)
+    runner.start()
+    try:
+        wait_for(lambda: watch.report()[1].frames >= 20, timeout=20)
+        victim, = [p for p in multiprocessing.active_children() if p.name == "decoder 1"]
+        os.kill(victim.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: watch.report()[1].finished, timeout=10)
+        noticed = time.monotonic() - killed_at
+        runner.join(timeout=30)
+    finally:
+        watch.stop()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    kept, killed = watch.report()
+    assert noticed < 2.0
+    assert "decoder process ended with exit code -9" in killed.error
+    assert 20 <= killed.frames < 60
+    assert (kept.frames, kept.drops, kept.error) == (60, 0, None)

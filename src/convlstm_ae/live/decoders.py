@@ -12,12 +12,14 @@ grab in threads here.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import logging.handlers
 import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +31,7 @@ from convlstm_ae.live.sources import Source
 log = logging.getLogger(__name__)
 JOIN_SECONDS = 2.0  # waited for a decoder to end before it is terminated
 PARENT_CHECK = 0.5  # seconds between a decoder's looks at whether the scorer still runs
+STOP_POLL = 0.05  # seconds between a waiting grab loop's looks at the stop flag
 
 
 def _cores() -> int:
@@ -55,6 +58,33 @@ def _context() -> Any:
     if "forkserver" in methods:
         context.set_forkserver_preload([__name__])
     return context
+
+
+class StopFlag:
+    """Tells decoder processes to stop: a flag in shared memory, read and written without
+    a lock, its :meth:`wait` polling. A multiprocessing Event would not do: a process
+    killed while waiting on one (the out-of-memory killer) stays counted as a sleeper,
+    and every later ``set`` then waits for it to wake, forever."""
+
+    def __init__(self, context: Any) -> None:
+        self._value = context.RawValue(ctypes.c_bool, False)
+
+    def set(self) -> None:
+        self._value.value = True
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the flag was set within ``timeout`` seconds (looked at every
+        :data:`STOP_POLL` s)."""
+        end = time.monotonic() + timeout
+        while not self.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, STOP_POLL))
+        return True
 
 
 def _grab_all(rings: FrameRings, work: Sequence[tuple[int, Source]], stop: Any,
@@ -124,7 +154,7 @@ class Decoders:
         if not self._away:
             return
         context = _context()
-        self._stop_away = context.Event()
+        self._stop_away = StopFlag(context)
         records = context.Queue()
         self._listener = logging.handlers.QueueListener(records, _Home())
         self._listener.start()
