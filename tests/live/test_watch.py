@@ -1,6 +1,7 @@
 """``convlstm-ae watch`` (live/watch.py, live/outputs.py, the CLI verb): end to end on tiny
 videos with the real engine, streaming equal to offline scoring, Ctrl-C with a fake engine,
-an HTTP stream that drops and comes back, and a stream down that holds up no step."""
+an HTTP stream that drops and comes back, a stream down that holds up no step, and a
+decoder process or the watch itself killed."""
 
 import _thread
 import csv
@@ -43,6 +44,14 @@ def read_jsonl(path):
 def read_csv(path):
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def read_csv_rows(path):
+    """The rows of a CSV being written; none while it does not exist."""
+    try:
+        return read_csv(path)
+    except FileNotFoundError:
+        return []
 
 
 def test_watch_writes_frames_events_snapshots_and_runs_the_event_command(media, tmp_path):
@@ -753,3 +762,53 @@ def test_a_decoder_process_killed_ends_its_sources_with_the_reason_and_the_other
     assert "decoder process ended with exit code -9" in killed.error
     assert 20 <= killed.frames < 60
     assert (kept.frames, kept.drops, kept.error) == (60, 0, None)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (an orphan waiting for its
+    reaper, which a container's first process may never be)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file() or not Path("/dev/shm").is_dir(),
+                    reason="needs /proc and /dev/shm (Linux)")
+def test_a_watch_killed_leaves_no_decoder_running_and_no_shared_memory(media, tmp_path):
+    """The scoring process killed with SIGKILL (the out-of-memory killer's usual pick):
+    its decoder processes notice within a second and end, and the frame rings' shared
+    memory is freed (by multiprocessing's resource tracker); nothing is left behind."""
+    long = write_avi(tmp_path / "long.avi", clip(400, noisy=()), fps=20)
+    before = set(os.listdir("/dev/shm"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convlstm_ae.cli", "watch", str(media["model"]), str(long),
+         f"again={long}", "--decoders", "2", "--out", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
+    try:
+        wait_for(lambda: len(read_csv_rows(tmp_path / "out/frames-again.csv")) > 5, timeout=60)
+        below = _descendants(process.pid)
+        rings = set(os.listdir("/dev/shm")) - before
+        assert len(below) >= 2 and rings  # the decoders, and their rings
+    finally:
+        process.kill()
+        process.wait()
+    wait_for(lambda: not any(map(_running, below)), timeout=10)
+    wait_for(lambda: not rings & set(os.listdir("/dev/shm")), timeout=10)
