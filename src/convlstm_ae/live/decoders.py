@@ -17,6 +17,7 @@ import logging
 import logging.handlers
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 JOIN_SECONDS = 2.0  # waited for a decoder to end before it is terminated
 PARENT_CHECK = 0.5  # seconds between a decoder's looks at whether the scorer still runs
 STOP_POLL = 0.05  # seconds between a waiting grab loop's looks at the stop flag
+RELAY_POLL = 0.1  # seconds between the log relay's looks at whether it should stop
 
 
 def _cores() -> int:
@@ -138,7 +140,7 @@ class Decoders:
         self._stop_here = threading.Event()
         self._room_here = threading.Condition()
         self._taken: list[Any] = []  # a semaphore per decoder process
-        self._listener: logging.handlers.QueueListener | None = None
+        self._listener: _LogRelay | None = None
         self._here = here
         self._away = [away[k::workers] for k in range(min(workers, len(away)))]
 
@@ -156,8 +158,7 @@ class Decoders:
         context = _context()
         self._stop_away = StopFlag(context)
         records = context.Queue()
-        self._listener = logging.handlers.QueueListener(records, _Home())
-        self._listener.start()
+        self._listener = _LogRelay(records)
         level = logging.getLogger("convlstm_ae").getEffectiveLevel()
         threads = decode_threads(sum(len(work) for work in self._away))
         self._taken = [context.Semaphore(0) for _ in self._away]
@@ -214,8 +215,32 @@ class Decoders:
         return not any(loop.is_alive() for loop in [*self._threads, *self._processes])
 
 
-class _Home(logging.Handler):
-    """Hands a decoder's log record to the logger of its name here."""
+class _LogRelay:
+    """Hands the decoders' log records to the loggers of their names here, from a thread
+    that polls their queue. Not logging's ``QueueListener``: its ``stop`` puts a sentinel
+    on the queue, and a decoder process killed while writing to it would leave the
+    queue's shared write lock held, so the sentinel, and the watch's end, would wait
+    forever. This process only reads, and stops within :data:`RELAY_POLL` seconds."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        logging.getLogger(record.name).handle(record)
+    def __init__(self, records: Any) -> None:
+        self._records = records
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="decoder logs")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stop.is_set()  # then relay what is queued, and end
+            try:
+                record = self._records.get(timeout=0 if stopping else RELAY_POLL)
+            except queue.Empty:
+                if stopping:
+                    return
+                continue
+            logging.getLogger(record.name).handle(record)
+
+    def stop(self) -> None:
+        """Stop relaying (the records still queued are relayed first, unless the queue is
+        stuck); wait for the thread at most :data:`JOIN_SECONDS`."""
+        self._stop.set()
+        self._thread.join(timeout=JOIN_SECONDS)
