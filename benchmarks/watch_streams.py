@@ -22,6 +22,9 @@ A random model of each preset is released with a calibration fitted on the MJPG 
   ratio = watch / engine;
 - real-time streams: watch frames/s / 25; step ms: median wall time of one step;
   latency: decoded -> scored and written, p50 / p95;
+- ``--profile DIR``: the first all-frames run once more under cProfile, every grab loop
+  (in the decoder processes) and the scoring process's loop; their top entries printed,
+  the statistics kept in DIR: a profile where py-spy cannot attach;
 - CPU ms/frame: CPU time per frame scored of the decoder processes (all their threads)
   and of the scoring process, from the first step on; CPUs busy / stolen: the share of
   all the machine's CPUs busy, and stolen by the hypervisor (another tenant), meanwhile;
@@ -47,9 +50,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import cProfile
+import io
 import json
 import os
 import platform
+import pstats
 import subprocess
 import sys
 import tempfile
@@ -178,6 +184,35 @@ class InstantEngine:
         return self.output
 
 
+class ProfiledFileSource(FileSource):
+    """A file source whose grab loop (in its decoder process) runs under cProfile, its
+    statistics written to ``folder`` when it ends: a profile of the decoders where py-spy
+    cannot attach (hosts without ptrace)."""
+
+    def __init__(self, *args, folder: Path, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.folder = folder
+
+    def run(self, rings, stream, stop, room) -> None:
+        profile = cProfile.Profile()
+        profile.enable()
+        try:
+            super().run(rings, stream, stop, room)
+        finally:
+            profile.disable()
+            profile.dump_stats(self.folder / f"decoder-{stream}.prof")
+
+
+def top_entries(files: list[Path], title: str, count: int = 12) -> str:
+    """The ``count`` entries of merged cProfile statistics with the most time of their
+    own, as lines prefixed with ``# title``."""
+    stream = io.StringIO()
+    stats = pstats.Stats(*map(str, files), stream=stream)
+    stats.sort_stats("tottime").print_stats(count)
+    body = stream.getvalue().split("ncalls", 1)[-1]
+    return "\n".join(f"# {title}: " + line for line in ("ncalls" + body).splitlines() if line)
+
+
 def warm_up(engine, device: str) -> None:
     """Untimed calls: cuDNN autotuning, torch.compile and CUDA-graph capture on CUDA."""
     for _ in range(8 if device == "cuda" else 3):
@@ -198,16 +233,23 @@ def engine_fps(engine, device: str, seconds: float = 2.0) -> float:
 
 
 def run_watch(engine, sources, out: Path, scoring, rules, decoders: int | None,
-              seconds: float | None = None) -> dict:
-    """One Watch over ``sources``; its figures."""
+              seconds: float | None = None, profile: Path | None = None) -> dict:
+    """One Watch over ``sources``; its figures. With ``profile``, the scoring process's
+    loop runs under cProfile, its statistics written there as ``scorer.prof``."""
     watch = TimedWatch([Group.of_all(engine, scoring)], sources, out, rules=rules,
                        decoders=decoders)
     engine.reset()
     timer = threading.Timer(seconds, watch.stop) if seconds else None
     if timer:
         timer.start()
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
     reports = watch.run()
     wall = time.perf_counter() - (watch.first or time.perf_counter())
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile / "scorer.prof")
     cpu = watch.meter.stop() if watch.meter else {"decoder_cpu_s": 0.0, "scorer_cpu_s": 0.0,
                                                   "busy_pct": 0.0, "steal_pct": 0.0}
     if timer:
@@ -333,6 +375,9 @@ def main() -> None:
                         help="length of each RTSP run (default: the video's; file "
                         "sources play their --frames to the end)")
     parser.add_argument("--no-check", action="store_true", help="skip the real-time check")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="run the first all-frames B once more under cProfile (decoders "
+                        "and scorer), print the top entries and keep the statistics in DIR")
     parser.add_argument("--host", nargs="?", const="", default=None, metavar="DECODERS",
                         help="also run each all-frames B with an engine that costs nothing; "
                         "with a list (8,15,30), once per number of decoder processes")
@@ -423,6 +468,8 @@ def measure(args, kind, video, server, model, preset, backend, device, scoring, 
                    for i in range(streams)]
         result = run_watch(engine, sources, out, scoring, rules, args.decoders)
         save(base | {"mode": "all frames"} | result)
+        if args.profile and not (args.profile / "scorer.prof").is_file():
+            profile_run(args, engine, video, out, scoring, rules, streams)
         if args.host is not None:
             for decoders in [int(d) for d in args.host.split(",") if d] or [args.decoders]:
                 save(base | {"mode": "host alone"} | run_watch(
@@ -441,6 +488,26 @@ def measure(args, kind, video, server, model, preset, backend, device, scoring, 
     verdict = "confirmed" if result["dropped"] == 0 else "NOT confirmed"
     print(f"# {preset} {backend} {kind}: {best} streams in real time {verdict} "
           f"({result['dropped']} frames dropped)", flush=True)
+
+
+def profile_run(args, engine, video, out: Path, scoring, rules, streams: int) -> None:
+    """The all-frames run of ``streams`` streams again, under cProfile: the top entries of
+    the decoders (all grab loops merged) and of the scoring process, printed and kept in
+    ``--profile``'s folder (``decoders.prof``, ``scorer.prof`` and their ``.txt``)."""
+    folder = args.profile
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as loops:  # a file per grab loop, merged below
+        sources = [ProfiledFileSource(f"cam{i}", [video], engine.frame_size, realtime=False,
+                                      folder=Path(loops)) for i in range(streams)]
+        result = run_watch(engine, sources, out.with_name(out.name + "-profiled"), scoring,
+                           rules, args.decoders, profile=folder)
+        pstats.Stats(*map(str, Path(loops).glob("decoder-*.prof"))).dump_stats(
+            folder / "decoders.prof")
+    print(f"# profiled run: {result['fps']:,.0f} frames/s (cProfile's own cost included)")
+    for title in ("decoders", "scorer"):
+        text = top_entries([folder / f"{title}.prof"], title)
+        (folder / f"{title}.txt").write_text(text + "\n")
+        print(text, flush=True)
 
 
 if __name__ == "__main__":
