@@ -21,7 +21,7 @@ from convlstm_ae.live.sources import (
     redact,
     split_label,
 )
-from media import random_frames, write_avi
+from media import random_frames, write_avi, write_frames
 
 SECRET = "s3cr3t-pw"
 
@@ -265,3 +265,19 @@ def test_a_halted_stream_stops_at_once_while_it_waits_to_reconnect(workers):
             time.sleep(0.01)
         assert rings.finished[0] and time.monotonic() - halted < 1.0
         assert rings.reconnects[0] == 0  # not tried again
+
+
+@pytest.mark.parametrize(("fps", "warned"), [(None, True), (10.0, False)])
+def test_a_frame_folder_that_states_no_rate_is_played_at_25_fps_with_a_warning_naming_fps(
+        tmp_path, caplog, fps, warned):
+    """A frame folder of one's own states no frame rate: played at 25 fps, a 10 fps
+    model's source keeps 10 of every 25 frames and says so, naming --fps; with the rate
+    given (--fps 10), every frame and no warning."""
+    folder = write_frames(tmp_path / "own", random_frames((25, 16, 16)))
+    source = open_source(str(folder), 16, realtime=False, fps=fps, rate=10.0)
+    with caplog.at_level(logging.WARNING):
+        frames = collect(source)
+    assert len(frames) == (10 if warned else 25)
+    line = "own: states no frame rate, so it is played at 25 fps and scored at 10 fps; " \
+        "--fps gives its rate"
+    assert (line in caplog.text) == warned

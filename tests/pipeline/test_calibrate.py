@@ -302,3 +302,28 @@ def test_a_video_short_once_thinned_to_the_models_rate_is_warned_of_by_its_frame
     with caplog.at_level(logging.WARNING):
         (every,), _, _ = read_footage([tmp_path], 64, clip_length=10, needed=1, rate=None)
     assert len(every) == 20 and "fewer than" not in caplog.text
+
+
+def test_a_frame_folder_that_states_no_rate_is_taken_as_25_fps_and_named_with_fps(
+        tmp_path, release_tiny):
+    """Frame folders of one's own state no frame rate: read at 25 fps, a 10 fps model keeps
+    10 of every 25 frames. Too few left: one line naming --fps as well as --rate 0;
+    enough: a warning per folder naming it and --fps; with --fps 10, every frame and no
+    warning."""
+    model = with_frame_rate(release_tiny(tmp_path / "tiny"), tmp_path / "model", 10.0)
+    for name in ("a", "b"):
+        write_frames(tmp_path / "own" / name, scrolling(40))
+    code, _, err = run_cli("calibrate", model, tmp_path / "own/a", "--quantile", 0.95)
+    assert_user_error(code, err, "16 frames of 40 kept at most at 10 fps", "--rate 0",
+                      "--fps gives the rate of footage that states none, taken as 25 fps")
+    code, out, err = run_cli("calibrate", model, tmp_path / "own", "--quantile", 0.95,
+                             "--out", tmp_path / "assumed")
+    assert code == 0, err
+    assert "32 normal frames from 2 video(s)" in out
+    for name in ("a", "b"):
+        assert (f"{name}: states no frame rate, so it is taken as 25 fps and 16 of its 40 "
+                "frames are kept at 10 fps; --fps gives its rate") in err
+    code, out, err = run_cli("calibrate", model, tmp_path / "own", "--quantile", 0.95,
+                             "--fps", 10, "--out", tmp_path / "stated")
+    assert code == 0, err
+    assert "80 normal frames from 2 video(s)" in out and "states no frame rate" not in err

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from convlstm_ae.data.layouts import DEFAULT_FPS, frame_rate
-from convlstm_ae.data.rate import RateGate
+from convlstm_ae.data.rate import RateGate, faster
 from convlstm_ae.data.video_io import (
     VIDEO_SUFFIXES,
     Capture,
@@ -177,7 +177,12 @@ class FileSource(Source):
         """The kept frames of video ``number``, as :meth:`_decoded` yields them; returns
         whether ``stop`` (or a halt) ended it."""
         header = read_header(video) if video.is_file() else None
-        fps = self.fps or frame_rate(video) or DEFAULT_FPS
+        stated = self.fps or frame_rate(video)
+        fps = stated or DEFAULT_FPS
+        if stated is None and faster(fps, self.rate):
+            which = "" if video.name == self.name else f" {video.name}"
+            log.warning("%s:%s states no frame rate, so it is played at %g fps and scored "
+                        "at %g fps; --fps gives its rate", self.name, which, fps, self.rate)
         gate = RateGate(self.rate, fps)
 
         def kept(index: int) -> bool:

@@ -19,7 +19,9 @@ import numpy as np
 from torch import nn
 
 from convlstm_ae.atomic import atomic_path, writable_folder
+from convlstm_ae.data.layouts import DEFAULT_FPS, frame_rate
 from convlstm_ae.data.rate import kept_frames
+from convlstm_ae.data.video_io import list_videos
 from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.pipeline.score import Scorer, open_scorer, read_inputs, score_video
@@ -177,7 +179,8 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
     own frame rate), with only the frames ``watch`` scores at ``rate`` (None: all,
     :func:`~convlstm_ae.data.rate.kept_frames`): consecutive once the others are left out.
     A video left with fewer frames than a training clip (``clip_length``) is kept, with a
-    warning that counts its frames kept.
+    warning that counts its frames kept; one whose rate nothing states, read at
+    :data:`DEFAULT_FPS` and thinned, is warned of, naming ``--fps``.
 
     Returns:
         The videos' frames kept, their names and how many frames they had in all.
@@ -186,9 +189,17 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
         VideoReadError: no readable video, or fewer than ``needed`` frames kept in all.
     """
     videos, names, total = [], [], 0
+    assumed: list[str] = []  # a warning for each thinned video whose rate nothing states
     for path in footage:
+        unstated: set[str] | None = None  # names of the videos whose rate nothing states
         for name, video, video_fps in read_inputs(path, frame_size, fps=fps):
             kept = video[kept_frames(len(video), video_fps, rate)]
+            if fps is None and len(kept) < len(video):
+                unstated = _unstated_rates(path) if unstated is None else unstated
+                if name in unstated:
+                    assumed.append(f"{name}: states no frame rate, so it is taken as "
+                                   f"{video_fps:g} fps and {len(kept)} of its {len(video)} "
+                                   f"frames are kept at {rate:g} fps; --fps gives its rate")
             if len(kept) < clip_length:
                 thinned = f" of {len(video)} at {video_fps:g} fps" if len(kept) < len(video) else ""
                 log.warning("%s: %d frame(s) kept%s, fewer than the %d of a training clip; "
@@ -202,11 +213,25 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
         raise VideoReadError(f"{paths}: no readable video")
     frames = sum(len(video) for video in videos)
     if frames < needed:
+        fps_flag = (f"; --fps gives the rate of footage that states none, taken as "
+                    f"{DEFAULT_FPS:g} fps" if assumed else "")
         left_out = (f" of {total} kept at most at {rate:g} fps, as watch scores them (--rate "
-                    "0 keeps every frame)" if frames < total else "")
+                    f"0 keeps every frame{fps_flag})" if frames < total else "")
         raise VideoReadError(f"{paths}: {frames} frames{left_out}; calibrating takes at "
                              f"least {needed}")
+    for warning in assumed:  # after the error above, which names --fps alone
+        log.warning("%s", warning)
     return videos, names, total
+
+
+def _unstated_rates(path: Path) -> set[str]:
+    """The names, as :func:`read_inputs` gives them, of the videos under ``path`` whose
+    frame rate nothing states (a frame folder or array of one's own): read at
+    :data:`DEFAULT_FPS`."""
+    if path.suffix == ".npz":  # Moving-MNIST: 25 fps by definition
+        return set()
+    return {video.stem if video.is_file() else video.name for video in list_videos(path)
+            if frame_rate(video) is None}
 
 
 def copy_model(model_dir: Path, out: Path) -> Path:
