@@ -188,8 +188,8 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
     Raises:
         VideoReadError: no readable video, or fewer than ``needed`` frames kept in all.
     """
-    videos, names, total = [], [], 0
-    assumed: list[str] = []  # a warning for each thinned video whose rate nothing states
+    videos, names, total, assumed = [], [], 0, False
+    warnings: list[str] = []  # logged unless the footage is refused (one line then)
     for path in footage:
         unstated: set[str] | None = None  # names of the videos whose rate nothing states
         for name, video, video_fps in read_inputs(path, frame_size, fps=fps):
@@ -197,14 +197,15 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
             if fps is None and len(kept) < len(video):
                 unstated = _unstated_rates(path) if unstated is None else unstated
                 if name in unstated:
-                    assumed.append(f"{name}: states no frame rate, so it is taken as "
-                                   f"{video_fps:g} fps and {len(kept)} of its {len(video)} "
-                                   f"frames are kept at {rate:g} fps; --fps gives its rate")
+                    assumed = True
+                    warnings.append(f"{name}: states no frame rate, so it is taken as "
+                                    f"{video_fps:g} fps and {len(kept)} of its {len(video)} "
+                                    f"frames are kept at {rate:g} fps; --fps gives its rate")
             if len(kept) < clip_length:
                 thinned = f" of {len(video)} at {video_fps:g} fps" if len(kept) < len(video) else ""
-                log.warning("%s: %d frame(s) kept%s, fewer than the %d of a training clip; "
-                            "its scores have little history", name, len(kept), thinned,
-                            clip_length)
+                warnings.append(f"{name}: {len(kept)} frame(s) kept{thinned}, fewer than the "
+                                f"{clip_length} of a training clip; its scores have little "
+                                "history")
             videos.append(kept)
             names.append(name)
             total += len(video)
@@ -219,7 +220,7 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
                     f"0 keeps every frame{fps_flag})" if frames < total else "")
         raise VideoReadError(f"{paths}: {frames} frames{left_out}; calibrating takes at "
                              f"least {needed}")
-    for warning in assumed:  # after the error above, which names --fps alone
+    for warning in warnings:
         log.warning("%s", warning)
     return videos, names, total
 
