@@ -36,6 +36,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_score(args: argparse.Namespace) -> None:
     """Score videos into a table of per-frame scores, optionally drawing overlays."""
+    from convlstm_ae.data.layouts import DEFAULT_FPS
     from convlstm_ae.pipeline.overlay import write_score_overlay
     from convlstm_ae.pipeline.score import (
         open_scorer,
@@ -65,9 +66,10 @@ def cmd_score(args: argparse.Namespace) -> None:
 
     def scored():
         config = scorer.model.config
-        for name, frames, fps in read_inputs(args.input, config.frame_size, args.skip_bad,
-                                             args.strict, config.clip_length, args.fps,
-                                             scorer.scoring):
+        for name, frames, stated in read_inputs(args.input, config.frame_size, args.skip_bad,
+                                                args.strict, config.clip_length, args.fps,
+                                                scorer.scoring):
+            fps = stated or DEFAULT_FPS
             warn_if_faster(name, fps, rate)
             scores = score_video(scorer, frames, fps)
             columns = scores.columns

@@ -19,9 +19,8 @@ import numpy as np
 from torch import nn
 
 from convlstm_ae.atomic import atomic_path, writable_folder
-from convlstm_ae.data.layouts import DEFAULT_FPS, frame_rate
+from convlstm_ae.data.layouts import DEFAULT_FPS
 from convlstm_ae.data.rate import kept_frames
-from convlstm_ae.data.video_io import list_videos
 from convlstm_ae.errors import CheckpointError, ConfigError, VideoReadError
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE
 from convlstm_ae.pipeline.score import Scorer, open_scorer, read_inputs, score_video
@@ -191,16 +190,14 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
     videos, names, total, assumed = [], [], 0, False
     warnings: list[str] = []  # logged unless the footage is refused (one line then)
     for path in footage:
-        unstated: set[str] | None = None  # names of the videos whose rate nothing states
-        for name, video, video_fps in read_inputs(path, frame_size, fps=fps):
+        for name, video, stated in read_inputs(path, frame_size, fps=fps):
+            video_fps = stated or DEFAULT_FPS
             kept = video[kept_frames(len(video), video_fps, rate)]
-            if fps is None and len(kept) < len(video):
-                unstated = _unstated_rates(path) if unstated is None else unstated
-                if name in unstated:
-                    assumed = True
-                    warnings.append(f"{name}: states no frame rate, so it is taken as "
-                                    f"{video_fps:g} fps and {len(kept)} of its {len(video)} "
-                                    f"frames are kept at {rate:g} fps; --fps gives its rate")
+            if stated is None and len(kept) < len(video):
+                assumed = True
+                warnings.append(f"{name}: states no frame rate, so it is taken as "
+                                f"{video_fps:g} fps and {len(kept)} of its {len(video)} "
+                                f"frames are kept at {rate:g} fps; --fps gives its rate")
             if len(kept) < clip_length:
                 thinned = f" of {len(video)} at {video_fps:g} fps" if len(kept) < len(video) else ""
                 warnings.append(f"{name}: {len(kept)} frame(s) kept{thinned}, fewer than the "
@@ -223,16 +220,6 @@ def read_footage(footage: Sequence[Path], frame_size: int, clip_length: int, nee
     for warning in warnings:
         log.warning("%s", warning)
     return videos, names, total
-
-
-def _unstated_rates(path: Path) -> set[str]:
-    """The names, as :func:`read_inputs` gives them, of the videos under ``path`` whose
-    frame rate nothing states (a frame folder or array of one's own): read at
-    :data:`DEFAULT_FPS`."""
-    if path.suffix == ".npz":  # Moving-MNIST: 25 fps by definition
-        return set()
-    return {video.stem if video.is_file() else video.name for video in list_videos(path)
-            if frame_rate(video) is None}
 
 
 def copy_model(model_dir: Path, out: Path) -> Path:

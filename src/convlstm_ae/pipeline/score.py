@@ -115,7 +115,7 @@ def open_scorer(model_dir: Path, *, device: str | None = None, backend: str = "t
 def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: bool = False,
                 min_frames: int = 1, fps: float | None = None,
                 scoring: ScoringConfig | None = None
-                ) -> Iterator[tuple[str, np.ndarray, float]]:
+                ) -> Iterator[tuple[str, np.ndarray, float | None]]:
     """(name, frames (N, S, S) uint8, frame rate) of every video under ``path``: a video,
     a frame folder, a folder of either, or a Moving-MNIST ``.npz``. With ``skip_bad`` an
     unreadable video is logged (``skipped: FILE: problem``) and left out; ``strict`` turns a
@@ -126,7 +126,9 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
     (:func:`~convlstm_ae.scoring.windows.plan_minimum`): Eq. 4's range is then all of it.
 
     The frame rate is ``fps`` if given, else the video's own (:func:`frame_rate`: its
-    header, or its dataset layout), else :data:`DEFAULT_FPS`.
+    header, or its dataset layout; a Moving-MNIST sequence's is :data:`DEFAULT_FPS`), else
+    None: nothing states it (a frame folder or array of one's own), and the caller takes
+    :data:`DEFAULT_FPS`, where it matters saying so.
     """
     if path.suffix == ".npz":
         recipes = MovingMNIST.load(path)
@@ -156,7 +158,7 @@ def read_inputs(path: Path, frame_size: int, skip_bad: bool = False, strict: boo
                         "for the first-frame rule; Eq. 4's min and max come from all its "
                         "frames", video, len(frames), needed, scoring.windows, scoring.t_prime)
         name = video.stem if video.is_file() else video.name
-        yield name, frames, fps or frame_rate(video) or DEFAULT_FPS
+        yield name, frames, fps or frame_rate(video)
 
 
 def warn_if_faster(name: str, fps: float, rate: float | None) -> None:
