@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from convlstm_ae.export.onnx import export_score_graph
+from convlstm_ae.export.onnx_stream import OnnxStreamScorer
 from convlstm_ae.export.session import open_session
 from convlstm_ae.model.presets import create_model
-from convlstm_ae.scoring.onnx_stream import OnnxStreamScorer
 from convlstm_ae.scoring.stream import StreamScorer
 
 REAL_TIME_FPS = 25

@@ -7,9 +7,9 @@ import torch
 
 from convlstm_ae.errors import ExportError
 from convlstm_ae.export.onnx import export_score_graph
+from convlstm_ae.export.onnx_stream import OnnxStreamScorer
 from convlstm_ae.export.session import open_session
 from convlstm_ae.model.presets import create_model
-from convlstm_ae.scoring.onnx_stream import OnnxStreamScorer
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from convlstm_ae.scoring.windows import plan_windows
 

@@ -1,1 +1,2 @@
-"""Export for inference without PyTorch's eager loop: ONNX Runtime."""
+"""Export for inference without PyTorch's eager loop: the live scoring step as ONNX, and
+that step under ONNX Runtime."""

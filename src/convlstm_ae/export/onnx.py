@@ -4,7 +4,7 @@ The scoring graph is :meth:`StreamScorer.compute
 <convlstm_ae.scoring.stream.StreamScorer.compute>` traced with a free batch (one row per
 stream): ``(frame, last, keep, h, c) -> (current, previous, patch, map, cells, h_next,
 c_next, normalised frame)`` on uint8 frames, Eq. 3 included. :class:`OnnxStreamScorer
-<convlstm_ae.scoring.onnx_stream.OnnxStreamScorer>` runs it for ``watch`` and for
+<convlstm_ae.export.onnx_stream.OnnxStreamScorer>` runs it for ``watch`` and for
 ``score --backend onnx``.
 """
 
@@ -20,9 +20,9 @@ from torch import Tensor, nn
 
 from convlstm_ae.atomic import atomic_path
 from convlstm_ae.errors import ExportError
+from convlstm_ae.export.onnx_stream import SCORE_INPUTS, SCORE_OUTPUTS
 from convlstm_ae.export.session import open_session
 from convlstm_ae.model.convlstm_ae import ConvLSTMAE, feature_sizes
-from convlstm_ae.scoring.onnx_stream import SCORE_INPUTS, SCORE_OUTPUTS
 from convlstm_ae.scoring.stream import StreamScorer
 
 TOLERANCE = 1e-4  # largest difference to PyTorch accepted at export, relative to each output

@@ -2,7 +2,7 @@
 
 An engine is the one streaming step of :mod:`convlstm_ae.scoring`, on one of two
 backends: ``torch`` (:class:`~convlstm_ae.scoring.stream.StreamScorer`, CPU or CUDA) or
-``onnx`` (:class:`~convlstm_ae.scoring.onnx_stream.OnnxStreamScorer`, ONNX Runtime on
+``onnx`` (:class:`~convlstm_ae.export.onnx_stream.OnnxStreamScorer`, ONNX Runtime on
 the CPU, without PyTorch). Both keep a :class:`~convlstm_ae.scoring.stream_state.StreamState`
 and return :class:`~convlstm_ae.scoring.frame_errors.FrameErrors`.
 """
@@ -17,10 +17,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from convlstm_ae.errors import ConfigError
+from convlstm_ae.export.onnx_stream import OnnxStreamScorer
 from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
 from convlstm_ae.release_files import load_model_config, load_scoring_config
 from convlstm_ae.scoring.frame_errors import FrameErrors
-from convlstm_ae.scoring.onnx_stream import OnnxStreamScorer
 
 BACKENDS = ("torch", "onnx")
 

@@ -22,13 +22,13 @@ from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.rate import faster
 from convlstm_ae.data.video_io import list_videos, read_frames
 from convlstm_ae.errors import ConfigError, DatasetLayoutError, VideoReadError
+from convlstm_ae.export.onnx_stream import OnnxStreamScorer
 from convlstm_ae.export.paths import ONNX_SCORE, onnx_path
 from convlstm_ae.release import default_device, export_scoring_graph, load_model, ready_model
 from convlstm_ae.release_files import LOCATED, load_calibration, load_scoring_config
 from convlstm_ae.scoring.calibration import DeploymentCalibration
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from convlstm_ae.scoring.located import located_scores
-from convlstm_ae.scoring.onnx_stream import OnnxStreamScorer
 from convlstm_ae.scoring.reconstruction import reconstruction_errors
 from convlstm_ae.scoring.regularity import reference_frames, regularity_score
 from convlstm_ae.scoring.windows import plan_minimum, plan_promise, plan_windows

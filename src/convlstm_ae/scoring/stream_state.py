@@ -6,7 +6,7 @@ a stream restarts. A stream left out of a step (``scored`` False) keeps its memo
 clock as they were, so a stream may skip steps without restarting. The PyTorch step
 (:class:`~convlstm_ae.scoring.stream.StreamScorer`, CPU, CUDA or CUDA graph) and the ONNX
 Runtime step
-(:class:`~convlstm_ae.scoring.onnx_stream.OnnxStreamScorer`) both hold one of these, so
+(:class:`~convlstm_ae.export.onnx_stream.OnnxStreamScorer`) both hold one of these, so
 the clock is written once. Torch-free: the buffers are the backend's arrays.
 """
 
