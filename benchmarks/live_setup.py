@@ -19,7 +19,7 @@ import numpy as np
 from convlstm_ae.config import ScoringConfig
 from convlstm_ae.data.video_io import model_frame, read_header, video_frames
 from convlstm_ae.live.events import EventRules
-from convlstm_ae.live.watch import Scoring, model_scoring
+from convlstm_ae.live.models import Scoring, model_scoring
 from convlstm_ae.model.presets import create_model
 from convlstm_ae.release import load_model, save_model
 from convlstm_ae.release_files import save_calibration

@@ -27,8 +27,9 @@ import numpy as np
 from live_setup import FPS, machine_line, release_model, rss_mb, watch_scoring, write_video
 
 from convlstm_ae.live.engine import open_engine
+from convlstm_ae.live.models import Group
 from convlstm_ae.live.sources import FileSource
-from convlstm_ae.live.watch import Group, Watch
+from convlstm_ae.live.watch import Watch
 
 
 def sample(watch: Watch, path: Path, stop: threading.Event, start: float,

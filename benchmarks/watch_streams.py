@@ -75,8 +75,9 @@ from live_setup import (
 )
 
 from convlstm_ae.live.engine import open_engine
+from convlstm_ae.live.models import Group
 from convlstm_ae.live.sources import CaptureSource, FileSource
-from convlstm_ae.live.watch import Group, Watch
+from convlstm_ae.live.watch import Watch
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 RTSP_QUEUE = 64  # room for the burst of frames a new RTSP connection delivers

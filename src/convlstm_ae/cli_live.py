@@ -15,8 +15,9 @@ from convlstm_ae.errors import ConfigError, ConvLSTMAEError
 
 if TYPE_CHECKING:
     from convlstm_ae.live.cameras import CamerasConfig, Reloader
+    from convlstm_ae.live.models import Group, Opener
     from convlstm_ae.live.server import PageServer
-    from convlstm_ae.live.watch import Group, Opener, Watch
+    from convlstm_ae.live.watch import Watch
 
 # the longest wait, delay or timeout a watch flag takes: a day (threads' timeouts overflow
 # near 2**63 ns, and infinity is no delay)
@@ -131,7 +132,7 @@ def _page_socket(args: argparse.Namespace) -> tuple[socket.socket | None, str | 
 
 def _opener(args: argparse.Namespace, publish: bool) -> Opener:
     """How ``args`` open sources and engines."""
-    from convlstm_ae.live.watch import Opener
+    from convlstm_ae.live.models import Opener
 
     return Opener(args.backend, args.device, args.threads,
                   maps=bool(args.overlay or args.clip_overlay), publish=publish,
@@ -190,7 +191,7 @@ def _open_groups(args: argparse.Namespace, cameras: CamerasConfig | None, opener
         ConfigError: with ``cameras``, ``FILE: camera 'NAME': ...`` naming the first
             camera of a model that does not open or scores another frame size.
     """
-    from convlstm_ae.live.watch import Group
+    from convlstm_ae.live.models import Group
 
     models = {args.model: list(range(len(args.sources)))} if cameras is None else (
         cameras.by_model())

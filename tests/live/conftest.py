@@ -10,8 +10,9 @@ import pytest
 from convlstm_ae.live.clips import ClipRules
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
+from convlstm_ae.live.models import Group, model_scoring
 from convlstm_ae.live.sources import Source, open_source
-from convlstm_ae.live.watch import Group, Watch, model_scoring
+from convlstm_ae.live.watch import Watch
 from media import clip, noise_calibrated, write_avi
 
 

@@ -27,9 +27,10 @@ from convlstm_ae.export.paths import ONNX_SCORE
 from convlstm_ae.live.cameras import Camera, camera_masks, cell_mask, read_cameras
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
+from convlstm_ae.live.models import Group, model_scoring
 from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import open_source
-from convlstm_ae.live.watch import Group, Watch, model_scoring
+from convlstm_ae.live.watch import Watch
 from convlstm_ae.scoring.located import LocatedDesign
 from media import clip, located_model, noise_calibrated, with_frame_rate, write_avi
 from test_cli import assert_user_error, ctrl_c_reaches_it, run_cli

@@ -21,9 +21,10 @@ from test_watch import SECRET, read_jsonl, wait_for
 
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
+from convlstm_ae.live.models import Group, model_scoring
 from convlstm_ae.live.mqtt import DEFAULT_PREFIX, Mqtt, mqtt_target
 from convlstm_ae.live.sources import open_source
-from convlstm_ae.live.watch import Group, Watch, model_scoring
+from convlstm_ae.live.watch import Watch
 from media import clip, write_avi
 from test_cli import assert_user_error, run_cli
 

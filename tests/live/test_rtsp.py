@@ -18,8 +18,9 @@ from test_watch import SECRET, clip, noise_calibrated, read_csv, wait_for
 import rtsp_server
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import EventRules
+from convlstm_ae.live.models import Group, model_scoring
 from convlstm_ae.live.sources import open_source
-from convlstm_ae.live.watch import Group, Watch, model_scoring
+from convlstm_ae.live.watch import Watch
 from media import write_avi
 
 SERVER = Path(__file__).parents[1] / "rtsp_server.py"

@@ -27,9 +27,10 @@ from convlstm_ae.data.video_io import model_frame, open_capture, read_frames, vi
 from convlstm_ae.demo import demo_model_dir
 from convlstm_ae.live.engine import open_engine
 from convlstm_ae.live.events import RELEASE_FRAMES, EventRules
+from convlstm_ae.live.models import Group, Scoring, model_scoring
 from convlstm_ae.live.outputs import Sink
 from convlstm_ae.live.sources import CaptureSource, IterableSource, open_source
-from convlstm_ae.live.watch import Group, Scoring, Watch, model_scoring
+from convlstm_ae.live.watch import Watch
 from convlstm_ae.scoring.frame_errors import FrameErrors
 from media import clip, noise_calibrated, with_frame_rate, write_avi, write_frames
 from test_cli import assert_user_error, run_cli

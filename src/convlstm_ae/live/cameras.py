@@ -67,7 +67,8 @@ from convlstm_ae.live.events import MIN_FRAMES, RELEASE_FRAMES, RELEASE_MARGIN, 
 from convlstm_ae.scoring.located import HOW_TO_FIT, LocatedCalibration
 
 if TYPE_CHECKING:
-    from convlstm_ae.live.watch import Opener, Watch
+    from convlstm_ae.live.models import Opener
+    from convlstm_ae.live.watch import Watch
 
 log = logging.getLogger(__name__)
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # a source label (live/sources.py)

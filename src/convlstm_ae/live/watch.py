@@ -1,20 +1,21 @@
 """The loop of ``convlstm-ae watch``: frames of every source, scored together, into
 per-frame logs, events, snapshots and notifications.
 
-Sources are grouped by model, each :class:`Group` scored by one engine of its streams
-(two sources of the same model share it), one frame per source per step. Each source is
-scored at most at its model's frame rate (:func:`~convlstm_ae.release_files.scoring_rate`):
-a faster one has frames left out in its decoder (:mod:`convlstm_ae.data.rate`). A step
-runs once every source that can deliver has a frame: finished sources and live sources
-that are reconnecting are skipped at once. A source that drops its oldest frames when behind (a
-camera, a stream URL, a file played in real time) is skipped for a step when it has no
-frame and another source has more than one queued, or after ``max_wait`` seconds, so no
-source waits for a slower one and none falls behind by its start time. Files played with
-``--no-realtime`` are never skipped (their next frame is only a decode away). A skipped
-stream's slot gets a blank frame whose result is discarded, and its memory, clock and
-running level are held as they were, so every source's frames are scored in order with an
-unbroken memory: a file (at most at its model's rate) exactly as ``convlstm-ae score
---windows reset`` scores it. This keeps one batched call per group and step.
+Sources are grouped by model, each :class:`~convlstm_ae.live.models.Group` scored by one
+engine of its streams (two sources of the same model share it), one frame per source per
+step. Each source is scored at most at its model's frame rate
+(:func:`~convlstm_ae.release_files.scoring_rate`): a faster one has frames left out in its
+decoder (:mod:`convlstm_ae.data.rate`). A step runs once every source that can deliver has
+a frame: finished sources and live sources that are reconnecting are skipped at once. A
+source that drops its oldest frames when behind (a camera, a stream URL, a file played in
+real time) is skipped for a step when it has no frame and another source has more than one
+queued, or after ``max_wait`` seconds, so no source waits for a slower one and none falls
+behind by its start time. Files played with ``--no-realtime`` are never skipped (their
+next frame is only a decode away). A skipped stream's slot gets a blank frame whose result
+is discarded, and its memory, clock and running level are held as they were, so every
+source's frames are scored in order with an unbroken memory: a file (at most at its
+model's rate) exactly as ``convlstm-ae score --windows reset`` scores it. This keeps one
+batched call per group and step.
 
 Frames come from the sources' shared-memory rings (:mod:`convlstm_ae.live.ring`), filled
 by decoder processes (:mod:`convlstm_ae.live.decoders`); a step gathers them into the
@@ -48,34 +49,26 @@ from pathlib import Path
 
 import numpy as np
 
-from convlstm_ae import progress
 from convlstm_ae.atomic import file_label, writable_folder
-from convlstm_ae.config import default_patch_size
 from convlstm_ae.errors import ConfigError
 from convlstm_ae.live.clips import ClipRules, Clips, HeatStyle
 from convlstm_ae.live.decoders import Decoders, default_workers
-from convlstm_ae.live.engine import Engine, open_engine
+from convlstm_ae.live.engine import Engine
 from convlstm_ae.live.events import EventMachine, EventRules
 from convlstm_ae.live.live_state import LiveState
+from convlstm_ae.live.models import Group, GroupScorer, Scoring, check_groups
 from convlstm_ae.live.outputs import EVENT_CLIPS, EVENT_SNAPSHOTS, OutputWriter, Rows, Sink
 from convlstm_ae.live.ring import FrameRings, RingSet, Taken
-from convlstm_ae.live.sources import QUEUE_FRAMES, Source, open_source
+from convlstm_ae.live.sources import Source
+from convlstm_ae.live.status_lines import StatusLines
 from convlstm_ae.pipeline.event_file import EVENTS_FILE, Event
-from convlstm_ae.release_files import (
-    LOCATED,
-    load_calibration,
-    load_scoring_config,
-    scoring_rate,
-)
-from convlstm_ae.rows import grown, placed, put
-from convlstm_ae.scoring.calibration import DeploymentCalibration
-from convlstm_ae.scoring.located import HOW_TO_FIT, LocatedCalibration
+from convlstm_ae.rows import placed, put
+from convlstm_ae.scoring.located import HOW_TO_FIT
 from convlstm_ae.viz.overlay import (
     CURVE_FRAMES,
     OVERLAY_FPS,
     OverlayVideo,
     draw_overlay,
-    heat_limit,
     overlay_path,
     upscale,
 )
@@ -83,191 +76,6 @@ from convlstm_ae.viz.overlay import (
 log = logging.getLogger(__name__)
 MAX_WAIT = 1.0
 POLL = 0.001  # seconds between looks at the rings while a step waits for frames
-STATUS_EVERY = 1.0  # seconds between status-line refreshes
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """How errors become scores, and the alarm threshold: the located live score where
-    the model has one (beyond the paper), else e(t) standardised by its calibration
-    (None: the raw error)."""
-
-    error: str
-    calibration: DeploymentCalibration | None
-    threshold: float
-    heat_limit: float | None = None  # top of the overlay's colour scale, in the map's units
-    patch_size: int | None = None  # None: the default for the model's frame size
-    located: LocatedCalibration | None = None
-
-    def heat(self, frame_size: int) -> HeatStyle | None:
-        """The scale of its heat maps on ``frame_size`` frames; None without a patch
-        calibration."""
-        if self.heat_limit is None:
-            return None
-        return HeatStyle(self.heat_limit, self.patch_size or default_patch_size(frame_size))
-
-    def score(self, errors: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """The whole-frame score of B frames: e(t) standardised, or e(t) itself."""
-        if self.calibration is None:
-            return errors
-        return self.calibration.score(errors, history)
-
-
-def model_scoring(model_dir: Path, threshold: float | None = None, live: bool = True
-                  ) -> Scoring:
-    """The scoring stored with a released model: its located live score if calibrated,
-    else its e(t) and frame calibration; the threshold is the calibrated one unless
-    given. ``live``: the errors come from the stream, whose memory resets every T' (reset
-    windows), so a whole-frame calibration must too.
-
-    Raises:
-        ConfigError: no calibration and no ``threshold``; a live whole-frame calibration
-            fitted with other windows or errors.
-    """
-    stored = load_scoring_config(model_dir)
-    calibrations = load_calibration(model_dir) or {}
-    located = calibrations.get(LOCATED)
-    if located is not None:
-        return Scoring(stored.error, None, located.threshold if threshold is None else threshold,
-                       located.heat_limit, 1, located)
-    calibration = calibrations.get("frame")
-    if calibration is None and threshold is None:
-        raise ConfigError(f"{model_dir}: no calibration.json (train with a hold-out to "
-                          "calibrate); pass --threshold on the raw error e(t)")
-    fitted = calibration.scheme() if calibration else None
-    if live and fitted and fitted != ("reset", stored.error):
-        raise ConfigError(
-            f"{model_dir}: calibrated with {fitted[0]} windows and {fitted[1]} errors, but "
-            f"watch scores reset windows with {stored.error} errors; calibrate a copy for "
-            f"it: convlstm-ae calibrate MODEL NORMAL_FOOTAGE --windows reset --error "
-            f"{stored.error} --out MODEL-live")
-    limit = None
-    if "patch" in calibrations:  # the patch score's alarm level, back to squared errors
-        patch = calibrations["patch"]
-        limit = heat_limit(patch.position.mean, patch.position.std, patch.threshold)
-        limit = limit**2 if stored.error == "sqrt" else limit
-    return Scoring(stored.error, calibration,
-                   calibration.threshold if threshold is None else threshold, limit,
-                   stored.patch_size)
-
-
-@dataclass(frozen=True)
-class Group:
-    """One model's engine and scoring, and the sources it scores (by their number in the
-    watch, ascending): one batched engine call per step."""
-
-    engine: Engine  # of len(streams) streams
-    scoring: Scoring
-    streams: tuple[int, ...]
-
-    @classmethod
-    def of_all(cls, engine: Engine, scoring: Scoring) -> Group:
-        """The one model of a watch: it scores every source, 0 to ``engine.streams`` - 1."""
-        return cls(engine, scoring, tuple(range(engine.streams)))
-
-
-@dataclass(frozen=True)
-class Opener:
-    """How a watch opens its sources and its models' engines (watch's flags), the same
-    for the sources it starts with and for a camera added while it runs."""
-
-    backend: str | None = None  # torch or onnx; None: torch where installed
-    device: str | None = None  # torch: cpu or cuda; None: CUDA if there is one
-    threads: int | None = None  # CPU threads of the backend; None: its own
-    maps: bool = False  # keep error maps for every model (the overlays draw them)
-    publish: bool = False  # the page: keep error maps of models with a heat scale
-    realtime: bool = True  # play files at their frame rate (else: every frame scored)
-    backoff: float = 0.5  # seconds before a dropped camera or stream is reopened, doubling
-    max_backoff: float = 10.0  # up to this
-    queue_frames: int = QUEUE_FRAMES  # frames held per source
-    fps: float | None = None  # the frame rate of files; None: their own
-    # frames per second each source is scored at, at most; None: its model's frame rate;
-    # 0: every frame
-    rate: float | None = None
-
-    def source(self, argument: str, frame_size: int, model: Path) -> Source:
-        """The source a SOURCE argument names (see :func:`open_source`), scored by
-        ``model`` at most at :attr:`rate`, else at the rate ``model`` was trained at
-        (:func:`~convlstm_ae.release_files.scoring_rate`)."""
-        return open_source(argument, frame_size, realtime=self.realtime, backoff=self.backoff,
-                           max_backoff=self.max_backoff, queue_frames=self.queue_frames,
-                           fps=self.fps, rate=scoring_rate(model, self.rate))
-
-    def model(self, model: Path, streams: int, threshold: float | None,
-              frame_size: int | None = None) -> tuple[Engine, Scoring]:
-        """A released ``model``'s engine of ``streams`` streams and its scoring
-        (``threshold`` where given, see :func:`model_scoring`).
-
-        Raises:
-            ConvLSTMAEError: a model that does not open; ConfigError: one that scores
-                another frame size than ``frame_size`` (the watch's), or has no threshold.
-        """
-        scoring = model_scoring(model, threshold)
-        engine = open_engine(model, streams, backend=self.backend, device=self.device,
-                             threads=self.threads, maps=self.maps or (
-                                 self.publish and scoring.heat_limit is not None))
-        if frame_size is not None and engine.frame_size != frame_size:
-            raise ConfigError(f"{model}: scores {engine.frame_size}x{engine.frame_size} "
-                              f"frames, the watch's first model {frame_size}x{frame_size}; "
-                              "one watch's models share a frame size")
-        return engine, scoring
-
-
-class _Scorer:
-    """A :class:`Group` at work: its engine's step, and its located score's state."""
-
-    def __init__(self, group: Group) -> None:
-        self.engine, self.scoring = group.engine, group.scoring
-        self.streams = np.asarray(group.streams, np.int64)
-        located = group.scoring.located
-        self.located = located.scorer(len(self.streams)) if located else None
-        # of each step launched and not yet collected: the streams it restarted, and
-        # those it scored
-        self._launched: deque[tuple[list[int], np.ndarray]] = deque()
-
-    def add(self, stream: int) -> None:
-        """Score the watch's stream ``stream`` too (numbered after the group's others), with
-        a fresh memory; the others' memory is kept."""
-        self.engine.add_streams(1)
-        self.streams = grown(self.streams, 1, stream)
-        if self.located is not None:
-            self.located.add_streams(1)
-
-    def local(self, stream: int) -> int:
-        """The group's own number of the watch's stream ``stream``."""
-        return int(np.searchsorted(self.streams, stream))
-
-    def launch(self, frames: np.ndarray, restart: np.ndarray, scored: np.ndarray) -> None:
-        """Start the group's step on its frames of ``frames`` (B, S, S), first forgetting
-        the memory of its streams where ``restart`` (B,) is set; its streams where
-        ``scored`` (B,) is not set keep their memory and running level."""
-        scored = scored[self.streams]
-        again = np.flatnonzero(restart[self.streams]).tolist()
-        if again:
-            self.engine.reset(again)
-        self._launched.append((again, scored))
-        if frames is not self.engine.batch:  # the watch's own: the group's rows copied in
-            streams = self.streams  # a run of streams is copied once, without a temporary
-            run = len(streams) == streams[-1] - streams[0] + 1
-            self.engine.batch[:] = frames[streams[0]:streams[-1] + 1] if run else frames[streams]
-        self.engine.launch(self.engine.batch, scored)
-
-    def collect(self) -> tuple[np.ndarray, ...]:
-        """The oldest launched step's errors, patch errors, histories and scores (k,) and
-        its score maps (k, h, w), None if not kept."""
-        again, scored = self._launched.popleft()
-        if again and self.located is not None:
-            self.located.reset(again)
-        output = self.engine.collect()
-        error = self.scoring.error
-        errors, patches, history = (np.asarray(values) for values in (
-            output.select("frame", error), output.select("patch", error), output.history))
-        if self.located is not None:  # the located live score, all streams at once
-            scores, maps = self.located(np.asarray(output.cells), history, scored)
-        else:
-            scores = np.asarray(self.scoring.score(errors, history))
-            maps = None if self.engine.maps is None else np.asarray(self.engine.maps)
-        return errors, patches, history, scores, maps
 
 
 @dataclass
@@ -333,7 +141,7 @@ class Watch:
                  max_wait: float = MAX_WAIT, overlay: Path | None = None,
                  decoders: int | None = None, clips: ClipRules | None = None,
                  publish: bool = False) -> None:
-        _check_groups(groups, len(sources))
+        check_groups(groups, len(sources))
         if decoders is not None and decoders < 0:
             raise ConfigError(f"--decoders must be 0 or more, got {decoders}")
         by_stream = {stream: k for k, group in enumerate(groups) for stream in group.streams}
@@ -364,8 +172,8 @@ class Watch:
         # the frames of a step, two taking turns: one is read while the next is scored
         self._batches = [np.zeros((0, size, size), np.uint8) for _ in range(2)]
         self._launched: _Launched | None = None  # the step on the engines now
-        self._scorers = [_Scorer(group) for group in groups]
-        self._scorer_of: list[_Scorer] = []
+        self._scorers = [GroupScorer(group) for group in groups]
+        self._scorer_of: list[GroupScorer] = []
         self._heat: list[HeatStyle | None] = []
         self._peaks = np.zeros((0, size, size), np.uint8)
         self._epoch = np.zeros(0, np.int64)  # the video or connection scored last
@@ -398,7 +206,7 @@ class Watch:
         # of emptied blocks: each one's decoders and the thread stopping them
         self._stopping: list[tuple[Decoders, threading.Thread]] = []
         self._writer: OutputWriter | None = None
-        self._status: _Status | None = None
+        self._status: StatusLines | None = None
 
     def _check(self, scoring: Scoring, mask: np.ndarray | None) -> None:
         """What a source's model must have for the watch's outputs and the source's mask.
@@ -417,7 +225,7 @@ class Watch:
         if mask is not None and scoring.located is None:
             raise ConfigError(f"a mask needs the model's located live score ({HOW_TO_FIT})")
 
-    def _place(self, stream: int, source: Source, scorer: _Scorer, rules: EventRules,
+    def _place(self, stream: int, source: Source, scorer: GroupScorer, rules: EventRules,
                several: bool) -> None:
         """The per-stream state of a new source at ``stream``, scored by ``scorer``: one
         more stream, or a removed one's rows reset (its report kept among the retired);
@@ -522,7 +330,7 @@ class Watch:
         if stream < len(self.sources):  # a removed source's stream, of this engine
             assert self._scorer_of[stream] is scorer
         elif scorer is None:
-            scorer = _Scorer(Group(engine, scoring, (stream,)))
+            scorer = GroupScorer(Group(engine, scoring, (stream,)))
             self._scorers.append(scorer)
         else:
             scorer.add(stream)
@@ -628,7 +436,7 @@ class Watch:
         try:
             self._writer = OutputWriter(self.out, self._labels, self._videos,
                                         self.out / EVENTS_FILE, self.sinks)
-            self._status = _Status(self.sources, self._rings)
+            self._status = StatusLines(self.sources, self._rings)
             self._start_decoders(self.sources, block)
             try:
                 self._loop()
@@ -900,20 +708,6 @@ class Watch:
         return warming
 
 
-def _check_groups(groups: Sequence[Group], streams: int) -> None:
-    """Groups that score each of ``streams`` sources once, at one frame size."""
-    covered = sorted(stream for group in groups for stream in group.streams)
-    if covered != list(range(streams)):
-        raise ConfigError(f"the engines score streams {covered}, not each of {streams} once")
-    for group in groups:
-        if group.engine.streams != len(group.streams):
-            raise ConfigError(f"an engine scores {group.engine.streams} streams, not "
-                              f"{len(group.streams)}")
-        if group.engine.frame_size != groups[0].engine.frame_size:
-            raise ConfigError(f"the engines score {groups[0].engine.frame_size} and "
-                              f"{group.engine.frame_size} px frames: one watch takes one size")
-
-
 def event_id() -> str:
     """A new event's id: its wall-clock start and a random tag, ``1718000000.123456-3fa9c2``
     (as Frigate's ids), so ids sort by start and never repeat across runs."""
@@ -925,74 +719,3 @@ def _tag(event: str) -> str:
     return event.rsplit("-", 1)[1]
 
 
-class _Status:
-    """One status line per source (fps in and out, latency, drops, score), refreshed at
-    most every :data:`STATUS_EVERY` seconds through :mod:`convlstm_ae.progress`, and the
-    same numbers for the sinks; the counts are kept as arrays over the streams."""
-
-    def __init__(self, sources: Sequence[Source], rings: RingSet) -> None:
-        self.rings = rings
-        self._bars: list = []
-        self._last = time.monotonic()
-        self._written, self._scored = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        self._latency, self._score = np.zeros(0), np.zeros(0)
-        for stream, source in enumerate(sources):
-            self.add(stream, source)
-
-    def add(self, stream: int, source: Source) -> None:
-        """Source ``stream``'s line: one more, after the others, or a removed source's."""
-        if stream < len(self._bars):
-            self._bars[stream].close()
-        put(self._bars, stream, progress.bar(desc=source.name, unit="frame",
-                                             position=stream, leave=True))
-        self._written, self._scored = placed(self._written, stream, 0), placed(
-            self._scored, stream, 0)
-        self._latency, self._score = placed(self._latency, stream, 0), placed(
-            self._score, stream, np.nan)
-
-    def scored(self, rows: np.ndarray, grabbed: np.ndarray, scores: np.ndarray) -> None:
-        self._scored[rows] += 1
-        self._latency[rows] = time.monotonic() - grabbed
-        self._score[rows] = scores
-
-    def refresh(self, labels: Sequence[str], alarm: np.ndarray, shown: np.ndarray,
-                final: bool = False) -> list[dict] | None:
-        """Refresh the lines of the ``shown`` (B,) sources if :data:`STATUS_EVERY` has
-        passed, and return each one's status (see :meth:`Sink.status`, ``alarm``: its event
-        is under way); else None. ``final``: now, with the rates 0, as nothing is scored
-        any more."""
-        now = time.monotonic()
-        elapsed = now - self._last
-        if elapsed < STATUS_EVERY and not final:
-            return None
-        written, drops = self.rings.counts("written"), self.rings.drops()
-        connected, reconnects = self.rings.counts("connected"), self.rings.counts("reconnects")
-        skipped = self.rings.counts("skipped")
-        if final:
-            fps_in = fps_out = np.zeros(len(labels))
-        else:
-            fps_in, fps_out = (written - self._written) / elapsed, self._scored / elapsed
-        streams = np.flatnonzero(shown).tolist()
-        for i in streams:
-            state = ("" if connected[i] else ", reconnecting" if reconnects[i]
-                     else ", connecting")
-            self._bars[i].update(int(self._scored[i]))
-            self._bars[i].set_postfix_str(
-                f"in {fps_in[i]:.1f} fps, out {fps_out[i]:.1f} fps, latency "
-                f"{1000 * self._latency[i]:.0f} ms, drops {drops[i]}, score "
-                f"{self._score[i]:.2f}{state}")
-        cameras = [{"camera": labels[i], "fps_in": round(float(fps_in[i]), 2),
-                    "fps_out": round(float(fps_out[i]), 2),
-                    "latency_ms": round(1000 * float(self._latency[i]), 1),
-                    "drops": int(drops[i]), "skipped": int(skipped[i]),
-                    "reconnects": int(reconnects[i]),
-                    "connected": bool(connected[i]),
-                    "score": None if np.isnan(self._score[i]) else round(float(self._score[i]), 4),
-                    "alarm": "ON" if alarm[i] else "OFF"} for i in streams]
-        self._written, self._scored[:] = written, 0
-        self._last = now
-        return cameras
-
-    def close(self) -> None:
-        for bar in self._bars:
-            bar.close()
