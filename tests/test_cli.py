@@ -633,18 +633,21 @@ def test_score_and_train_refuse_a_folder_of_plots(chain, tmp_path):
     assert not (tmp_path / "run" / "model").exists()
 
 
-@pytest.mark.parametrize("frames", [0, 1])
-def test_train_on_an_empty_or_single_frame_video_prints_the_error_alone(tmp_path, frames):
-    """The frame cache's progress bar is cleared, not left above the error line."""
-    video = tmp_path / "cam.avi"
-    if frames:
+@pytest.mark.parametrize(("name", "frames"), [("cam.avi", 0), ("cam.avi", 1), ("cam.npy", 1)])
+def test_train_on_an_empty_or_single_frame_video_prints_the_error_alone(tmp_path, name, frames):
+    """The frame cache's progress bar is cleared, not left above the error line; nor is
+    the warning that a frame array states no frame rate."""
+    video = tmp_path / name
+    if name.endswith(".npy"):
+        np.save(video, random_frames((frames, 48, 64)))
+    elif frames:
         write_avi(video, random_frames((frames, 48, 64)))
     else:
         video.write_bytes(b"")
     code, _, err = run_cli("train", "--data", video, "--out", tmp_path / "run", *TRAIN,
                            "--max-steps", 1, "--cache-dir", tmp_path / "cache")
     shown = "\n".join(line.rsplit("\r", 1)[-1] for line in err.split("\n"))  # as a terminal
-    assert_user_error(code, shown, "cam.avi" if frames == 0 else "1 frame(s)")
+    assert_user_error(code, shown, name if frames == 0 else "1 frame(s)")
 
 
 def test_score_refuses_a_single_frame_video(chain, tmp_path):

@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--fps", type=float,
                        help="frame rate of the training footage, recorded with the model: "
                        "watch and calibrate score at most this many frames a second "
-                       "(default: the videos' headers', or the dataset layout's; none for "
-                       "a frame array)")
+                       "(default: what the footage states, a video's header or its dataset "
+                       "layout's; none for a frame array, 25 for frame folders of your own, "
+                       "either warned of)")
     train.add_argument("--devices", type=int, default=1, help="GPUs; more than one uses DDP")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--logger", choices=("csv", "tensorboard"), default="csv")

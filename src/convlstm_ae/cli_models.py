@@ -27,9 +27,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     check_devices(args.devices)
     check_fps(args.fps)
     writable_folder(args.out)
-    source, frame_rate = training_source(args.data, model_config.frame_size, args.cache_dir)
+    source, frame_rate = training_source(args.data, model_config.frame_size, args.cache_dir,
+                                         args.fps, model_config.clip_length)
     train_run(source, model_config, train_config, args.out, scoring=scoring_config,
-              frame_rate=args.fps or frame_rate, holdout_fraction=args.holdout_fraction,
+              frame_rate=frame_rate, holdout_fraction=args.holdout_fraction,
               holdout_videos=args.holdout_videos, quantile=args.quantile, resume=args.resume,
               devices=args.devices, logger=args.logger, plain=args.plain)
 

@@ -36,3 +36,47 @@ def moving_mnist(root):
 def test_training_footage_comes_with_its_frame_rate(tmp_path, make, rate):
     source, frame_rate = training_source(make(tmp_path / "data"), 64, tmp_path / "cache")
     assert frame_rate == rate and len(source) >= 1
+
+
+def ucsd_training_folder(root):
+    """The folder of UCSD's training clips alone (``Train/``), trained on as a plain folder:
+    its clips still say 10 fps."""
+    return ucsd(root) / "Train"
+
+
+def videos_of_their_own(root):
+    """A folder of one's own holding a 15 fps video and a frame folder (which states no
+    rate): the video's rate."""
+    write_frames(root / "a_frames", random_frames((12, 24, 32)))
+    write_avi(root / "b.avi", random_frames((12, 24, 32)), fps=15)
+    return root
+
+
+@pytest.mark.parametrize(("make", "rate"), [(ucsd_training_folder, 10.0),
+                                            (videos_of_their_own, 15.0)])
+def test_a_plain_folder_takes_the_rate_its_videos_state(tmp_path, make, rate, caplog):
+    source, frame_rate = training_source(make(tmp_path / "data"), 64, tmp_path / "cache")
+    assert frame_rate == rate and len(source) >= 1
+    assert "states no frame rate" not in caplog.text and "--fps" not in caplog.text
+
+
+def test_frame_folders_of_ones_own_are_taken_as_25_fps_and_warned_of(tmp_path, caplog):
+    for name in ("monday", "tuesday"):
+        write_frames(tmp_path / "data" / name, random_frames((12, 24, 32)))
+    source, frame_rate = training_source(tmp_path / "data", 64, tmp_path / "cache")
+    assert frame_rate == 25.0
+    assert "state no frame rate, so they are taken as 25 fps" in caplog.text
+    assert "--fps" in caplog.text
+    caplog.clear()
+    source, frame_rate = training_source(tmp_path / "data", 64, tmp_path / "cache", fps=12.5)
+    assert frame_rate == 12.5 and "--fps" not in caplog.text
+
+
+def test_a_frame_array_states_no_rate_and_is_warned_of(tmp_path, caplog):
+    path = tmp_path / "frames.npy"
+    np.save(path, random_frames((12, 24, 32)))
+    source, frame_rate = training_source(path, 64, tmp_path / "cache")
+    assert frame_rate is None and "--fps" in caplog.text
+    caplog.clear()
+    assert training_source(path, 64, tmp_path / "cache", fps=8)[1] == 8
+    assert "--fps" not in caplog.text

@@ -267,12 +267,11 @@ def _parse_folder(root: Path, labels: Path | None) -> tuple[Dataset, list[str]]:
           monday.mp4
           tuesday/000.jpg ...
 
-    No test videos, no labels (not in the paper). Frame rate from the first video file,
-    else 25.
+    No test videos, no labels (not in the paper). Frame rate: the first one its videos
+    state (:func:`stated_rate`), else 25.
     """
     train = _records(list_videos(root))
-    videos = [r.source for r in train if r.source.is_file()]
-    fps = (_video_header(videos[0])[1] if videos else None) or DEFAULT_FPS
+    fps = stated_rate([r.source for r in train]) or DEFAULT_FPS
     return Dataset("folder", root, tuple(train), (), "no labels (folder layout)",
                    dataset_t_prime("folder"), fps), []
 
@@ -325,6 +324,12 @@ def frame_rate(video: Path) -> float | None:
         if layout == "frames":
             return _frames_fps(video)
     return None
+
+
+def stated_rate(videos: list[Path]) -> float | None:
+    """The first frame rate that one of ``videos`` states (:func:`frame_rate`); None where
+    none does."""
+    return next((rate for rate in map(frame_rate, videos) if rate is not None), None)
 
 
 def _frames_fps(folder: Path) -> float | None:

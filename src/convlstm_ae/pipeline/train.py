@@ -28,7 +28,7 @@ from convlstm_ae.data.clips import (
     held_out_videos,
     holdout_split,
 )
-from convlstm_ae.data.layouts import frame_rate, open_dataset
+from convlstm_ae.data.layouts import frame_rate, open_dataset, stated_rate
 from convlstm_ae.data.moving_mnist import FRAME_RATE as MOVING_MNIST_RATE
 from convlstm_ae.data.moving_mnist import MovingMNIST
 from convlstm_ae.data.video_io import is_video
@@ -42,28 +42,47 @@ from convlstm_ae.viz.plots import read_metrics_csv
 log = logging.getLogger(__name__)
 
 
-def training_source(path: Path, frame_size: int, cache_dir: Path | None = None
+def training_source(path: Path, frame_size: int, cache_dir: Path | None = None,
+                    fps: float | None = None, clip_length: int = 1
                     ) -> tuple[FrameSource, float | None]:
     """Moving-MNIST recipes (``.npz``), one video file or ``.npy`` frame array, or the
     training videos of a dataset folder (any layout ``data check`` knows, or a plain
     folder of your own normal footage), cached; and their frame rate, which the released
-    model records: the dataset layout's, a video file's header's, Moving-MNIST's
-    :data:`~convlstm_ae.data.moving_mnist.FRAME_RATE`; None for a frame array."""
+    model records: ``fps`` where given (``--fps``), else the dataset layout's, a video's
+    own (a file's header, a layout's clip folder), Moving-MNIST's
+    :data:`~convlstm_ae.data.moving_mnist.FRAME_RATE`; None for a frame array. Footage
+    that states no rate, given no ``fps``, is warned of, naming ``--fps`` (a folder of it
+    is taken as 25 fps), once it is read and holds a clip of ``clip_length`` frames."""
     if path.suffix == ".npz":
         source = MovingMNIST.load(path)
         if source.frame_size != frame_size:
             raise ConfigError(f"{path}: frames are {source.frame_size} px but the model takes "
                               f"{frame_size} px; generate with --frame-size {frame_size}")
-        return source, MOVING_MNIST_RATE
+        return source, fps or MOVING_MNIST_RATE
+    cache_dir = cache_dir or default_cache_dir()
     if path.is_file() and is_video(path):
         log.info("%s: one training video", path)
-        return (CachedVideos([(path, 0, None)], frame_size, cache_dir or default_cache_dir()),
-                frame_rate(path))
-    dataset = open_dataset(path)
-    log.info("%s: %s layout, %d training video(s) at %g fps", path, dataset.layout,
-             len(dataset.train), dataset.fps)
-    return CachedVideos([(r.source, r.start, r.stop) for r in dataset.train], frame_size,
-                        cache_dir or default_cache_dir()), dataset.fps
+        videos = CachedVideos([(path, 0, None)], frame_size, cache_dir)
+        rate = frame_rate(path)
+        unstated = rate is None
+        warning = "%s: states no frame rate, so the model records none and watch scores every "\
+                  "frame a camera sends; --fps gives the rate it was filmed at"
+    else:
+        dataset = open_dataset(path)
+        log.info("%s: %s layout, %d training video(s) at %g fps", path, dataset.layout,
+                 len(dataset.train), fps or dataset.fps)
+        videos = CachedVideos([(r.source, r.start, r.stop) for r in dataset.train], frame_size,
+                              cache_dir)
+        rate = dataset.fps
+        unstated = (dataset.layout == "folder"
+                    and stated_rate([record.source for record in dataset.train]) is None)
+        warning = (f"%s: its videos state no frame rate, so they are taken as {rate:g} fps, "
+                   "which the model records (watch scores faster cameras at it); --fps gives "
+                   "the rate they were filmed at")
+    longest = max(videos.num_frames(video) for video in range(len(videos)))
+    if fps is None and unstated and longest >= clip_length:
+        log.warning(warning, path)
+    return videos, fps or rate
 
 
 def run_configs(preset: str | None, config_file: Path | None, train: dict[str, Any],
