@@ -64,7 +64,7 @@ def training_source(path: Path, frame_size: int, cache_dir: Path | None = None,
         log.info("%s: one training video", path)
         videos = CachedVideos([(path, 0, None)], frame_size, cache_dir)
         rate = frame_rate(path)
-        unstated = rate is None
+        unstated = fps is None and rate is None
         warning = "%s: states no frame rate, so the model records none and watch scores every "\
                   "frame a camera sends; --fps gives the rate it was filmed at"
     else:
@@ -74,13 +74,12 @@ def training_source(path: Path, frame_size: int, cache_dir: Path | None = None,
         videos = CachedVideos([(r.source, r.start, r.stop) for r in dataset.train], frame_size,
                               cache_dir)
         rate = dataset.fps
-        unstated = (dataset.layout == "folder"
+        unstated = (fps is None and dataset.layout == "folder"
                     and stated_rate([record.source for record in dataset.train]) is None)
         warning = (f"%s: its videos state no frame rate, so they are taken as {rate:g} fps, "
                    "which the model records (watch scores faster cameras at it); --fps gives "
                    "the rate they were filmed at")
-    longest = max(videos.num_frames(video) for video in range(len(videos)))
-    if fps is None and unstated and longest >= clip_length:
+    if unstated and max(map(videos.num_frames, range(len(videos)))) >= clip_length:
         log.warning(warning, path)
     return videos, fps or rate
 
